@@ -1,0 +1,184 @@
+/**
+ * `compile(g, { inputs, outputs, updates })` turns part of a graph into an executable. Updates
+ * are `[param, newValue]` pairs applied atomically after the outputs are computed: every new
+ * value is computed before any is written, and written in place into the graph's storage, so
+ * every executable compiled from the graph sees it as soon as `run()` returns.
+ */
+import type { DType } from './dtype';
+import { FeedError, GraphError, UpdateError } from './errors';
+import { Graph, Sym } from './graph';
+import { fmtType, makeProgram, printProgram, topoOrder, type Node, type Program } from './ir';
+import { interpret } from './interpreter';
+import { captureOrigin } from './origin';
+import { fmtShape, shapeEq } from './shape';
+import { Tensor, type Nested } from './tensor';
+
+export type Feeds = Readonly<Record<string, Tensor | Nested>>;
+
+export interface CompileOptions {
+  /** The inputs the caller will feed (documentation and a check; feeds go by input name). */
+  inputs?: readonly Sym[];
+  outputs: readonly Sym[];
+  /** `[param, newValue]` pairs, applied atomically after each run. */
+  updates?: readonly (readonly [Sym, Sym])[];
+  /** Check every intermediate for NaN/Inf and name the first node that produced one. */
+  nanGuard?: boolean;
+}
+
+/** The nodes a set of roots needs, collected from the graph. */
+function reachable(g: Graph, roots: readonly number[]): Node[] {
+  const seen = new Set<number>();
+  const stack = [...roots];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    for (const i of g.node(id).inputs) stack.push(i);
+  }
+  return [...seen].sort((a, b) => a - b).map((id) => g.node(id));
+}
+
+/** Builds the program of a compile request from the graph, checking outputs and updates. */
+export function buildProgram(g: Graph, opts: CompileOptions): Program {
+  if (!(g instanceof Graph)) throw new GraphError('compile needs a Graph as its first argument', { op: 'compile', origin: captureOrigin() });
+  const outputs = opts.outputs;
+  if (!Array.isArray(outputs)) throw new GraphError('outputs must be an array of symbols', { op: 'compile', origin: captureOrigin() });
+  outputs.forEach((s, i) => {
+    if (!(s instanceof Sym) || s.graph !== g) throw new GraphError(`output ${i} is not a symbol of this graph`, { op: 'compile', origin: captureOrigin() });
+  });
+  for (const s of opts.inputs ?? []) {
+    if (!(s instanceof Sym) || s.graph !== g || s.op !== 'input') throw new GraphError(`inputs must be input symbols of this graph; got ${s instanceof Sym ? `%${s.id} (${s.op})` : typeof s}`, { op: 'compile', origin: captureOrigin() });
+  }
+  const updates = opts.updates ?? [];
+  if (!Array.isArray(updates)) throw new UpdateError('updates must be an array of [param, value] pairs', { op: 'compile', origin: captureOrigin() });
+  const targets = new Set<number>();
+  updates.forEach((pair, i) => {
+    if (!Array.isArray(pair) || pair.length !== 2) throw new UpdateError(`update ${i} is not a [param, value] pair`, { op: 'compile', origin: captureOrigin() });
+    const [p, v] = pair;
+    if (!(p instanceof Sym) || p.graph !== g) throw new UpdateError(`update ${i}: the target is not a symbol of this graph`, { op: 'compile', origin: captureOrigin() });
+    if (p.op !== 'param') {
+      throw new UpdateError(`update ${i}: the target %${p.id} is a ${p.op} node, not a param; only params (and state) can be updated`, { op: 'compile', scope: p.node.scope, origin: captureOrigin() });
+    }
+    if (!(v instanceof Sym) || v.graph !== g) throw new UpdateError(`update ${i}: the new value for "${p.name}" is not a symbol of this graph`, { op: 'compile', origin: captureOrigin() });
+    if (v.dtype !== p.dtype || v.rank !== p.rank || !v.shape.every((d, k) => d === null || d === p.shape[k])) {
+      throw new UpdateError(`update ${i}: the new value for "${p.name}" is ${fmtType(v.node.type)}, the param is ${fmtType(p.node.type)}`, { op: 'compile', shapes: [v.shape, p.shape], dtypes: [v.dtype, p.dtype], origin: captureOrigin() });
+    }
+    if (targets.has(p.id)) throw new UpdateError(`"${p.name}" is updated twice`, { op: 'compile', origin: captureOrigin() });
+    targets.add(p.id);
+  });
+  const roots = [...outputs.map((s) => s.id), ...updates.flatMap(([p, v]) => [p.id, v.id])];
+  return makeProgram(reachable(g, roots), outputs.map((s) => s.id), updates.map(([p, v]) => [p.id, v.id] as const));
+}
+
+/** Checks the feeds against the program's input nodes; returns tensors by node id. */
+export function validateFeeds(g: Graph, program: Program, feeds: Feeds): Map<number, Tensor> {
+  if (feeds === null || typeof feeds !== 'object') throw new FeedError('feeds must be an object keyed by input name', { op: 'run' });
+  for (const name of Object.keys(feeds)) {
+    const s = g.byName(name);
+    if (!s || s.op !== 'input') {
+      const names = g.inputs().map((x) => x.name).join(', ');
+      throw new FeedError(`feed "${name}" names no input of the graph (inputs: ${names || 'none'})`, { op: 'run' });
+    }
+  }
+  const out = new Map<number, Tensor>();
+  for (const id of topoOrder(program)) {
+    const node = program.nodes[id];
+    if (node.op !== 'input') continue;
+    const name = node.attrs.name as string;
+    const want = node.type;
+    const expected = `${want.dtype}${fmtShape(want.shape)}`;
+    let v = feeds[name] as Tensor | Nested | undefined;
+    if (v === undefined) {
+      const def = node.attrs.default as Tensor | undefined;
+      if (!def) throw new FeedError(`missing feed for input "${name}" (expected ${expected})`, { op: 'run', origin: node.origin });
+      v = def;
+    }
+    if (!(v instanceof Tensor)) {
+      try {
+        v = Tensor.from(v as Nested, want.dtype);
+      } catch (e) {
+        throw new FeedError(`feed for input "${name}" is not a tensor or a nested array of numbers (expected ${expected}): ${(e as Error).message}`, { op: 'run', origin: node.origin });
+      }
+    }
+    if (v.dtype !== want.dtype) {
+      throw new FeedError(`feed for input "${name}" is ${fmtType(v)}, expected ${expected}: wrong dtype`, { op: 'run', dtypes: [v.dtype, want.dtype], origin: node.origin });
+    }
+    if (v.shape.length !== want.shape.length || !v.shape.every((d, i) => want.shape[i] === null || want.shape[i] === d)) {
+      throw new FeedError(`feed for input "${name}" has shape ${fmtShape(v.shape)}, expected ${expected}`, { op: 'run', shapes: [v.shape, want.shape], origin: node.origin });
+    }
+    out.set(id, v);
+  }
+  return out;
+}
+
+/** A compiled program bound to its graph. */
+export class Executable {
+  readonly graph: Graph;
+  /** The program as requested, before any pass. */
+  readonly source: Program;
+  /** The program that runs. */
+  readonly program: Program;
+  readonly nanGuard: boolean;
+  private readonly hasRandom: boolean;
+
+  constructor(graph: Graph, source: Program, program: Program, opts: { nanGuard?: boolean } = {}) {
+    this.graph = graph;
+    this.source = source;
+    this.program = program;
+    this.nanGuard = !!opts.nanGuard;
+    this.hasRandom = Object.values(program.nodes).some((n) => n.op === 'randomUniform' || n.op === 'randomNormal');
+  }
+
+  /** Names and types of the inputs this executable needs. */
+  get inputs(): { name: string; dtype: DType; shape: readonly (number | null)[] }[] {
+    return topoOrder(this.program)
+      .map((id) => this.program.nodes[id])
+      .filter((n) => n.op === 'input')
+      .map((n) => ({ name: n.attrs.name as string, dtype: n.type.dtype, shape: n.type.shape }));
+  }
+
+  /**
+   * Runs once: returns the outputs (computed from the values before this run's updates), then
+   * applies the updates atomically. Feeds go by input name; only the inputs needed are required.
+   */
+  run(feeds: Feeds = {}): Tensor[] {
+    const fed = validateFeeds(this.graph, this.program, feeds);
+    const values = interpret(this.program, { graph: this.graph, feeds: fed, rngCounter: this.graph.rngCounter, nanGuard: this.nanGuard });
+    const sources = new Set(Object.values(this.program.nodes).filter((n) => n.inputs.length === 0).map((n) => n.id));
+    const outputs = this.program.outputs.map((id) => (sources.has(id) ? values.get(id)!.clone() : values.get(id)!));
+    this.applyUpdates(this.program.updates.map(([p, v]) => [p, values.get(v)!] as const));
+    if (this.hasRandom) this.graph.rngCounter++;
+    return outputs;
+  }
+
+  /** Writes new param values in place, after checking all of them (copies first: a swap works). */
+  protected applyUpdates(updates: readonly (readonly [number, Tensor])[]): void {
+    const staged = updates.map(([p, t]) => {
+      const node = this.program.nodes[p];
+      const st = this.graph.storage(node.attrs.name as string);
+      if (!shapeEq(st.shape, t.shape) || st.dtype !== t.dtype) {
+        throw new UpdateError(`new value for "${String(node.attrs.name)}" is ${fmtType(t)}, the param is ${fmtType(st)}`, { op: 'run', shapes: [t.shape, st.shape], origin: node.origin });
+      }
+      return [st, t.data.slice()] as const;
+    });
+    for (const [st, data] of staged) st.data.set(data);
+  }
+
+  /** A readable account of the program. */
+  explain(): string {
+    const count = Object.keys(this.program.nodes).length;
+    return [`program: ${count} nodes, ${this.program.outputs.length} outputs, ${this.program.updates.length} updates`, printProgram(this.program)].join('\n');
+  }
+}
+
+/**
+ * Compiles the part of `g` that `outputs` and `updates` need.
+ * @example
+ * const step = compile(g, { inputs: [x, y], outputs: [loss], updates: opt.updates(params, grads) });
+ * const [l] = step.run({ x: xs, y: ys });
+ */
+export function compile(g: Graph, opts: CompileOptions): Executable {
+  const program = buildProgram(g, opts);
+  return new Executable(g, program, program, { nanGuard: opts.nanGuard });
+}
+

@@ -1,0 +1,478 @@
+/**
+ * `Graph` builds the IR; `Sym` is a handle to one of its nodes. Nodes are immutable and
+ * hash-consed: applying the same op to the same inputs with the same attributes returns the
+ * existing node, so common subexpressions are shared by construction. Random nodes carry a unique
+ * key and are never merged. Param values belong to the graph: every executable compiled from it
+ * reads and writes the same storage.
+ */
+import * as api from './api';
+import { isDType, type DType } from './dtype';
+import { GradgraphError, GraphError, OpDefError, ShapeError, UpdateError } from './errors';
+import { fmtType, type Attrs, type Node, type TypeInfo } from './ir';
+import { captureOrigin } from './origin';
+import { getOp } from './registry';
+import { fmtShape, isStatic, shapeEq, type SymShape } from './shape';
+import { Tensor, type Nested } from './tensor';
+
+export interface GraphOptions {
+  /** Seeds every random node and every initializer of this graph. Default 0. */
+  seed?: number;
+}
+
+export interface InputOptions {
+  /** A value used when the feed omits this input (mode switches such as `training`). */
+  default?: Tensor | number | boolean;
+}
+
+export interface ParamOptions {
+  /** `false` makes non-trainable state (optimizer moments, running statistics). Default true. */
+  trainable?: boolean;
+}
+
+/** Param and state values plus the RNG run counter: what a snapshot holds. */
+export interface GraphState {
+  readonly values: ReadonlyMap<string, Tensor>;
+  readonly rngCounter: number;
+}
+
+export type Operand = Sym | number;
+
+export class Graph {
+  readonly seed: number;
+  /** How many runs with random nodes this graph has seen; part of every random stream's key. */
+  rngCounter = 0;
+
+  private readonly _nodes: Node[] = [];
+  private readonly _cons = new Map<string, number>();
+  private readonly _scope: string[] = [];
+  private readonly _inputs = new Map<string, number>();
+  private readonly _vars = new Map<string, number>();
+  private readonly _values = new Map<number, Tensor>();
+  private readonly _keys = new Set<string>();
+  private readonly _scopeUses = new Map<string, number>();
+  private _adjoint: number | undefined;
+  private _uniqueConst = 0;
+
+  constructor(opts: GraphOptions = {}) {
+    const seed = opts.seed ?? 0;
+    if (typeof seed !== 'number' || !Number.isFinite(seed)) throw new GraphError(`seed must be a finite number, got ${String(seed)}`, { op: 'Graph' });
+    this.seed = seed;
+  }
+
+  // ---- building -------------------------------------------------------------------------
+
+  /**
+   * A value fed at run time, by `name`. `null` dims are known only at run time.
+   * @example const x = g.input('x', [null, 4]);
+   */
+  input(name: string, shape: SymShape, dtype: DType = 'float32', opts: InputOptions = {}): Sym {
+    if (typeof name !== 'string' || !name) throw new GraphError('an input needs a non-empty name', { op: 'input', origin: captureOrigin() });
+    if (this._inputs.has(name)) throw new GraphError(`an input named "${name}" already exists`, { op: 'input', origin: captureOrigin() });
+    if (!isDType(dtype)) throw new GraphError(`unknown dtype ${String(dtype)} for input "${name}"`, { op: 'input', origin: captureOrigin() });
+    if (!Array.isArray(shape) || !shape.every((d) => d === null || (Number.isInteger(d) && d >= 0))) {
+      throw new GraphError(`input "${name}" has an invalid shape ${JSON.stringify(shape)}: use non-negative integers or null`, { op: 'input', origin: captureOrigin() });
+    }
+    let def: Tensor | undefined;
+    if (opts.default !== undefined) {
+      def = opts.default instanceof Tensor ? opts.default : Tensor.from(opts.default, dtype);
+      if (def.dtype !== dtype || def.shape.length !== shape.length || !def.shape.every((d, i) => shape[i] === null || shape[i] === d)) {
+        throw new GraphError(`default for input "${name}" is ${fmtType(def)}, expected ${dtype}${fmtShape(shape)}`, { op: 'input', origin: captureOrigin() });
+      }
+    }
+    const s = this.addNode('input', [], { name, ...(def ? { default: def } : {}) }, { dtype, shape: [...shape] });
+    this._inputs.set(name, s.id);
+    return s;
+  }
+
+  /**
+   * A trainable value (or non-trainable state with `{ trainable: false }`) named `name` in the
+   * current scope. The graph owns a copy of `value`.
+   * @example const w = g.param('w', Tensor.randn([4, 3]));
+   */
+  param(name: string, value: Tensor, opts: ParamOptions = {}): Sym {
+    const full = this.scoped(name);
+    if (!(value instanceof Tensor)) throw new GraphError(`param "${full}" needs a Tensor value`, { op: 'param', origin: captureOrigin() });
+    if (this._vars.has(full)) throw new GraphError(`a param named "${full}" already exists`, { op: 'param', origin: captureOrigin() });
+    const trainable = opts.trainable ?? true;
+    const s = this.addNode('param', [], { name: full, trainable }, { dtype: value.dtype, shape: [...value.shape] });
+    this._vars.set(full, s.id);
+    this._values.set(s.id, value.clone());
+    return s;
+  }
+
+  /** Non-trainable state: in snapshots and checkpoints, not in `params()`. */
+  state(name: string, value: Tensor): Sym {
+    return this.param(name, value, { trainable: false });
+  }
+
+  /** A constant. A number takes `dtype` (default float32). */
+  constant(value: Tensor | Nested, dtype?: DType): Sym {
+    const t = value instanceof Tensor ? (dtype && dtype !== value.dtype ? value.astype(dtype) : value.clone()) : Tensor.from(value, dtype ?? 'float32');
+    return this.addNode('constant', [], { value: t }, { dtype: t.dtype, shape: [...t.shape] });
+  }
+
+  /** Runs `fn` with `name` appended to the scope path; nodes and params created inside carry it. */
+  scope<T>(name: string, fn: () => T): T {
+    if (typeof name !== 'string' || !name || name.includes('/')) throw new GraphError(`scope name ${JSON.stringify(name)} must be non-empty and contain no "/"`, { op: 'scope' });
+    this._scope.push(name);
+    try {
+      return fn();
+    } finally {
+      this._scope.pop();
+    }
+  }
+
+  /** The current scope path, `""` at top level. */
+  get currentScope(): string {
+    return this._scope.join('/');
+  }
+
+  /**
+   * A scope name not yet used in the current scope: `base`, then `base_1`, `base_2`, ...
+   * Builders (`nn.dense`) use it so two layers never share param names.
+   */
+  uniqueScope(base: string): string {
+    const prefix = this.scoped(base);
+    let k = this._scopeUses.get(prefix) ?? 0;
+    let name = k === 0 ? base : `${base}_${k}`;
+    while (this.isScopeTaken(this.scoped(name))) name = `${base}_${++k}`;
+    this._scopeUses.set(prefix, k + 1);
+    this._scopeTaken.add(this.scoped(name));
+    return name;
+  }
+
+  private readonly _scopeTaken = new Set<string>();
+  private isScopeTaken(path: string): boolean {
+    if (this._scopeTaken.has(path)) return true;
+    for (const name of this._vars.keys()) if (name.startsWith(path + '/')) return true;
+    return false;
+  }
+
+  /** A key for a random node: scope path and name, or an occurrence index; unique in the graph. */
+  randomKey(name?: string): string {
+    const base = this.scoped(name ?? 'random');
+    if (name !== undefined && !this._keys.has(base)) {
+      this._keys.add(base);
+      return base;
+    }
+    let k = 0;
+    while (this._keys.has(`${base}#${k}`)) k++;
+    const key = `${base}#${k}`;
+    this._keys.add(key);
+    return key;
+  }
+
+  private scoped(name: string): string {
+    return this._scope.length ? `${this._scope.join('/')}/${name}` : name;
+  }
+
+  /**
+   * Applies a registered op. Normalizes attributes, runs the shape rule, and returns the existing
+   * node when an equal one exists (hash-consing). Errors name the op, shapes, scope and line.
+   */
+  apply(op: string, inputs: readonly Sym[], rawAttrs: Attrs = {}): Sym {
+    let def;
+    try {
+      def = getOp(op);
+    } catch (e) {
+      throw new OpDefError((e as GradgraphError).detail, { op, origin: captureOrigin(), scope: this.currentScope });
+    }
+    for (const s of inputs) {
+      if (!(s instanceof Sym)) throw new GraphError(`input is ${describe(s)}, not a symbol`, { op, origin: captureOrigin(), scope: this.currentScope });
+      if (s.graph !== this) throw new GraphError('an input belongs to another graph', { op, origin: captureOrigin(), scope: this.currentScope });
+    }
+    const types = inputs.map((s) => s.node.type);
+    const ar = def.arity;
+    const n = inputs.length;
+    if (typeof ar === 'number' ? n !== ar : n < ar.min || (ar.max !== undefined && n > ar.max)) {
+      const want = typeof ar === 'number' ? `${ar}` : `${ar.min}${ar.max === undefined ? ' or more' : `..${ar.max}`}`;
+      throw new GraphError(`takes ${want} inputs, got ${n}`, this.ctx(op, types));
+    }
+    let attrs: Attrs;
+    let type: TypeInfo;
+    try {
+      attrs = Object.freeze(def.attrs(rawAttrs ?? {}, types));
+      type = def.infer(types, attrs);
+    } catch (e) {
+      throw this.contextualize(e, op, types);
+    }
+    return this.addNode(op, inputs.map((s) => s.id), attrs, type);
+  }
+
+  private ctx(op: string, types: readonly TypeInfo[]) {
+    return { op, shapes: types.map((t) => t.shape), dtypes: types.map((t) => t.dtype), scope: this.currentScope, origin: captureOrigin() };
+  }
+
+  private contextualize(e: unknown, op: string, types: readonly TypeInfo[]): Error {
+    if (e instanceof GradgraphError) {
+      if (e.origin) return e;
+      const Ctor = e.constructor as new (d: string, c: object) => GradgraphError;
+      return new Ctor(e.detail, this.ctx(op, types));
+    }
+    const err = new OpDefError(`its attribute or shape rule threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`, this.ctx(op, types));
+    (err as { cause?: unknown }).cause = e;
+    return err;
+  }
+
+  private addNode(op: string, inputs: number[], attrs: Attrs, type: TypeInfo): Sym {
+    const key = consKey(op, inputs, attrs, type.dtype) ?? `${op}#unique${this._uniqueConst++}`;
+    const hit = this._cons.get(key);
+    if (hit !== undefined) return new Sym(this, hit);
+    const id = this._nodes.length;
+    const node: Node = Object.freeze({
+      id,
+      op,
+      inputs: Object.freeze(inputs),
+      attrs,
+      type: Object.freeze({ dtype: type.dtype, shape: Object.freeze([...type.shape]) }),
+      scope: this.currentScope,
+      origin: captureOrigin(),
+      ...(this._adjoint !== undefined ? { adjointOf: this._adjoint } : {}),
+    });
+    this._nodes.push(node);
+    this._cons.set(key, id);
+    return new Sym(this, id);
+  }
+
+  /** Runs `fn` so that every node it creates records `adjointOf: forwardId` (used by `grad`). */
+  withAdjoint<T>(forwardId: number | undefined, fn: () => T): T {
+    const prev = this._adjoint;
+    this._adjoint = forwardId;
+    try {
+      return fn();
+    } finally {
+      this._adjoint = prev;
+    }
+  }
+
+  // ---- reading ---------------------------------------------------------------------------
+
+  node(id: number): Node {
+    const n = this._nodes[id];
+    if (!n) throw new GraphError(`no node %${id} in this graph`);
+    return n;
+  }
+
+  sym(id: number): Sym {
+    this.node(id);
+    return new Sym(this, id);
+  }
+
+  /** Every node, in creation order (which is a topological order). */
+  get nodes(): readonly Node[] {
+    return this._nodes.slice();
+  }
+
+  get size(): number {
+    return this._nodes.length;
+  }
+
+  /** Trainable params, in creation order. */
+  params(): Sym[] {
+    return this.variables().filter((s) => s.node.attrs.trainable !== false);
+  }
+
+  /** Non-trainable state (optimizer moments, running statistics), in creation order. */
+  stateVars(): Sym[] {
+    return this.variables().filter((s) => s.node.attrs.trainable === false);
+  }
+
+  /** Params and state, in creation order. */
+  variables(): Sym[] {
+    return [...this._vars.values()].map((id) => new Sym(this, id));
+  }
+
+  inputs(): Sym[] {
+    return [...this._inputs.values()].map((id) => new Sym(this, id));
+  }
+
+  /** The input or param/state named `name`, or undefined. */
+  byName(name: string): Sym | undefined {
+    const id = this._inputs.get(name) ?? this._vars.get(name);
+    return id === undefined ? undefined : new Sym(this, id);
+  }
+
+  // ---- values ----------------------------------------------------------------------------
+
+  /** A copy of a param's current value. */
+  getValue(p: Sym | string): Tensor {
+    return this.storage(p).clone();
+  }
+
+  /** Overwrites a param's value in place (every executable sees it). Shape and dtype must match. */
+  setValue(p: Sym | string, value: Tensor): void {
+    const st = this.storage(p);
+    const name = typeof p === 'string' ? p : (p.node.attrs.name as string);
+    if (!(value instanceof Tensor) || value.dtype !== st.dtype || !shapeEq(value.shape, st.shape)) {
+      throw new UpdateError(`value for "${name}" is ${value instanceof Tensor ? fmtType(value) : describe(value)}, expected ${fmtType(st)}`, { op: 'setValue', origin: captureOrigin() });
+    }
+    st.data.set(value.data);
+  }
+
+  /**
+   * The live storage of a param: executables read and write it in place. For executors and
+   * optimizers' tests; prefer `getValue`/`setValue`.
+   */
+  storage(p: Sym | string): Tensor {
+    const id = typeof p === 'string' ? this._vars.get(p) : p.graph === this && p.node.op === 'param' ? p.id : undefined;
+    const t = id === undefined ? undefined : this._values.get(id);
+    if (!t) throw new UpdateError(`${typeof p === 'string' ? `"${p}"` : `node %${p.id} (${p.node.op})`} is not a param of this graph`, { op: 'storage', origin: captureOrigin() });
+    return t;
+  }
+
+  /** A deep copy of every param and state value and the RNG counter. */
+  snapshot(): GraphState {
+    const values = new Map<string, Tensor>();
+    for (const [name, id] of this._vars) values.set(name, this._values.get(id)!.clone());
+    return { values, rngCounter: this.rngCounter };
+  }
+
+  /**
+   * Restores a snapshot. Every name, shape and dtype is checked before anything is written, so a
+   * bad snapshot leaves the graph untouched. Names missing from the snapshot keep their values
+   * unless `strict` is set.
+   */
+  restore(state: GraphState, opts: { strict?: boolean } = {}): void {
+    for (const [name, t] of state.values) {
+      const id = this._vars.get(name);
+      if (id === undefined) throw new UpdateError(`snapshot has "${name}", which is not a param of this graph`, { op: 'restore' });
+      const st = this._values.get(id)!;
+      if (!(t instanceof Tensor) || t.dtype !== st.dtype || !shapeEq(t.shape, st.shape)) {
+        throw new UpdateError(`snapshot value for "${name}" is ${t instanceof Tensor ? fmtType(t) : describe(t)}, expected ${fmtType(st)}`, { op: 'restore' });
+      }
+    }
+    if (opts.strict) {
+      for (const name of this._vars.keys()) if (!state.values.has(name)) throw new UpdateError(`snapshot lacks "${name}"`, { op: 'restore' });
+    }
+    if (!Number.isInteger(state.rngCounter) || state.rngCounter < 0) throw new UpdateError(`snapshot rngCounter ${state.rngCounter} is not a non-negative integer`, { op: 'restore' });
+    for (const [name, t] of state.values) this._values.get(this._vars.get(name)!)!.data.set(t.data);
+    this.rngCounter = state.rngCounter;
+  }
+}
+
+/** Hash-consing key, or null for nodes that must stay unique (large constants). */
+function consKey(op: string, inputs: number[], attrs: Attrs, dtype: DType): string | null {
+  let unique = false;
+  const enc = (v: unknown): string => {
+    if (v instanceof Tensor) {
+      if (v.size > 256) {
+        unique = true;
+        return '';
+      }
+      return `T${v.dtype}${fmtShape(v.shape)}(${Array.from(v.data, (x) => (Object.is(x, -0) ? '-0' : String(x))).join(',')})`;
+    }
+    if (Array.isArray(v)) return `[${v.map(enc).join(',')}]`;
+    if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${k}:${enc((v as Record<string, unknown>)[k])}`).join(',')}}`;
+    if (typeof v === 'number' && Object.is(v, -0)) return '-0';
+    return JSON.stringify(v) ?? 'undefined';
+  };
+  const key = `${op}|${dtype}|${inputs.join(',')}|${enc(attrs)}`;
+  return unique ? null : key;
+}
+
+function describe(x: unknown): string {
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return 'an array';
+  return typeof x === 'object' ? `a ${(x as object).constructor?.name ?? 'object'}` : `${typeof x} ${String(x)}`;
+}
+
+/**
+ * A symbolic value: a handle to a node of a graph. Methods chain and build new nodes:
+ * `x.matmul(w).add(b).tanh().sum()`. Plain numbers are accepted as operands and take the
+ * partner's dtype (weak typing).
+ */
+export class Sym {
+  constructor(
+    readonly graph: Graph,
+    readonly id: number,
+  ) {}
+
+  get node(): Node {
+    return this.graph.node(this.id);
+  }
+  get shape(): SymShape {
+    return this.node.type.shape;
+  }
+  get dtype(): DType {
+    return this.node.type.dtype;
+  }
+  get rank(): number {
+    return this.node.type.shape.length;
+  }
+  get op(): string {
+    return this.node.op;
+  }
+  /** The name of an input or param. */
+  get name(): string | undefined {
+    return this.node.attrs.name as string | undefined;
+  }
+  /** True when every dim is known before run time. */
+  get isStatic(): boolean {
+    return isStatic(this.shape);
+  }
+  toString(): string {
+    return `Sym(%${this.id} ${this.op}: ${fmtType(this.node.type)})`;
+  }
+
+  add(b: Operand): Sym { return api.add(this, b); }
+  sub(b: Operand): Sym { return api.sub(this, b); }
+  mul(b: Operand): Sym { return api.mul(this, b); }
+  div(b: Operand): Sym { return api.div(this, b); }
+  pow(b: Operand): Sym { return api.pow(this, b); }
+  maximum(b: Operand): Sym { return api.maximum(this, b); }
+  minimum(b: Operand): Sym { return api.minimum(this, b); }
+  greater(b: Operand): Sym { return api.greater(this, b); }
+  greaterEqual(b: Operand): Sym { return api.greaterEqual(this, b); }
+  less(b: Operand): Sym { return api.less(this, b); }
+  lessEqual(b: Operand): Sym { return api.lessEqual(this, b); }
+  equal(b: Operand): Sym { return api.equal(this, b); }
+  notEqual(b: Operand): Sym { return api.notEqual(this, b); }
+  logicalAnd(b: Operand): Sym { return api.logicalAnd(this, b); }
+  logicalOr(b: Operand): Sym { return api.logicalOr(this, b); }
+  logicalNot(): Sym { return api.logicalNot(this); }
+  neg(): Sym { return api.neg(this); }
+  exp(): Sym { return api.exp(this); }
+  log(): Sym { return api.log(this); }
+  tanh(): Sym { return api.tanh(this); }
+  sigmoid(): Sym { return api.sigmoid(this); }
+  abs(): Sym { return api.abs(this); }
+  sign(): Sym { return api.sign(this); }
+  log1p(): Sym { return api.log1p(this); }
+  expm1(): Sym { return api.expm1(this); }
+  sqrt(): Sym { return api.sqrt(this); }
+  rsqrt(): Sym { return api.rsqrt(this); }
+  sin(): Sym { return api.sin(this); }
+  cos(): Sym { return api.cos(this); }
+  softplus(): Sym { return api.softplus(this); }
+  reciprocal(): Sym { return api.reciprocal(this); }
+  square(): Sym { return api.square(this); }
+  cast(dtype: DType): Sym { return api.cast(this, dtype); }
+  sum(axes?: number | readonly number[], keepDims?: boolean): Sym { return api.sum(this, axes, keepDims); }
+  mean(axes?: number | readonly number[], keepDims?: boolean): Sym { return api.mean(this, axes, keepDims); }
+  max(axes?: number | readonly number[], keepDims?: boolean): Sym { return api.max(this, axes, keepDims); }
+  min(axes?: number | readonly number[], keepDims?: boolean): Sym { return api.min(this, axes, keepDims); }
+  logsumexp(axes?: number | readonly number[], keepDims?: boolean): Sym { return api.logsumexp(this, axes, keepDims); }
+  argmax(axis = -1): Sym { return api.argmax(this, axis); }
+  argmin(axis = -1): Sym { return api.argmin(this, axis); }
+  matmul(b: Sym, opts?: api.MatmulOptions): Sym { return api.matmul(this, b, opts); }
+  reshape(shape: readonly number[]): Sym { return api.reshape(this, shape); }
+  transpose(perm?: readonly number[]): Sym { return api.transpose(this, perm); }
+  /** Swaps the last two axes. */
+  get T(): Sym { return api.transpose(this); }
+  broadcastTo(shape: readonly number[]): Sym { return api.broadcastTo(this, shape); }
+  expandDims(axes: number | readonly number[]): Sym { return api.expandDims(this, axes); }
+  squeeze(axes?: number | readonly number[]): Sym { return api.squeeze(this, axes); }
+  slice(begin: readonly number[], size?: readonly number[]): Sym { return api.slice(this, begin, size); }
+  gather(indices: Sym, axis = 0): Sym { return api.gather(this, indices, axis); }
+  pad(pads: readonly (readonly [number, number])[], value = 0): Sym { return api.pad(this, pads, value); }
+  softmax(axis = -1): Sym { return api.softmax(this, axis); }
+  logSoftmax(axis = -1): Sym { return api.logSoftmax(this, axis); }
+  stopGradient(): Sym { return api.stopGradient(this); }
+}
+
+/** Throws if a shape check fails at build time; used by builders outside core too. */
+export function assertShape(s: Sym, shape: SymShape, what: string): void {
+  if (s.rank !== shape.length || !s.shape.every((d, i) => d === null || shape[i] === null || d === shape[i])) {
+    throw new ShapeError(`${what} must have shape ${fmtShape(shape)}, got ${fmtShape(s.shape)}`, { op: what, shapes: [s.shape], origin: captureOrigin() });
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * @gradgraph/core — tensors, the graph IR, primitive ops, symbolic autodiff, the compiler and
+ * executors.
+ */
+import './ops/index';
+
+export * from './dtype';
+export * from './shape';
+export * from './errors';
+export { Tensor, type Nested } from './tensor';
+export { Graph, Sym, assertShape, type GraphOptions, type GraphState, type InputOptions, type Operand, type ParamOptions } from './graph';
+export * from './api';
+export { grad, customGrad, hvp, jacobian, hessian, defineOp, unbroadcast } from './autodiff';
+export { compile, Executable, buildProgram, validateFeeds, type CompileOptions, type Feeds } from './compile';
+export { interpret } from './interpreter';
+export {
+  registerOp,
+  getOp,
+  hasOp,
+  listOps,
+  fail,
+  notDifferentiable,
+  isDifferentiable,
+  type OpDef,
+  type OpKind,
+  type Vjp,
+  type VjpArgs,
+  type KernelCtx,
+  type ConcreteType,
+  type NotDifferentiable,
+} from './registry';
+export { builtinOps, builtinOpNames } from './ops/index';
+export { makeProgram, rewriteProgram, topoOrder, printProgram, fmtNode, fmtType, fmtConstant, type Node, type Program, type TypeInfo, type Attrs, type Rewritten } from './ir';
+export { captureOrigin, registerLibraryPath } from './origin';
+export { streamKey, fillUniform, fillNormal, hashString, type StreamKey } from './random';

@@ -1,0 +1,26 @@
+/** Registers the built-in primitives, in a fixed order. */
+import { registerOp, type OpDef } from '../registry';
+import { binaryOps, unaryOps, whereOp } from './elementwise';
+import { matmulOp } from './linalg';
+import { castOp, randomOps, sourceOps, stopGradientOp } from './misc';
+import { reduceOps, softmaxOps } from './reduce';
+import { shapeOps } from './shape';
+
+/** Every built-in primitive. */
+export const builtinOps: readonly OpDef<any>[] = [
+  ...sourceOps,
+  ...unaryOps,
+  ...binaryOps,
+  whereOp,
+  castOp,
+  stopGradientOp,
+  ...reduceOps,
+  ...softmaxOps,
+  matmulOp,
+  ...shapeOps,
+  ...randomOps,
+];
+
+for (const def of builtinOps) registerOp(def);
+
+export const builtinOpNames: readonly string[] = builtinOps.map((d) => d.name);
