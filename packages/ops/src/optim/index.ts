@@ -1,0 +1,2 @@
+// @gradgraph/ops/optim — filled in by the toolkit work (issue 4).
+export {};
