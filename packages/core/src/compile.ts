@@ -8,7 +8,7 @@ import type { DType } from './dtype';
 import { FeedError, GraphError, UpdateError } from './errors';
 import { Graph, Sym } from './graph';
 import { fmtType, makeProgram, printProgram, topoOrder, type Node, type Program } from './ir';
-import { interpret } from './interpreter';
+import { cachedTopoOrder, interpret } from './interpreter';
 import { captureOrigin } from './origin';
 import { fmtShape, shapeEq } from './shape';
 import { Tensor, type Nested } from './tensor';
@@ -81,7 +81,7 @@ export function validateFeeds(g: Graph, program: Program, feeds: Feeds): Map<num
     }
   }
   const out = new Map<number, Tensor>();
-  for (const id of topoOrder(program)) {
+  for (const id of cachedTopoOrder(program)) {
     const node = program.nodes[id];
     if (node.op !== 'input') continue;
     const name = node.attrs.name as string;

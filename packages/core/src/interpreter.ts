@@ -53,10 +53,22 @@ export function nonFiniteError(node: Node, t: Tensor, at: number, where = ''): N
   });
 }
 
+const orders = new WeakMap<Program, number[]>();
+
+/** `topoOrder`, memoized per (immutable) program. */
+export function cachedTopoOrder(program: Program): number[] {
+  let order = orders.get(program);
+  if (!order) {
+    order = topoOrder(program);
+    orders.set(program, order);
+  }
+  return order;
+}
+
 /** Computes every node the outputs and updates need; returns all values by node id. */
 export function interpret(program: Program, ctx: RunContext): Map<number, Tensor> {
   const values = new Map<number, Tensor>();
-  for (const id of topoOrder(program)) {
+  for (const id of cachedTopoOrder(program)) {
     const node = program.nodes[id];
     const value = evalNode(node, values, ctx);
     if (ctx.nanGuard) {

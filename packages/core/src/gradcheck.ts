@@ -1,0 +1,367 @@
+/**
+ * Gradient checking: symbolic gradients against float64 central differences, to any order, and
+ * kink-aware.
+ *
+ * For a function f of tensors, gradcheck builds `L(x) = ⟨f(x), r⟩` (r a fixed random tensor when
+ * f is not a scalar), compiles L and its symbolic gradient once, and compares each gradient
+ * element with (L(x + εeⱼ) − L(x − εeⱼ)) / 2ε — or, for large inputs, each directional derivative
+ * along random unit directions u with (L(x + εu) − L(x − εu)) / 2ε. `order: k` also checks the
+ * gradient of `L₂(x) = Σᵢ ⟨∇ᵢL(x), vᵢ⟩` (random vᵢ), and so on up to order k.
+ *
+ * Kinks: where the one-sided differences (L(x+ε) − L(x))/ε and (L(x) − L(x−ε))/ε disagree by more
+ * than a smooth function allows, x sits within ε of a point where L is not differentiable (relu at
+ * 0, |x| at 0, a max tie). Any analytic value between the two one-sided slopes is then accepted
+ * — it is a valid subgradient convention — and the point is reported as a kink.
+ */
+import * as api from './api';
+import { GradgraphError, GraphError } from './errors';
+import { compile, type CompileOptions } from './compile';
+import { Graph, Sym } from './graph';
+import { grad } from './autodiff';
+import { captureOrigin } from './origin';
+import { fillNormal, streamKey } from './random';
+import { fmtShape, stridesOf, type Shape } from './shape';
+import { Tensor } from './tensor';
+
+export interface GradcheckOptions {
+  /** Finite-difference step. Default 1e-6. */
+  eps?: number;
+  /** Absolute tolerance. Default 1e-7. */
+  atol?: number;
+  /** Relative tolerance (of the numeric value). Default 1e-5. */
+  rtol?: number;
+  /** Check derivatives up to this order. Default 1. */
+  order?: number;
+  /**
+   * `'full'` checks every element; `'projection'` checks `projections` random directional
+   * derivatives per input; `'auto'` (default) uses full up to `maxElements` elements per input.
+   */
+  mode?: 'auto' | 'full' | 'projection';
+  /** Directions per input in projection mode. Default 8. */
+  projections?: number;
+  /** Largest input checked element by element in auto mode. Default 512. */
+  maxElements?: number;
+  /** One-sided slopes differing by more than kinkTol·(1 + |slope|) mark a kink. Default 1e-3. */
+  kinkTol?: number;
+  /** Also check the gradient with respect to every trainable param `fn` creates. Default true. */
+  params?: boolean;
+  /** Seeds the graph and the random projections. Default 0. */
+  seed?: number;
+  /** Passed to `compile` (backend, passes). */
+  compile?: Omit<CompileOptions, 'inputs' | 'outputs' | 'updates'>;
+}
+
+export interface GradcheckFailure {
+  /** Flat element index, or the direction index in projection mode. */
+  element: number;
+  /** Element coordinates (full mode). */
+  coords?: number[];
+  analytic: number;
+  numeric: number;
+  /** |analytic − numeric|. */
+  error: number;
+  /** The error allowed there: atol + rtol·|numeric|. */
+  allowed: number;
+}
+
+export interface OrderReport {
+  order: number;
+  ok: boolean;
+  /** Elements (or directions) checked. */
+  checked: number;
+  maxAbsError: number;
+  /** The element with the largest error relative to what is allowed there. */
+  worst?: GradcheckFailure;
+  kinks: number;
+}
+
+export interface InputReport {
+  /** Position among the function's inputs, or -1 for a param. */
+  index: number;
+  /** `x0`, `x1`, ... or the param's name. */
+  name: string;
+  shape: Shape;
+  ok: boolean;
+  mode: 'full' | 'projection';
+  byOrder: OrderReport[];
+}
+
+export interface Kink {
+  input: string;
+  order: number;
+  element: number;
+  coords?: number[];
+  left: number;
+  right: number;
+  analytic: number;
+}
+
+export interface GradcheckReport {
+  ok: boolean;
+  order: number;
+  eps: number;
+  atol: number;
+  rtol: number;
+  inputs: InputReport[];
+  kinks: Kink[];
+  /** Function evaluations made for the numeric side. */
+  evaluations: number;
+  /** Programs compiled: two per order (the value, and value with gradients), never per perturbation. */
+  compilations: number;
+}
+
+export class GradcheckError extends GradgraphError {
+  readonly report: GradcheckReport;
+  constructor(report: GradcheckReport, origin?: string) {
+    super(formatReport(report), { op: 'gradcheck', origin });
+    this.report = report;
+  }
+}
+
+type Fn = (...xs: Sym[]) => Sym;
+
+interface Target {
+  name: string;
+  index: number;
+  sym: Sym;
+  /** The tensor whose data is perturbed: a feed for inputs, the live storage for params. */
+  value: Tensor;
+}
+
+/**
+ * Checks `fn`'s symbolic gradients against float64 central differences.
+ * @example
+ * const r = gradcheck((a, b) => a.mul(b).sin().sum(), [Tensor.randn([3, 2], 'float64'), Tensor.randn([2], 'float64')], { order: 2 });
+ * if (!r.ok) console.log(r.inputs);
+ */
+export function gradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOptions = {}): GradcheckReport {
+  const o = {
+    eps: opts.eps ?? 1e-6,
+    atol: opts.atol ?? 1e-7,
+    rtol: opts.rtol ?? 1e-5,
+    order: opts.order ?? 1,
+    mode: opts.mode ?? 'auto',
+    projections: opts.projections ?? 8,
+    maxElements: opts.maxElements ?? 512,
+    kinkTol: opts.kinkTol ?? 1e-3,
+    params: opts.params ?? true,
+    seed: opts.seed ?? 0,
+  };
+  if (typeof fn !== 'function') throw new GraphError('gradcheck needs a function of symbols', { op: 'gradcheck', origin: captureOrigin() });
+  if (!Array.isArray(inputs) || !inputs.every((t) => t instanceof Tensor)) throw new GraphError('gradcheck needs an array of Tensors as inputs', { op: 'gradcheck', origin: captureOrigin() });
+  if (!Number.isInteger(o.order) || o.order < 1) throw new GraphError(`order must be a positive integer, got ${o.order}`, { op: 'gradcheck', origin: captureOrigin() });
+  if (!(o.eps > 0)) throw new GraphError(`eps must be positive, got ${o.eps}`, { op: 'gradcheck', origin: captureOrigin() });
+
+  const g = new Graph({ seed: o.seed });
+  const feeds = inputs.map((t) => (t.dtype === 'float64' ? t.clone() : t.astype('float64')));
+  const xs = feeds.map((t, i) => g.input(`x${i}`, t.shape, 'float64'));
+  const y = fn(...xs);
+  if (!(y instanceof Sym) || y.graph !== g) throw new GraphError('the function must return a symbol built from its arguments', { op: 'gradcheck', origin: captureOrigin() });
+  if (y.dtype !== 'float64') throw new GraphError(`the function returned ${y.dtype}; with float64 inputs it must return float64 (check casts and constants)`, { op: 'gradcheck', origin: captureOrigin() });
+
+  const targets: Target[] = xs.map((s, i) => ({ name: `x${i}`, index: i, sym: s, value: feeds[i] }));
+  if (o.params) for (const p of g.params()) if (p.dtype === 'float64') targets.push({ name: p.name!, index: -1, sym: p, value: g.storage(p) });
+
+  // L₁ = ⟨y, r⟩ with a fixed random r, so every output element takes part.
+  let L = y.rank === 0 ? y : api.sum(api.mul(y, g.constant(randomTensor(y.shape as number[], o.seed, 'projection/out'))));
+  const feedMap: Record<string, Tensor> = {};
+  feeds.forEach((t, i) => (feedMap[`x${i}`] = t));
+  const compileOpts = opts.compile ?? {};
+  const counter = g.rngCounter;
+  let evaluations = 0;
+  let compilations = 0;
+
+  const reports = targets.map<InputReport>((t) => ({
+    index: t.index,
+    name: t.name,
+    shape: t.value.shape,
+    ok: true,
+    mode: o.mode === 'full' || (o.mode === 'auto' && t.value.size <= o.maxElements) ? 'full' : 'projection',
+    byOrder: [],
+  }));
+  const kinks: Kink[] = [];
+
+  for (let order = 1; order <= o.order; order++) {
+    const syms = targets.map((t) => t.sym);
+    const grads = grad(L, syms);
+    const valueExe = compile(g, { ...compileOpts, outputs: [L] });
+    const gradExe = compile(g, { ...compileOpts, outputs: grads });
+    compilations += 2;
+    const evalL = (): number => {
+      g.rngCounter = counter; // random nodes draw the same numbers in every evaluation
+      evaluations++;
+      return valueExe.run(feedMap)[0].data[0];
+    };
+    g.rngCounter = counter;
+    const analytic = gradExe.run(feedMap);
+    g.rngCounter = counter;
+
+    targets.forEach((t, ti) => {
+      const rep = reports[ti];
+      const res = rep.mode === 'full' ? checkFull(t, analytic[ti], evalL, o, order, kinks) : checkProjected(t, analytic[ti], evalL, o, order, kinks);
+      rep.byOrder.push(res);
+      if (!res.ok) rep.ok = false;
+    });
+
+    if (order < o.order) {
+      // L_{k+1} = Σᵢ ⟨∇ᵢ L_k, vᵢ⟩: its gradient is the Hessian (of L_k) times v.
+      const terms = grads.map((gi, i) => api.sum(api.mul(gi, g.constant(randomTensor(targets[i].value.shape, o.seed, `projection/${order}/${i}`)))));
+      L = api.addN(terms);
+    }
+  }
+
+  return {
+    ok: reports.every((r) => r.ok),
+    order: o.order,
+    eps: o.eps,
+    atol: o.atol,
+    rtol: o.rtol,
+    inputs: reports,
+    kinks,
+    evaluations,
+    compilations,
+  };
+}
+
+/** Like `gradcheck`, but throws a `GradcheckError` with a readable report when a check fails. */
+export function assertGradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOptions = {}): GradcheckReport {
+  const report = gradcheck(fn, inputs, opts);
+  if (!report.ok) throw new GradcheckError(report, captureOrigin());
+  return report;
+}
+
+type Opts = { eps: number; atol: number; rtol: number; kinkTol: number; projections: number; seed: number };
+
+/** Compares one analytic derivative with the numeric one; handles kinks. */
+function compare(
+  a: number,
+  fPlus: number,
+  f0: number,
+  fMinus: number,
+  o: Opts,
+): { ok: boolean; numeric: number; error: number; allowed: number; kink?: { left: number; right: number } } {
+  const central = (fPlus - fMinus) / (2 * o.eps);
+  const right = (fPlus - f0) / o.eps;
+  const left = (f0 - fMinus) / o.eps;
+  const allowed = o.atol + o.rtol * Math.abs(central);
+  if (Math.abs(right - left) > o.kinkTol * (1 + Math.min(Math.abs(left), Math.abs(right)))) {
+    // a kink within ε: any analytic value between the one-sided slopes is a valid choice
+    const lo = Math.min(left, right);
+    const hi = Math.max(left, right);
+    const tol = o.atol + o.rtol * Math.max(Math.abs(lo), Math.abs(hi));
+    const error = a < lo ? lo - a : a > hi ? a - hi : 0;
+    return { ok: error <= tol && Number.isFinite(a), numeric: central, error, allowed: tol, kink: { left, right } };
+  }
+  const error = Math.abs(a - central);
+  return { ok: error <= allowed && Number.isFinite(a) === Number.isFinite(central), numeric: central, error, allowed };
+}
+
+function coordsOf(shape: Shape, flat: number): number[] {
+  const st = stridesOf(shape);
+  return st.map((s, i) => Math.floor(flat / s) % shape[i]);
+}
+
+function checkFull(t: Target, analytic: Tensor, evalL: () => number, o: Opts, order: number, kinks: Kink[]): OrderReport {
+  const data = t.value.data;
+  const f0 = evalL();
+  let ok = true;
+  let maxAbsError = 0;
+  let worst: GradcheckFailure | undefined;
+  let worstRatio = -1;
+  let nk = 0;
+  for (let j = 0; j < data.length; j++) {
+    const x = data[j];
+    data[j] = x + o.eps;
+    const fPlus = evalL();
+    data[j] = x - o.eps;
+    const fMinus = evalL();
+    data[j] = x;
+    const a = analytic.data[j];
+    const r = compare(a, fPlus, f0, fMinus, o);
+    if (r.kink) {
+      nk++;
+      kinks.push({ input: t.name, order, element: j, coords: coordsOf(t.value.shape, j), left: r.kink.left, right: r.kink.right, analytic: a });
+    }
+    if (!r.ok) ok = false;
+    maxAbsError = Math.max(maxAbsError, Number.isNaN(r.error) ? Infinity : r.error);
+    const ratio = Number.isNaN(r.error) || !Number.isFinite(a) ? Infinity : r.error / r.allowed;
+    if (ratio > worstRatio) {
+      worstRatio = ratio;
+      worst = { element: j, coords: coordsOf(t.value.shape, j), analytic: a, numeric: r.numeric, error: r.error, allowed: r.allowed };
+    }
+  }
+  return { order, ok, checked: data.length, maxAbsError, worst, kinks: nk };
+}
+
+function checkProjected(t: Target, analytic: Tensor, evalL: () => number, o: Opts, order: number, kinks: Kink[]): OrderReport {
+  const data = t.value.data;
+  const x0 = Float64Array.from(data);
+  const f0 = evalL();
+  let ok = true;
+  let maxAbsError = 0;
+  let worst: GradcheckFailure | undefined;
+  let worstRatio = -1;
+  let nk = 0;
+  for (let d = 0; d < o.projections; d++) {
+    const u = randomTensor(t.value.shape, o.seed, `direction/${t.name}/${order}/${d}`).data;
+    let norm = 0;
+    for (let i = 0; i < u.length; i++) norm += u[i] * u[i];
+    norm = Math.sqrt(norm) || 1;
+    let a = 0;
+    for (let i = 0; i < u.length; i++) {
+      u[i] /= norm;
+      a += analytic.data[i] * u[i];
+    }
+    for (let i = 0; i < data.length; i++) data[i] = x0[i] + o.eps * u[i];
+    const fPlus = evalL();
+    for (let i = 0; i < data.length; i++) data[i] = x0[i] - o.eps * u[i];
+    const fMinus = evalL();
+    data.set(x0);
+    const r = compare(a, fPlus, f0, fMinus, o);
+    if (r.kink) {
+      nk++;
+      kinks.push({ input: t.name, order, element: d, left: r.kink.left, right: r.kink.right, analytic: a });
+    }
+    if (!r.ok) ok = false;
+    maxAbsError = Math.max(maxAbsError, Number.isNaN(r.error) ? Infinity : r.error);
+    const ratio = Number.isNaN(r.error) ? Infinity : r.error / r.allowed;
+    if (ratio > worstRatio) {
+      worstRatio = ratio;
+      worst = { element: d, analytic: a, numeric: r.numeric, error: r.error, allowed: r.allowed };
+    }
+  }
+  return { order, ok, checked: o.projections, maxAbsError, worst, kinks: nk };
+}
+
+function randomTensor(shape: readonly number[], seed: number, key: string): Tensor {
+  const t = new Tensor('float64', shape);
+  fillNormal(t.data, 'float64', streamKey(seed, `gradcheck/${key}`, 0));
+  return t;
+}
+
+function fmt(x: number): string {
+  return Number.isFinite(x) ? x.toPrecision(8) : String(x);
+}
+
+/** A readable account: the failing inputs with their worst element, and the kinks. */
+export function formatReport(r: GradcheckReport): string {
+  const lines = [`gradcheck ${r.ok ? 'passed' : 'FAILED'} (order ${r.order}, eps ${r.eps}, atol ${r.atol}, rtol ${r.rtol}, ${r.evaluations} evaluations)`];
+  for (const inp of r.inputs) {
+    for (const ord of inp.byOrder) {
+      const w = ord.worst;
+      const where = w ? (w.coords ? `element [${w.coords.join(',')}]` : `direction ${w.element}`) : '';
+      const status = ord.ok ? 'ok' : 'FAILED';
+      let line = `  ${inp.name} ${fmtShape(inp.shape)} order ${ord.order}: ${status}, ${ord.checked} ${inp.mode === 'full' ? 'elements' : 'directions'}, max |error| ${fmt(ord.maxAbsError)}`;
+      if (w && !ord.ok) line += `; worst at ${where}: analytic ${fmt(w.analytic)}, numeric ${fmt(w.numeric)}, error ${fmt(w.error)} > allowed ${fmt(w.allowed)}`;
+      if (ord.kinks) line += `; ${ord.kinks} kink${ord.kinks === 1 ? '' : 's'}`;
+      lines.push(line);
+    }
+  }
+  if (r.kinks.length) {
+    lines.push(`  kinks (analytic accepted between the one-sided slopes):`);
+    for (const k of r.kinks.slice(0, 10)) lines.push(`    ${k.input}${k.coords ? `[${k.coords.join(',')}]` : ` direction ${k.element}`} order ${k.order}: left ${fmt(k.left)}, right ${fmt(k.right)}, analytic ${fmt(k.analytic)}`);
+    if (r.kinks.length > 10) lines.push(`    ... and ${r.kinks.length - 10} more`);
+  }
+  return lines.join('\n');
+}
+
