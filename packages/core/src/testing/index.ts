@@ -1,0 +1,570 @@
+/**
+ * @gradgraph/core/testing — fast-check arbitraries for property-testing ops and compilers:
+ * dtypes, shapes, broadcastable shapes, tensors placed away from (or near) an op's kinks, and
+ * random expression graphs (`arbGraph`) that cover every primitive.
+ *
+ * @example
+ * import { test } from '@fast-check/vitest';
+ * import { arbTensor } from '@gradgraph/core/testing';
+ * test.prop([arbTensor({ shape: [3], awayFrom: [0] })])('myop passes gradcheck', (x) => {
+ *   expect(gradcheck((a) => myop(a).sum(), [x], { order: 2 }).ok).toBe(true);
+ * });
+ */
+import fc from 'fast-check';
+import * as api from '../api';
+import { customGrad, grad as gradOf } from '../autodiff';
+import type { DType } from '../dtype';
+import { Graph, Sym } from '../graph';
+import { fillNormal, streamKey } from '../random';
+import { sizeOf } from '../shape';
+import { Tensor } from '../tensor';
+
+export { fc };
+
+// ---- dtypes and shapes -----------------------------------------------------------------------
+
+export const arbDtype = (): fc.Arbitrary<DType> => fc.constantFrom<DType>('float32', 'float64', 'int32', 'bool');
+export const arbFloatDtype = (): fc.Arbitrary<'float32' | 'float64'> => fc.constantFrom('float32', 'float64');
+
+export interface ShapeOptions {
+  minRank?: number;
+  maxRank?: number;
+  minDim?: number;
+  maxDim?: number;
+}
+
+/** A static shape. Defaults: rank 0–3, dims 1–4. */
+export function arbShape(o: ShapeOptions = {}): fc.Arbitrary<number[]> {
+  return fc.array(fc.integer({ min: o.minDim ?? 1, max: o.maxDim ?? 4 }), { minLength: o.minRank ?? 0, maxLength: o.maxRank ?? 3 });
+}
+
+/**
+ * Two shapes that broadcast together (NumPy rules): a base shape, and a second made by dropping
+ * leading dims and setting some dims to 1 — then the pair is randomly swapped.
+ */
+export function arbBroadcastableShapes(o: ShapeOptions = {}): fc.Arbitrary<[number[], number[]]> {
+  return arbShape(o).chain((base) =>
+    fc
+      .tuple(
+        fc.integer({ min: 0, max: base.length }),
+        fc.array(fc.boolean(), { minLength: base.length, maxLength: base.length }),
+        fc.array(fc.boolean(), { minLength: base.length, maxLength: base.length }),
+        fc.boolean(),
+      )
+      .map(([drop, ones, ones2, swap]) => {
+        const a = base.map((d, i) => (ones2[i] && !ones[i] ? 1 : d));
+        const b = base.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d));
+        return swap ? [b, a] : [a, b];
+      }),
+  );
+}
+
+// ---- tensors ---------------------------------------------------------------------------------
+
+export interface TensorOptions {
+  /** A fixed shape, or an arbitrary of shapes. Default `arbShape()`. */
+  shape?: readonly number[] | fc.Arbitrary<number[]>;
+  dtype?: DType;
+  /** Value range. Default [-3, 3]. */
+  min?: number;
+  max?: number;
+  /** Keep every value at least `margin` away from these points (an op's kinks). */
+  awayFrom?: readonly number[];
+  /** Place every value within `margin` of one of these points (to probe kinks). */
+  near?: readonly number[];
+  /** Distance for `awayFrom` / `near`. Default 0.05. */
+  margin?: number;
+  /** Also put some values exactly on the `near` points. Default true with `near`. */
+  exact?: boolean;
+}
+
+/**
+ * Tensors of the given dtype (default float64) with values placed as asked: anywhere in
+ * [min, max], away from kinks, or near/at them.
+ */
+export function arbTensor(o: TensorOptions = {}): fc.Arbitrary<Tensor> {
+  const dtype = o.dtype ?? 'float64';
+  const shapeArb = o.shape === undefined ? arbShape() : Array.isArray(o.shape) ? fc.constant([...(o.shape as number[])]) : (o.shape as fc.Arbitrary<number[]>);
+  const min = o.min ?? -3;
+  const max = o.max ?? 3;
+  const margin = o.margin ?? 0.05;
+  let value: fc.Arbitrary<number>;
+  if (dtype === 'bool') value = fc.constantFrom(0, 1);
+  else if (dtype === 'int32') value = fc.integer({ min: Math.ceil(min), max: Math.floor(max) });
+  else if (o.near?.length) {
+    const at = fc.constantFrom(...o.near);
+    const offset = fc.double({ min: -margin, max: margin, noNaN: true });
+    const nearValue = fc.tuple(at, offset).map(([p, d]) => p + d);
+    value = o.exact === false ? nearValue : fc.oneof(nearValue, at);
+  } else {
+    value = fc.double({ min, max, noNaN: true, noDefaultInfinity: true }).map((v) => {
+      // push values out of each forbidden band [p − margin, p + margin], to its nearer edge
+      for (const p of o.awayFrom ?? []) if (Math.abs(v - p) < margin) v = v >= p ? p + margin : p - margin;
+      return v;
+    });
+  }
+  return shapeArb.chain((shape) => fc.array(value, { minLength: sizeOf(shape), maxLength: sizeOf(shape) }).map((vals) => new Tensor(dtype, shape, Tensor.from(vals, dtype).data)));
+}
+
+// ---- random graphs ---------------------------------------------------------------------------
+
+/** A value in the pool an expression graph is built from, with what is known of it. */
+interface PoolValue {
+  sym: Sym;
+  shape: number[];
+  /** An upper bound on |value|, kept moderate so nothing overflows. */
+  bound: number;
+  /** Known strictly positive (a safe argument for log, sqrt, ...). */
+  positive: boolean;
+}
+
+/** Picks deterministic choices from a list of random integers. */
+class Picker {
+  private i = 0;
+  constructor(private readonly picks: readonly number[]) {}
+  int(n: number): number {
+    const v = this.picks[this.i++ % this.picks.length] ?? 0;
+    return n <= 1 ? 0 : v % n;
+  }
+  bool(): boolean {
+    return this.int(2) === 1;
+  }
+  of<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)];
+  }
+}
+
+/** Applies one primitive to values from the pool; returns the new value(s). */
+type Applicator = (pool: PoolValue[], p: Picker, g: Graph) => PoolValue | null;
+
+const BIG = 50;
+
+function floatValue(pool: PoolValue[], p: Picker): PoolValue {
+  return pool[p.int(pool.length)];
+}
+
+/** A value squashed into [-1, 1] when its bound is large. */
+function tame(v: PoolValue, limit = 4): PoolValue {
+  return v.bound <= limit ? v : { sym: api.tanh(v.sym), shape: v.shape, bound: 1, positive: false };
+}
+
+/** A strictly positive version of v: v itself if known positive, else |v| + 0.5. */
+function positive(v: PoolValue): PoolValue {
+  if (v.positive) return v;
+  return { sym: api.add(api.abs(v.sym), 0.5), shape: v.shape, bound: v.bound + 0.5, positive: true };
+}
+
+const val = (sym: Sym, shape: number[], bound: number, positive = false): PoolValue => ({ sym, shape, bound: Math.min(bound, 1e6), positive });
+
+function unaryApp(f: (s: Sym) => Sym, bound: (b: number) => number, opts: { domain?: 'positive' | 'tame'; positive?: boolean } = {}): Applicator {
+  return (pool, p) => {
+    let v = floatValue(pool, p);
+    if (opts.domain === 'positive') v = positive(tame(v, BIG));
+    else if (opts.domain === 'tame') v = tame(v);
+    return val(f(v.sym), v.shape, bound(v.bound), opts.positive);
+  };
+}
+
+/** Two values of broadcast-compatible shapes: b is reduced (keepDims) or reshaped to fit a. */
+function pair(pool: PoolValue[], p: Picker): [PoolValue, PoolValue] {
+  const a = floatValue(pool, p);
+  let b = floatValue(pool, p);
+  if (!broadcasts(a.shape, b.shape)) {
+    // reduce b to a scalar-ish or to a's trailing shape
+    b = val(api.mean(b.sym), [], b.bound, false);
+  }
+  return p.bool() ? [a, b] : [b, a];
+}
+
+function broadcasts(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 1; i <= Math.min(a.length, b.length); i++) {
+    const x = a[a.length - i];
+    const y = b[b.length - i];
+    if (x !== y && x !== 1 && y !== 1) return false;
+  }
+  return true;
+}
+
+function bshape(a: readonly number[], b: readonly number[]): number[] {
+  const r = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < r; i++) {
+    const x = a[a.length - r + i] ?? 1;
+    const y = b[b.length - r + i] ?? 1;
+    out.push(x === 1 ? y : x);
+  }
+  return out;
+}
+
+function binaryApp(f: (a: Sym, b: Sym) => Sym, bound: (a: number, b: number) => number, opts: { denominator?: boolean; base?: boolean } = {}): Applicator {
+  return (pool, p) => {
+    let [a, b] = pair(pool, p);
+    if (opts.denominator) b = positive(tame(b, BIG));
+    if (opts.base) {
+      a = positive(tame(a));
+      b = tame(b, 2);
+    }
+    return val(f(a.sym, b.sym), bshape(a.shape, b.shape), bound(a.bound, b.bound));
+  };
+}
+
+function randomAxes(shape: readonly number[], p: Picker): number[] {
+  return shape.map((_, i) => i).filter(() => p.bool());
+}
+
+function reduceApp(f: (s: Sym, axes: number[], keep: boolean) => Sym, bound: (b: number, n: number) => number, tameInput = false): Applicator {
+  return (pool, p) => {
+    let v = floatValue(pool, p);
+    if (tameInput) v = tame(v);
+    const axes = randomAxes(v.shape, p);
+    const keep = p.bool();
+    const shape = v.shape.flatMap((d, i) => (axes.includes(i) ? (keep ? [1] : []) : [d]));
+    const n = axes.reduce((acc, i) => acc * v.shape[i], 1);
+    return val(f(v.sym, axes, keep), shape, bound(v.bound, n));
+  };
+}
+
+/** A float version of a bool or int value, so the pool stays float. */
+const asFloat = (s: Sym, shape: number[], bound: number): PoolValue => val(api.cast(s, 'float64'), shape, bound);
+
+const softsign = customGrad(
+  (x: Sym) => api.div(x, api.add(api.abs(x), 1)),
+  // d x/(1+|x|) = 1/(1+|x|)²
+  (x: Sym, _y: Sym, dy: Sym) => [api.div(dy, api.square(api.add(api.abs(x), 1)))],
+  { name: 'softsign' },
+);
+
+function intIndices(g: Graph, n: number, count: number, p: Picker): Sym {
+  return g.constant(Tensor.from(Array.from({ length: count }, () => p.int(n)), 'int32'));
+}
+
+/** How each primitive is put into a random graph. Extend it when you add a primitive. */
+export const graphApplicators: Record<string, Applicator> = {
+  neg: unaryApp(api.neg, (b) => b),
+  exp: unaryApp(api.exp, (b) => Math.exp(b), { domain: 'tame', positive: true }),
+  log: unaryApp(api.log, (b) => Math.max(Math.abs(Math.log(b)), 1), { domain: 'positive' }),
+  tanh: unaryApp(api.tanh, () => 1),
+  sigmoid: unaryApp(api.sigmoid, () => 1, { positive: true }),
+  abs: unaryApp(api.abs, (b) => b),
+  sign: unaryApp(api.sign, () => 1),
+  log1p: unaryApp(api.log1p, (b) => Math.max(Math.log1p(b), 1), { domain: 'positive' }),
+  expm1: unaryApp(api.expm1, (b) => Math.exp(b), { domain: 'tame' }),
+  sqrt: unaryApp(api.sqrt, (b) => Math.sqrt(b), { domain: 'positive', positive: true }),
+  rsqrt: unaryApp(api.rsqrt, () => 2, { domain: 'positive', positive: true }),
+  sin: unaryApp(api.sin, () => 1),
+  cos: unaryApp(api.cos, () => 1),
+  softplus: unaryApp(api.softplus, (b) => b + 1, { positive: true }),
+  reciprocal: unaryApp(api.reciprocal, () => 2, { domain: 'positive', positive: true }),
+  add: binaryApp(api.add, (a, b) => a + b),
+  sub: binaryApp(api.sub, (a, b) => a + b),
+  mul: (pool, p) => {
+    const [a, b] = pair(pool, p).map((v) => tame(v, BIG)) as [PoolValue, PoolValue];
+    return val(api.mul(a.sym, b.sym), bshape(a.shape, b.shape), a.bound * b.bound, a.positive && b.positive);
+  },
+  div: binaryApp(api.div, (a) => 2 * a, { denominator: true }),
+  pow: binaryApp(api.pow, () => 50, { base: true }),
+  maximum: binaryApp(api.maximum, (a, b) => Math.max(a, b)),
+  minimum: binaryApp(api.minimum, (a, b) => Math.max(a, b)),
+  greater: cmpApp(api.greater),
+  greaterEqual: cmpApp(api.greaterEqual),
+  less: cmpApp(api.less),
+  lessEqual: cmpApp(api.lessEqual),
+  equal: cmpApp(api.equal),
+  notEqual: cmpApp(api.notEqual),
+  logicalAnd: logicApp((a, b) => api.logicalAnd(a, b!)),
+  logicalOr: logicApp((a, b) => api.logicalOr(a, b!)),
+  logicalNot: logicApp((a) => api.logicalNot(a), true),
+  where: (pool, p) => {
+    const [a, b] = pair(pool, p);
+    const c = floatValue(pool, p);
+    const cond = broadcasts(c.shape, bshape(a.shape, b.shape)) ? api.greater(c.sym, 0) : api.greater(api.mean(c.sym), 0);
+    const cshape = broadcasts(c.shape, bshape(a.shape, b.shape)) ? c.shape : [];
+    return val(api.where(cond, a.sym, b.sym), bshape(cshape, bshape(a.shape, b.shape)), Math.max(a.bound, b.bound));
+  },
+  cast: (pool, p) => {
+    const v = floatValue(pool, p);
+    // through float32 and back: a lossy but differentiable round trip
+    return val(api.cast(api.cast(v.sym, 'float32'), 'float64'), v.shape, v.bound);
+  },
+  stopGradient: unaryApp(api.stopGradient, (b) => b),
+  sum: reduceApp(api.sum, (b, n) => b * n),
+  mean: reduceApp(api.mean, (b) => b),
+  max: reduceApp(api.max, (b) => b),
+  min: reduceApp(api.min, (b) => b),
+  logsumexp: reduceApp(api.logsumexp, (b, n) => b + Math.log(n) + 1, true),
+  argmax: (pool, p) => {
+    const v = floatValue(pool, p);
+    if (!v.shape.length) return null;
+    const axis = p.int(v.shape.length);
+    return asFloat(api.argmax(v.sym, axis), v.shape.filter((_, i) => i !== axis), v.shape[axis]);
+  },
+  argmin: (pool, p) => {
+    const v = floatValue(pool, p);
+    if (!v.shape.length) return null;
+    const axis = p.int(v.shape.length);
+    return asFloat(api.argmin(v.sym, axis), v.shape.filter((_, i) => i !== axis), v.shape[axis]);
+  },
+  softmax: (pool, p) => {
+    const v = floatValue(pool, p);
+    if (!v.shape.length) return null;
+    return val(api.softmax(v.sym, p.int(v.shape.length)), v.shape, 1, true);
+  },
+  logSoftmax: (pool, p) => {
+    const v = tame(floatValue(pool, p), BIG);
+    if (!v.shape.length) return null;
+    return val(api.logSoftmax(v.sym, p.int(v.shape.length)), v.shape, 2 * v.bound + 5);
+  },
+  matmul: (pool, p) => {
+    const v = tame(floatValue(pool, p), BIG);
+    const n = sizeOf(v.shape);
+    const last = v.shape.length ? v.shape[v.shape.length - 1] : 1;
+    const a = api.reshape(v.sym, [n / last, last]);
+    const w = tame(floatValue(pool, p), BIG);
+    const wn = sizeOf(w.shape);
+    // a·B with B from another value when its size divides into [last, k], else a·aᵀ
+    if (wn % last === 0 && p.bool()) {
+      const k = wn / last;
+      const tb = p.bool();
+      const b = api.reshape(w.sym, tb ? [k, last] : [last, k]);
+      return val(api.matmul(a, b, { transposeB: tb }), [n / last, k], v.bound * w.bound * last);
+    }
+    const ta = p.bool();
+    const out = ta ? api.matmul(a, a, { transposeA: true }) : api.matmul(a, a, { transposeB: true });
+    return val(out, ta ? [last, last] : [n / last, n / last], v.bound * v.bound * (ta ? n / last : last));
+  },
+  reshape: (pool, p) => {
+    const v = floatValue(pool, p);
+    const n = sizeOf(v.shape);
+    const divisors = Array.from({ length: n }, (_, i) => i + 1).filter((d) => n % d === 0);
+    const d = p.of(divisors);
+    const shape = p.bool() ? [d, n / d] : [n];
+    const spec = p.bool() && shape.length === 2 ? [-1, shape[1]] : shape;
+    return val(api.reshape(v.sym, spec), shape, v.bound, v.positive);
+  },
+  transpose: (pool, p) => {
+    const v = floatValue(pool, p);
+    const perm = v.shape.map((_, i) => i);
+    for (let i = perm.length - 1; i > 0; i--) {
+      const j = p.int(i + 1);
+      [perm[i], perm[j]] = [perm[j], perm[i]];
+    }
+    return val(api.transpose(v.sym, perm), perm.map((i) => v.shape[i]), v.bound, v.positive);
+  },
+  broadcastTo: (pool, p) => {
+    const v = floatValue(pool, p);
+    const shape = [1 + p.int(3), ...v.shape.map((d) => (d === 1 ? 1 + p.int(3) : d))];
+    return val(api.broadcastTo(v.sym, shape), shape, v.bound, v.positive);
+  },
+  expandDims: (pool, p) => {
+    const v = floatValue(pool, p);
+    const axis = p.int(v.shape.length + 1);
+    const shape = [...v.shape.slice(0, axis), 1, ...v.shape.slice(axis)];
+    return val(api.expandDims(v.sym, axis), shape, v.bound, v.positive);
+  },
+  squeeze: (pool, p) => {
+    const v = floatValue(pool, p);
+    const e = api.expandDims(v.sym, 0);
+    return val(api.squeeze(e, [0]), v.shape, v.bound, v.positive);
+  },
+  slice: (pool, p) => {
+    const v = floatValue(pool, p);
+    const begin = v.shape.map((d) => p.int(d));
+    const size = v.shape.map((d, i) => (p.bool() ? -1 : 1 + p.int(d - begin[i])));
+    const shape = v.shape.map((d, i) => (size[i] === -1 ? d - begin[i] : size[i]));
+    return val(api.slice(v.sym, begin, size), shape, v.bound, v.positive);
+  },
+  concat: (pool, p) => {
+    const a = floatValue(pool, p);
+    if (!a.shape.length) return null;
+    const axis = p.int(a.shape.length);
+    const others = pool.filter((v) => v.shape.length === a.shape.length && v.shape.every((d, i) => i === axis || d === a.shape[i]));
+    const b = p.of(others);
+    const shape = a.shape.map((d, i) => (i === axis ? d + b.shape[i] : d));
+    return val(api.concat([a.sym, b.sym], axis), shape, Math.max(a.bound, b.bound), a.positive && b.positive);
+  },
+  gather: (pool, p, g) => {
+    const v = floatValue(pool, p);
+    if (!v.shape.length) return null;
+    const axis = p.int(v.shape.length);
+    const count = 1 + p.int(4);
+    const shape = [...v.shape.slice(0, axis), count, ...v.shape.slice(axis + 1)];
+    return val(api.gather(v.sym, intIndices(g, v.shape[axis], count, p), axis), shape, v.bound, v.positive);
+  },
+  scatterAdd: (pool, p, g) => {
+    const ref = floatValue(pool, p);
+    if (!ref.shape.length) return null;
+    const axis = p.int(ref.shape.length);
+    const count = 1 + p.int(4);
+    const idx = intIndices(g, ref.shape[axis], count, p);
+    const u = api.gather(ref.sym, idx, axis); // updates of the right shape, from ref itself
+    return val(api.scatterAdd(api.tanh(u), idx, ref.sym, axis), ref.shape, count);
+  },
+  pad: (pool, p) => {
+    const v = floatValue(pool, p);
+    const pads = v.shape.map(() => [p.int(2), p.int(2)] as [number, number]);
+    const value = p.of([0, 1, -0.5]);
+    return val(api.pad(v.sym, pads, value), v.shape.map((d, i) => d + pads[i][0] + pads[i][1]), Math.max(v.bound, 1));
+  },
+  broadcastLike: (pool, p) => {
+    const v = floatValue(pool, p);
+    const axes = randomAxes(v.shape, p);
+    const small = api.mean(v.sym, axes, true);
+    return val(api.broadcastLike(small, v.sym), v.shape, v.bound);
+  },
+  sumLike: (pool, p) => {
+    const v = floatValue(pool, p);
+    const axes = randomAxes(v.shape, p);
+    const ref = api.max(v.sym, axes, true);
+    return val(api.sumLike(v.sym, ref), v.shape.map((d, i) => (axes.includes(i) ? 1 : d)), v.bound * sizeOf(v.shape));
+  },
+  reshapeLike: (pool, p) => {
+    const v = floatValue(pool, p);
+    const flat = api.reshape(v.sym, [sizeOf(v.shape)]);
+    return val(api.reshapeLike(api.tanh(flat), v.sym), v.shape, 1);
+  },
+  shapeSize: (pool, p) => {
+    const v = floatValue(pool, p);
+    const axes = randomAxes(v.shape, p);
+    return val(api.mul(v.sym, api.reciprocal(api.shapeSize(v.sym, axes, 'float64'))), v.shape, v.bound);
+  },
+  randomUniform: (pool, p, g) => {
+    const v = floatValue(pool, p);
+    const r = p.bool() ? api.randomUniformLike(v.sym, { dtype: 'float64' }) : api.randomUniform(g, v.shape, { dtype: 'float64' });
+    return val(api.mul(v.sym, r), v.shape, v.bound);
+  },
+  randomNormal: (pool, p, g) => {
+    const v = floatValue(pool, p);
+    const r = p.bool() ? api.randomNormalLike(v.sym, { dtype: 'float64' }) : api.randomNormal(g, v.shape, { dtype: 'float64' });
+    return val(api.add(v.sym, api.tanh(r)), v.shape, v.bound + 1);
+  },
+  customGrad: unaryApp(softsign, () => 1),
+};
+
+function cmpApp(f: (a: Sym, b: Sym) => Sym): Applicator {
+  return (pool, p) => {
+    const [a, b] = pair(pool, p);
+    const shape = bshape(a.shape, b.shape);
+    const c = f(a.sym, b.sym);
+    // bools re-enter the float pool through where (gradients flow to a and b)
+    return val(api.where(c, a.sym, api.neg(b.sym)), shape, Math.max(a.bound, b.bound));
+  };
+}
+
+function logicApp(f: (a: Sym, b?: Sym) => Sym, unary = false): Applicator {
+  return (pool, p) => {
+    const [a, b] = pair(pool, p);
+    const ca = api.greater(a.sym, 0);
+    const cb = api.less(b.sym, 0.5);
+    const shape = unary ? a.shape : bshape(a.shape, b.shape);
+    // the mask selects between a and 1: gradients reach a through where
+    return val(api.where(f(ca, cb), a.sym, 1), bshape(shape, a.shape), Math.max(a.bound, 1));
+  };
+}
+
+/** Ops no applicator can cover because they are leaves or made by the graph itself. */
+export const SOURCE_OPS: readonly string[] = ['input', 'param', 'constant'];
+
+export interface GraphRecipe {
+  /** Shapes of the float64 inputs (fed) and params (owned by the graph). */
+  readonly inputs: readonly number[][];
+  readonly params: readonly number[][];
+  /** One step per op application: the op and the integers its choices are made from. */
+  readonly steps: readonly { readonly op: string; readonly picks: readonly number[] }[];
+  /** Seeds input and param values and the graph. */
+  readonly seed: number;
+}
+
+export interface BuiltGraph {
+  readonly graph: Graph;
+  readonly inputs: Sym[];
+  readonly params: Sym[];
+  /** Every value made, in order. */
+  readonly values: Sym[];
+  /** A scalar: the sum of the means of the last few values. */
+  readonly loss: Sym;
+  /** Feeds for `run`, by input name. */
+  readonly feeds: Record<string, Tensor>;
+  /** Gradients of `loss` wrt inputs then params, when built with `withGrad`. */
+  readonly grads: Sym[];
+  /** The ops the built graph contains. */
+  readonly ops: Set<string>;
+}
+
+export interface GraphCase {
+  readonly recipe: GraphRecipe;
+  /** Builds the expression in a fresh graph (deterministic: same recipe, same graph). */
+  build(opts?: { withGrad?: boolean }): BuiltGraph;
+  toString(): string;
+}
+
+function valuesFor(shape: readonly number[], seed: number, key: string): Tensor {
+  const t = new Tensor('float64', shape);
+  fillNormal(t.data, 'float64', streamKey(seed, key, 0));
+  return t;
+}
+
+/** Builds a recipe into a fresh graph. */
+export function buildRecipe(recipe: GraphRecipe, opts: { withGrad?: boolean } = {}): BuiltGraph {
+  const g = new Graph({ seed: recipe.seed });
+  const feeds: Record<string, Tensor> = {};
+  const inputs = recipe.inputs.map((shape, i) => {
+    feeds[`x${i}`] = valuesFor(shape, recipe.seed, `x${i}`);
+    return g.input(`x${i}`, shape, 'float64');
+  });
+  const params = recipe.params.map((shape, i) => g.param(`p${i}`, valuesFor(shape, recipe.seed, `p${i}`)));
+  const pool: PoolValue[] = [...inputs, ...params].map((s) => val(s, [...(s.shape as number[])], 4));
+  const values: Sym[] = [];
+  for (const step of recipe.steps) {
+    const app = graphApplicators[step.op];
+    if (!app) throw new Error(`no graph applicator for op "${step.op}"`);
+    const out = app(pool, new Picker(step.picks), g);
+    if (out) {
+      pool.push(out);
+      values.push(out.sym);
+    }
+  }
+  const tail = (values.length ? values : pool.map((v) => v.sym)).slice(-3);
+  const loss = api.addN(tail.map((s) => api.mean(s)));
+  const grads = opts.withGrad ? gradOf(loss, [...inputs, ...params]) : [];
+  const ops = new Set(g.nodes.map((n) => n.op));
+  return { graph: g, inputs, params, values, loss, feeds, grads, ops };
+}
+
+export interface GraphOptions {
+  /** Steps (op applications) per graph. Default 1–8. */
+  minSteps?: number;
+  maxSteps?: number;
+  /** Restrict to these ops. Default: every op with an applicator. */
+  ops?: readonly string[];
+  /** Number of inputs and params. Defaults 1–2 inputs, 0–1 params. */
+  maxInputs?: number;
+  maxParams?: number;
+  /** Largest dim of input shapes. Default 3. */
+  maxDim?: number;
+}
+
+/**
+ * Random expression graphs over float64 inputs and params, drawing ops uniformly from every
+ * primitive that has an applicator (all built-ins). Values are kept in a moderate range, and
+ * domains respected (log gets positive arguments), so results are finite.
+ * @example
+ * fc.assert(fc.property(arbGraph(), (c) => { const b = c.build({ withGrad: true }); ... }));
+ */
+export function arbGraph(o: GraphOptions = {}): fc.Arbitrary<GraphCase> {
+  const ops = o.ops ?? Object.keys(graphApplicators);
+  const shape = arbShape({ minRank: 1, maxRank: 3, maxDim: o.maxDim ?? 3 });
+  const step = fc.record({ op: fc.constantFrom(...ops), picks: fc.array(fc.nat({ max: 1000 }), { minLength: 12, maxLength: 12 }) });
+  return fc
+    .record({
+      inputs: fc.array(shape, { minLength: 1, maxLength: o.maxInputs ?? 2 }),
+      params: fc.array(shape, { minLength: 0, maxLength: o.maxParams ?? 1 }),
+      steps: fc.array(step, { minLength: o.minSteps ?? 1, maxLength: o.maxSteps ?? 8 }),
+      seed: fc.nat({ max: 1_000_000 }),
+    })
+    .map((recipe) => ({
+      recipe,
+      build: (b?: { withGrad?: boolean }) => buildRecipe(recipe, b),
+      toString: () => `GraphCase(${JSON.stringify(recipe)})`,
+    }));
+}
+
