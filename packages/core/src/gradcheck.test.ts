@@ -66,6 +66,16 @@ describe('gradcheck', () => {
     expect(rmax.kinks.length).toBe(2);
   });
 
+  it('treats the jump of relu\'s derivative at order 2 as a kink', () => {
+    const r = gradcheck((x) => where(x.greater(0), x, 0).mul(x).sum(), [Tensor.from([0, 1.5, -2], 'float64')], { order: 2 });
+    expect(r.ok).toBe(true);
+    const jumps = r.kinks.filter((k) => k.jump);
+    expect(jumps.map((k) => [k.order, k.element])).toEqual([[2, 0]]);
+    expect(r.inputs[0].byOrder[1].kinks).toBe(1);
+    // a smooth function has no jumps and no kinks at any order
+    expect(gradcheck((x) => x.mul(x).exp().sum(), [Tensor.from([0, 0.5], 'float64')], { order: 3 }).kinks).toEqual([]);
+  });
+
   it('rejects an analytic value outside the one-sided slopes at a kink', () => {
     const bad = customGrad((x) => where(x.greater(0), x, 0), (x, _y, dy) => [dy.mul(2)]);
     const r = gradcheck((x) => bad(x).sum(), [Tensor.from([0], 'float64')]);

@@ -91,9 +91,12 @@ export interface Kink {
   order: number;
   element: number;
   coords?: number[];
+  /** The one-sided slopes (for a jump: the slopes just outside it). */
   left: number;
   right: number;
   analytic: number;
+  /** A jump in the function (e.g. relu's derivative at order 2) rather than a change of slope. */
+  jump: boolean;
 }
 
 export interface GradcheckReport {
@@ -232,26 +235,46 @@ export function assertGradcheck(fn: Fn, inputs: readonly Tensor[], opts: Gradche
 
 type Opts = { eps: number; atol: number; rtol: number; kinkTol: number; projections: number; seed: number };
 
-/** Compares one analytic derivative with the numeric one; handles kinks. */
+/**
+ * Compares one analytic derivative with the numeric one, handling the two ways a function can
+ * fail to be differentiable within ε of x:
+ * - a kink (continuous, the slope changes): the one-sided slopes (L(x+ε) − L(x))/ε and
+ *   (L(x) − L(x−ε))/ε disagree; any analytic value between them is accepted;
+ * - a jump (e.g. the derivative of relu, checked at order 2): L(x+ε) − L(x−ε) doesn't shrink with
+ *   ε; it is confirmed with the slopes just outside, on [x−2ε, x−ε] and [x+ε, x+2ε], and any
+ *   analytic value between those is accepted (the derivative of either smooth piece).
+ */
 function compare(
   a: number,
   fPlus: number,
   f0: number,
   fMinus: number,
+  outer: () => [number, number],
   o: Opts,
-): { ok: boolean; numeric: number; error: number; allowed: number; kink?: { left: number; right: number } } {
+): { ok: boolean; numeric: number; error: number; allowed: number; kink?: { left: number; right: number; jump: boolean } } {
   const central = (fPlus - fMinus) / (2 * o.eps);
   const right = (fPlus - f0) / o.eps;
   const left = (f0 - fMinus) / o.eps;
-  const allowed = o.atol + o.rtol * Math.abs(central);
-  if (Math.abs(right - left) > o.kinkTol * (1 + Math.min(Math.abs(left), Math.abs(right)))) {
-    // a kink within ε: any analytic value between the one-sided slopes is a valid choice
-    const lo = Math.min(left, right);
-    const hi = Math.max(left, right);
+  // accept any analytic value in [lo, hi], within tolerance
+  const band = (lo: number, hi: number) => {
     const tol = o.atol + o.rtol * Math.max(Math.abs(lo), Math.abs(hi));
     const error = a < lo ? lo - a : a > hi ? a - hi : 0;
-    return { ok: error <= tol && Number.isFinite(a), numeric: central, error, allowed: tol, kink: { left, right } };
+    return { ok: error <= tol && Number.isFinite(a), numeric: central, error, allowed: tol };
+  };
+  const jumpTol = o.kinkTol * (1 + Math.abs(f0));
+  if (Math.abs(fPlus - fMinus) > jumpTol) {
+    const [f2Minus, f2Plus] = outer();
+    const left2 = (fMinus - f2Minus) / o.eps;
+    const right2 = (f2Plus - fPlus) / o.eps;
+    // the change over [x−ε, x+ε] that the slopes on either side don't explain
+    if (Math.abs(fPlus - fMinus - o.eps * (left2 + right2)) > jumpTol / 2) {
+      return { ...band(Math.min(left2, right2), Math.max(left2, right2)), kink: { left: left2, right: right2, jump: true } };
+    }
   }
+  if (Math.abs(right - left) > o.kinkTol * (1 + Math.min(Math.abs(left), Math.abs(right)))) {
+    return { ...band(Math.min(left, right), Math.max(left, right)), kink: { left, right, jump: false } };
+  }
+  const allowed = o.atol + o.rtol * Math.abs(central);
   const error = Math.abs(a - central);
   return { ok: error <= allowed && Number.isFinite(a) === Number.isFinite(central), numeric: central, error, allowed };
 }
@@ -277,10 +300,18 @@ function checkFull(t: Target, analytic: Tensor, evalL: () => number, o: Opts, or
     const fMinus = evalL();
     data[j] = x;
     const a = analytic.data[j];
-    const r = compare(a, fPlus, f0, fMinus, o);
+    const outer = (): [number, number] => {
+      data[j] = x - 2 * o.eps;
+      const m2 = evalL();
+      data[j] = x + 2 * o.eps;
+      const p2 = evalL();
+      data[j] = x;
+      return [m2, p2];
+    };
+    const r = compare(a, fPlus, f0, fMinus, outer, o);
     if (r.kink) {
       nk++;
-      kinks.push({ input: t.name, order, element: j, coords: coordsOf(t.value.shape, j), left: r.kink.left, right: r.kink.right, analytic: a });
+      kinks.push({ input: t.name, order, element: j, coords: coordsOf(t.value.shape, j), left: r.kink.left, right: r.kink.right, analytic: a, jump: r.kink.jump });
     }
     if (!r.ok) ok = false;
     maxAbsError = Math.max(maxAbsError, Number.isNaN(r.error) ? Infinity : r.error);
@@ -317,10 +348,18 @@ function checkProjected(t: Target, analytic: Tensor, evalL: () => number, o: Opt
     for (let i = 0; i < data.length; i++) data[i] = x0[i] - o.eps * u[i];
     const fMinus = evalL();
     data.set(x0);
-    const r = compare(a, fPlus, f0, fMinus, o);
+    const outer = (): [number, number] => {
+      for (let i = 0; i < data.length; i++) data[i] = x0[i] - 2 * o.eps * u[i];
+      const m2 = evalL();
+      for (let i = 0; i < data.length; i++) data[i] = x0[i] + 2 * o.eps * u[i];
+      const p2 = evalL();
+      data.set(x0);
+      return [m2, p2];
+    };
+    const r = compare(a, fPlus, f0, fMinus, outer, o);
     if (r.kink) {
       nk++;
-      kinks.push({ input: t.name, order, element: d, left: r.kink.left, right: r.kink.right, analytic: a });
+      kinks.push({ input: t.name, order, element: d, left: r.kink.left, right: r.kink.right, analytic: a, jump: r.kink.jump });
     }
     if (!r.ok) ok = false;
     maxAbsError = Math.max(maxAbsError, Number.isNaN(r.error) ? Infinity : r.error);
@@ -359,7 +398,7 @@ export function formatReport(r: GradcheckReport): string {
   }
   if (r.kinks.length) {
     lines.push(`  kinks (analytic accepted between the one-sided slopes):`);
-    for (const k of r.kinks.slice(0, 10)) lines.push(`    ${k.input}${k.coords ? `[${k.coords.join(',')}]` : ` direction ${k.element}`} order ${k.order}: left ${fmt(k.left)}, right ${fmt(k.right)}, analytic ${fmt(k.analytic)}`);
+    for (const k of r.kinks.slice(0, 10)) lines.push(`    ${k.input}${k.coords ? `[${k.coords.join(',')}]` : ` direction ${k.element}`} order ${k.order}: ${k.jump ? 'jump; slopes outside ' : ''}left ${fmt(k.left)}, right ${fmt(k.right)}, analytic ${fmt(k.analytic)}`);
     if (r.kinks.length > 10) lines.push(`    ... and ${r.kinks.length - 10} more`);
   }
   return lines.join('\n');

@@ -6,11 +6,13 @@
  * reads and writes the same storage.
  */
 import * as api from './api';
+import './ops/index'; // registers the built-in primitives wherever graphs are built
 import { isDType, type DType } from './dtype';
 import { GradgraphError, GraphError, OpDefError, ShapeError, UpdateError } from './errors';
 import { fmtType, type Attrs, type Node, type TypeInfo } from './ir';
 import { captureOrigin } from './origin';
 import { getOp } from './registry';
+import { graphFromJSON, graphToJSON, type GraphDocument } from './serialize';
 import { fmtShape, isStatic, shapeEq, type SymShape } from './shape';
 import { Tensor, type Nested } from './tensor';
 
@@ -243,6 +245,38 @@ export class Graph {
     } finally {
       this._adjoint = prev;
     }
+  }
+
+  /**
+   * Fills an empty graph with checked nodes and values (used by `Graph.fromJSON`).
+   * @internal
+   */
+  _load(nodes: readonly Node[], values: ReadonlyMap<string, Tensor>, rngCounter: number): void {
+    if (this._nodes.length) throw new GraphError('can only load into an empty graph', { op: 'Graph.fromJSON' });
+    for (const node of nodes) {
+      const key = consKey(node.op, [...node.inputs], node.attrs, node.type.dtype) ?? `${node.op}#unique${this._uniqueConst++}`;
+      this._nodes.push(node);
+      if (!this._cons.has(key)) this._cons.set(key, node.id);
+      const name = node.attrs.name as string;
+      if (node.op === 'input') this._inputs.set(name, node.id);
+      if (node.op === 'param') {
+        if (this._vars.has(name)) throw new GraphError(`two params are named "${name}"`, { op: 'Graph.fromJSON' });
+        this._vars.set(name, node.id);
+        this._values.set(node.id, values.get(name)!.clone());
+      }
+      if (typeof node.attrs.key === 'string') this._keys.add(node.attrs.key);
+    }
+    this.rngCounter = rngCounter;
+  }
+
+  /** This graph as a JSON-able document: nodes, param values, seed and RNG counter. */
+  toJSON(): GraphDocument {
+    return graphToJSON(this);
+  }
+
+  /** Loads a graph saved with `toJSON()`; a corrupt or mismatched document throws `SerializationError`. */
+  static fromJSON(doc: GraphDocument | string): Graph {
+    return graphFromJSON(doc);
   }
 
   // ---- reading ---------------------------------------------------------------------------

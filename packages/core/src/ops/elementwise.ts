@@ -141,10 +141,11 @@ export const binaryOps: OpDef[] = [
     'float',
     Math.pow,
     ({ dy, inputs: [a, b], output, needsGrad }) => [
-      needsGrad[0] ? api.mul(dy, api.where(api.equal(b, 0), k(0, dy), api.mul(b, api.pow(a, api.sub(b, 1))))) : null,
+      // guarded only where the formula itself is 0·∞, so mixed second derivatives stay exact elsewhere
+      needsGrad[0] ? api.mul(dy, api.where(api.logicalAnd(api.equal(a, 0), api.equal(b, 0)), k(0, dy), api.mul(b, api.pow(a, api.sub(b, 1))))) : null,
       needsGrad[1] ? api.mul(dy, api.where(api.equal(a, 0), k(0, dy), api.mul(output, api.log(a)))) : null,
     ],
-    { kinks: 'd/da is 0 where b = 0 (even at a = 0); d/db is 0 where a = 0; for a < 0, d/db is NaN (log a is undefined)', cost: 8 },
+    { kinks: 'd/da is 0 at a = b = 0 (b·a^(b−1) would be 0·∞); d/db is 0 at a = 0 (log a = −∞); for a < 0, d/db is NaN (log a is undefined)', cost: 8 },
   ),
   binaryOp('maximum', 'elementwise max(a, b)', 'numeric', Math.max, maxVjp, { kinks: 'at ties a = b each input gets half the gradient (the midpoint of the one-sided derivatives)' }),
   binaryOp('minimum', 'elementwise min(a, b)', 'numeric', Math.min, minVjp, { kinks: 'at ties a = b each input gets half the gradient (the midpoint of the one-sided derivatives)' }),
