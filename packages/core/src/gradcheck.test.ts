@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { customGrad, grad, Graph, Tensor, gradcheck, assertGradcheck, GradcheckError, where, maximum, randomUniformLike } from './index';
+import { customGrad, grad, Graph, Sym, Tensor, gradcheck, assertGradcheck, GradcheckError, where, maximum, randomUniformLike } from './index';
 
 const randn = (shape: number[], seed: number) => Tensor.randn(shape, 'float64', seed);
 
@@ -67,13 +67,22 @@ describe('gradcheck', () => {
   });
 
   it('treats the jump of relu\'s derivative at order 2 as a kink', () => {
-    const r = gradcheck((x) => where(x.greater(0), x, 0).mul(x).sum(), [Tensor.from([0, 1.5, -2], 'float64')], { order: 2 });
+    const r = gradcheck((x) => where(x.greater(0), x, 0).sum(), [Tensor.from([0, 1.5, -2], 'float64')], { order: 2 });
     expect(r.ok).toBe(true);
-    const jumps = r.kinks.filter((k) => k.jump);
-    expect(jumps.map((k) => [k.order, k.element])).toEqual([[2, 0]]);
-    expect(r.inputs[0].byOrder[1].kinks).toBe(1);
+    expect(r.kinks.map((k) => [k.order, k.element, k.jump])).toEqual([[1, 0, false], [2, 0, true]]);
     // a smooth function has no jumps and no kinks at any order
     expect(gradcheck((x) => x.mul(x).exp().sum(), [Tensor.from([0, 0.5], 'float64')], { order: 3 }).kinks).toEqual([]);
+  });
+
+  it('handles a jump in the second derivative (x²·[x>0] at 0) without a false failure', () => {
+    const f = (x: Sym) => where(x.greater(0), x, 0).mul(x).sum();
+    const r = gradcheck(f, [Tensor.from([0, 1.5, -2], 'float64')], { order: 2 });
+    expect(r.ok).toBe(true);
+    // first order: differentiable everywhere, so no kink; second order: a kink at 0
+    expect(r.kinks.map((k) => [k.order, k.element, k.jump])).toEqual([[2, 0, false]]);
+    // and a wrong VJP at that very point still fails
+    const wrong = customGrad((x) => where(x.greater(0), x, 0).mul(x), (x, _y, dy) => [dy.mul(where(x.greater(0), x, 0)).mul(2).add(dy.mul(1e-3))]);
+    expect(gradcheck((x) => wrong(x).sum(), [Tensor.from([0, 1.5], 'float64')]).ok).toBe(false);
   });
 
   it('rejects an analytic value outside the one-sided slopes at a kink', () => {
