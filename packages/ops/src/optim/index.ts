@@ -1,2 +1,11 @@
-// @gradgraph/ops/optim — filled in by the toolkit work (issue 4).
-export {};
+/**
+ * Optimizers, learning-rate schedules and gradient clipping. An optimizer's `updates(params,
+ * grads)` returns symbolic `[target, newValue]` pairs, so a whole training step — forward,
+ * backward, clipping, schedule and update — compiles into one program. See docs/optim.md.
+ */
+export { Optimizer, type CommonOptions, type DecayExclusion, type LearningRate, type ParamContext, type UpdatePair, type UpdateRule } from './optimizer';
+export { sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, type SgdOptions, type AdagradOptions, type RmspropOptions, type AdamOptions } from './optimizers';
+export { clipByGlobalNorm, clipByValue, globalNorm } from './clip';
+export { ReduceOnPlateau, reduceOnPlateau, type ReduceOnPlateauOptions, type PlateauState } from './plateau';
+export { Schedule, isSchedule } from './schedules';
+export * as schedules from './schedules';

@@ -1,0 +1,313 @@
+/**
+ * The optimizers. Each is an update rule `Δ(θ, g, state)` wrapped by the shared shell in
+ * `optimizer.ts` (θ ← θ·(1 − lr·λ_dec) − Δ). Formulas and defaults follow `torch.optim`; where
+ * TensorFlow.js differs, an option reproduces its form (documented in docs/optim.md).
+ */
+import { Sym, add, div, maximum, mul, pow, sqrt, sub, where } from '@gradgraph/core';
+import { Optimizer, exclusionOption, lrOption, type CommonOptions, type LearningRate, type UpdateRule } from './optimizer';
+import { boolOption, checkKeys, numberOption, optionError } from './options';
+
+const COMMON = ['lr', 'decoupledWeightDecay', 'excludeFromDecay', 'name'] as const;
+
+function parseCommon(op: string, o: Record<string, unknown>, defaultLr: number, kind: string) {
+  const lr = lrOption(op, o.lr, defaultLr);
+  const decoupledWeightDecay = numberOption(op, 'decoupledWeightDecay', o.decoupledWeightDecay, 0, { min: 0 });
+  const exclude = exclusionOption(op, o.excludeFromDecay);
+  if (o.name !== undefined && (typeof o.name !== 'string' || !o.name || o.name.includes('/'))) {
+    throw optionError(op, `option "name" must be a non-empty string without "/", got ${JSON.stringify(o.name)}`);
+  }
+  const scope = (o.name as string | undefined) ?? kind;
+  return { lr, decoupledWeightDecay, exclude, scope };
+}
+
+/** The lr as it appears in `config`: a number, a schedule (JSON: its kind and config) or `{ symbol }`. */
+function lrForConfig(lr: LearningRate): unknown {
+  return lr instanceof Sym ? { symbol: lr.name ?? `%${lr.id}` } : lr;
+}
+
+// ---- SGD, momentum, Nesterov -----------------------------------------------------------------
+
+export interface SgdOptions extends CommonOptions {
+  /** Default 1e-3 (PyTorch). */
+  lr?: CommonOptions['lr'];
+  /** Momentum factor μ. Default 0 (plain SGD). */
+  momentum?: number;
+  /** Dampening τ of the momentum buffer. Default 0. */
+  dampening?: number;
+  /** Nesterov momentum (needs μ > 0 and τ = 0). Default false. */
+  nesterov?: boolean;
+  /** Coupled L2 weight decay: g ← g + λ·θ. Default 0. */
+  weightDecay?: number;
+}
+
+const SGD_KEYS = [...COMMON, 'momentum', 'dampening', 'nesterov', 'weightDecay'];
+
+function makeSgd(kind: string, opts: SgdOptions | undefined, defaultMomentum: number, forceNesterov: boolean | undefined): Optimizer {
+  const op = `optim.${kind}`;
+  const keys = forceNesterov === undefined ? SGD_KEYS : SGD_KEYS.filter((k) => k !== 'nesterov');
+  const o = checkKeys(op, opts, keys);
+  const common = parseCommon(op, o, 1e-3, kind);
+  const momentum = numberOption(op, 'momentum', o.momentum, defaultMomentum, { min: 0 });
+  const dampening = numberOption(op, 'dampening', o.dampening, 0, { min: 0, max: 1 });
+  const nesterov = forceNesterov ?? boolOption(op, 'nesterov', o.nesterov, false);
+  const weightDecay = numberOption(op, 'weightDecay', o.weightDecay, 0, { min: 0 });
+  if (nesterov && (momentum <= 0 || dampening !== 0)) throw optionError(op, `Nesterov momentum needs momentum > 0 and dampening 0, got momentum ${momentum}, dampening ${dampening}`);
+  if (kind !== 'sgd' && momentum <= 0) throw optionError(op, `option "momentum" must be > 0 for ${kind} (use optim.sgd for plain SGD), got ${momentum}`);
+
+  // b ← g on the first step, μ·b + (1 − τ)·g after;  d = g + μ·b (Nesterov) or b;  Δ = lr·d
+  const rule: UpdateRule = (c) => {
+    if (momentum === 0) return mul(c.lr, c.grad);
+    const buf = c.state('momentum');
+    let next = add(mul(buf, momentum), dampening === 0 ? c.grad : mul(c.grad, 1 - dampening));
+    // with τ = 0, μ·0 + g already equals g; otherwise PyTorch starts the buffer at g, undamped
+    if (dampening !== 0) next = where(c.isFirstStep, c.grad, next);
+    c.assign(buf, next);
+    return mul(c.lr, nesterov ? add(c.grad, mul(next, momentum)) : next);
+  };
+  return new Optimizer({
+    name: kind,
+    config: { lr: lrForConfig(common.lr), momentum, dampening, nesterov, weightDecay, decoupledWeightDecay: common.decoupledWeightDecay },
+    lr: common.lr,
+    weightDecay,
+    decoupledWeightDecay: common.decoupledWeightDecay,
+    exclude: common.exclude,
+    scope: common.scope,
+    rule,
+  });
+}
+
+/**
+ * Stochastic gradient descent, as `torch.optim.SGD`: optional momentum, dampening, Nesterov
+ * momentum and coupled weight decay. `θ ← θ − lr·d` with `d = g` (μ = 0), `b` (momentum) or
+ * `g + μ·b` (Nesterov), where `b ← μ·b + (1 − τ)·g` (and `b = g` on the first step).
+ * @example const opt = optim.sgd({ lr: 0.1, momentum: 0.9, weightDecay: 5e-4 });
+ */
+export function sgd(opts?: SgdOptions): Optimizer {
+  return makeSgd('sgd', opts, 0, undefined);
+}
+
+/**
+ * SGD with (heavy-ball) momentum, as `torch.optim.SGD(momentum=μ)`. μ defaults to 0.9 (PyTorch
+ * has no separate momentum optimizer; its SGD default μ = 0 is plain SGD, see `optim.sgd`).
+ * @example const opt = optim.momentum({ lr: 0.01, momentum: 0.9 });
+ */
+export function momentum(opts?: Omit<SgdOptions, 'nesterov'>): Optimizer {
+  return makeSgd('momentum', opts, 0.9, false);
+}
+
+/**
+ * SGD with Nesterov momentum, as `torch.optim.SGD(momentum=μ, nesterov=True)`; μ defaults to 0.9.
+ * @example const opt = optim.nesterov({ lr: 0.01, momentum: 0.9 });
+ */
+export function nesterov(opts?: Omit<SgdOptions, 'nesterov'>): Optimizer {
+  return makeSgd('nesterov', opts, 0.9, true);
+}
+
+// ---- Adagrad ---------------------------------------------------------------------------------
+
+export interface AdagradOptions extends CommonOptions {
+  /** Default 1e-2 (PyTorch). */
+  lr?: CommonOptions['lr'];
+  /** lr_t = lr / (1 + (t − 1)·lrDecay). Default 0. */
+  lrDecay?: number;
+  /** Starting value of the sum of squares. Default 0 (PyTorch); TensorFlow.js uses 0.1. */
+  initialAccumulator?: number;
+  /** Default 1e-10 (PyTorch). */
+  eps?: number;
+  /** ε inside the root, `√(G + ε)`, as TensorFlow.js, instead of `√G + ε`. Default false. */
+  epsInsideSqrt?: boolean;
+  /** Coupled L2 weight decay. Default 0. */
+  weightDecay?: number;
+}
+
+/**
+ * Adagrad, as `torch.optim.Adagrad`: `G ← G + g²`, `θ ← θ − lr_t·g/(√G + ε)` with
+ * `lr_t = lr/(1 + (t − 1)·lrDecay)`.
+ * @example const opt = optim.adagrad({ lr: 0.05 });
+ */
+export function adagrad(opts?: AdagradOptions): Optimizer {
+  const op = 'optim.adagrad';
+  const o = checkKeys(op, opts, [...COMMON, 'lrDecay', 'initialAccumulator', 'eps', 'epsInsideSqrt', 'weightDecay']);
+  const common = parseCommon(op, o, 1e-2, 'adagrad');
+  const lrDecay = numberOption(op, 'lrDecay', o.lrDecay, 0, { min: 0 });
+  const initialAccumulator = numberOption(op, 'initialAccumulator', o.initialAccumulator, 0, { min: 0 });
+  const eps = numberOption(op, 'eps', o.eps, 1e-10, { min: 0 });
+  const epsInsideSqrt = boolOption(op, 'epsInsideSqrt', o.epsInsideSqrt, false);
+  const weightDecay = numberOption(op, 'weightDecay', o.weightDecay, 0, { min: 0 });
+  if (eps === 0 && initialAccumulator === 0) throw optionError(op, 'eps 0 with initialAccumulator 0 divides by zero for a zero gradient; set eps > 0');
+  const rule: UpdateRule = (c) => {
+    const sum = c.state('sum', initialAccumulator);
+    const next = add(sum, mul(c.grad, c.grad));
+    c.assign(sum, next);
+    const clr = lrDecay === 0 ? c.lr : c.scalar(div(c.lr64, add(1, mul(sub(c.t, 1), lrDecay))));
+    const denom = epsInsideSqrt ? sqrt(add(next, eps)) : add(sqrt(next), eps);
+    return mul(clr, div(c.grad, denom));
+  };
+  return new Optimizer({
+    name: 'adagrad',
+    config: { lr: lrForConfig(common.lr), lrDecay, initialAccumulator, eps, epsInsideSqrt, weightDecay, decoupledWeightDecay: common.decoupledWeightDecay },
+    lr: common.lr,
+    weightDecay,
+    decoupledWeightDecay: common.decoupledWeightDecay,
+    exclude: common.exclude,
+    scope: common.scope,
+    rule,
+  });
+}
+
+// ---- RMSprop ---------------------------------------------------------------------------------
+
+export interface RmspropOptions extends CommonOptions {
+  /** Default 1e-2 (PyTorch). */
+  lr?: CommonOptions['lr'];
+  /** Smoothing constant α of the mean square. Default 0.99 (PyTorch; TensorFlow.js's `decay` is 0.9). */
+  alpha?: number;
+  /** Default 1e-8 (PyTorch). */
+  eps?: number;
+  /** Momentum μ on the scaled step. Default 0. */
+  momentum?: number;
+  /** Divide by the estimated standard deviation √(E[g²] − E[g]²) instead of the RMS. Default false. */
+  centered?: boolean;
+  /** ε inside the root, `√(v + ε)`, as TensorFlow.js, instead of `√v + ε`. Default false. */
+  epsInsideSqrt?: boolean;
+  /** Coupled L2 weight decay. Default 0. */
+  weightDecay?: number;
+}
+
+/**
+ * RMSprop, as `torch.optim.RMSprop`: `v ← α·v + (1 − α)·g²`; centered: `ḡ ← α·ḡ + (1 − α)·g`,
+ * `a = √(v − ḡ²) + ε`, else `a = √v + ε`; with momentum `b ← μ·b + g/a`, `θ ← θ − lr·b`, without
+ * `θ ← θ − lr·g/a`.
+ * @example const opt = optim.rmsprop({ lr: 1e-3, centered: true, momentum: 0.9 });
+ */
+export function rmsprop(opts?: RmspropOptions): Optimizer {
+  const op = 'optim.rmsprop';
+  const o = checkKeys(op, opts, [...COMMON, 'alpha', 'eps', 'momentum', 'centered', 'epsInsideSqrt', 'weightDecay']);
+  const common = parseCommon(op, o, 1e-2, 'rmsprop');
+  const alpha = numberOption(op, 'alpha', o.alpha, 0.99, { min: 0, below: 1 });
+  const eps = numberOption(op, 'eps', o.eps, 1e-8, { above: 0 });
+  const mom = numberOption(op, 'momentum', o.momentum, 0, { min: 0 });
+  const centered = boolOption(op, 'centered', o.centered, false);
+  const epsInsideSqrt = boolOption(op, 'epsInsideSqrt', o.epsInsideSqrt, false);
+  const weightDecay = numberOption(op, 'weightDecay', o.weightDecay, 0, { min: 0 });
+  const rule: UpdateRule = (c) => {
+    const g = c.grad;
+    const sq = c.state('squareAvg');
+    const v = add(mul(sq, alpha), mul(mul(g, g), 1 - alpha));
+    c.assign(sq, v);
+    let variance = v;
+    if (centered) {
+      const ga = c.state('gradAvg');
+      const gbar = add(mul(ga, alpha), mul(g, 1 - alpha));
+      c.assign(ga, gbar);
+      variance = sub(v, mul(gbar, gbar));
+    }
+    const avg = epsInsideSqrt ? sqrt(add(variance, eps)) : add(sqrt(variance), eps);
+    if (mom === 0) return mul(c.lr, div(g, avg));
+    const buf = c.state('momentum');
+    const next = add(mul(buf, mom), div(g, avg));
+    c.assign(buf, next);
+    return mul(c.lr, next);
+  };
+  return new Optimizer({
+    name: 'rmsprop',
+    config: { lr: lrForConfig(common.lr), alpha, eps, momentum: mom, centered, epsInsideSqrt, weightDecay, decoupledWeightDecay: common.decoupledWeightDecay },
+    lr: common.lr,
+    weightDecay,
+    decoupledWeightDecay: common.decoupledWeightDecay,
+    exclude: common.exclude,
+    scope: common.scope,
+    rule,
+  });
+}
+
+// ---- Adam, AdamW -----------------------------------------------------------------------------
+
+export interface AdamOptions extends CommonOptions {
+  /** Default 1e-3 (PyTorch). */
+  lr?: CommonOptions['lr'];
+  /** [β₁, β₂], each in [0, 1). Default [0.9, 0.999]. */
+  betas?: readonly [number, number];
+  /** Added to √v̂ after bias correction. Default 1e-8 (PyTorch; TensorFlow.js uses 1e-7). */
+  eps?: number;
+  /** Use the running maximum of v (AMSGrad). Default false. */
+  amsgrad?: boolean;
+  /**
+   * TensorFlow (Python) / Keras placement, "ε̂" of Kingma & Ba §2: ε is added to √v before the
+   * bias correction, i.e. `m̂/(√v̂ + ε/√(1 − β₂ᵗ))`. Default false. (TensorFlow.js uses PyTorch's.)
+   */
+  epsHat?: boolean;
+  /** adam: coupled L2 decay g ← g + λθ (default 0). adamw: decoupled decay θ ← θ(1 − lr·λ) (default 0.01). */
+  weightDecay?: number;
+}
+
+function makeAdam(kind: 'adam' | 'adamw', opts: AdamOptions | undefined): Optimizer {
+  const op = `optim.${kind}`;
+  const keys = [...COMMON, 'betas', 'eps', 'amsgrad', 'epsHat', 'weightDecay'].filter((k) => kind === 'adam' || k !== 'decoupledWeightDecay');
+  const o = checkKeys(op, opts, keys);
+  const common = parseCommon(op, o, 1e-3, kind);
+  let betas: [number, number] = [0.9, 0.999];
+  if (o.betas !== undefined) {
+    if (!Array.isArray(o.betas) || o.betas.length !== 2) throw optionError(op, `option "betas" must be a pair [β₁, β₂], got ${JSON.stringify(o.betas)}`);
+    betas = [numberOption(op, 'betas[0]', o.betas[0], undefined, { min: 0, below: 1 }), numberOption(op, 'betas[1]', o.betas[1], undefined, { min: 0, below: 1 })];
+  }
+  const [b1, b2] = betas;
+  const eps = numberOption(op, 'eps', o.eps, 1e-8, { above: 0 });
+  const amsgrad = boolOption(op, 'amsgrad', o.amsgrad, false);
+  const epsHat = boolOption(op, 'epsHat', o.epsHat, false);
+  const wd = numberOption(op, 'weightDecay', o.weightDecay, kind === 'adamw' ? 0.01 : 0, { min: 0 });
+  const weightDecay = kind === 'adam' ? wd : 0;
+  const decoupledWeightDecay = kind === 'adamw' ? wd : common.decoupledWeightDecay;
+
+  // m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  v̂ ← max(v̂, v) (AMSGrad)
+  // Δ = lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε)       (PyTorch)
+  // Δ = lr/(1−β₁ᵗ) · m / ((√v + ε)/√(1−β₂ᵗ))     (epsHat)
+  const rule: UpdateRule = (c) => {
+    const g = c.grad;
+    const m = c.state('m');
+    const v = c.state('v');
+    const m1 = add(mul(m, b1), mul(g, 1 - b1));
+    const v1 = add(mul(v, b2), mul(mul(g, g), 1 - b2));
+    c.assign(m, m1);
+    c.assign(v, v1);
+    let vUsed = v1;
+    if (amsgrad) {
+      const vmax = c.state('vMax');
+      vUsed = maximum(vmax, v1);
+      c.assign(vmax, vUsed);
+    }
+    // bias corrections in float64, rounded once to the param's dtype
+    const stepSize = c.scalar(div(c.lr64, sub(1, pow(b1, c.t))));
+    const bc2Sqrt = c.scalar(sqrt(sub(1, pow(b2, c.t))));
+    const denom = epsHat ? div(add(sqrt(vUsed), eps), bc2Sqrt) : add(div(sqrt(vUsed), bc2Sqrt), eps);
+    return mul(stepSize, div(m1, denom));
+  };
+  return new Optimizer({
+    name: kind,
+    config: { lr: lrForConfig(common.lr), betas, eps, amsgrad, epsHat, weightDecay, decoupledWeightDecay },
+    lr: common.lr,
+    weightDecay,
+    decoupledWeightDecay,
+    exclude: common.exclude,
+    scope: common.scope,
+    rule,
+  });
+}
+
+/**
+ * Adam, as `torch.optim.Adam`: bias-corrected moments, ε added to √v̂ after bias correction,
+ * optional AMSGrad and coupled L2 `weightDecay`.
+ * @example const opt = optim.adam({ lr: 1e-3, betas: [0.9, 0.999], amsgrad: true });
+ */
+export function adam(opts?: AdamOptions): Optimizer {
+  return makeAdam('adam', opts);
+}
+
+/**
+ * AdamW, as `torch.optim.AdamW`: Adam with decoupled weight decay `θ ← θ·(1 − lr·λ)` applied
+ * before the Adam step; `weightDecay` λ defaults to 0.01.
+ * @example const opt = optim.adamw({ lr: 1e-3, weightDecay: 0.05, excludeFromDecay: /bias|prelu/ });
+ */
+export function adamw(opts?: Omit<AdamOptions, 'decoupledWeightDecay'>): Optimizer {
+  return makeAdam('adamw', opts);
+}
