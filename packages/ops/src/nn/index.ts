@@ -1,2 +1,31 @@
-// @gradgraph/ops/nn — filled in by the toolkit work (issue 4).
-export {};
+/**
+ * @gradgraph/ops/nn — activations, learnable activations, losses, layers, normalization and
+ * penalties, all built from @gradgraph/core's public API. Builders (`dense`, `prelu`, `splash`,
+ * `apl`, `batchNorm`, `layerNorm`) create their params in the current scope, in the dtype of their
+ * input; `functional` holds the same maps as pure functions of explicit params.
+ */
+import { denseFn } from './layers';
+import { aplFn, preluFn, splashFn } from './learnable';
+import { layerNormFn } from './normalization';
+
+export { relu, leakyRelu, sigmoid, tanh, softplus, softmax, logSoftmax } from './activations';
+export { prelu, splash, apl, splashHinges, type PreluOptions, type SplashOptions, type SplashHinges, type AplOptions } from './learnable';
+export { mse, mae, huber, tukey, binaryCrossEntropy, bceWithLogits, softmaxCrossEntropy, type Reduction, type LossOptions } from './losses';
+export { dense, sequential, dropout, type DenseOptions, type DropoutOptions, type Layer } from './layers';
+export { batchNorm, layerNorm, stateUpdates, type BatchNormOptions, type LayerNormOptions, type StateUpdate } from './normalization';
+export { trainingInput, TRAINING, type TrainingOption } from './mode';
+export { l1Penalty, l2Penalty, type PenaltyOptions, type ParamFilter } from './regularization';
+export { paramRole, type ParamRole } from './util';
+
+/**
+ * The layers and learnable activations as pure functions of explicit params: share params
+ * between calls, or check gradients with respect to them.
+ * @example const y = nn.functional.splash(x, aPos, aNeg, { hinges: 5 });
+ */
+export const functional = Object.freeze({
+  dense: denseFn,
+  prelu: preluFn,
+  splash: splashFn,
+  apl: aplFn,
+  layerNorm: layerNormFn,
+});
