@@ -1,0 +1,181 @@
+/**
+ * Mini-batches with a seeded shuffle per epoch. Epoch e's order is a pure function of
+ * (seed, e): it draws from its own generator, so it doesn't depend on earlier epochs, and a run
+ * resumed from a checkpoint at (epoch e, batch k) sees exactly the batches an uninterrupted run
+ * would have seen.
+ */
+import { Tensor } from '@gradgraph/core';
+import { Dataset, takeRows } from './dataset';
+import { checkInt, DataError, fmtValue } from './errors';
+import { checkSeed, permutationFrom, rngFor } from './random';
+
+/** What {@link batches} takes. */
+export interface BatchOptions {
+  /** Rows per batch (the last batch of an epoch may be smaller unless `dropLast`). */
+  batchSize: number;
+  /** Shuffle the rows each epoch; default true. */
+  shuffle?: boolean;
+  /** PRNG seed of the shuffles; default 0. */
+  seed?: number;
+  /** Skip the last, smaller batch of each epoch; default false. */
+  dropLast?: boolean;
+}
+
+/** A mini-batch: rows `rows` of the data set. */
+export interface Batch {
+  /** Features, `[m, ...]` with m ≤ batchSize, the data's dtype. */
+  x: Tensor;
+  /** Labels or targets of the same rows (int32 class indices for classification), when the data has them. */
+  y?: Tensor;
+  /** The epoch this batch belongs to (0-based). */
+  epoch: number;
+  /** Its position in the epoch (0-based). */
+  index: number;
+  /** Positions of its rows in the data set. */
+  rows: Int32Array;
+}
+
+/** Tensors to batch when there is no Dataset: `x` `[n, ...]` and optionally `y` `[n, ...]`. */
+export interface TensorPair {
+  x: Tensor;
+  y?: Tensor;
+}
+
+/**
+ * Mini-batches over a data set, epoch by epoch. `epoch(e)` iterates epoch e (optionally starting
+ * at batch k); `order(e)` is the row order of epoch e; `batch(e, k)` is one batch. Everything is
+ * a function of (seed, e, k), so any batch can be reproduced without replaying the ones before it.
+ *
+ * @example
+ * const loader = data.batches(train, { batchSize: 32, seed: 1 });
+ * for (let e = 0; e < 10; e++) {
+ *   for (const { x, y } of loader.epoch(e)) step.run({ x, y });
+ * }
+ */
+export class BatchLoader implements Iterable<Batch> {
+  readonly x: Tensor;
+  readonly y?: Tensor;
+  readonly batchSize: number;
+  readonly shuffle: boolean;
+  readonly seed: number;
+  readonly dropLast: boolean;
+  private cached?: { epoch: number; order: Int32Array };
+
+  constructor(source: Dataset | TensorPair, opts: BatchOptions) {
+    const op = 'batches';
+    if (source instanceof Dataset) {
+      this.x = source.x;
+      this.y = source.y;
+    } else {
+      if (!source || !(source.x instanceof Tensor)) throw new DataError(`expects a Dataset or { x: Tensor, y?: Tensor }, got ${fmtValue(source)}`, { op });
+      if (source.x.rank < 1) throw new DataError(`x must have a row axis; got a scalar`, { op });
+      if (source.y !== undefined) {
+        if (!(source.y instanceof Tensor) || source.y.rank < 1) throw new DataError(`y must be a Tensor with a row axis, got ${fmtValue(source.y)}`, { op });
+        if (source.y.shape[0] !== source.x.shape[0]) throw new DataError(`x has ${source.x.shape[0]} rows but y has ${source.y.shape[0]}`, { op });
+      }
+      this.x = source.x;
+      this.y = source.y;
+    }
+    if (!opts || typeof opts !== 'object') throw new DataError(`expects options { batchSize, shuffle?, seed?, dropLast? }, got ${fmtValue(opts)}`, { op });
+    this.batchSize = checkInt(op, 'batchSize', opts.batchSize, 1);
+    this.seed = checkSeed(op, opts.seed ?? 0);
+    this.shuffle = opts.shuffle ?? true;
+    this.dropLast = opts.dropLast ?? false;
+    if (typeof this.shuffle !== 'boolean') throw new DataError(`shuffle must be a boolean, got ${fmtValue(this.shuffle)}`, { op });
+    if (typeof this.dropLast !== 'boolean') throw new DataError(`dropLast must be a boolean, got ${fmtValue(this.dropLast)}`, { op });
+  }
+
+  /** Rows in the data set. */
+  get size(): number {
+    return this.x.shape[0];
+  }
+
+  /** Batches per epoch: ⌈n / batchSize⌉, or ⌊n / batchSize⌋ with `dropLast`. */
+  get numBatches(): number {
+    return this.dropLast ? Math.floor(this.size / this.batchSize) : Math.ceil(this.size / this.batchSize);
+  }
+
+  /**
+   * The row order of epoch `epoch` (a fresh copy): a permutation drawn from (seed, epoch) only,
+   * or `0..n-1` without shuffling.
+   *
+   * @example loader.order(3); // the same Int32Array on every run with the same seed
+   */
+  order(epoch: number): Int32Array {
+    checkInt('BatchLoader.order', 'epoch', epoch, 0);
+    return this.orderOf(epoch).slice();
+  }
+
+  private orderOf(epoch: number): Int32Array {
+    if (this.cached?.epoch !== epoch) {
+      const order = this.shuffle ? permutationFrom(this.size, rngFor(this.seed, 'batches', epoch)) : Int32Array.from({ length: this.size }, (_, i) => i);
+      this.cached = { epoch, order };
+    }
+    return this.cached.order;
+  }
+
+  /**
+   * Batch `index` of epoch `epoch`.
+   *
+   * @example const { x, y } = loader.batch(2, 5); // the 6th batch of the 3rd epoch
+   */
+  batch(epoch: number, index: number): Batch {
+    const op = 'BatchLoader.batch';
+    checkInt(op, 'epoch', epoch, 0);
+    if (this.numBatches === 0) throw new DataError(`there are no batches: ${this.size} rows, batchSize ${this.batchSize}, dropLast`, { op });
+    checkInt(op, 'index', index, 0, this.numBatches - 1);
+    const order = this.orderOf(epoch);
+    const rows = order.slice(index * this.batchSize, Math.min((index + 1) * this.batchSize, this.size));
+    return { x: takeRows(this.x, rows), y: this.y && takeRows(this.y, rows), epoch, index, rows };
+  }
+
+  /**
+   * The batches of epoch `epoch`, from batch `startBatch` (default 0) on — to resume mid-epoch.
+   *
+   * @example
+   * // resume from a checkpoint taken after batch 7 of epoch 4
+   * for (const b of loader.epoch(4, { startBatch: 8 })) step.run({ x: b.x, y: b.y });
+   */
+  epoch(epoch: number, opts: { startBatch?: number } = {}): Generator<Batch, void, undefined> {
+    // checked here, not in the generator body, so bad arguments throw at the call
+    const op = 'BatchLoader.epoch';
+    checkInt(op, 'epoch', epoch, 0);
+    const start = checkInt(op, 'startBatch', opts.startBatch ?? 0, 0, this.numBatches);
+    return this.batchesFrom(epoch, start);
+  }
+
+  private *batchesFrom(epoch: number, start: number): Generator<Batch, void, undefined> {
+    for (let k = start; k < this.numBatches; k++) yield this.batch(epoch, k);
+  }
+
+  /**
+   * Where global step `step` (batches since the start of training) falls: its epoch and its
+   * index in that epoch.
+   *
+   * @example loader.locate(250); // { epoch: 2, index: 16 } for 117 batches per epoch
+   */
+  locate(step: number): { epoch: number; index: number } {
+    checkInt('BatchLoader.locate', 'step', step, 0);
+    const m = this.numBatches;
+    if (m === 0) throw new DataError(`there are no batches: ${this.size} rows, batchSize ${this.batchSize}, dropLast`, { op: 'BatchLoader.locate' });
+    return { epoch: Math.floor(step / m), index: step % m };
+  }
+
+  /** Epoch 0's batches (`for (const b of loader)`); use `epoch(e)` for the others. */
+  [Symbol.iterator](): Iterator<Batch> {
+    return this.epoch(0);
+  }
+}
+
+/**
+ * Mini-batches over a Dataset (or `{ x, y }` tensors) with a seeded shuffle each epoch and
+ * optional drop-last. See {@link BatchLoader}.
+ *
+ * @example
+ * const loader = data.batches(train, { batchSize: 16, seed: 42, dropLast: true });
+ * loader.numBatches;               // ⌊train.size / 16⌋
+ * const first = loader.batch(0, 0); // { x: Tensor [16, d], y: Tensor [16], epoch: 0, index: 0, rows }
+ */
+export function batches(source: Dataset | TensorPair, opts: BatchOptions): BatchLoader {
+  return new BatchLoader(source, opts);
+}
