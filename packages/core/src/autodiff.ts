@@ -66,7 +66,7 @@ export function grad(y: Sym, xs: readonly Sym[] | Sym, dy?: Sym): Sym[] {
     if (y.rank !== 0) {
       throw new GradError(`y has shape ${fmtShape(y.shape)}, not a scalar: reduce it (e.g. .sum()) or pass dy, the cotangent of y`, { op: 'grad', shapes: [y.shape], origin: captureOrigin() });
     }
-    seed = g.constant(1, y.dtype);
+    seed = g.withAdjoint(y.id, () => g.constant(1, y.dtype));
   } else {
     if (!(dy instanceof Sym) || dy.graph !== g) throw new GradError('dy must be a symbol of the same graph as y', { op: 'grad', origin: captureOrigin() });
     if (dy.dtype !== y.dtype || !compatible(dy.shape, y.shape)) {

@@ -1,0 +1,215 @@
+import { describe, expect, it } from 'vitest';
+import {
+  compile,
+  concat,
+  customGrad,
+  defineOp,
+  grad,
+  gradcheck,
+  Graph,
+  GradError,
+  hessian,
+  hvp,
+  jacobian,
+  notDifferentiable,
+  Tensor,
+  verifyGraph,
+  type Sym,
+  type TypeInfo,
+} from './index';
+
+const run = (g: Graph, outs: Sym[], feeds: Record<string, Tensor> = {}) => compile(g, { outputs: outs }).run(feeds);
+
+describe('grad', () => {
+  it('d/dx through d³/dx³ of tanh match closed forms in float64', () => {
+    // t = tanh x: t' = 1 − t², t'' = −2t(1 − t²), t''' = (1 − t²)(6t² − 2)
+    for (const x0 of [-2, -0.7, 0, 0.3, 1.5]) {
+      const g = new Graph();
+      const x = g.input('x', [], 'float64');
+      const y = x.tanh();
+      const [d1] = grad(y, [x]);
+      const [d2] = grad(d1, [x]);
+      const [d3] = grad(d2, [x]);
+      const [v1, v2, v3] = run(g, [d1, d2, d3], { x: Tensor.from(x0, 'float64') }).map((t) => t.item());
+      const t = Math.tanh(x0);
+      expect(v1).toBeCloseTo(1 - t * t, 14);
+      expect(v2).toBeCloseTo(-2 * t * (1 - t * t), 14);
+      expect(v3).toBeCloseTo((1 - t * t) * (6 * t * t - 2), 13);
+      verifyGraph(g);
+    }
+  });
+
+  it('sums broadcast gradients back: sum(a·b) with b broadcast over rows', () => {
+    const g = new Graph();
+    const a = g.input('a', [2, 3], 'float64');
+    const b = g.input('b', [3], 'float64');
+    const [da, db] = grad(a.mul(b).sum(), [a, b]);
+    expect(da.shape).toEqual([2, 3]);
+    expect(db.shape).toEqual([3]);
+    const A = Tensor.from([[1, 2, 3], [4, 5, 6]], 'float64');
+    const B = Tensor.from([10, 20, 30], 'float64');
+    const [vda, vdb] = run(g, [da, db], { a: A, b: B });
+    expect(vda.toArray()).toEqual([[10, 20, 30], [10, 20, 30]]);
+    expect(vdb.toArray()).toEqual([5, 7, 9]);
+  });
+
+  it('un-broadcasts against dims known only at run time', () => {
+    const g = new Graph();
+    const x = g.input('x', [null, 3], 'float64');
+    const b = g.param('b', Tensor.from([[1, 2, 3]], 'float64'));
+    const c = g.param('c', Tensor.from(2, 'float64'));
+    const [db, dc] = grad(x.add(b).mul(c).sum(), [b, c]);
+    expect(db.shape).toEqual([1, 3]);
+    const [vdb, vdc] = run(g, [db, dc], { x: Tensor.from([[1, 1, 1], [2, 2, 2]], 'float64') });
+    expect(vdb.toArray()).toEqual([[4, 4, 4]]);
+    expect(vdc.item()).toBe(2 + 3 + 4 + 3 + 4 + 5); // Σ(x + b)
+  });
+
+  it('refuses a non-scalar y without dy, and takes dy when given', () => {
+    const g = new Graph();
+    const x = g.input('x', [3], 'float64');
+    const y = x.mul(x);
+    expect(() => grad(y, [x])).toThrow(GradError);
+    expect(() => grad(y, [x])).toThrow(/y has shape \[3\], not a scalar: reduce it .* or pass dy/);
+    const dy = g.constant(Tensor.from([1, 0, 2], 'float64'));
+    const [dx] = grad(y, [x], dy);
+    expect(run(g, [dx], { x: Tensor.from([1, 2, 3], 'float64') })[0].toArray()).toEqual([2, 0, 12]);
+    expect(() => grad(y, [x], g.constant(Tensor.from([1, 2], 'float64')))).toThrow(/dy is float64\[2\] but y is float64\[3\]/);
+  });
+
+  it('gives zeros of its shape to an x that y does not depend on', () => {
+    const g = new Graph();
+    const x = g.input('x', [2], 'float64');
+    const z = g.input('z', [null, 2], 'float64');
+    const [dx, dz] = grad(x.sum(), [x, z]);
+    const [vx, vz] = run(g, [dx, dz], { x: Tensor.from([1, 2], 'float64'), z: Tensor.zeros([3, 2], 'float64') });
+    expect(vx.toArray()).toEqual([1, 1]);
+    expect(vz.toArray()).toEqual([[0, 0], [0, 0], [0, 0]]);
+  });
+
+  it('refuses integer xs and outputs', () => {
+    const g = new Graph();
+    const i = g.input('i', [2], 'int32');
+    expect(() => grad(i.cast('float32').sum(), [i])).toThrow(/only float inputs have gradients/);
+    expect(() => grad(i.sum(), [])).toThrow(/only float outputs can be differentiated/);
+  });
+
+  it('records adjointOf on every gradient node', () => {
+    const g = new Graph();
+    const x = g.input('x', [2], 'float64');
+    const h = x.sin();
+    const y = h.mul(h).sum();
+    const before = g.size;
+    grad(y, [x]);
+    const created = g.nodes.slice(before);
+    expect(created.length).toBeGreaterThan(0);
+    for (const n of created) expect(n.adjointOf, `${n.op} %${n.id}`).toBeDefined();
+    const sinAdjoints = created.filter((n) => n.adjointOf === h.id);
+    expect(sinAdjoints.some((n) => n.op === 'cos')).toBe(true);
+    for (const n of g.nodes.slice(0, before)) expect(n.adjointOf).toBeUndefined();
+  });
+
+  it('blocks gradients through stopGradient and non-differentiable ops', () => {
+    const g = new Graph();
+    const x = g.input('x', [3], 'float64');
+    const y = x.mul(x.stopGradient()).sum().add(x.argmax().cast('float64'));
+    const [dx] = grad(y, [x]);
+    expect(run(g, [dx], { x: Tensor.from([1, 2, 3], 'float64') })[0].toArray()).toEqual([1, 2, 3]);
+  });
+
+  it('supports gradients with respect to intermediate nodes', () => {
+    const g = new Graph();
+    const x = g.input('x', [], 'float64');
+    const h = x.mul(3);
+    const [dh, dx] = grad(h.mul(h), [h, x]);
+    const [vh, vx] = run(g, [dh, dx], { x: Tensor.from(2, 'float64') });
+    expect(vh.item()).toBe(12);
+    expect(vx.item()).toBe(36);
+  });
+});
+
+describe('custom gradients and ops', () => {
+  it('customGrad replaces the gradient and passes gradcheck to order 2', () => {
+    // log(1+eˣ) with a hand-written VJP σ(x)
+    const softplus = customGrad((x: Sym) => x.exp().add(1).log(), (x, _y, dy) => [dy.mul(x.sigmoid())]);
+    expect(gradcheck((x) => softplus(x).sum(), [Tensor.randn([5], 'float64', 1)], { order: 2 }).ok).toBe(true);
+    // the custom rule is used, not the derivative of f's own nodes
+    const lying = customGrad((x: Sym) => x.mul(2), (_x, _y, dy) => [dy.mul(5)]);
+    const g = new Graph();
+    const x = g.input('x', [], 'float64');
+    const [dx] = grad(lying(x), [x]);
+    expect(run(g, [dx], { x: Tensor.from(1, 'float64') })[0].item()).toBe(5);
+  });
+
+  it('customGrad with two inputs, and a clear error for a malformed rule', () => {
+    const f = customGrad((a: Sym, b: Sym) => a.mul(b), (a, b, _y, dy) => [dy.mul(b), dy.mul(a)]);
+    expect(gradcheck((a, b) => f(a, b).sin().sum(), [Tensor.randn([3], 'float64', 2), Tensor.randn([3], 'float64', 3)], { order: 2 }).ok).toBe(true);
+    const broken = customGrad((a: Sym, b: Sym) => a.add(b), (_a, _b, _y, dy) => [dy]);
+    const g = new Graph();
+    const a = g.input('a', [], 'float64');
+    expect(() => grad(broken(a, a.mul(2)), [a])).toThrow(/returned 1 gradients for 2 inputs/);
+  });
+
+  it('defineOp adds a primitive with kernel, shape rule and VJP that passes gradcheck to order 2', () => {
+    // cube(x) = x³, d = 3x²·dy
+    const cube = defineOp({
+      name: 'testCube',
+      arity: 1,
+      kind: 'elementwise',
+      doc: 'x³',
+      infer: ([x]) => x,
+      kernel: ([x], _a, ctx) => {
+        const out = new Tensor(ctx.out.dtype, ctx.out.shape);
+        for (let i = 0; i < x.size; i++) out.data[i] = x.data[i] ** 3;
+        return out;
+      },
+      vjp: ({ inputs: [x], dy }) => [dy.mul(x.mul(x)).mul(3)],
+    });
+    const r = gradcheck((x) => cube(x).sum(), [Tensor.randn([2, 3], 'float64', 4)], { order: 2 });
+    expect(r.ok).toBe(true);
+    const g = new Graph();
+    expect(() => cube(g.input('b', [2], 'float64'), g.input('c', [2], 'float64'))).toThrow(/takes 1 inputs, got 2/);
+  });
+
+  it('defineOp refuses incomplete definitions and duplicate names', () => {
+    expect(() => defineOp({ name: 'testBroken', infer: (ts: readonly TypeInfo[]) => ts[0] } as never)).toThrow(/missing kernel, vjp/);
+    expect(() => defineOp({ name: 'add', infer: ([x]) => x, kernel: ([x]) => x, vjp: notDifferentiable })).toThrow(/already registered/);
+  });
+});
+
+describe('higher-order helpers', () => {
+  it('a Hessian-vector product matches finite differences of the gradient', () => {
+    const g = new Graph();
+    const x = g.input('x', [3], 'float64');
+    const v = g.input('v', [3], 'float64');
+    const y = x.mul(x).sin().sum().add(x.exp().mul(x).sum());
+    const [hv] = hvp(y, [x], [v]);
+    const [gx] = grad(y, [x]);
+    const exeHv = compile(g, { outputs: [hv] });
+    const exeG = compile(g, { outputs: [gx] });
+    const x0 = [0.3, -0.5, 1.1];
+    const v0 = [1, 2, -0.5];
+    const eps = 1e-5;
+    const gradAt = (s: number) => exeG.run({ x: Tensor.from(x0.map((xi, i) => xi + s * v0[i]), 'float64') })[0].data;
+    const gp = gradAt(eps);
+    const gm = gradAt(-eps);
+    const fd = [...gp].map((p, i) => (p - gm[i]) / (2 * eps));
+    const got = exeHv.run({ x: Tensor.from(x0, 'float64'), v: Tensor.from(v0, 'float64') })[0].data;
+    fd.forEach((d, i) => expect(got[i]).toBeCloseTo(d, 7));
+  });
+
+  it('jacobian and hessian of small functions', () => {
+    const g = new Graph();
+    const x = g.input('x', [2], 'float64');
+    // y = [x0·x1, x0²]: J = [[x1, x0], [2x0, 0]]
+    const x0 = x.slice([0], [1]);
+    const x1 = x.slice([1], [1]);
+    const J = jacobian(concat([x0.mul(x1), x0.mul(x0)]), x);
+    expect(J.shape).toEqual([2, 2]);
+    const [vj] = run(g, [J], { x: Tensor.from([3, 5], 'float64') });
+    expect(vj.toArray()).toEqual([[5, 3], [6, 0]]);
+    // H of x0²·x1: [[2x1, 2x0], [2x0, 0]]
+    const H = hessian(x0.mul(x0).mul(x1).sum(), x);
+    expect(run(g, [H], { x: Tensor.from([3, 5], 'float64') })[0].toArray()).toEqual([[10, 6], [6, 0]]);
+  });
+});
