@@ -119,6 +119,13 @@ function namesOf(m: Matrix): string[] {
   return m.names ?? Array.from({ length: m.d }, (_, j) => `x${j}`);
 }
 
+/** Values near ±1e308 overflow a spread; refuse them rather than scale by Infinity. */
+function checkStats(op: string, m: Matrix, spread: number[]): void {
+  spread.forEach((v, j) => {
+    if (!Number.isFinite(v)) throw new DataError(`values too large to scale: their spread overflows to ${v}`, { op, column: namesOf(m)[j] });
+  });
+}
+
 /**
  * Fits mean/std scaling on the training data only (population std, ddof 0). A constant column has
  * std 0 and is only centred (divided by 1), as in scikit-learn.
@@ -145,6 +152,7 @@ export function fitStandardize(train: Scalable, opts: ScaleOptions = {}): Standa
     }
   }
   for (let j = 0; j < m.d; j++) std[j] = Math.sqrt(std[j] / m.n);
+  checkStats(op, m, std);
   return { kind: 'standardize', version: 1, featureNames: namesOf(m), n: m.n, mean, std, columns: resolveColumns(op, m, opts.columns) };
 }
 
@@ -173,6 +181,11 @@ export function fitMinMax(train: Scalable, opts: MinMaxOptions = {}): MinMaxFit 
       if (v > max[j]) max[j] = v;
     }
   }
+  checkStats(
+    op,
+    m,
+    max.map((v, j) => (v - min[j]) / (range[1] - range[0])),
+  );
   return {
     kind: 'minMax',
     version: 1,
@@ -198,9 +211,9 @@ function affine(fit: ScalerFit): { center: number[]; scale: number[]; offset: nu
       scale[j] = fit.std[j] > 0 ? fit.std[j] : 1; // constant column: centre only
     } else {
       const [lo, hi] = fit.range;
-      const span = fit.max[j] - fit.min[j];
+      const s = (fit.max[j] - fit.min[j]) / (hi - lo);
       center[j] = fit.min[j];
-      scale[j] = span > 0 ? span / (hi - lo) : 1;
+      scale[j] = s > 0 ? s : 1; // constant column (or a span that underflows): shift only
       offset[j] = lo;
     }
   }

@@ -42,7 +42,7 @@ export function shuffleInPlace(a: Int32Array | number[], rng: RandomGenerator): 
  * run and platform.
  *
  * @example
- * data.permutation(5, 42); // Int32Array [3, 0, 4, 1, 2] (some fixed order)
+ * data.permutation(5, 42); // Int32Array [3, 2, 4, 0, 1], on every run
  */
 export function permutation(n: number, seed: number): Int32Array {
   if (!Number.isInteger(n) || n < 0) throw new DataError(`n must be a non-negative integer, got ${fmtValue(n)}`, { op: 'permutation' });
