@@ -3,7 +3,12 @@
  * grads)` returns symbolic `[target, newValue]` pairs, so a whole training step — forward,
  * backward, clipping, schedule and update — compiles into one program. See docs/optim.md.
  */
-export { Optimizer, type CommonOptions, type DecayExclusion, type LearningRate, type ParamContext, type UpdatePair, type UpdateRule } from './optimizer';
+import { registerLibraryPath } from '@gradgraph/core';
+
+// The package index registers all of ops; this keeps origins right when optim is imported alone.
+registerLibraryPath(new URL('.', import.meta.url).href);
+
+export { Optimizer, type CommonOptions, type DecayExclusion, type LearningRate, type UpdatePair } from './optimizer';
 export { sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, type SgdOptions, type AdagradOptions, type RmspropOptions, type AdamOptions } from './optimizers';
 export { clipByGlobalNorm, clipByValue, globalNorm } from './clip';
 export { ReduceOnPlateau, reduceOnPlateau, type ReduceOnPlateauOptions, type PlateauState } from './plateau';

@@ -1,0 +1,232 @@
+import { describe, expect, it } from 'vitest';
+import { DTypeError, Graph, GraphError, ShapeError, Tensor, compile, grad, type Sym } from '@gradgraph/core';
+import { adagrad, adam, adamw, momentum, nesterov, rmsprop, schedules, sgd, type Optimizer } from './index';
+
+/** A small float model: loss = Σ (w·x − 1)² + Σ b², params w [3], b [2]. */
+function model(dtype: 'float32' | 'float64' = 'float64') {
+  const g = new Graph();
+  const w = g.param('w', Tensor.from([0.5, -1, 2], dtype));
+  const b = g.param('b', Tensor.from([1, -1], dtype));
+  const x = g.constant(Tensor.from([1, 2, 3], dtype));
+  const r = w.mul(x).sub(1);
+  const loss = r.mul(r).sum().add(b.mul(b).sum());
+  return { g, w, b, loss, params: [w, b], grads: grad(loss, [w, b]) };
+}
+
+function train(opt: Optimizer, steps: number, dtype: 'float32' | 'float64' = 'float64') {
+  const m = model(dtype);
+  const step = compile(m.g, { outputs: [m.loss], updates: opt.updates(m.params, m.grads) });
+  const losses = Array.from({ length: steps }, () => step.run()[0].item());
+  return { ...m, step, losses };
+}
+
+describe('optimizer state', () => {
+  it('is non-trainable graph state: in snapshots, not in g.params()', () => {
+    const opt = adam({ amsgrad: true });
+    const { g, w, b } = train(opt, 3);
+    expect(g.params().map((p) => p.name)).toEqual(['w', 'b']);
+    expect(g.stateVars().map((s) => s.name)).toEqual(['adam/step', 'adam/w/m', 'adam/w/v', 'adam/w/vMax', 'adam/b/m', 'adam/b/v', 'adam/b/vMax']);
+    expect([...g.snapshot().values.keys()]).toEqual(['w', 'b', 'adam/step', 'adam/w/m', 'adam/w/v', 'adam/w/vMax', 'adam/b/m', 'adam/b/v', 'adam/b/vMax']);
+    expect(g.getValue('adam/step').item()).toBe(3);
+    expect(opt.stateVars.map((s) => s.name)).toEqual(g.stateVars().map((s) => s.name));
+    expect(Object.keys(opt.stateOf(w))).toEqual(['m', 'v', 'vMax']);
+    expect(opt.stateOf(b).m.shape).toEqual([2]);
+  });
+
+  it('is created in the dtype of each param; the step counter is int32', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const opt = rmsprop({ centered: true, momentum: 0.9 });
+      const { g, w } = train(opt, 2, dtype);
+      for (const s of Object.values(opt.stateOf(w))) expect(g.getValue(s).dtype).toBe(dtype);
+      expect(opt.stepCount.dtype).toBe('int32');
+      expect(g.getValue(w).dtype).toBe(dtype);
+    }
+  });
+
+  it('mixed float32 and float64 params in one optimizer each keep their dtype', () => {
+    const g = new Graph();
+    const a = g.param('a', Tensor.from([1, 2], 'float32'));
+    const c = g.param('c', Tensor.from([3], 'float64'));
+    const loss = a.sum().cast('float64').add(c.mul(c).sum());
+    const opt = adamw();
+    const step = compile(g, { outputs: [loss], updates: opt.updates([a, c], grad(loss, [a, c])) });
+    step.run();
+    expect(opt.stateOf(a).m.dtype).toBe('float32');
+    expect(opt.stateOf(c).v.dtype).toBe('float64');
+    expect(g.getValue(a).dtype).toBe('float32');
+  });
+
+  it('restoring a snapshot continues the run bit for bit (moments and step counter included)', () => {
+    const { g, step } = train(adam({ lr: schedules.cosine({ lr: 0.05, totalSteps: 20, warmupSteps: 3 }) }), 5);
+    const saved = g.snapshot();
+    const first = Array.from({ length: 6 }, () => step.run()[0].item());
+    g.restore(saved);
+    const again = Array.from({ length: 6 }, () => step.run()[0].item());
+    expect(again).toEqual(first);
+  });
+
+  it('a second updates() call reuses the state; two optimizers get separate scopes', () => {
+    const m = model();
+    const opt = momentum();
+    const u1 = opt.updates(m.params, m.grads);
+    const u2 = opt.updates(m.params, m.grads);
+    expect(u2.map(([t, v]) => [t.id, v.id])).toEqual(u1.map(([t, v]) => [t.id, v.id]));
+    const other = momentum();
+    other.updates(m.params, m.grads);
+    expect(m.g.stateVars().map((s) => s.name)).toEqual(['momentum/step', 'momentum/w/momentum', 'momentum/b/momentum', 'momentum_1/step', 'momentum_1/w/momentum', 'momentum_1/b/momentum']);
+    const named = sgd({ momentum: 0.5, name: 'slow' });
+    named.updates(m.params, m.grads);
+    expect(named.stepCount.name).toBe('slow/step');
+  });
+
+  it('a null grad leaves its param and creates no state for it', () => {
+    const m = model();
+    const opt = adam({ lr: 0.1 });
+    const step = compile(m.g, { outputs: [m.loss], updates: opt.updates(m.params, [m.grads[0], null]) });
+    step.run();
+    expect(Array.from(m.g.getValue(m.b).data)).toEqual([1, -1]);
+    expect(opt.stateOf(m.b)).toEqual({});
+    expect(Array.from(m.g.getValue(m.w).data)).not.toEqual([0.5, -1, 2]);
+  });
+
+  it('every optimizer brings the loss down', () => {
+    const makers: [string, () => Optimizer][] = [
+      ['sgd', () => sgd({ lr: 0.02 })],
+      ['momentum', () => momentum({ lr: 0.01 })],
+      ['nesterov', () => nesterov({ lr: 0.01 })],
+      ['adagrad', () => adagrad({ lr: 0.3 })],
+      ['rmsprop', () => rmsprop({ lr: 0.03 })],
+      ['adam', () => adam({ lr: 0.05 })],
+      ['adamw', () => adamw({ lr: 0.05 })],
+    ];
+    for (const [name, make] of makers) {
+      const { losses } = train(make(), 60);
+      expect(losses[59], name).toBeLessThan(losses[0] * 0.1);
+    }
+  });
+});
+
+describe('defaults follow PyTorch', () => {
+  it.each([
+    [sgd(), { lr: 1e-3, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, decoupledWeightDecay: 0 }],
+    [momentum(), { lr: 1e-3, momentum: 0.9, nesterov: false }],
+    [nesterov(), { lr: 1e-3, momentum: 0.9, nesterov: true }],
+    [adagrad(), { lr: 1e-2, lrDecay: 0, initialAccumulator: 0, eps: 1e-10, epsInsideSqrt: false, weightDecay: 0 }],
+    [rmsprop(), { lr: 1e-2, alpha: 0.99, eps: 1e-8, momentum: 0, centered: false, epsInsideSqrt: false, weightDecay: 0 }],
+    [adam(), { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, amsgrad: false, epsHat: false, weightDecay: 0, decoupledWeightDecay: 0 }],
+    [adamw(), { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, amsgrad: false, weightDecay: 0, decoupledWeightDecay: 0.01 }],
+  ])('%#', (opt, want) => {
+    expect(opt.config).toMatchObject(want);
+  });
+});
+
+describe('weight decay exclusions', () => {
+  /** w and b after 5 steps of `opt` on the shared model. */
+  const after = (opt: Optimizer) => {
+    const { g, w, b } = train(opt, 5);
+    return { w: Array.from(g.getValue(w).data), b: Array.from(g.getValue(b).data) };
+  };
+  const none = after(adam({ lr: 0.1 }));
+
+  it.each<[string, (b: Sym) => Parameters<typeof adamw>[0]]>([
+    ['a list of params', (b) => ({ excludeFromDecay: [b] })],
+    ['a list of names', () => ({ excludeFromDecay: ['b'] })],
+    ['a RegExp', () => ({ excludeFromDecay: /^b$/ })],
+    ['a predicate', () => ({ excludeFromDecay: (p: Sym) => p.name === 'b' })],
+  ])('decoupled (adamw) by %s: the excluded param moves exactly as without decay', (_n, opts) => {
+    // the exclusion list must name a param of the graph that train() builds, so build it lazily
+    const m = model();
+    const opt = adamw({ lr: 0.1, weightDecay: 0.5, ...opts(m.b) });
+    const step = compile(m.g, { outputs: [m.loss], updates: opt.updates(m.params, m.grads) });
+    for (let i = 0; i < 5; i++) step.run();
+    expect(Array.from(m.g.getValue(m.b).data)).toEqual(none.b);
+    const w = Array.from(m.g.getValue(m.w).data);
+    w.forEach((v, i) => expect(Math.abs(v - none.w[i])).toBeGreaterThan(1e-3));
+  });
+
+  it('coupled (sgd weightDecay): excluded params get the plain gradient', () => {
+    const plain = after(sgd({ lr: 0.01 }));
+    const m = model();
+    const opt = sgd({ lr: 0.01, weightDecay: 0.3, excludeFromDecay: [m.w] });
+    const step = compile(m.g, { outputs: [m.loss], updates: opt.updates(m.params, m.grads) });
+    for (let i = 0; i < 5; i++) step.run();
+    expect(Array.from(m.g.getValue(m.w).data)).toEqual(plain.w);
+    // b: g + 0.3·b = 2.3·b each step → b·(1 − 0.023)^5
+    Array.from(m.g.getValue(m.b).data).forEach((v, i) => expect(v).toBeCloseTo([1, -1][i] * (1 - 0.023) ** 5, 14));
+  });
+
+  it('a name that is no param of the graph is an error, not a silent no-op', () => {
+    const m = model();
+    expect(() => adamw({ excludeFromDecay: ['prelu/alpha'] }).updates(m.params, m.grads)).toThrow(/"prelu\/alpha", which is not a param/);
+  });
+});
+
+describe('lr as a symbol', () => {
+  it('an input fed at run time sets the step size', () => {
+    const g = new Graph();
+    const w = g.param('w', Tensor.from([0], 'float64'));
+    const lr = g.input('lr', [], 'float64');
+    const loss = w.sum();
+    const step = compile(g, { outputs: [], updates: sgd({ lr }).updates([w], grad(loss, [w])) });
+    step.run({ lr: 0.25 });
+    step.run({ lr: 0.5 });
+    expect(g.getValue(w).item()).toBe(-0.75);
+  });
+});
+
+describe('errors', () => {
+  const m = model();
+  const other = model();
+  const catchErr = (fn: () => unknown): Error => {
+    try {
+      fn();
+    } catch (e) {
+      return e as Error;
+    }
+    throw new Error('expected an error');
+  };
+  it.each<[string, () => unknown, ErrorConstructor | typeof GraphError, RegExp]>([
+    ['negative lr', () => adam({ lr: -1e-3 }), GraphError, /"lr" must be a number in \[0, ∞\), got -0.001/],
+    ['NaN lr', () => sgd({ lr: NaN }), GraphError, /"lr"/],
+    ['β₁ = 1', () => adam({ betas: [1, 0.999] }), GraphError, /"betas\[0\]" must be a number in \[0, 1\), got 1/],
+    ['β₂ < 0', () => adamw({ betas: [0.9, -0.1] }), GraphError, /"betas\[1\]"/],
+    ['betas not a pair', () => adam({ betas: [0.9] as never }), GraphError, /pair/],
+    ['eps 0 for adam', () => adam({ eps: 0 }), GraphError, /"eps" must be a number in \(0/],
+    ['negative weight decay', () => sgd({ weightDecay: -0.1 }), GraphError, /"weightDecay"/],
+    ['alpha 1', () => rmsprop({ alpha: 1 }), GraphError, /"alpha"/],
+    ['nesterov without momentum', () => sgd({ nesterov: true }), GraphError, /Nesterov momentum needs momentum > 0/],
+    ['nesterov with dampening', () => nesterov({ dampening: 0.1 }), GraphError, /dampening 0/],
+    ['momentum 0 for momentum()', () => momentum({ momentum: 0 }), GraphError, /must be > 0 for momentum/],
+    ['unknown option', () => adam({ learningRate: 0.1 } as never), GraphError, /unknown option "learningRate"; known options: lr,/],
+    ['decoupledWeightDecay on adamw', () => adamw({ decoupledWeightDecay: 0.1 } as never), GraphError, /unknown option "decoupledWeightDecay"/],
+    ['lr of rank 1', () => sgd({ lr: m.g.input('lrvec', [2], 'float64') }), ShapeError, /scalar symbol, got shape \[2\]/],
+    ['lr of bool dtype', () => sgd({ lr: m.g.input('lrbool', [], 'bool') }), DTypeError, /numeric symbol, got bool/],
+    ['lr of another type', () => sgd({ lr: '0.1' as never }), GraphError, /number, a scalar symbol or a schedule/],
+    ['bad exclusion', () => adamw({ excludeFromDecay: 3 as never }), GraphError, /excludeFromDecay/],
+    ['more params than grads', () => sgd().updates(m.params, [m.grads[0]]), GraphError, /got 2 params but 1 grads/],
+    ['no params', () => sgd().updates([], []), GraphError, /at least one param/],
+    ['grad of the wrong shape', () => sgd().updates([m.w], [m.grads[1]]), ShapeError, /grad 0 has shape \[2\] but param "w" has shape \[3\]/],
+    ['grad of the wrong dtype', () => sgd().updates([m.w], [m.grads[0].cast('float32')]), DTypeError, /grad 0 is float32 but param "w" is float64/],
+    ['a non-param', () => sgd().updates([m.loss], [m.loss]), GraphError, /param 0 is a add node, not a param/],
+    ['a param twice', () => sgd().updates([m.w, m.w], [m.grads[0], m.grads[0]]), GraphError, /listed twice/],
+    ['params of two graphs', () => sgd().updates([m.w, other.w], [m.grads[0], other.grads[0]]), GraphError, /another graph/],
+    ['int param', () => { const g = new Graph(); const k = g.param('k', Tensor.from([1], 'int32')); return sgd().updates([k], [k]); }, DTypeError, /only float32 and float64/],
+    ['grads not an array', () => sgd().updates(m.params, m.grads[0] as never), GraphError, /two arrays/],
+  ])('%s', (_name, fn, Type, message) => {
+    const err = catchErr(fn);
+    expect(err).toBeInstanceOf(Type);
+    expect(err.message).toMatch(message);
+    expect((err as GraphError).origin).toMatch(/optimizer\.test\.ts/);
+  });
+
+  it('an optimizer serves one graph', () => {
+    const opt = adam();
+    opt.updates(m.params, m.grads);
+    expect(() => opt.updates(other.params, other.grads)).toThrow(/already serves another graph/);
+  });
+
+  it('stepCount and currentLr exist only after updates()', () => {
+    expect(() => adam().stepCount).toThrow(/once updates\(\) has been called/);
+    expect(() => adam().currentLr).toThrow(GraphError);
+  });
+});
