@@ -91,6 +91,7 @@ describe('batches', () => {
     expect(() => batches(ds, {} as { batchSize: number })).toThrow(/batchSize must be an integer ≥ 1, got undefined/);
     expect(() => batches(ds, { batchSize: 2, seed: 0.5 })).toThrow(/seed must be a safe integer, got 0.5/);
     expect(() => batches({ x: Tensor.zeros([3, 2]), y: Tensor.zeros([2]) }, { batchSize: 2 })).toThrow(/x has 3 rows but y has 2/);
+    expect(() => batches(dataset({ x: [[1]] }), { batchSize: 1 })).toThrow(/batches: the data set has no labels; to batch features alone, pass \{ x: ds.x \}/);
     const loader = batches(ds, { batchSize: 4 });
     expect(() => loader.epoch(-1)).toThrow(/BatchLoader.epoch: epoch must be an integer ≥ 0, got -1/);
     expect(() => loader.epoch(0, { startBatch: 4 })).toThrow(/startBatch must be an integer in \[0, 3\], got 4/);
@@ -100,8 +101,7 @@ describe('batches', () => {
   test.prop([fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 16 }), fc.integer(), fc.nat(1000), fc.boolean()])(
     'an epoch visits every row once (all but the remainder with dropLast)',
     (m, batchSize, seed, epoch, dropLast) => {
-      const d = dataset({ x: range(m).map((i) => [i]) });
-      const loader = batches(d, { batchSize, seed, dropLast });
+      const loader = batches({ x: Tensor.from(range(m)) }, { batchSize, seed, dropLast });
       const seen = rowsOf(loader.epoch(epoch));
       expect(new Set(seen).size).toBe(seen.length);
       expect(seen.length).toBe(dropLast ? m - (m % batchSize) : m);

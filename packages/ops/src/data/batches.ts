@@ -21,12 +21,12 @@ export interface BatchOptions {
   dropLast?: boolean;
 }
 
-/** A mini-batch: rows `rows` of the data set. */
-export interface Batch {
+/** A mini-batch: rows `rows` of the data set. `Y` is `Tensor` for labeled data, `undefined` for `{ x }` alone. */
+export interface Batch<Y extends Tensor | undefined = Tensor> {
   /** Features, `[m, ...]` with m ≤ batchSize, the data's dtype. */
   x: Tensor;
-  /** Labels or targets of the same rows (int32 class indices for classification), when the data has them. */
-  y?: Tensor;
+  /** Labels or targets of the same rows (int32 class indices for classification). */
+  y: Y;
   /** The epoch this batch belongs to (0-based). */
   epoch: number;
   /** Its position in the epoch (0-based). */
@@ -41,6 +41,9 @@ export interface TensorPair {
   y?: Tensor;
 }
 
+/** The label type of the batches of a source. */
+export type LabelsOf<S> = S extends Dataset ? Tensor : S extends { y: Tensor } ? Tensor : undefined;
+
 /**
  * Mini-batches over a data set, epoch by epoch. `epoch(e)` iterates epoch e (optionally starting
  * at batch k); `order(e)` is the row order of epoch e; `batch(e, k)` is one batch. Everything is
@@ -52,9 +55,9 @@ export interface TensorPair {
  *   for (const { x, y } of loader.epoch(e)) step.run({ x, y });
  * }
  */
-export class BatchLoader implements Iterable<Batch> {
+export class BatchLoader<Y extends Tensor | undefined = Tensor> implements Iterable<Batch<Y>> {
   readonly x: Tensor;
-  readonly y?: Tensor;
+  readonly y: Y;
   readonly batchSize: number;
   readonly shuffle: boolean;
   readonly seed: number;
@@ -64,8 +67,9 @@ export class BatchLoader implements Iterable<Batch> {
   constructor(source: Dataset | TensorPair, opts: BatchOptions) {
     const op = 'batches';
     if (source instanceof Dataset) {
+      if (!source.y) throw new DataError(`the data set has no labels; to batch features alone, pass { x: ds.x }`, { op });
       this.x = source.x;
-      this.y = source.y;
+      this.y = source.y as Y;
     } else {
       if (!source || !(source.x instanceof Tensor)) throw new DataError(`expects a Dataset or { x: Tensor, y?: Tensor }, got ${fmtValue(source)}`, { op });
       if (source.x.rank < 1) throw new DataError(`x must have a row axis; got a scalar`, { op });
@@ -74,7 +78,7 @@ export class BatchLoader implements Iterable<Batch> {
         if (source.y.shape[0] !== source.x.shape[0]) throw new DataError(`x has ${source.x.shape[0]} rows but y has ${source.y.shape[0]}`, { op });
       }
       this.x = source.x;
-      this.y = source.y;
+      this.y = source.y as Y;
     }
     if (!opts || typeof opts !== 'object') throw new DataError(`expects options { batchSize, shuffle?, seed?, dropLast? }, got ${fmtValue(opts)}`, { op });
     this.batchSize = checkInt(op, 'batchSize', opts.batchSize, 1);
@@ -119,14 +123,15 @@ export class BatchLoader implements Iterable<Batch> {
    *
    * @example const { x, y } = loader.batch(2, 5); // the 6th batch of the 3rd epoch
    */
-  batch(epoch: number, index: number): Batch {
+  batch(epoch: number, index: number): Batch<Y> {
     const op = 'BatchLoader.batch';
     checkInt(op, 'epoch', epoch, 0);
     if (this.numBatches === 0) throw new DataError(`there are no batches: ${this.size} rows, batchSize ${this.batchSize}, dropLast`, { op });
     checkInt(op, 'index', index, 0, this.numBatches - 1);
     const order = this.orderOf(epoch);
     const rows = order.slice(index * this.batchSize, Math.min((index + 1) * this.batchSize, this.size));
-    return { x: takeRows(this.x, rows), y: this.y && takeRows(this.y, rows), epoch, index, rows };
+    const y = (this.y === undefined ? undefined : takeRows(this.y, rows)) as Y;
+    return { x: takeRows(this.x, rows), y, epoch, index, rows };
   }
 
   /**
@@ -136,7 +141,7 @@ export class BatchLoader implements Iterable<Batch> {
    * // resume from a checkpoint taken after batch 7 of epoch 4
    * for (const b of loader.epoch(4, { startBatch: 8 })) step.run({ x: b.x, y: b.y });
    */
-  epoch(epoch: number, opts: { startBatch?: number } = {}): Generator<Batch, void, undefined> {
+  epoch(epoch: number, opts: { startBatch?: number } = {}): Generator<Batch<Y>, void, undefined> {
     // checked here, not in the generator body, so bad arguments throw at the call
     const op = 'BatchLoader.epoch';
     checkInt(op, 'epoch', epoch, 0);
@@ -144,7 +149,7 @@ export class BatchLoader implements Iterable<Batch> {
     return this.batchesFrom(epoch, start);
   }
 
-  private *batchesFrom(epoch: number, start: number): Generator<Batch, void, undefined> {
+  private *batchesFrom(epoch: number, start: number): Generator<Batch<Y>, void, undefined> {
     for (let k = start; k < this.numBatches; k++) yield this.batch(epoch, k);
   }
 
@@ -162,20 +167,20 @@ export class BatchLoader implements Iterable<Batch> {
   }
 
   /** Epoch 0's batches (`for (const b of loader)`); use `epoch(e)` for the others. */
-  [Symbol.iterator](): Iterator<Batch> {
+  [Symbol.iterator](): Iterator<Batch<Y>> {
     return this.epoch(0);
   }
 }
 
 /**
- * Mini-batches over a Dataset (or `{ x, y }` tensors) with a seeded shuffle each epoch and
- * optional drop-last. See {@link BatchLoader}.
+ * Mini-batches over a labeled Dataset (or `{ x, y }` tensors, or `{ x }` alone for unlabeled
+ * data) with a seeded shuffle each epoch and optional drop-last. See {@link BatchLoader}.
  *
  * @example
  * const loader = data.batches(train, { batchSize: 16, seed: 42, dropLast: true });
  * loader.numBatches;               // ⌊train.size / 16⌋
  * const first = loader.batch(0, 0); // { x: Tensor [16, d], y: Tensor [16], epoch: 0, index: 0, rows }
  */
-export function batches(source: Dataset | TensorPair, opts: BatchOptions): BatchLoader {
-  return new BatchLoader(source, opts);
+export function batches<S extends Dataset | TensorPair>(source: S, opts: BatchOptions): BatchLoader<LabelsOf<S>> {
+  return new BatchLoader<LabelsOf<S>>(source, opts);
 }

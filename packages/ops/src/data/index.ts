@@ -37,7 +37,7 @@ export {
   type KFoldOptions,
   type Fold,
 } from './split';
-export { BatchLoader, batches, type Batch, type BatchOptions, type TensorPair } from './batches';
+export { BatchLoader, batches, type Batch, type BatchOptions, type TensorPair, type LabelsOf } from './batches';
 export {
   parseCsv,
   tableFromRecords,
