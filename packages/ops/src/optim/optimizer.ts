@@ -174,13 +174,13 @@ export class Optimizer {
 
   /** The step counter (int32 scalar state: updates completed so far). Exists after `updates()`. */
   get stepCount(): Sym {
-    if (!this.step) throw new GraphError('the step counter exists once updates() has been called', { op: `optim.${this.name}`, origin: captureOrigin() });
+    if (!this.step) throw new GraphError('the step counter exists once updates() has been called; call it before listing opt.stepCount as an output', { op: `optim.${this.name}`, origin: captureOrigin() });
     return this.step;
   }
 
   /** The learning rate of the current step, a float64 scalar symbol (to log it). Exists after `updates()`. */
   get currentLr(): Sym {
-    if (!this.lrSym) throw new GraphError('the learning rate symbol exists once updates() has been called', { op: `optim.${this.name}`, origin: captureOrigin() });
+    if (!this.lrSym) throw new GraphError('the learning rate symbol exists once updates() has been called; call it before listing opt.currentLr as an output', { op: `optim.${this.name}`, origin: captureOrigin() });
     return this.lrSym;
   }
 
