@@ -7,8 +7,12 @@
 import type { DType } from './dtype';
 import { FeedError, GraphError, UpdateError } from './errors';
 import { Graph, Sym } from './graph';
-import { fmtType, makeProgram, printProgram, topoOrder, type Node, type Program } from './ir';
+import { fmtType, makeProgram, topoOrder, type Node, type Program } from './ir';
 import { cachedTopoOrder, interpret } from './interpreter';
+import { formatExplain, type ExplainOptions } from './compiler/explain';
+import type { PassRecord, PassSpec } from './compiler/pass';
+import { runPipeline } from './compiler/pass';
+import { defaultPasses } from './compiler/pipeline';
 import { captureOrigin } from './origin';
 import { fmtShape, shapeEq } from './shape';
 import { Tensor, type Nested } from './tensor';
@@ -23,6 +27,14 @@ export interface CompileOptions {
   updates?: readonly (readonly [Sym, Sym])[];
   /** Check every intermediate for NaN/Inf and name the first node that produced one. */
   nanGuard?: boolean;
+  /**
+   * The optimization pipeline, run in order: passes, names of registered passes, or plain
+   * functions `Program → Program`. Default `defaultPasses` (dce → cse → foldConstants →
+   * canonicalize → stabilize → specialize); `[]` compiles the graph as written.
+   */
+  passes?: readonly PassSpec[];
+  /** Called after every pass with its record (tests run the IR verifier here). */
+  afterPass?: (record: PassRecord) => void;
 }
 
 /** The nodes a set of roots needs, collected from the graph. */
@@ -119,14 +131,18 @@ export class Executable {
   /** The program that runs. */
   readonly program: Program;
   readonly nanGuard: boolean;
+  /** What each compiler pass did: programs before and after, immer patches, rewrites by rule. */
+  readonly passes: readonly PassRecord[];
   private readonly hasRandom: boolean;
 
-  constructor(graph: Graph, source: Program, program: Program, opts: { nanGuard?: boolean } = {}) {
+  constructor(graph: Graph, source: Program, program: Program, opts: { nanGuard?: boolean; passes?: readonly PassRecord[] } = {}) {
     this.graph = graph;
     this.source = source;
     this.program = program;
     this.nanGuard = !!opts.nanGuard;
-    this.hasRandom = Object.values(program.nodes).some((n) => n.op === 'randomUniform' || n.op === 'randomNormal');
+    this.passes = opts.passes ?? [];
+    // from the source: a run advances the RNG counter whether or not optimization kept a random node
+    this.hasRandom = Object.values(source.nodes).some((n) => n.op === 'randomUniform' || n.op === 'randomNormal');
   }
 
   /** Names and types of the inputs this executable needs. */
@@ -164,21 +180,28 @@ export class Executable {
     for (const [st, data] of staged) st.data.set(data);
   }
 
-  /** A readable account of the program. */
-  explain(): string {
-    const count = Object.keys(this.program.nodes).length;
-    return [`program: ${count} nodes, ${this.program.outputs.length} outputs, ${this.program.updates.length} updates`, printProgram(this.program)].join('\n');
+  /**
+   * A readable account of the compilation: each pass with its node counts before and after, the
+   * rewrites that fired (by rule, count, forward or backward), the FLOP estimate, and the
+   * optimized program.
+   * @example
+   * console.log(compile(g, { outputs: [loss, ...grads] }).explain({ program: false }));
+   */
+  explain(opts: ExplainOptions = {}): string {
+    return formatExplain(this.source, this.program, this.passes, opts);
   }
 }
 
 /**
- * Compiles the part of `g` that `outputs` and `updates` need.
+ * Compiles the part of `g` that `outputs` and `updates` need, optimizing it with the pass
+ * pipeline (`opts.passes`, default `defaultPasses`) before anything runs.
  * @example
  * const step = compile(g, { inputs: [x, y], outputs: [loss], updates: opt.updates(params, grads) });
  * const [l] = step.run({ x: xs, y: ys });
+ * const asWritten = compile(g, { outputs: [loss], passes: [] });
  */
 export function compile(g: Graph, opts: CompileOptions): Executable {
-  const program = buildProgram(g, opts);
-  return new Executable(g, program, program, { nanGuard: opts.nanGuard });
+  const source = buildProgram(g, opts);
+  const { program, passes } = runPipeline(source, opts.passes ?? defaultPasses, { afterPass: opts.afterPass });
+  return new Executable(g, source, program, { nanGuard: opts.nanGuard, passes });
 }
-

@@ -36,3 +36,5 @@ export { builtinOps, builtinOpNames } from './ops/index';
 export { makeProgram, rewriteProgram, topoOrder, printProgram, fmtNode, fmtType, fmtConstant, type Node, type Program, type TypeInfo, type Attrs, type Rewritten } from './ir';
 export { captureOrigin, registerLibraryPath } from './origin';
 export { streamKey, fillUniform, fillNormal, hashString, type StreamKey } from './random';
+export * from './compiler/index';
+export { fusedSoftmaxCrossEntropy, softmaxCrossEntropyOp, type SoftmaxCrossEntropyAttrs } from './ops/fused';

@@ -2,6 +2,7 @@
 import { registerOp, type OpDef } from '../registry';
 import { binaryOps, unaryOps, whereOp } from './elementwise';
 import { matmulOp } from './linalg';
+import { fusedOps } from './fused';
 import { castOp, randomOps, sourceOps, stopGradientOp } from './misc';
 import { reduceOps, softmaxOps } from './reduce';
 import { shapeOps } from './shape';
@@ -19,6 +20,7 @@ export const builtinOps: readonly OpDef<any>[] = [
   matmulOp,
   ...shapeOps,
   ...randomOps,
+  ...fusedOps,
 ];
 
 for (const def of builtinOps) registerOp(def);

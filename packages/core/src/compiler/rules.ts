@@ -1,0 +1,329 @@
+/**
+ * The rewrite engine. A rule is a named pattern → replacement pair, one line in a table:
+ *
+ *   rule('mul-one', P.mul(v('x'), c(1)), ({ x }) => x), // x·1 → x
+ *
+ * Tables are indexed by root op and run to a fixed point: sweeps over the live nodes, users
+ * before inputs (so the largest pattern at a node wins), until a sweep rewrites nothing. A
+ * replacement is built with `E` (the node builder: `E.neg(E.softplus(E.neg(x)))`), whose nodes
+ * are hash-consed and constant-folded as they are made, and take the rewritten node's scope,
+ * source line and adjoint mark — so a rewrite of a backward node stays a backward node.
+ *
+ * The engine, not each rule, makes replacements fit: a replacement must have the root's dtype;
+ * when its shape is smaller (x·1 → x where the 1 was a bigger broadcast), it is broadcast back —
+ * statically when the root's shape is known, and with `broadcastLike` against the dropped
+ * operands when a dim is only known at run time (an unknown dim could be 1 and broadcast).
+ */
+import type { DType } from '../dtype';
+import { GradgraphError } from '../errors';
+import type { Attrs, Node } from '../ir';
+import { isStatic, shapeEq, type SymShape } from '../shape';
+import { Tensor } from '../tensor';
+import { match, rootOps, type Binding, type Pattern } from './pattern';
+import type { Work } from './work';
+
+/** A node of the program being rewritten, as rules see it. */
+export class Ref {
+  constructor(
+    readonly work: Work,
+    readonly id: number,
+  ) {}
+  get node(): Node {
+    return this.work.node(this.id);
+  }
+  get op(): string {
+    return this.node.op;
+  }
+  get shape(): SymShape {
+    return this.node.type.shape;
+  }
+  get dtype(): DType {
+    return this.node.type.dtype;
+  }
+  get rank(): number {
+    return this.node.type.shape.length;
+  }
+  get attrs(): Attrs {
+    return this.node.attrs;
+  }
+  /** The value of a splat constant (bound by `k()` or `c()`); NaN for any other node. */
+  get value(): number {
+    return this.work.splat(this.id) ?? NaN;
+  }
+  /** The node's i-th input. */
+  input(i: number): Ref {
+    return new Ref(this.work, this.node.inputs[i]);
+  }
+}
+
+export type Match = Readonly<Record<string, Ref>>;
+
+export interface Rule {
+  /** Unique across all tables; explain() and the rule properties go by it. */
+  readonly name: string;
+  readonly pattern: Pattern;
+  /** Builds the replacement with `E`; null declines (rarely needed: prefer a guard). */
+  readonly replace: (m: Match, root: Ref) => Ref | null;
+  /** A condition the pattern can't say (finiteness, an axis relation). Only where needed. */
+  readonly guard?: (m: Match, root: Ref) => boolean;
+}
+
+/** A rewrite rule. Put the algebra in a comment on the same line. */
+export function rule(name: string, pattern: Pattern, replace: Rule['replace'], guard?: Rule['guard']): Rule {
+  if (!rootOps(pattern).length) throw new GradgraphError(`rule "${name}": the pattern's root must be an op`, { op: 'rule' });
+  return Object.freeze({ name, pattern, replace, guard });
+}
+
+// ---- E: the node builder for replacements ----------------------------------------------------
+
+type Meta = Pick<Node, 'scope' | 'origin' | 'adjointOf'>;
+let current: { work: Work; meta: Meta } | null = null;
+
+/** Runs `fn` with `E` building into `work`, new nodes taking `meta`. */
+export function building<T>(work: Work, meta: Meta, fn: () => T): T {
+  const prev = current;
+  current = { work, meta };
+  try {
+    return fn();
+  } finally {
+    current = prev;
+  }
+}
+
+function ctx(): { work: Work; meta: Meta } {
+  if (!current) throw new GradgraphError('E builds nodes only inside a rewrite', { op: 'E' });
+  return current;
+}
+
+export type Operand = Ref | number;
+
+function make(op: string, inputs: readonly Ref[], attrs: Attrs = {}): Ref {
+  const { work, meta } = ctx();
+  return new Ref(work, work.make(op, inputs.map((r) => r.id), attrs, meta));
+}
+
+/** A number becomes a scalar constant of its partner's dtype (weak typing, as in the API). */
+function lift2(a: Operand, b: Operand): [Ref, Ref] {
+  if (a instanceof Ref && b instanceof Ref) return [a, b];
+  if (a instanceof Ref) return [a, E.scalar(b as number, a.dtype)];
+  if (b instanceof Ref) return [E.scalar(a as number, b.dtype), b];
+  throw new GradgraphError('E needs at least one node operand', { op: 'E' });
+}
+
+const unary = (op: string) => (x: Ref): Ref => make(op, [x]);
+const binary = (op: string) => (a: Operand, b: Operand): Ref => make(op, lift2(a, b));
+
+/** Builds nodes inside a rule's replacement. Mirrors the public API, on `Ref`s. */
+export const E = {
+  op: make,
+  scalar(value: number, dtype: DType): Ref {
+    const { work, meta } = ctx();
+    return new Ref(work, work.constant(Tensor.scalar(value, dtype), meta));
+  },
+  neg: unary('neg'),
+  exp: unary('exp'),
+  log: unary('log'),
+  log1p: unary('log1p'),
+  expm1: unary('expm1'),
+  sigmoid: unary('sigmoid'),
+  softplus: unary('softplus'),
+  sqrt: unary('sqrt'),
+  rsqrt: unary('rsqrt'),
+  reciprocal: unary('reciprocal'),
+  abs: unary('abs'),
+  tanh: unary('tanh'),
+  add: binary('add'),
+  sub: binary('sub'),
+  mul: binary('mul'),
+  div: binary('div'),
+  pow: binary('pow'),
+  where: (cond: Ref, a: Operand, b: Operand): Ref => make('where', [cond, ...lift2(a, b)]),
+  sum: (x: Ref, axes: readonly number[], keepDims = false): Ref => make('sum', [x], { axes, keepDims }),
+  mean: (x: Ref, axes: readonly number[], keepDims = false): Ref => make('mean', [x], { axes, keepDims }),
+  logsumexp: (x: Ref, axes: readonly number[], keepDims = false): Ref => make('logsumexp', [x], { axes, keepDims }),
+  softmax: (x: Ref, axis: number): Ref => make('softmax', [x], { axis }),
+  logSoftmax: (x: Ref, axis: number): Ref => make('logSoftmax', [x], { axis }),
+  reshape: (x: Ref, shape: readonly number[]): Ref => make('reshape', [x], { shape }),
+  transpose: (x: Ref, perm: readonly number[]): Ref => make('transpose', [x], { perm }),
+  broadcastTo: (x: Ref, shape: readonly number[]): Ref => make('broadcastTo', [x], { shape }),
+  broadcastLike: (x: Ref, ref: Ref): Ref => make('broadcastLike', [x, ref]),
+  expandDims: (x: Ref, axes: readonly number[]): Ref => make('expandDims', [x], { axes }),
+  squeeze: (x: Ref, axes: readonly number[]): Ref => make('squeeze', [x], { axes }),
+  cast: (x: Ref, dtype: DType): Ref => (x.dtype === dtype ? x : make('cast', [x], { dtype })),
+  shapeSize: (x: Ref, axes: readonly number[], dtype: DType): Ref => make('shapeSize', [x], { axes, dtype }),
+  /** A reduction's result with its reduced axes put back as 1s (what a reduction VJP does to dy). */
+  keep: (x: Ref, axes: readonly number[], keepDims: boolean): Ref => (keepDims || axes.length === 0 ? x : make('expandDims', [x], { axes })),
+  /** `x` broadcast to `ref`'s shape: static when known, at run time otherwise. */
+  broadcastToShapeOf(x: Ref, ref: Ref): Ref {
+    if (isStatic(ref.shape)) return shapeEq(x.shape, ref.shape) ? x : E.broadcastTo(x, ref.shape);
+    return E.broadcastLike(x, ref);
+  },
+};
+
+// ---- fitting a replacement to the node it replaces -------------------------------------------
+
+/** True when `a` can broadcast to `b` (rank ≤, each dim 1, equal, or unknown on either side). */
+function broadcastable(a: SymShape, b: SymShape): boolean {
+  if (a.length > b.length) return false;
+  const off = b.length - a.length;
+  return a.every((d, i) => d === 1 || d === null || b[off + i] === null || d === b[off + i]);
+}
+
+/**
+ * True when broadcasting `a` against `b` surely gives `b` at run time: per dim, `a` is 1, or
+ * both are the same known size, or `a` is unknown while `b` is a known size > 1 (then `a` is 1 or
+ * that size). Unknown against unknown could broadcast either way.
+ */
+export function broadcastsInto(a: SymShape, b: SymShape): boolean {
+  if (a.length > b.length) return false;
+  const off = b.length - a.length;
+  return a.every((d, i) => {
+    const e = b[off + i];
+    return d === 1 || (d !== null && d === e) || (d === null && e !== null && e > 1);
+  });
+}
+
+/** The leaves reachable from `rep` (the operands the replacement kept). */
+function keptLeaves(work: Work, rep: number, leaves: ReadonlySet<number>): Set<number> {
+  const kept = new Set<number>();
+  const seen = new Set<number>();
+  const stack = [rep];
+  while (stack.length && seen.size < 256) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    if (leaves.has(id)) kept.add(id);
+    else stack.push(...work.node(id).inputs);
+  }
+  return kept;
+}
+
+/** `rep` made to stand for `root`: same dtype and run-time shape, or null when it can't. */
+export function fit(work: Work, root: Node, rep: number, leaves: readonly number[]): number | null {
+  const r = work.node(rep);
+  if (r.type.dtype !== root.type.dtype) return null;
+  const want = root.type.shape;
+  if (isStatic(want)) {
+    if (shapeEq(r.type.shape, want)) return rep;
+    if (!broadcastable(r.type.shape, want)) return null;
+    return work.make('broadcastTo', [rep], { shape: want }, root);
+  }
+  const kept = keptLeaves(work, rep, new Set(leaves));
+  let out = rep;
+  for (const leaf of new Set(leaves)) {
+    if (kept.has(leaf) || broadcastsInto(work.node(leaf).type.shape, work.node(out).type.shape)) continue;
+    out = work.make('broadcastLike', [out, leaf], {}, root);
+  }
+  const got = work.node(out).type.shape;
+  return got.length === want.length && got.every((d, i) => d === want[i]) ? out : null;
+}
+
+// ---- running tables to a fixed point ---------------------------------------------------------
+
+/** How often a rule fired, split by whether the rewritten node was forward or backward. */
+export interface RewriteCount {
+  readonly rule: string;
+  readonly forward: number;
+  readonly backward: number;
+}
+
+/** Counts rewrites by rule, in first-fired order. */
+export class RewriteLog {
+  private readonly counts = new Map<string, { forward: number; backward: number }>();
+  record(name: string, node: Node, n = 1): void {
+    let c = this.counts.get(name);
+    if (!c) this.counts.set(name, (c = { forward: 0, backward: 0 }));
+    if (node.adjointOf !== undefined) c.backward += n;
+    else c.forward += n;
+  }
+  list(): RewriteCount[] {
+    return [...this.counts].map(([rule, c]) => ({ rule, ...c }));
+  }
+  get total(): number {
+    let t = 0;
+    for (const c of this.counts.values()) t += c.forward + c.backward;
+    return t;
+  }
+}
+
+export interface FixedPoint {
+  readonly converged: boolean;
+  readonly sweeps: number;
+}
+
+/** Rules by root op, tables in order, rules in table order. */
+export function indexRules(tables: readonly (readonly Rule[])[]): Map<string, Rule[]> {
+  const index = new Map<string, Rule[]>();
+  for (const table of tables) {
+    for (const r of table) {
+      for (const op of rootOps(r.pattern)) {
+        let list = index.get(op);
+        if (!list) index.set(op, (list = []));
+        list.push(r);
+      }
+    }
+  }
+  return index;
+}
+
+/** Tries the rules indexed under `node.op` at `id`; true when one fired. */
+function rewriteAt(work: Work, index: Map<string, Rule[]>, id: number, log: RewriteLog): boolean {
+  const node = work.node(id);
+  const rules = index.get(node.op);
+  if (!rules) return false;
+  const root = new Ref(work, id);
+  for (const r of rules) {
+    let found: Binding | null = null;
+    const refs = (b: Binding): Match => Object.fromEntries(Object.entries(b.vars).map(([name, i]) => [name, new Ref(work, i)]));
+    match(work, r.pattern, id, { vars: {}, leaves: [] }, (b) => {
+      if (r.guard && !r.guard(refs(b), root)) return false;
+      found = b;
+      return true;
+    });
+    if (!found) continue;
+    const b: Binding = found;
+    let rep: number | null = null;
+    try {
+      rep = building(work, node, () => {
+        const out = r.replace(refs(b), root);
+        return out === null ? null : fit(work, node, out.id, b.leaves);
+      });
+    } catch (e) {
+      work.notes.push(`rule ${r.name} failed at %${id} (${node.op}): ${(e as Error).message.split('\n')[0]}`);
+      continue;
+    }
+    if (rep === null || rep === id) continue;
+    work.replace(id, rep);
+    log.record(r.name, node);
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Runs rule tables over `work` until no rule fires. Each sweep visits the live nodes users
+ * first; nodes a rewrite creates are visited by the next sweep. Stops (not converged, with a note)
+ * if the rules keep firing far beyond the program's size — a cycle between rules.
+ */
+export function runRules(work: Work, tables: readonly (readonly Rule[])[], log: RewriteLog, opts: { maxSweeps?: number } = {}): FixedPoint {
+  const index = indexRules(tables);
+  const maxSweeps = opts.maxSweeps ?? 100;
+  let fired = 0;
+  for (let sweep = 1; sweep <= maxSweeps; sweep++) {
+    const order = work.order();
+    const budget = 20 * (order.length + 50);
+    let changed = false;
+    for (let i = order.length - 1; i >= 0; i--) {
+      const id = order[i];
+      if (work.isReplaced(id)) continue;
+      if (rewriteAt(work, index, id, log)) {
+        changed = true;
+        fired++;
+      }
+    }
+    if (!changed) return { converged: true, sweeps: sweep };
+    if (fired > budget) break;
+  }
+  work.notes.push(`the rules did not reach a fixed point (${fired} rewrites); the program is correct but may not be fully simplified`);
+  return { converged: false, sweeps: maxSweeps };
+}

@@ -1,0 +1,369 @@
+/**
+ * `Work`: the mutable working copy of a program that a pass edits, and the node builder rules use.
+ *
+ * A pass copies the program into a `Work`, edits it freely (new nodes, redirected uses), and then
+ * `finish()` applies the net difference to the original program with immer, so the pass's
+ * patches record exactly what changed. Two invariants make rewriting safe:
+ *
+ * - **an id names a value**: `replace(a, b)` is only called when `a` and `b` compute the same
+ *   value, and moves every use of `a` to `b`. Users keep their ids (their inputs change, their
+ *   values don't), so node ids mean the same thing before and after every pass.
+ * - **nodes are hash-consed**: `make` returns the existing node for an equal (op, inputs, attrs,
+ *   dtype), and when a redirect makes two nodes equal they are merged on the spot. Commutative ops
+ *   key their inputs unordered. So `σ(−x)` built by a rule *is* the `σ(−x)` the VJP made, and
+ *   patterns that name one node twice see it.
+ */
+import { castDraft, freeze, type Patch } from 'immer';
+import { GraphError } from '../errors';
+import { rewriteProgram, type Attrs, type Node, type Program, type Rewritten, type TypeInfo } from '../ir';
+import { getOp, hasOp, type ConcreteType } from '../registry';
+import { isStatic, sizeOf, type Shape } from '../shape';
+import { Tensor } from '../tensor';
+
+/** Ops whose operands can be swapped without changing a bit of the result. */
+export const COMMUTATIVE: ReadonlySet<string> = new Set(['add', 'mul', 'maximum', 'minimum', 'equal', 'notEqual', 'logicalAnd', 'logicalOr']);
+
+/** Leaves whose value the executor supplies. */
+export const SOURCES: ReadonlySet<string> = new Set(['input', 'param', 'constant']);
+
+/** Random nodes draw fresh numbers per run: never merged, never folded. */
+export function isRandomOp(op: string): boolean {
+  return hasOp(op) && getOp(op).kind === 'random';
+}
+
+/** Largest constant (in elements) that folding may create when its inputs are smaller. */
+export const FOLD_LIMIT = 1024;
+
+function encode(v: unknown): string | null {
+  if (v instanceof Tensor) {
+    if (v.size > 256) return null;
+    return `T${v.dtype}[${v.shape.join(',')}](${Array.from(v.data, (x) => (Object.is(x, -0) ? '-0' : String(x))).join(',')})`;
+  }
+  if (Array.isArray(v)) {
+    const parts = v.map(encode);
+    return parts.includes(null) ? null : `[${parts.join(',')}]`;
+  }
+  if (v && typeof v === 'object') {
+    const parts: string[] = [];
+    for (const k of Object.keys(v).sort()) {
+      const e = encode((v as Record<string, unknown>)[k]);
+      if (e === null) return null;
+      parts.push(`${k}:${e}`);
+    }
+    return `{${parts.join(',')}}`;
+  }
+  if (typeof v === 'number' && Object.is(v, -0)) return '-0';
+  return JSON.stringify(v) ?? 'undefined';
+}
+
+/**
+ * The hash-consing key of a node: op, dtype, inputs (unordered for commutative ops) and attrs.
+ * Null for nodes that must stay unique: random nodes and large constants.
+ */
+export function nodeKey(op: string, inputs: readonly number[], attrs: Attrs, dtype: string): string | null {
+  if (isRandomOp(op)) return null;
+  const attrKey = encode(attrs);
+  if (attrKey === null) return null;
+  const ins = COMMUTATIVE.has(op) && inputs.length === 2 && inputs[0] > inputs[1] ? [inputs[1], inputs[0]] : inputs;
+  return `${op}|${dtype}|${ins.join(',')}|${attrKey}`;
+}
+
+/** True when every element of a float tensor is finite (ints and bools always are). */
+export function allFinite(t: Tensor): boolean {
+  if (t.dtype === 'int32' || t.dtype === 'bool') return true;
+  for (let i = 0; i < t.size; i++) if (!Number.isFinite(t.data[i])) return false;
+  return true;
+}
+
+/**
+ * Evaluates `op` on constant inputs with its reference kernel, as the interpreter would at run
+ * time — so folding changes no bit. Undefined when the op can't be folded here: sources and
+ * random ops, a result too large to store (a broadcast of a small constant stays a broadcast),
+ * or a kernel that throws (the error belongs to run time, with its context).
+ */
+export function evalConstant(op: string, inputs: readonly Tensor[], attrs: Attrs, node: Node): Tensor | undefined {
+  if (SOURCES.has(op) || isRandomOp(op) || !hasOp(op)) return undefined;
+  const def = getOp(op);
+  try {
+    const t = def.infer(inputs, attrs);
+    if (!isStatic(t.shape)) return undefined;
+    const limit = Math.max(FOLD_LIMIT, ...inputs.map((x) => x.size));
+    if (sizeOf(t.shape) > limit) return undefined;
+    const out: ConcreteType = { dtype: t.dtype, shape: t.shape as Shape };
+    const r = def.kernel(inputs, attrs, { out, node });
+    return r instanceof Tensor && r.dtype === out.dtype && r.shape.length === out.shape.length && r.shape.every((d, i) => d === out.shape[i]) ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+type Meta = Pick<Node, 'scope' | 'origin' | 'adjointOf'>;
+
+/** A mutable working copy of a program. See the module comment for its invariants. */
+export class Work {
+  readonly base: Program;
+  private readonly nodes = new Map<number, Node>();
+  private readonly users = new Map<number, Set<number>>();
+  private readonly cons = new Map<string, number>();
+  private readonly keys = new Map<number, string>();
+  /** Replaced ids and what replaced them. */
+  private readonly forward = new Map<number, number>();
+  private readonly splats = new Map<number, number | null>();
+  outputs: number[];
+  updates: [number, number][];
+  private next: number;
+  /** Notes for `explain()`: things a pass wants the user to know. */
+  readonly notes: string[] = [];
+
+  constructor(program: Program) {
+    this.base = program;
+    this.next = program.nextId;
+    for (const key of Object.keys(program.nodes)) {
+      const node = program.nodes[Number(key)];
+      this.nodes.set(node.id, node);
+    }
+    for (const node of this.nodes.values()) {
+      for (const i of node.inputs) this.usersOf(i).add(node.id);
+      this.index(node);
+    }
+    this.outputs = [...program.outputs];
+    this.updates = program.updates.map(([p, v]) => [p, v]);
+  }
+
+  private usersOf(id: number): Set<number> {
+    let s = this.users.get(id);
+    if (!s) this.users.set(id, (s = new Set()));
+    return s;
+  }
+
+  /** Enters `node` in the cons table unless an equal node is there already. */
+  private index(node: Node): void {
+    const key = nodeKey(node.op, node.inputs, node.attrs, node.type.dtype);
+    if (key === null) return;
+    this.keys.set(node.id, key);
+    if (!this.cons.has(key)) this.cons.set(key, node.id);
+  }
+
+  node(id: number): Node {
+    const n = this.nodes.get(id);
+    if (!n) throw new GraphError(`no node %${id} in the program being rewritten`, { op: 'compile' });
+    return n;
+  }
+
+  has(id: number): boolean {
+    return this.nodes.has(id);
+  }
+
+  /** True once `id` has been replaced by another node. */
+  isReplaced(id: number): boolean {
+    return this.forward.has(id);
+  }
+
+  /** The node that now stands for `id` (itself unless replaced). */
+  resolve(id: number): number {
+    let r = id;
+    while (this.forward.has(r)) r = this.forward.get(r)!;
+    return r;
+  }
+
+  /** How many nodes (live or not) use `id`, plus outputs and updates that name it. */
+  useCount(id: number): number {
+    return (this.users.get(id)?.size ?? 0) + this.outputs.filter((o) => o === id).length + this.updates.filter(([, v]) => v === id).length;
+  }
+
+  /** The nodes that use `id` as an input. */
+  usersOfNode(id: number): number[] {
+    return [...(this.users.get(id) ?? [])];
+  }
+
+  /** The existing node equal to (op, inputs, attrs, dtype), if any. */
+  lookup(op: string, inputs: readonly number[], attrs: Attrs, dtype: string): number | undefined {
+    const key = nodeKey(op, inputs, attrs, dtype);
+    if (key === null) return undefined;
+    const hit = this.cons.get(key);
+    return hit === undefined || this.forward.has(hit) ? undefined : hit;
+  }
+
+  /** Adds a fully formed node (a pass that builds nodes itself); returns its id. */
+  add(op: string, inputs: readonly number[], attrs: Attrs, type: TypeInfo, meta: Meta): number {
+    const id = this.next++;
+    const node: Node = freeze(
+      {
+        id,
+        op,
+        inputs: [...inputs],
+        attrs,
+        type: { dtype: type.dtype, shape: [...type.shape] },
+        scope: meta.scope,
+        origin: meta.origin,
+        ...(meta.adjointOf !== undefined ? { adjointOf: meta.adjointOf } : {}),
+      },
+      true,
+    );
+    this.nodes.set(id, node);
+    for (const i of inputs) this.usersOf(i).add(id);
+    this.index(node);
+    return id;
+  }
+
+  /**
+   * The node `op(inputs)` with `rawAttrs` normalized and its type inferred by the op's own rules,
+   * reusing an equal node when one exists. All-constant inputs fold to a constant right away.
+   * New nodes take scope, source line and adjoint mark from `meta` (the node being rewritten).
+   * Throws the op's ShapeError/DTypeError when the inputs don't fit (a rule bug).
+   */
+  make(op: string, inputs: readonly number[], rawAttrs: Attrs, meta: Meta): number {
+    const def = getOp(op);
+    const ins = inputs.map((i) => this.node(i));
+    const types = ins.map((n) => n.type);
+    const ar = def.arity;
+    const n = inputs.length;
+    if (typeof ar === 'number' ? n !== ar : n < ar.min || (ar.max !== undefined && n > ar.max)) {
+      throw new GraphError(`a rewrite built ${op} with ${n} inputs`, { op });
+    }
+    const attrs = freeze(def.attrs(rawAttrs, types), true);
+    const type = def.infer(types, attrs);
+    if (n > 0 && ins.every((x) => x.op === 'constant')) {
+      const draft: Node = { id: -1, op, inputs, attrs, type, scope: meta.scope, origin: meta.origin };
+      const value = evalConstant(op, ins.map((x) => x.attrs.value as Tensor), attrs, draft);
+      if (value) return this.constant(value, meta);
+    }
+    return this.lookup(op, inputs, attrs, type.dtype) ?? this.add(op, inputs, attrs, type, meta);
+  }
+
+  /** A constant node holding `value` (shared with an equal small constant). */
+  constant(value: Tensor, meta: Meta): number {
+    const attrs = freeze({ value }, false);
+    const type = { dtype: value.dtype, shape: [...value.shape] };
+    return this.lookup('constant', [], attrs, value.dtype) ?? this.add('constant', [], attrs, type, meta);
+  }
+
+  /**
+   * The value of a "splat" — a constant whose elements are all equal — seen through the ops that
+   * only move or copy it (broadcast, reshape, expandDims, squeeze). Undefined otherwise.
+   */
+  splat(id: number): number | undefined {
+    if (this.splats.has(id)) return this.splats.get(id) ?? undefined;
+    const node = this.node(id);
+    let v: number | undefined;
+    if (node.op === 'constant') {
+      const t = node.attrs.value as Tensor;
+      if (t.size > 0 && !Number.isNaN(t.data[0]) && t.data.every((x) => x === t.data[0])) v = t.data[0];
+    } else if (['broadcastTo', 'broadcastLike', 'reshape', 'reshapeLike', 'expandDims', 'squeeze'].includes(node.op)) {
+      v = this.splat(node.inputs[0]);
+    }
+    this.splats.set(id, v ?? null);
+    return v;
+  }
+
+  /**
+   * Moves every use of `old` (node inputs, outputs, update values) to `rep`, which must compute
+   * the same value. Users that become equal to an existing node are merged into it in turn.
+   */
+  replace(old: number, rep: number): void {
+    const queue: [number, number][] = [[old, rep]];
+    while (queue.length) {
+      const [a, b0] = queue.shift()!;
+      if (this.forward.has(a)) continue;
+      const b = this.resolve(b0);
+      if (a === b) continue;
+      this.forward.set(a, b);
+      const ka = this.keys.get(a);
+      if (ka !== undefined && this.cons.get(ka) === a) this.cons.delete(ka);
+      const bUsers = this.usersOf(b);
+      for (const u of this.users.get(a) ?? []) {
+        const un = this.node(u);
+        const inputs = un.inputs.map((i) => (i === a ? b : i));
+        const next: Node = freeze({ ...un, inputs }, true);
+        this.nodes.set(u, next);
+        bUsers.add(u);
+        const ku = this.keys.get(u);
+        if (ku !== undefined && this.cons.get(ku) === u) this.cons.delete(ku);
+        this.keys.delete(u);
+        const key = nodeKey(next.op, next.inputs, next.attrs, next.type.dtype);
+        if (key === null) continue;
+        this.keys.set(u, key);
+        const hit = this.cons.get(key);
+        if (hit !== undefined && hit !== u && !this.forward.has(hit)) queue.push([u, hit]);
+        else this.cons.set(key, u);
+      }
+      this.users.delete(a);
+      this.outputs = this.outputs.map((o) => (o === a ? b : o));
+      this.updates = this.updates.map(([p, v]) => [p, v === a ? b : v]);
+    }
+  }
+
+  /** Live node ids (reachable from outputs and updates), inputs before users. */
+  order(): number[] {
+    const order: number[] = [];
+    const state = new Map<number, 1 | 2>();
+    const roots = [...this.outputs, ...this.updates.flatMap(([p, v]) => [p, v])];
+    for (const root of roots) {
+      if (state.get(root) === 2) continue;
+      const stack: [number, number][] = [[root, 0]];
+      state.set(root, 1);
+      while (stack.length) {
+        const top = stack[stack.length - 1];
+        const node = this.node(top[0]);
+        if (top[1] < node.inputs.length) {
+          const child = node.inputs[top[1]++];
+          const s = state.get(child);
+          if (s === 1) throw new GraphError(`a rewrite made a cycle through node %${child}`, { op: 'compile' });
+          if (s === undefined) {
+            state.set(child, 1);
+            stack.push([child, 0]);
+          }
+        } else {
+          state.set(top[0], 2);
+          order.push(top[0]);
+          stack.pop();
+        }
+      }
+    }
+    return order;
+  }
+
+  /**
+   * The rewritten program: the live nodes only, written onto the original with immer so the
+   * patches hold the net change (a node whose inputs moved is patched at `nodes/<id>/inputs`).
+   */
+  finish(): Rewritten {
+    const live = this.order();
+    const liveSet = new Set(live);
+    const base = this.base;
+    let nextId = base.nextId;
+    for (const id of live) if (id >= nextId) nextId = id + 1;
+    const sameList = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+    return rewriteProgram(base, (draft) => {
+      for (const key of Object.keys(base.nodes)) if (!liveSet.has(Number(key))) delete draft.nodes[Number(key)];
+      for (const id of live) {
+        const n = this.nodes.get(id)!;
+        const b = base.nodes[id];
+        if (b === n) continue;
+        if (!b) draft.nodes[id] = castDraft(n);
+        else if (b.op === n.op && b.attrs === n.attrs && b.type === n.type && b.scope === n.scope && b.origin === n.origin && b.adjointOf === n.adjointOf) {
+          if (!sameList(b.inputs, n.inputs)) draft.nodes[id].inputs = n.inputs as number[];
+        } else draft.nodes[id] = castDraft(n);
+      }
+      if (!sameList(base.outputs, this.outputs)) draft.outputs = this.outputs;
+      const upd = this.updates;
+      if (upd.length !== base.updates.length || upd.some(([p, v], i) => p !== base.updates[i][0] || v !== base.updates[i][1])) draft.updates = upd.map(([p, v]) => [p, v] as const);
+      if (nextId !== base.nextId) draft.nextId = nextId;
+    });
+  }
+}
+
+/** The patches of a pass that returned a program without going through `Work` (user passes). */
+export function diffPrograms(before: Program, after: Program): { patches: Patch[]; inversePatches: Patch[] } {
+  const r = rewriteProgram(before, (draft) => {
+    for (const key of Object.keys(before.nodes)) if (!(key in after.nodes)) delete draft.nodes[Number(key)];
+    for (const key of Object.keys(after.nodes)) {
+      const id = Number(key);
+      if (before.nodes[id] !== after.nodes[id]) draft.nodes[id] = castDraft(after.nodes[id]);
+    }
+    if (before.outputs !== after.outputs) draft.outputs = [...after.outputs];
+    if (before.updates !== after.updates) draft.updates = after.updates.map(([p, v]) => [p, v] as const);
+    if (before.nextId !== after.nextId) draft.nextId = after.nextId;
+  });
+  return { patches: r.patches, inversePatches: r.inversePatches };
+}
