@@ -172,24 +172,38 @@ export class Optimizer {
     });
   }
 
-  /** The step counter (int32 scalar state: updates completed so far). Exists after `updates()`. */
+  /**
+   * The step counter (int32 scalar state: updates completed so far). Exists after `updates()`.
+   * @example const ups = opt.updates(params, grads); g.getValue(opt.stepCount).item(); // 0 before the first run
+   */
   get stepCount(): Sym {
     if (!this.step) throw new GraphError('the step counter exists once updates() has been called; call it before listing opt.stepCount as an output', { op: `optim.${this.name}`, origin: captureOrigin() });
     return this.step;
   }
 
-  /** The learning rate of the current step, a float64 scalar symbol (to log it). Exists after `updates()`. */
+  /**
+   * The learning rate of the current step, a float64 scalar symbol (to log it). Exists after `updates()`.
+   * @example
+   * const updates = opt.updates(params, grads);
+   * const step = compile(g, { outputs: [loss, opt.currentLr], updates });
+   */
   get currentLr(): Sym {
     if (!this.lrSym) throw new GraphError('the learning rate symbol exists once updates() has been called; call it before listing opt.currentLr as an output', { op: `optim.${this.name}`, origin: captureOrigin() });
     return this.lrSym;
   }
 
-  /** The state this optimizer keeps for `param`, by slot name (`m`, `v`, `momentum`, ...). */
+  /**
+   * The state this optimizer keeps for `param`, by slot name (`m`, `v`, `momentum`, ...).
+   * @example const { m, v } = adam.stateOf(w); g.getValue(m);
+   */
   stateOf(param: Sym): Readonly<Record<string, Sym>> {
     return { ...(this.slots.get(param.id) ?? {}) };
   }
 
-  /** Every state variable this optimizer created (step counter first). */
+  /**
+   * Every state variable this optimizer created (step counter first).
+   * @example opt.stateVars.map((s) => s.name) // ['adam/step', 'adam/w/m', 'adam/w/v']
+   */
   get stateVars(): Sym[] {
     return [...(this.step ? [this.step] : []), ...[...this.slots.values()].flatMap((s) => Object.values(s))];
   }

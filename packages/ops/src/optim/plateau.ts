@@ -72,17 +72,26 @@ export class ReduceOnPlateau {
     this.s = { lr, best: this.mode === 'min' ? Infinity : -Infinity, badEpochs: 0, cooldownCounter: 0, epoch: 0 };
   }
 
-  /** The current learning rate. */
+  /**
+   * The current learning rate.
+   * @example console.log(`epoch ${e}: lr ${plateau.lr}`);
+   */
   get lr(): number {
     return this.s.lr;
   }
 
-  /** The best metric seen so far (±Infinity before the first `step()`). */
+  /**
+   * The best metric seen so far (±Infinity before the first `step()`).
+   * @example plateau.step(0.5); plateau.best // 0.5
+   */
   get best(): number {
     return this.s.best;
   }
 
-  /** Consecutive epochs without improvement (reset by a reduction and during cooldown). */
+  /**
+   * Consecutive epochs without improvement (reset by a reduction and during cooldown).
+   * @example if (plateau.badEpochs > 0) console.log('no improvement');
+   */
   get badEpochs(): number {
     return this.s.badEpochs;
   }
@@ -126,12 +135,18 @@ export class ReduceOnPlateau {
     return Tensor.scalar(this.s.lr, dtype);
   }
 
-  /** A copy of the state, for checkpoints. */
+  /**
+   * A copy of the state, JSON-safe, for checkpoints.
+   * @example fs.writeFileSync('plateau.json', JSON.stringify(plateau.state()));
+   */
   state(): PlateauState {
     return { ...this.s, best: Number.isFinite(this.s.best) ? this.s.best : null };
   }
 
-  /** Restores `state()`; checks every field first, so a bad state changes nothing. */
+  /**
+   * Restores `state()`; checks every field first, so a bad state changes nothing.
+   * @example plateau.restore(JSON.parse(fs.readFileSync('plateau.json', 'utf8')));
+   */
   restore(state: PlateauState): void {
     const op = 'optim.reduceOnPlateau';
     const bad = (what: string) => new GraphError(`cannot restore: ${what}`, { op, origin: captureOrigin() });

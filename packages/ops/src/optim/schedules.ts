@@ -28,7 +28,10 @@ export class Schedule {
     Object.freeze(config);
   }
 
-  /** JSON form, for configs and checkpoint manifests: `{ schedule: kind, ...config }`. */
+  /**
+   * JSON form, for configs and checkpoint manifests: `{ schedule: kind, ...config }`.
+   * @example JSON.stringify(schedules.exponential({ lr: 1, gamma: 0.9 })) // {"schedule":"exponential","lr":1,"gamma":0.9}
+   */
   toJSON(): Record<string, unknown> {
     return { schedule: this.kind, ...this.config };
   }
@@ -73,6 +76,10 @@ export class Schedule {
   }
 }
 
+/**
+ * True for a `Schedule` (as opposed to a number or a symbol learning rate).
+ * @example isSchedule(schedules.constant(0.1)) // true
+ */
 export function isSchedule(x: unknown): x is Schedule {
   return x instanceof Schedule;
 }
