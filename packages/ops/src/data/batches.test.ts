@@ -5,7 +5,7 @@ import { BatchLoader, batches, dataset, type Batch } from './index';
 
 const n = 10;
 const ds = dataset({ x: Array.from({ length: n }, (_, i) => [i, 10 * i]), y: Array.from({ length: n }, (_, i) => i % 3), numClasses: 3 });
-const rowsOf = (bs: Iterable<Batch>) => [...bs].flatMap((b) => Array.from(b.rows));
+const rowsOf = (bs: Iterable<Batch<Tensor | undefined>>) => [...bs].flatMap((b) => Array.from(b.rows));
 const sorted = (a: number[]) => [...a].sort((p, q) => p - q);
 const range = (m: number) => Array.from({ length: m }, (_, i) => i);
 

@@ -94,7 +94,20 @@ export class BatchLoader<Y extends Tensor | undefined = Tensor> implements Itera
     return this.x.shape[0];
   }
 
-  /** Batches per epoch: ⌈n / batchSize⌉, or ⌊n / batchSize⌋ with `dropLast`. */
+  /**
+   * What determines every batch, as plain data: save it in a checkpoint and compare on resume
+   * (a different seed, batch size or row count would silently change the remaining batches).
+   *
+   * @example JSON.stringify(loader.config); // {"size":120,"batchSize":16,"shuffle":true,"seed":1,"dropLast":false}
+   */
+  get config(): { size: number; batchSize: number; shuffle: boolean; seed: number; dropLast: boolean } {
+    return { size: this.size, batchSize: this.batchSize, shuffle: this.shuffle, seed: this.seed, dropLast: this.dropLast };
+  }
+
+  /**
+   * Batches per epoch: ⌈n / batchSize⌉, or ⌊n / batchSize⌋ with `dropLast`.
+   * @example data.batches(train, { batchSize: 16 }).numBatches; // 8 for 120 rows
+   */
   get numBatches(): number {
     return this.dropLast ? Math.floor(this.size / this.batchSize) : Math.ceil(this.size / this.batchSize);
   }

@@ -101,7 +101,10 @@ export class Dataset {
     return Object.freeze(ds) as Dataset;
   }
 
-  /** Number of rows. */
+  /**
+   * Number of rows.
+   * @example data.loadIris().size; // 150
+   */
   get size(): number {
     return this.x.shape[0];
   }
@@ -186,12 +189,18 @@ export class Dataset {
     return Dataset.fromParts({ ...this.parts(), x: fx, featureNames: names ?? defaultNames('x', fx.shape[1]) });
   }
 
-  /** A note appended (e.g. what a transform did). */
+  /**
+   * The same data with a note appended (e.g. what a transform did).
+   * @example ds.withNote('outliers above 3σ removed by hand').notes;
+   */
   withNote(note: string): Dataset {
     return Dataset.fromParts({ ...this.parts(), notes: [...this.notes, note] });
   }
 
-  /** A one-line summary: name, rows, features, classes or targets. */
+  /**
+   * A one-line summary: name, rows, features, classes or targets.
+   * @example String(data.loadIris()); // 'Dataset("iris": 150 rows × 4 features float32, 3 classes)'
+   */
   toString(): string {
     const what = this.classNames ? `${this.numClasses} classes` : this.targetNames ? `targets ${this.targetNames.join(', ')}` : 'no labels';
     return `Dataset(${this.describeName()}: ${this.size} rows × ${this.numFeatures} features ${this.x.dtype}, ${what})`;

@@ -185,6 +185,10 @@ function splitRows(op: string, ds: Dataset, sizes: number[], names: string[], op
  * point of that transportation polytope, whose vertices are integral, so such a table exists;
  * a max flow (source → class, cap r_c; class → part, cap 1 where fractional; part → sink, cap q_s)
  * finds one.
+ *
+ * @example
+ * data.allocate([60, 30, 10], [80, 20]); // [[48, 12], [24, 6], [8, 2]]
+ * data.allocate([7, 13], [5, 5, 10]);    // [[2, 2, 3], [3, 3, 7]]: ideal 1.75, 1.75, 3.5 / 3.25, 3.25, 6.5
  */
 export function allocate(groupSizes: readonly number[], partSizes: readonly number[]): number[][] {
   const n = groupSizes.reduce((a, b) => a + b, 0);
