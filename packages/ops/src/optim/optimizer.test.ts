@@ -230,3 +230,32 @@ describe('errors', () => {
     expect(() => adam().currentLr).toThrow(GraphError);
   });
 });
+
+describe('no silent NaN', () => {
+  it('centered rmsprop with a constant gradient: v − ḡ² rounds below 0, the root sees 0', () => {
+    // with α = 0.5 and g ≡ 0.333, v and ḡ² both converge to g² and their float64 difference
+    // turns negative after ~50 steps; PyTorch's √(v − ḡ²) gives NaN there
+    for (const dtype of ['float32', 'float64'] as const) {
+      const g = new Graph();
+      const w = g.param('w', Tensor.from([1, 2, 3], dtype));
+      const loss = w.mul(g.constant(Tensor.from([0.333, 0.333, 1.7], dtype))).sum();
+      const opt = rmsprop({ lr: 1e-3, alpha: 0.5, centered: true });
+      const step = compile(g, { outputs: [loss], updates: opt.updates([w], grad(loss, [w])), nanGuard: true });
+      for (let i = 0; i < 150; i++) step.run();
+      expect(Array.from(g.getValue(w).data).every(Number.isFinite)).toBe(true);
+    }
+  });
+
+  it('a param with an all-zero gradient stays finite and unmoved under every optimizer', () => {
+    const makers = [sgd({ momentum: 0.9, dampening: 0.5 }), nesterov(), adagrad(), adagrad({ eps: 0, initialAccumulator: 0.1 }), rmsprop({ centered: true, momentum: 0.5 }), adam({ amsgrad: true }), adam({ epsHat: true }), adamw({ weightDecay: 0 })];
+    for (const opt of makers) {
+      const g = new Graph();
+      const w = g.param('w', Tensor.from([1, -2], 'float32'));
+      const u = g.param('u', Tensor.from([3], 'float32'));
+      const loss = u.mul(u).sum();
+      const step = compile(g, { outputs: [loss], updates: opt.updates([w, u], grad(loss, [w, u])), nanGuard: true });
+      for (let i = 0; i < 3; i++) step.run();
+      expect(Array.from(g.getValue(w).data), opt.name).toEqual([1, -2]);
+    }
+  });
+});

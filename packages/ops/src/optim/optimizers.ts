@@ -176,7 +176,7 @@ export interface RmspropOptions extends CommonOptions {
 
 /**
  * RMSprop, as `torch.optim.RMSprop`: `v ← α·v + (1 − α)·g²`; centered: `ḡ ← α·ḡ + (1 − α)·g`,
- * `a = √(v − ḡ²) + ε`, else `a = √v + ε`; with momentum `b ← μ·b + g/a`, `θ ← θ − lr·b`, without
+ * `a = √max(v − ḡ², 0) + ε`, else `a = √v + ε`; with momentum `b ← μ·b + g/a`, `θ ← θ − lr·b`, without
  * `θ ← θ − lr·g/a`.
  * @example const opt = optim.rmsprop({ lr: 1e-3, centered: true, momentum: 0.9 });
  */
@@ -200,7 +200,9 @@ export function rmsprop(opts?: RmspropOptions): Optimizer {
       const ga = c.state('gradAvg');
       const gbar = add(mul(ga, alpha), mul(g, 1 - alpha));
       c.assign(ga, gbar);
-      variance = sub(v, mul(gbar, gbar));
+      // v − ḡ² ≥ 0 in exact arithmetic, but for a steady gradient both sides converge to g² and
+      // the rounded difference can dip below 0 (PyTorch's √ then gives NaN): clamp it at 0
+      variance = maximum(sub(v, mul(gbar, gbar)), 0);
     }
     const avg = epsInsideSqrt ? sqrt(add(variance, eps)) : add(sqrt(variance), eps);
     if (mom === 0) return mul(c.lr, div(g, avg));
