@@ -376,6 +376,7 @@ describe.each([rosenbrock, quadratic])('float64 trajectories on $name', (problem
         }),
       );
     }
+    if (process.env.OPTIM_REPORT) console.log(`${problem.name} ${c.name}: worst relative error ${worst.toExponential(2)}`);
     expect(worst).toBeLessThanOrEqual(TOL);
     // the run went somewhere: the params moved away from the start
     const start = problem.init.flatMap((p) => p.values);
