@@ -348,7 +348,7 @@ function featuresFromRows(rows: Features, op: string, names: string[] | undefine
 /** Checks a feature tensor: rank 2, names fit, finite values; converts to a float dtype. */
 function checkFeatureTensor(x: Tensor, op: string, names: readonly string[] | undefined, dtype: FloatDType | undefined): Tensor {
   if (x.rank !== 2) throw new DataError(`x must be a Tensor [n, d], got shape [${x.shape.join(', ')}]`, { op });
-  const [n, d] = x.shape;
+  const d = x.shape[1];
   if (names && names.length !== d) throw new DataError(`featureNames has ${names.length} names for ${d} feature columns`, { op });
   const target: FloatDType = dtype ?? (isFloat(x.dtype) ? (x.dtype as FloatDType) : 'float32');
   const t = x.dtype === target ? x : x.astype(target);
@@ -359,7 +359,6 @@ function checkFeatureTensor(x: Tensor, op: string, names: readonly string[] | un
       throw new DataError(badValue(data[k])!, { op, row: (k - j) / d, column: names ? names[j] : `x${j}` });
     }
   }
-  void n;
   return t;
 }
 
