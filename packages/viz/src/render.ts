@@ -1,0 +1,77 @@
+/**
+ * Rendering: DOT → SVG with Graphviz compiled to WebAssembly (`@hpcc-js/wasm-graphviz`), and
+ * SVG → PNG with resvg. Both run in Node with no browser and no system Graphviz.
+ */
+import { GradgraphError, captureOrigin } from '@gradgraph/core';
+import { Graphviz } from '@hpcc-js/wasm-graphviz';
+import { Resvg } from '@resvg/resvg-js';
+
+/** Graphviz could not lay out a DOT text, or resvg could not rasterize an SVG. */
+export class RenderError extends GradgraphError {}
+
+let graphviz: Promise<Graphviz> | undefined;
+
+/** The Graphviz version doing the layout (e.g. `16.1.0`). */
+export async function graphvizVersion(): Promise<string> {
+  return (await loadGraphviz()).version();
+}
+
+function loadGraphviz(): Promise<Graphviz> {
+  graphviz ??= Graphviz.load();
+  return graphviz;
+}
+
+export interface SvgOptions {
+  /** Graphviz layout engine. Default `'dot'` (layered, what graphs of ops want). */
+  engine?: 'dot' | 'neato' | 'fdp' | 'sfdp' | 'circo' | 'twopi' | 'osage' | 'patchwork';
+}
+
+/**
+ * Lays out DOT text and returns the SVG.
+ * @example
+ * const svg = await renderSvg(toDot(g));
+ */
+export async function renderSvg(dot: string, opts: SvgOptions = {}): Promise<string> {
+  const origin = captureOrigin();
+  if (typeof dot !== 'string' || !dot.trim()) throw new RenderError(`needs DOT text, got ${typeof dot === 'string' ? 'an empty string' : typeof dot}`, { op: 'renderSvg', origin });
+  const gv = await loadGraphviz();
+  try {
+    return gv.layout(dot, 'svg', opts.engine ?? 'dot');
+  } catch (e) {
+    throw new RenderError(`Graphviz ${gv.version()} rejected the DOT: ${String((e as Error).message ?? e).trim()}`, { op: 'renderSvg', origin });
+  }
+}
+
+export interface PngOptions {
+  /** Output width in pixels (height follows). Default: the SVG's own size times `scale`. */
+  width?: number;
+  /** Zoom factor when `width` is not given. Default 2 (sharp on high-density screens). */
+  scale?: number;
+  /** Background colour. Default white (SVGs from Graphviz and vega are transparent). */
+  background?: string;
+  /** The longer side is capped at this many pixels (huge graphs stay within memory). Default 16000. */
+  maxSide?: number;
+}
+
+/**
+ * Rasterizes an SVG to PNG bytes with resvg (system fonts are used for text).
+ * @example
+ * writeFileSync('graph.png', renderPng(await renderSvg(dot), { width: 1600 }));
+ */
+export function renderPng(svg: string, opts: PngOptions = {}): Uint8Array {
+  const origin = captureOrigin();
+  if (typeof svg !== 'string' || !svg.includes('<svg')) throw new RenderError('needs SVG text (a string containing <svg>)', { op: 'renderPng', origin });
+  if (opts.width !== undefined && !(Number.isFinite(opts.width) && opts.width >= 1)) throw new RenderError(`width must be a positive number of pixels, got ${String(opts.width)}`, { op: 'renderPng', origin });
+  if (opts.scale !== undefined && !(Number.isFinite(opts.scale) && opts.scale > 0)) throw new RenderError(`scale must be a positive number, got ${String(opts.scale)}`, { op: 'renderPng', origin });
+  try {
+    const font = { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' };
+    const probe = new Resvg(svg, { font: { loadSystemFonts: false }, logLevel: 'off' });
+    const side = Math.max(probe.width, probe.height, 1);
+    const maxSide = opts.maxSide ?? 16000;
+    const zoom = Math.min(opts.width !== undefined ? opts.width / probe.width : (opts.scale ?? 2), maxSide / side);
+    const r = new Resvg(svg, { background: opts.background ?? 'white', fitTo: { mode: 'zoom', value: zoom }, font, logLevel: 'off' });
+    return new Uint8Array(r.render().asPng());
+  } catch (e) {
+    throw new RenderError(`resvg could not render the SVG: ${(e as Error).message ?? String(e)}`, { op: 'renderPng', origin });
+  }
+}
