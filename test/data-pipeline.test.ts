@@ -42,7 +42,7 @@ function accuracy(predict: Executable, ds: data.Dataset): number {
 function irisRun(batchSeed: number, epochs: number) {
   const splits = data.trainValTestSplit(data.loadIris(), { valSize: 0.15, testSize: 0.2, seed: 1, stratify: true });
   const { train, val, test, fit } = data.standardize(splits);
-  const model = softmaxRegression(4, 3, 0.1);
+  const model = softmaxRegression(4, 3, 0.5);
   const loader = data.batches(train, { batchSize: 16, seed: batchSeed });
   const losses: number[] = [];
   for (let e = 0; e < epochs; e++) for (const { x, y } of loader.epoch(e)) losses.push(model.step.run({ x, y })[0].item());
