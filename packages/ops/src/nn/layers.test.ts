@@ -149,3 +149,33 @@ describe('training mode and nn.dropout', () => {
     expect(Array.from(dv.data)).toEqual(Array.from(yv.data)); // y = 2·mask for x = 1, and dy/dx = 2·mask
   });
 });
+
+describe('errors', () => {
+  const caught = (f: () => unknown): GraphError | ShapeError => {
+    try {
+      f();
+    } catch (e) {
+      return e as GraphError;
+    }
+    throw new Error('expected an error');
+  };
+
+  it('name the op and the caller’s source line, at build and at run time', () => {
+    const g = new Graph();
+    const x = g.input('x', [null, 3]);
+    const e1 = caught(() => nn.dense(x, -1));
+    expect(e1).toBeInstanceOf(GraphError);
+    expect(e1.op).toBe('nn.dense');
+    expect(e1.origin).toMatch(/layers\.test\.ts:\d+:\d+$/);
+    const e2 = caught(() => nn.mse(x, g.input('t', [null])));
+    expect(e2.op).toBe('nn.mse');
+    expect(e2.message).toMatch(/layers\.test\.ts/);
+    const y = g.input('y', [null], 'int32');
+    const loss = nn.softmaxCrossEntropy(x, y); // the line a bad label is blamed on
+    const line = Number(/layers\.test\.ts:(\d+)/.exec(loss.node.origin)![1]);
+    const e3 = caught(() => compile(g, { outputs: [loss] }).run({ x: Tensor.zeros([2, 3]), y: Tensor.from([1, 7], 'int32') }));
+    expect(e3).toBeInstanceOf(ShapeError);
+    expect(e3.message).toMatch(/label 7 at position 1 is outside the 3 classes/);
+    expect(e3.origin).toMatch(new RegExp(`layers\\.test\\.ts:${line}:`));
+  });
+});
