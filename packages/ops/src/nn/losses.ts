@@ -18,7 +18,7 @@ export interface LossOptions {
 }
 
 /** Applies a reduction to a per-element loss. */
-export function reduceLoss(op: string, loss: Sym, reduction: Reduction | undefined): Sym {
+function reduceLoss(op: string, loss: Sym, reduction: Reduction | undefined): Sym {
   switch (reduction ?? 'mean') {
     case 'mean':
       return loss.mean();

@@ -6,7 +6,10 @@
 import { GraphError, Sym, captureOrigin, fmtShape, type Graph } from '@gradgraph/core';
 import { graphError } from './util';
 
-/** The name of the mode input. */
+/**
+ * The name of the mode input.
+ * @example step.run({ x: xs, [nn.TRAINING]: true });
+ */
 export const TRAINING = 'training';
 
 /**
