@@ -72,11 +72,12 @@ export function passDiff(before: Program, after: Program): { added: number[]; re
 
 /**
  * One picture of a pass: the program after it plus the nodes it removed, with added, removed and
- * changed nodes marked. The title counts them.
+ * changed nodes marked, and `context` hops of unchanged neighbours around them (default 1;
+ * `Infinity` draws the whole program). The title counts the changes.
  * @example
  * const svg = await renderSvg(passDot({ name: 'cse', before, patches }).dot);
  */
-export function passDot(pass: PassRecord, opts: DotOptions = {}): DotResult {
+export function passDot(pass: PassRecord, opts: DotOptions & { context?: number } = {}): DotResult {
   const origin = captureOrigin();
   if (!pass || typeof pass.name !== 'string' || !pass.before) throw new GraphError('a pass record needs { name, before, after | patches }', { op: 'passDot', origin });
   if (!pass.after && !pass.patches) throw new GraphError(`pass "${pass.name}" has neither "after" nor "patches"`, { op: 'passDot', origin });
@@ -85,11 +86,36 @@ export function passDot(pass: PassRecord, opts: DotOptions = {}): DotResult {
   const union = makeProgram([...Object.values(after.nodes), ...diff.removed.map((id) => pass.before.nodes[id])], after.outputs, after.updates);
   const nb = Object.keys(pass.before.nodes).length;
   const na = Object.keys(after.nodes).length;
+  const { context = 1, ...rest } = opts;
+  if (!(context >= 0)) throw new GraphError(`context must be a number of hops ≥ 0, got ${String(context)}`, { op: 'passDot', origin });
+  const only = Number.isFinite(context) ? neighbourhood(union, [...diff.added, ...diff.removed, ...diff.changed], context) : undefined;
   return buildDot(union, {
-    title: `${pass.name}: ${nb} → ${na} nodes (+${diff.added.length} −${diff.removed.length} ~${diff.changed.length})`,
-    ...opts,
+    title: `${pass.name}: ${nb} → ${na} nodes (+${diff.added.length} −${diff.removed.length} ~${diff.changed.length})${only ? `, ${context} hop${context === 1 ? '' : 's'} around the changes` : ''}`,
+    ...rest,
+    ...(only ? { only } : {}),
     diff,
   });
+}
+
+/** `seeds` and every node within `hops` edges of them (either direction). */
+function neighbourhood(p: Program, seeds: readonly number[], hops: number): Set<number> {
+  const users = new Map<number, number[]>();
+  for (const n of Object.values(p.nodes)) for (const i of n.inputs) (users.get(i) ?? users.set(i, []).get(i)!).push(n.id);
+  const keep = new Set(seeds);
+  let frontier = [...seeds];
+  for (let h = 0; h < hops && frontier.length; h++) {
+    const next: number[] = [];
+    for (const id of frontier) {
+      for (const k of [...(p.nodes[id]?.inputs ?? []), ...(users.get(id) ?? [])]) {
+        if (!keep.has(k) && p.nodes[k]) {
+          keep.add(k);
+          next.push(k);
+        }
+      }
+    }
+    frontier = next;
+  }
+  return keep;
 }
 
 /** What a compiler pass may leave in its `info` for the compiled view (Compiler II's fuse and memory-plan passes). */

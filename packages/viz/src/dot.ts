@@ -41,6 +41,13 @@ export interface DotOptions {
   gradientLabels?: boolean;
   /** The compiled view: fused kernels as clusters (instead of scopes), memory slots, removed nodes. */
   compiled?: CompiledOverlay;
+  /**
+   * Scopes (full paths) always drawn as one box, whatever their depth. Default `['gradflow']`:
+   * the norms a gradient probe adds.
+   */
+  collapseScopes?: readonly string[];
+  /** Draw only these node ids (their other inputs are left out, not drawn as ghosts). */
+  only?: Iterable<number>;
   /** Prefix for the `id` of every SVG element (when several graphs share one HTML page). */
   idPrefix?: string;
   /** Marks for a before/after view: node ids drawn as added, removed or changed. */
@@ -152,6 +159,8 @@ class DotBuilder {
   /** Prefix of SVG element ids (several graphs in one page). */
   private readonly pfx: string;
   private readonly maxConst: number;
+  private readonly only?: ReadonlySet<number>;
+  private readonly collapseScopes: ReadonlySet<string>;
   /** Nodes drawn as themselves or inside a box (not inline constants, not ghosts). */
   private readonly drawn = new Set<number>();
   private readonly inlineConst = new Set<number>();
@@ -176,6 +185,8 @@ class DotBuilder {
   ) {
     this.show = opts.show ?? 'both';
     this.pfx = opts.idPrefix ?? '';
+    if (opts.only) this.only = new Set(opts.only);
+    this.collapseScopes = new Set(opts.collapseScopes ?? ['gradflow']);
     this.maxConst = opts.constantValues ?? 8;
     this.root = { key: '', tag: '', path: [], children: [], nodes: [], minId: Infinity };
     this.scopes.set('', this.root);
@@ -193,6 +204,7 @@ class DotBuilder {
   }
 
   private visible(id: number): boolean {
+    if (this.only && !this.only.has(id)) return false;
     const p = this.view.phase.get(id)!;
     if (this.show === 'both') return true;
     return this.show === 'forward' ? p === 'forward' : p !== 'forward';
@@ -222,7 +234,7 @@ class DotBuilder {
         if (this.drawn.has(i) || this.inlineConst.has(i)) continue;
         const src = view.nodes.get(i);
         if (src && this.isSmallConst(src)) this.inlineConst.add(i);
-        else this.ghosts.add(i);
+        else if (!this.only || this.only.has(i)) this.ghosts.add(i);
       }
     }
     this.adoptBuilderNodes();
@@ -340,7 +352,7 @@ class DotBuilder {
   }
 
   private placeScope(c: Scope, collapse: number | undefined): void {
-    if (collapse !== undefined && c.path.length >= collapse) {
+    if ((collapse !== undefined && c.path.length >= collapse) || this.collapseScopes.has(c.path.join('/'))) {
       const name = `b${this.boxes.size}`;
       const members = subtreeNodes(c);
       this.boxes.set(name, { name, kind: 'box', scope: c, members });
@@ -715,7 +727,7 @@ class DotBuilder {
       ['legendr', `largest per-layer norm ${fmtNum(flow.reference)}${flow.steps.length > 1 ? `, mean over ${flow.steps.length} steps` : flow.steps.length ? `, step ${flow.steps[0]}` : ''}; width grows with |grad|`, '#566573'],
     ];
     for (const [name, text, color] of notes) {
-      out.push(`    ${name}${attrs({ id: this.pfx + name, label: text, shape: 'plaintext', fontcolor: color, fontsize: 9 })};`);
+      out.push(`    ${name}${attrs({ id: this.pfx + name, label: text, shape: 'plaintext', style: '', fontcolor: color, fontsize: 9 })};`);
       this.units.set(name, { id: name, kind: 'box', title: text });
     }
     // a row of swatches, the notes underneath (invisible edges only order them)

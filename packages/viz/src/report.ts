@@ -18,7 +18,7 @@ import { passDot } from './compiled';
 import { activationChart, gradientBarChart, gradientHistoryChart, histogramChart, lossChart, renderChart, type ChartSpec, type Histogram } from './plots';
 import { graphvizVersion, renderSvg } from './render';
 import type { GradientFlow, GradientRecord, History, Manifest, PassRecord } from './types';
-import type { Viewable } from './view';
+import { viewOf, type Viewable } from './view';
 
 /** A report could not be built: bad options, or a part failed to render. */
 export class ReportError extends GradgraphError {}
@@ -30,7 +30,10 @@ export interface ReportOptions {
   out?: string;
   /** The model: a graph, an executable or a program. */
   graph?: Viewable;
-  /** Views of the graph, one tab each. Default: one view with `dot` options. */
+  /**
+   * Views of the graph, one tab each. Default: the forward graph, plus forward + backward when
+   * there are backward nodes (unless `dot.show` picks one).
+   */
   views?: readonly { name: string; options?: DotOptions }[];
   /** Options of the default graph view. */
   dot?: DotOptions;
@@ -100,7 +103,7 @@ export async function report(opts: ReportOptions): Promise<string> {
 
   // ---- the graph
   if (opts.graph) {
-    const views = opts.views ?? [{ name: 'graph', options: opts.dot ?? {} }];
+    const views = opts.views ?? defaultViews(opts.graph, opts.dot ?? {});
     const gs = await addGraphs(views.map((v) => ({ name: v.name, x: opts.graph!, options: v.options ?? {} })));
     sections.push(section('graph', 'Graph', graphTabs(gs, 'details-graph') + '<p class="note">Drag to pan, wheel or buttons to zoom, click a node for its op, shape, scope and source line. Hover for tooltips.</p>'));
     nav.push(['graph', 'Graph']);
@@ -190,6 +193,18 @@ ${sections.join('\n')}
     }
   }
   return html;
+}
+
+function defaultViews(x: Viewable, dot: DotOptions): { name: string; options: DotOptions }[] {
+  if (dot.show) return [{ name: dot.show === 'both' ? 'forward + backward' : dot.show, options: dot }];
+  const v = viewOf(x, dot.outputs);
+  const hasBackward = [...v.phase.values()].some((p) => p !== 'forward');
+  return hasBackward
+    ? [
+        { name: 'forward', options: { ...dot, show: 'forward' } },
+        { name: 'forward + backward', options: { ...dot, show: 'both' } },
+      ]
+    : [{ name: 'graph', options: dot }];
 }
 
 function section(id: string, title: string, body: string): string {

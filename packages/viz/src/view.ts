@@ -62,7 +62,7 @@ export function viewOf(x: Viewable, outputs?: readonly Sym[]): GraphView {
       return s.id;
     });
   }
-  const { phase, order } = phases(byId);
+  const { phase, order } = phases(byId, new Set(outs ?? []), updates);
   if (!outs) {
     // a graph has no outputs of its own: draw its sinks as outputs, per phase
     const used = new Set<number>();
@@ -72,11 +72,17 @@ export function viewOf(x: Viewable, outputs?: readonly Sym[]): GraphView {
   return { nodes: byId, outputs: new Set(outs), updates, phase, order, graph };
 }
 
-/** Phase and backward order of every node (ids are topological, so one pass suffices). */
-export function phases(nodes: ReadonlyMap<number, Node>): { phase: Map<number, Phase>; order: Map<number, number> } {
+/**
+ * Phase and backward order of every node (ids are topological, so one pass each way suffices).
+ * Forward nodes that only feed the backward pass or updates take their users' phase: the
+ * constant 1 that seeds `grad`, an optimizer's moments and step counter.
+ */
+export function phases(nodes: ReadonlyMap<number, Node>, keep: ReadonlySet<number> = new Set(), updates: readonly (readonly [number, number])[] = []): { phase: Map<number, Phase>; order: Map<number, number> } {
   const phase = new Map<number, Phase>();
   const order = new Map<number, number>();
+  const users = new Map<number, number[]>();
   for (const n of nodes.values()) {
+    for (const i of n.inputs) (users.get(i) ?? users.set(i, []).get(i)!).push(n.id);
     if (n.adjointOf !== undefined) {
       phase.set(n.id, 'backward');
       const fwd = nodes.get(n.adjointOf);
@@ -90,6 +96,21 @@ export function phases(nodes: ReadonlyMap<number, Node>): { phase: Map<number, P
       order.set(n.id, 0);
     }
   }
+  // a new param value is used by the update: a user of phase 'update' (id -1)
+  for (const [, v] of updates) (users.get(v) ?? users.set(v, []).get(v)!).push(-1);
+  phase.set(-1, 'update');
+  const ids = [...nodes.keys()].sort((a, b) => b - a);
+  for (const id of ids) {
+    if (phase.get(id) !== 'forward' || keep.has(id) || nodes.get(id)!.op === 'input') continue;
+    const us = users.get(id);
+    if (!us || !us.length) continue;
+    const ps = us.map((u) => phase.get(u));
+    if (ps.every((p) => p === 'backward')) {
+      phase.set(id, 'backward');
+      order.set(id, Math.min(...us.map((u) => order.get(u) ?? 1)));
+    } else if (ps.every((p) => p === 'backward' || p === 'update')) phase.set(id, 'update');
+  }
+  phase.delete(-1);
   return { phase, order };
 }
 
