@@ -39,6 +39,9 @@ export interface GraphState {
 
 export type Operand = Sym | number;
 
+/** A JSON-able value kept in a graph collection. */
+export type CollectionItem = number | string | boolean | null | CollectionItem[] | { [key: string]: CollectionItem };
+
 export class Graph {
   readonly seed: number;
   /** How many runs with random nodes this graph has seen; part of every random stream's key. */
@@ -54,6 +57,7 @@ export class Graph {
   private readonly _scopeUses = new Map<string, number>();
   private _adjoint: number | undefined;
   private _uniqueConst = 0;
+  private readonly _collections = new Map<string, CollectionItem[]>();
 
   constructor(opts: GraphOptions = {}) {
     const seed = opts.seed ?? 0;
@@ -236,6 +240,36 @@ export class Graph {
     return new Sym(this, id);
   }
 
+  /**
+   * Appends a JSON-able item to a named collection of this graph (like TensorFlow's graph
+   * collections). Libraries keep per-graph metadata here — e.g. `nn` records batchNorm's state
+   * update pairs and param roles — and it is saved by `toJSON()`. Refer to nodes by id.
+   * @example g.addToCollection('nn/stateUpdates', [runningMean.id, newMean.id]);
+   */
+  addToCollection(name: string, item: CollectionItem): void {
+    if (typeof name !== 'string' || !name) throw new GraphError('a collection needs a non-empty name', { op: 'addToCollection', origin: captureOrigin() });
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(item);
+    } catch {
+      json = undefined;
+    }
+    if (json === undefined) throw new GraphError(`items of collection "${name}" must be JSON-able (numbers, strings, arrays, plain objects)`, { op: 'addToCollection', origin: captureOrigin() });
+    let list = this._collections.get(name);
+    if (!list) this._collections.set(name, (list = []));
+    list.push(JSON.parse(json) as CollectionItem);
+  }
+
+  /** The items of a named collection, in insertion order (a copy; empty when it doesn't exist). */
+  collection(name: string): CollectionItem[] {
+    return (this._collections.get(name) ?? []).map((x) => structuredClone(x));
+  }
+
+  /** Names of the non-empty collections. */
+  collectionNames(): string[] {
+    return [...this._collections.keys()];
+  }
+
   /** Runs `fn` so that every node it creates records `adjointOf: forwardId` (used by `grad`). */
   withAdjoint<T>(forwardId: number | undefined, fn: () => T): T {
     const prev = this._adjoint;
@@ -251,7 +285,7 @@ export class Graph {
    * Fills an empty graph with checked nodes and values (used by `Graph.fromJSON`).
    * @internal
    */
-  _load(nodes: readonly Node[], values: ReadonlyMap<string, Tensor>, rngCounter: number): void {
+  _load(nodes: readonly Node[], values: ReadonlyMap<string, Tensor>, rngCounter: number, collections: Readonly<Record<string, readonly CollectionItem[]>> = {}): void {
     if (this._nodes.length) throw new GraphError('can only load into an empty graph', { op: 'Graph.fromJSON' });
     for (const node of nodes) {
       const key = consKey(node.op, [...node.inputs], node.attrs, node.type.dtype) ?? `${node.op}#unique${this._uniqueConst++}`;
@@ -267,6 +301,7 @@ export class Graph {
       if (typeof node.attrs.key === 'string') this._keys.add(node.attrs.key);
     }
     this.rngCounter = rngCounter;
+    for (const [name, items] of Object.entries(collections)) for (const item of items) this.addToCollection(name, item);
   }
 
   /** This graph as a JSON-able document: nodes, param values, seed and RNG counter. */

@@ -8,7 +8,7 @@ export * from './dtype';
 export * from './shape';
 export * from './errors';
 export { Tensor, type Nested } from './tensor';
-export { Graph, Sym, assertShape, type GraphOptions, type GraphState, type InputOptions, type Operand, type ParamOptions } from './graph';
+export { Graph, Sym, assertShape, type CollectionItem, type GraphOptions, type GraphState, type InputOptions, type Operand, type ParamOptions } from './graph';
 export * from './api';
 export { grad, customGrad, hvp, jacobian, hessian, defineOp, unbroadcast } from './autodiff';
 export { compile, Executable, buildProgram, validateFeeds, type CompileOptions, type Feeds } from './compile';

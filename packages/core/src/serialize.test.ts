@@ -44,6 +44,20 @@ describe('graph serialization', () => {
     expect(hx.matmul(h.byName('dense/kernel')!).id).toBe(g.byName('x')!.matmul(g.byName('dense/kernel')!).id);
   });
 
+  it('saves graph collections, and refuses items that are not JSON-able', () => {
+    const { g, w, s } = model();
+    g.addToCollection('nn/stateUpdates', [s.id, w.id]);
+    g.addToCollection('notes', { text: 'hello', n: 2 });
+    const h = Graph.fromJSON(JSON.stringify(g.toJSON()));
+    expect(h.collection('nn/stateUpdates')).toEqual([[s.id, w.id]]);
+    expect(h.collection('notes')).toEqual([{ text: 'hello', n: 2 }]);
+    expect(h.collectionNames()).toEqual(['nn/stateUpdates', 'notes']);
+    // collection() returns copies
+    (h.collection('notes')[0] as { n: number }).n = 5;
+    expect(h.collection('notes')).toEqual([{ text: 'hello', n: 2 }]);
+    expect(() => g.addToCollection('bad', (() => 1) as never)).toThrow(/must be JSON-able/);
+  });
+
   it('accepts the document as a string', () => {
     const { g } = model();
     expect(Graph.fromJSON(JSON.stringify(g.toJSON())).size).toBe(g.size);

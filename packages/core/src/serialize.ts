@@ -6,7 +6,7 @@
  */
 import { allocArray, bytesPer, isDType, type DType, type TypedArray } from './dtype';
 import { SerializationError } from './errors';
-import { Graph } from './graph';
+import { Graph, type CollectionItem } from './graph';
 import { fmtType, type Attrs, type Node, type TypeInfo } from './ir';
 import { getOp, hasOp } from './registry';
 import { fmtShape, shapeEq, sizeOf } from './shape';
@@ -41,6 +41,8 @@ export interface GraphDocument {
   nodes: NodeDocument[];
   /** Param and state values by full name. */
   values: Record<string, TensorDocument>;
+  /** The graph's named collections (`g.addToCollection`). */
+  collections?: Record<string, CollectionItem[]>;
 }
 
 export function encodeTensor(t: Tensor): TensorDocument {
@@ -103,6 +105,7 @@ export function graphToJSON(g: Graph): GraphDocument {
       ...(n.adjointOf !== undefined ? { adjointOf: n.adjointOf } : {}),
     })),
     values,
+    collections: Object.fromEntries(g.collectionNames().map((n) => [n, g.collection(n)])),
   };
 }
 
@@ -180,7 +183,9 @@ export function graphFromJSON(input: GraphDocument | string): Graph {
     );
   });
   for (const name of Object.keys(doc.values)) if (!values.has(name)) throw bad(`the document has a value for "${name}", which is not a param of its graph`);
+  const collections = doc.collections ?? {};
+  if (typeof collections !== 'object' || Array.isArray(collections) || !Object.values(collections).every(Array.isArray)) throw bad('collections must map names to arrays');
   const g = new Graph({ seed: doc.seed });
-  g._load(nodes, values, doc.rngCounter);
+  g._load(nodes, values, doc.rngCounter, collections);
   return g;
 }

@@ -191,3 +191,17 @@ describe('penalties', () => {
     expect(() => nn.l2Penalty([w, new Graph().param('v', Tensor.from([1]))])).toThrow(/different graphs/);
   });
 });
+
+describe('saved graphs keep nn metadata', () => {
+  it('stateUpdates and paramRole survive toJSON / fromJSON', () => {
+    const g = new Graph({ seed: 1 });
+    const x = g.input('x', [null, 3]);
+    nn.prelu(nn.batchNorm(nn.dense(x, 4)));
+    const before = nn.stateUpdates(g).map(([a, b]) => [a.id, b.id]);
+    expect(before.length).toBe(2);
+    const loaded = Graph.fromJSON(JSON.stringify(g.toJSON()));
+    expect(nn.stateUpdates(loaded).map(([a, b]) => [a.id, b.id])).toEqual(before);
+    expect(loaded.params().map((p) => nn.paramRole(p))).toEqual(g.params().map((p) => nn.paramRole(p)));
+    expect(loaded.params().map((p) => nn.paramRole(p))).toContain('activation');
+  });
+});

@@ -3,7 +3,7 @@
  *
  * State updates: batchNorm's running mean and variance change in training mode. The builder
  * cannot run anything itself (define-then-run), so it records `[state, newValue]` pairs in a
- * per-graph list; `nn.stateUpdates(g)` returns them, to be passed to `compile` with the
+ * graph collection (saved by `g.toJSON()`); `nn.stateUpdates(g)` returns them, to be passed to `compile` with the
  * optimizer's updates. The new values are `where(training, updated, old)`, so including them in
  * a program that runs in evaluation mode is harmless.
  */
@@ -14,12 +14,11 @@ import { channelShape, checkNumber, checkOptions, graphError, inUniqueScope, nor
 
 export type StateUpdate = readonly [Sym, Sym];
 
-const pending = new WeakMap<Graph, StateUpdate[]>();
+/** The graph collection holding `[stateId, newValueId]` pairs; saved with the graph. */
+export const STATE_UPDATES_COLLECTION = 'nn/stateUpdates';
 
 function addStateUpdate(state: Sym, value: Sym): void {
-  let list = pending.get(state.graph);
-  if (!list) pending.set(state.graph, (list = []));
-  list.push([state, value]);
+  state.graph.addToCollection(STATE_UPDATES_COLLECTION, [state.id, value.id]);
 }
 
 /**
@@ -31,7 +30,10 @@ function addStateUpdate(state: Sym, value: Sym): void {
  */
 export function stateUpdates(g: Graph): StateUpdate[] {
   if (!(g instanceof Graph)) throw graphError('nn.stateUpdates', 'needs a Graph');
-  return [...(pending.get(g) ?? [])];
+  return g.collection(STATE_UPDATES_COLLECTION).map((pair) => {
+    const [s, v] = pair as [number, number];
+    return [g.sym(s), g.sym(v)] as const;
+  });
 }
 
 /** The param reshaped so it broadcasts along `axis` of x (a no-op when axis is the last). */

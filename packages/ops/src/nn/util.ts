@@ -62,12 +62,11 @@ export function channelShape(x: Sym, axis: number, c: number): number[] {
 /** What a builder's param is for; `paramRole` reads it (e.g. to leave activation slopes out of weight decay). */
 export type ParamRole = 'kernel' | 'bias' | 'activation' | 'norm';
 
-const roles = new WeakMap<Graph, Map<number, ParamRole>>();
+/** The graph collection holding `{ param: id, role }` items; saved with the graph. */
+export const ROLES_COLLECTION = 'nn/paramRoles';
 
 export function setRole(p: Sym, role: ParamRole): Sym {
-  let m = roles.get(p.graph);
-  if (!m) roles.set(p.graph, (m = new Map()));
-  m.set(p.id, role);
+  p.graph.addToCollection(ROLES_COLLECTION, { param: p.id, role });
   return p;
 }
 
@@ -79,5 +78,6 @@ export function setRole(p: Sym, role: ParamRole): Sym {
  */
 export function paramRole(p: Sym): ParamRole | undefined {
   requireSym('nn.paramRole', p, 'p');
-  return roles.get(p.graph)?.get(p.id);
+  const item = p.graph.collection(ROLES_COLLECTION).find((r) => (r as { param: number }).param === p.id) as { role: ParamRole } | undefined;
+  return item?.role;
 }
