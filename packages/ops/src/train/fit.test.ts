@@ -1,0 +1,275 @@
+import { Graph, Tensor, compile, grad } from '@gradgraph/core';
+import { describe, expect, it, vi } from 'vitest';
+import * as data from '../data/index';
+import * as nn from '../nn/index';
+import * as optim from '../optim/index';
+import { earlyStopping, reduceLrOnPlateau, terminateOnNaN, type Callback, type EpochLogs } from './callbacks';
+import { TrainError } from './errors';
+import { History, evaluate, fit, predict } from './fit';
+import { accuracy } from './metrics';
+import { fromExecutables, trainingStep } from './step';
+
+/** Two Gaussian blobs in 3-D, 48 rows, labels 0/1; seeded. */
+function blobs(n = 48, seed = 5) {
+  const noise = Tensor.randn([n, 3], 'float32', seed);
+  const rows: number[][] = [];
+  const labels: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = i % 2;
+    rows.push([0, 1, 2].map((j) => noise.data[i * 3 + j] + (c ? 1.5 : -1.5)));
+    labels.push(c);
+  }
+  return data.dataset({ x: rows, y: labels, numClasses: 2 });
+}
+
+function model(seed = 7, opts: { dropout?: number; lr?: number } = {}) {
+  const g = new Graph({ seed });
+  const x = g.input('x', [null, 3]);
+  const y = g.input('y', [null], 'int32');
+  let h = nn.relu(nn.dense(x, 8));
+  if (opts.dropout) h = nn.dropout(h, opts.dropout);
+  const logits = nn.dense(h, 2);
+  const loss = nn.softmaxCrossEntropy(logits, y);
+  const step = trainingStep({ loss, predictions: logits, optimizer: optim.adam({ lr: opts.lr ?? 0.05 }) });
+  return { g, x, y, logits, loss, step };
+}
+
+const ds = blobs();
+const { train: trainSet, test: valSet } = data.trainTestSplit(ds, { testSize: 0.25, seed: 1, stratify: true });
+
+describe('fit', () => {
+  it('returns per-epoch logs: loss as the row-weighted mean of batch losses, metrics, validation', () => {
+    const { step } = model();
+    const loader = data.batches(trainSet, { batchSize: 5, seed: 2 }); // 36 rows: 7 batches of 5 and one of 1
+    const h = fit({ step, data: loader, epochs: 3, validation: valSet, metrics: ['accuracy'], progress: false });
+    expect(h).toBeInstanceOf(History);
+    expect(h.epochs.map((e) => e.epoch)).toEqual([0, 1, 2]);
+    expect(Object.keys(h.epochs[0]).sort()).toEqual(['accuracy', 'epoch', 'loss', 'valAccuracy', 'valLoss']);
+    expect(h.batchLoss).toHaveLength(3 * loader.numBatches);
+    for (let e = 0; e < 3; e++) {
+      const losses = h.batchLoss.slice(e * 8, (e + 1) * 8);
+      const weighted = losses.reduce((s, l, k) => s + l * (k < 7 ? 5 : 1), 0) / 36;
+      expect(h.loss[e]).toBeCloseTo(weighted, 12);
+    }
+    // validation values are the evaluation of the model as it is after the epoch
+    expect(h.valLoss[2]).toBeCloseTo(evaluate(step, valSet).loss, 6);
+    expect(h.series('valAccuracy')[2]).toBe(accuracy(predict(step, valSet), valSet.y));
+    expect(h.loss[2]).toBeLessThan(h.loss[0]);
+    expect(h.series('valAccuracy')[2]).toBeGreaterThanOrEqual(0.9);
+    expect(() => h.series('mae')).toThrow(/no epoch has "mae"; the logs have loss, accuracy, valLoss, valAccuracy/);
+  });
+
+  it('batches a Dataset itself with the graph seed by default, like the equivalent loader', () => {
+    const a = model();
+    const b = model();
+    const ha = fit({ step: a.step, data: trainSet, batchSize: 6, epochs: 2, progress: false });
+    const hb = fit({ step: b.step, data: data.batches(trainSet, { batchSize: 6, seed: 7 }), epochs: 2, progress: false });
+    expect(ha.batchLoss).toEqual(hb.batchLoss);
+    // and { x, y } tensors work too
+    const c = model();
+    expect(fit({ step: c.step, data: { x: trainSet.x, y: trainSet.y }, batchSize: 6, epochs: 2, progress: false }).batchLoss).toEqual(ha.batchLoss);
+  });
+
+  it('accepts the step as options or as a bare training executable', () => {
+    const a = model();
+    const b = model();
+    const ha = fit({ step: a.step, data: trainSet, batchSize: 12, epochs: 2, progress: false });
+    const hb = fit({ step: { loss: b.loss, predictions: b.logits, optimizer: optim.adam({ lr: 0.05 }) }, data: trainSet, batchSize: 12, epochs: 2, progress: false });
+    expect(hb.batchLoss).toEqual(ha.batchLoss);
+    const c = model();
+    const ps = c.g.params();
+    const opt = optim.adam({ lr: 0.05 });
+    const exe = compile(c.g, { outputs: [c.loss], updates: opt.updates(ps, grad(c.loss, ps)) });
+    expect(fit({ step: exe, data: trainSet, batchSize: 12, epochs: 2, progress: false }).batchLoss).toEqual(ha.batchLoss);
+    expect(() => fit({ step: exe, data: trainSet, epochs: 1, validation: valSet, progress: false })).toThrow(/validation needs an evaluation program/);
+    expect(() => fit({ step: exe, data: trainSet, epochs: 1, metrics: ['accuracy'], progress: false })).toThrow(/metrics need the model's predictions/);
+    expect(fromExecutables({ train: exe }).hasPredictions).toBe(false);
+  });
+
+  it('calls the callbacks in order with positions, and callbacks can add logs', () => {
+    const { step } = model();
+    const events: string[] = [];
+    const cb: Callback = {
+      onTrainBegin: (ctx) => events.push(`begin ${ctx.epochs} epochs × ${ctx.numBatches}`),
+      onEpochBegin: (e, ctx) => events.push(`epoch ${e} at ${ctx.batch}`),
+      onBatchEnd: (info, ctx) => events.push(`batch ${info.epoch}.${info.batch} step ${info.step} rows ${info.rows} ctx ${ctx.batch}`),
+      onEpochEnd: (e, logs, ctx) => {
+        logs.custom = e * 10;
+        events.push(`end ${e} next ${ctx.epoch}.${ctx.batch}`);
+      },
+      onTrainEnd: (h) => events.push(`done ${h.epochs.length}`),
+    };
+    const h = fit({ step, data: trainSet, batchSize: 16, epochs: 2, callbacks: [cb], progress: false });
+    expect(events).toEqual([
+      'begin 2 epochs × 3',
+      'epoch 0 at 0',
+      'batch 0.0 step 1 rows 16 ctx 1',
+      'batch 0.1 step 2 rows 16 ctx 2',
+      'batch 0.2 step 3 rows 4 ctx 3',
+      'end 0 next 1.0',
+      'epoch 1 at 0',
+      'batch 1.0 step 4 rows 16 ctx 1',
+      'batch 1.1 step 5 rows 16 ctx 2',
+      'batch 1.2 step 6 rows 4 ctx 3',
+      'end 1 next 2.0',
+      'done 2',
+    ]);
+    expect(h.series('custom')).toEqual([0, 10]);
+  });
+
+  it('ctx.stop() mid-epoch stops after that batch and says where', () => {
+    const { step } = model();
+    const h = fit({
+      step,
+      data: trainSet,
+      batchSize: 8,
+      epochs: 5,
+      progress: false,
+      callbacks: [{ onBatchEnd: (info, ctx) => info.step === 7 && ctx.stop('enough') }],
+    });
+    expect(h.batchLoss).toHaveLength(7);
+    expect(h.epochs).toHaveLength(1); // 5 batches per epoch: epoch 0 done, epoch 1 stopped at batch 2
+    expect(h.stopped).toEqual({ epoch: 1, batch: 2, reason: 'enough' });
+  });
+
+  it('terminateOnNaN stops at the first non-finite loss', () => {
+    const g = new Graph({ seed: 7 });
+    const logits = nn.dense(g.input('x', [null, 3]), 2); // linear: a NaN feature reaches the loss (relu would map it to 0)
+    const step = trainingStep({ loss: nn.softmaxCrossEntropy(logits, g.input('y', [null], 'int32')), optimizer: optim.sgd({ lr: 0.1 }) });
+    const x = trainSet.x.clone();
+    x.data[20 * 3] = NaN; // row 20
+    const h = fit({ step, data: { x, y: trainSet.y }, batchSize: 36, shuffle: false, epochs: 3, callbacks: [terminateOnNaN()], progress: false });
+    expect(h.batchLoss).toHaveLength(1);
+    expect(h.stopped?.reason).toMatch(/the loss is NaN at epoch 1, batch 1/);
+  });
+
+  it('feeds a host-side learning rate from reduce-on-plateau and logs it', () => {
+    const g = new Graph({ seed: 7 });
+    const x = g.input('x', [null, 3]);
+    const y = g.input('y', [null], 'int32');
+    const lr = g.input('lr', [], 'float32');
+    const logits = nn.dense(x, 2);
+    const step = trainingStep({ loss: nn.softmaxCrossEntropy(logits, y), predictions: logits, optimizer: optim.sgd({ lr }) });
+    // patience 0 and an impossible threshold: every epoch after the first counts as a plateau
+    const plateau = optim.reduceOnPlateau({ lr: 0.1, factor: 0.5, patience: 0, threshold: 10, thresholdMode: 'abs' });
+    const h = fit({ step, data: trainSet, batchSize: 12, epochs: 4, callbacks: [reduceLrOnPlateau(plateau)], progress: false });
+    expect(h.series('lr')).toEqual([0.1, 0.1, 0.05, 0.025]);
+    expect(plateau.lr).toBe(0.0125);
+    const noInput = model();
+    expect(() => fit({ step: noInput.step, data: trainSet, epochs: 1, callbacks: [reduceLrOnPlateau(optim.reduceOnPlateau({ lr: 0.1 }))], progress: false })).toThrow(/needs a float scalar input "lr"/);
+  });
+
+  it('refuses bad options with TrainErrors that say what to do', () => {
+    const { step } = model();
+    const loader = data.batches(trainSet, { batchSize: 8 });
+    expect(() => fit({ step, data: trainSet, epochs: -1, progress: false })).toThrow(/epochs must be an integer ≥ 0/);
+    expect(() => fit({ step, data: trainSet, epochs: 1, lr: 3 } as never)).toThrow(/unknown option "lr"/);
+    expect(() => fit({ step, data: loader, batchSize: 4, epochs: 1, progress: false })).toThrow(/set them in data.batches/);
+    expect(() => fit({ step, data: [1, 2] as never, epochs: 1, progress: false })).toThrow(TrainError);
+    expect(() => fit({ step: {} as never, data: trainSet, epochs: 1, progress: false })).toThrow(/step must be a TrainingStep/);
+    expect(() => fit({ step, data: trainSet, epochs: 1, metrics: ['f1' as never], progress: false })).toThrow(/unknown metric "f1"/);
+    expect(() => fit({ step, data: trainSet, epochs: 1, metrics: ['accuracy', 'accuracy'], progress: false })).toThrow(/listed twice/);
+    expect(() => fit({ step, data: trainSet, epochs: 1, progress: 'fancy' as never })).toThrow(/progress must be/);
+    expect(() => fit({ step, data: trainSet, epochs: 1, callbacks: [{ onEpochEnd: 3 } as never], progress: false })).toThrow(/onEpochEnd must be a function/);
+    expect(() => fit({ step, data: trainSet, epochs: 1, callbacks: [earlyStopping(), earlyStopping()], progress: false })).toThrow(/two callbacks have the key "earlyStopping"/);
+    expect(() => fit({ step, data: trainSet, epochs: 1, earlyStopping: { monitor: 'valAccuracy' }, progress: false })).toThrow(/monitor "valAccuracy" is not in the epoch logs; they have loss \(pass `validation`/);
+    expect(() => fit({ step, data: { x: trainSet.x }, epochs: 1, metrics: ['accuracy'], progress: false })).toThrow(/no y/);
+  });
+
+  it('0 epochs trains nothing; evaluate and predict work standalone, in batches too', () => {
+    const { step, g } = model();
+    const before = g.snapshot();
+    const h = fit({ step, data: trainSet, epochs: 0, progress: false });
+    expect(h.epochs).toEqual([]);
+    expect(Array.from(g.getValue('dense/kernel').data)).toEqual(Array.from(before.values.get('dense/kernel')!.data));
+    const whole = predict(step, valSet);
+    const chunked = predict(step, valSet, { batchSize: 5 });
+    expect(chunked.shape).toEqual(whole.shape);
+    expect(Array.from(chunked.data)).toEqual(Array.from(whole.data));
+    const e1 = evaluate(step, valSet, { metrics: ['accuracy'] });
+    const e2 = evaluate(step, valSet, { metrics: ['accuracy'], batchSize: 5 });
+    expect(e2.accuracy).toBe(e1.accuracy);
+    expect(e2.loss).toBeCloseTo(e1.loss, 6); // row-weighted mean of batch means
+  });
+});
+
+describe('early stopping in fit', () => {
+  /** Injects a scripted score into each epoch's logs, before early stopping sees them. */
+  const scripted = (scores: number[]): Callback => ({ onEpochEnd: (e, logs) => void (logs.score = scores[e]) });
+
+  it('stops after `patience` epochs without improvement and restores the best epoch\'s params', () => {
+    const { step, g } = model();
+    const snapshots: Map<string, Tensor>[] = [];
+    const recorder: Callback = { onEpochEnd: () => void snapshots.push(g.snapshot().values as Map<string, Tensor>) };
+    const scores = [0.5, 0.7, 0.9, 0.8, 0.85, 0.6, 0.95, 0.99];
+    const stopper = earlyStopping({ monitor: 'score', mode: 'max', patience: 3, restoreBest: true });
+    const h = fit({ step, data: trainSet, batchSize: 12, epochs: 8, callbacks: [scripted(scores), stopper, recorder], progress: false });
+    expect(h.epochs).toHaveLength(6); // best at epoch 2; epochs 3, 4, 5 don't beat it
+    expect(h.stopped?.reason).toBe('early stopping: score did not improve for 3 epochs (best 0.9000 at epoch 3)');
+    expect(stopper.bestEpoch).toBe(2);
+    expect(h.restoredEpoch).toBe(2);
+    for (const p of g.variables()) expect(Array.from(g.getValue(p).data), p.name).toEqual(Array.from(snapshots[2].get(p.name!)!.data));
+    expect(Array.from(g.getValue('dense/kernel').data)).not.toEqual(Array.from(snapshots[5].get('dense/kernel')!.data));
+  });
+
+  it('follows Keras: minDelta, min mode, baseline, startFromEpoch, patience 0', () => {
+    const run = (scores: number[], opts: Parameters<typeof earlyStopping>[0]) => {
+      const { step } = model();
+      return fit({ step, data: trainSet, batchSize: 36, epochs: scores.length, callbacks: [scripted(scores), earlyStopping({ monitor: 'score', ...opts })], progress: false }).epochs.length;
+    };
+    // min mode (auto for a non-accuracy name): 0.95 and 0.92 are within minDelta 0.1 of 1.0
+    expect(run([1, 0.95, 0.92, 0.5, 0.4], { patience: 2, minDelta: 0.1 })).toBe(3);
+    expect(run([1, 0.95, 0.92, 0.5, 0.4], { patience: 2 })).toBe(5);
+    // nothing beats the baseline: stops after patience epochs
+    expect(run([3, 2.5, 2.4, 1, 1], { patience: 3, baseline: 2 })).toBe(3);
+    // warm-up epochs are not counted
+    expect(run([5, 6, 7, 1, 2, 3], { patience: 2, startFromEpoch: 3 })).toBe(6);
+    // patience 0 stops at the first epoch without improvement
+    expect(run([3, 2, 2.5, 1], { patience: 0 })).toBe(3);
+    // max mode is chosen automatically for accuracy-like names
+    expect(earlyStopping({ monitor: 'valAccuracy' }).mode).toBe('max');
+    expect(earlyStopping({ monitor: 'valR2' }).mode).toBe('max');
+    expect(earlyStopping({ monitor: 'valMae' }).mode).toBe('min');
+  });
+
+  it('monitors valLoss by default with validation data, loss without', () => {
+    const a = model();
+    const es1 = earlyStopping({ patience: 100 });
+    fit({ step: a.step, data: trainSet, epochs: 1, validation: valSet, callbacks: [es1], progress: false });
+    expect(es1.monitor).toBe('valLoss');
+    const es2 = earlyStopping({ patience: 100 });
+    fit({ step: a.step, data: trainSet, epochs: 1, callbacks: [es2], progress: false });
+    expect(es2.monitor).toBe('loss');
+    expect(() => earlyStopping({ patience: -1 })).toThrow(/patience must be an integer ≥ 0/);
+    expect(() => earlyStopping({ mode: 'up' as never })).toThrow(/mode must be one of/);
+    expect(() => earlyStopping({ restoreBest: 'yes' as never })).toThrow(/restoreBest must be a boolean/);
+  });
+});
+
+describe('progress stays out of the way', () => {
+  it('progress: false writes nothing', () => {
+    const { step } = model();
+    const spy = vi.spyOn(process.stdout, 'write');
+    try {
+      fit({ step, data: trainSet, epochs: 1, progress: false });
+      expect(spy).not.toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
+
+describe('History', () => {
+  it('round-trips through JSON, NaN losses included', () => {
+    const h = new History();
+    h.epochs.push({ epoch: 0, loss: 0.5, valLoss: NaN } as EpochLogs);
+    h.batchLoss.push(0.25, NaN, Infinity);
+    h.epochTime.push(12);
+    h.stopped = { epoch: 0, batch: 3, reason: 'x' };
+    const back = History.fromJSON(JSON.parse(JSON.stringify(h.toJSON())));
+    expect(back.epochs[0].valLoss).toBeNaN();
+    expect(back.batchLoss).toEqual([0.25, NaN, Infinity]);
+    expect(back.stopped).toEqual(h.stopped);
+    expect(() => History.fromJSON({ epochs: 3 })).toThrow(TrainError);
+  });
+});
