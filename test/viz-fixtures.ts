@@ -4,7 +4,7 @@
  * tests and scripts/readme-pictures.ts.
  */
 import { Graph, Tensor, compile, grad, type Sym } from '@gradgraph/core';
-import { nn, optim } from '@gradgraph/ops';
+import { init, nn, optim } from '@gradgraph/ops';
 import { activationCurves, findActivations, gradientProbe, histograms, type ActivationCurve, type EpochRecord, type GradientProbe, type Histogram, type History } from '@gradgraph/viz';
 
 /** Two interleaved spirals-ish classes in 2-d, deterministic. */
@@ -82,4 +82,23 @@ export function trainToy(opts: { epochs?: number; patience?: number; seed?: numb
     histograms: histograms(g, { gradients: probe.lastGradients() }),
     config,
   };
+}
+
+/**
+ * The tutorial's deep net: `depth` dense layers of 16 (the last of 1) with sigmoid and a naive
+ * N(0, 1) init, or ReLU with He init; MSE loss. Each layer is a scope `layer01`, `layer02`, ...
+ */
+export function deepNet(kind: 'sigmoid-naive' | 'relu-he', depth = 20): { g: Graph; loss: Sym } {
+  const g = new Graph({ seed: 11 });
+  const x = g.input('x', [null, 8]);
+  const y = g.input('y', [null, 1]);
+  let h = x;
+  for (let l = 1; l <= depth; l++) {
+    const last = l === depth;
+    h = g.scope(`layer${String(l).padStart(2, '0')}`, () => {
+      const z = nn.dense(h, last ? 1 : 16, { init: kind === 'relu-he' ? init.heNormal() : init.normal({ std: 1 }) });
+      return last ? z : kind === 'relu-he' ? nn.relu(z) : nn.sigmoid(z);
+    });
+  }
+  return { g, loss: nn.mse(h, y) };
 }

@@ -275,3 +275,26 @@ describe('gradient overlay', () => {
     expect(dot).toContain('vanishing (< 0.001 × largest layer norm toward the loss)');
   });
 });
+
+describe('every edge joins declared nodes (Graphviz would invent undeclared ones)', () => {
+  it('holds for every combination of show, collapse, repeats and adjoint links', () => {
+    const { g, loss } = mlp(6);
+    grad(loss, g.params());
+    const exe = compile(g, { outputs: [loss] });
+    for (const x of [g, exe])
+      for (const show of ['forward', 'backward', 'both'] as const)
+        for (const collapse of [undefined, 1, 2])
+          for (const repeats of [3, false] as const)
+            for (const adjointLinks of ['each', 'group'] as const) {
+              const r = buildDot(x, { show, collapse, repeats, adjointLinks, compiled: x === exe ? compiledOverlay(exe) : undefined });
+              const declared = new Set(r.dot.split('\n').map((l) => /^\s*(\w+) \[/.exec(l)?.[1]).filter((n) => n && !['graph', 'node', 'edge'].includes(n)));
+              for (const l of r.dot.split('\n')) {
+                const m = /^\s*(\w+) -> (\w+)/.exec(l);
+                if (!m) continue;
+                expect(declared.has(m[1]), `${m[1]} in ${JSON.stringify({ show, collapse, repeats })}`).toBe(true);
+                expect(declared.has(m[2]), `${m[2]} in ${JSON.stringify({ show, collapse, repeats })}`).toBe(true);
+              }
+              expect(declared.size).toBe(r.units.size);
+            }
+  });
+});

@@ -400,9 +400,9 @@ class DotBuilder {
       const inKernel = new Map<number, string[]>();
       for (const id of this.root.nodes) {
         const k = this.kernelOf.get(id);
-        const line = this.nodeLine(id);
-        if (k === undefined) body.push(line);
-        else (inKernel.get(k) ?? inKernel.set(k, []).get(k)!).push(line);
+        const lines = [this.nodeLine(id), ...this.constLines(id)].filter(Boolean);
+        if (k === undefined) body.push(...lines);
+        else (inKernel.get(k) ?? inKernel.set(k, []).get(k)!).push(...lines);
       }
       for (const [k, ls] of [...inKernel].sort((a, b) => a[0] - b[0])) {
         const kern = kernels[k];
@@ -433,7 +433,10 @@ class DotBuilder {
 
   private emitScope(s: Scope, out: string[], ind: string): number {
     let clusters = 0;
-    for (const id of s.nodes) out.push(ind + this.nodeLine(id).trimStart());
+    for (const id of s.nodes) {
+      const line = this.nodeLine(id);
+      if (line) out.push(ind + line.trimStart());
+    }
     for (const id of s.nodes) for (const l of this.constLines(id)) out.push(ind + l.trimStart());
     for (const b of this.boxes.values()) if (b.kind === 'box' ? b.scope.parent === s : b.scope === s) out.push(ind + this.boxLine(b).trimStart());
     for (const c of [...s.children].sort((a, b) => a.minId - b.minId)) {
