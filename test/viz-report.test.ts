@@ -70,7 +70,7 @@ describe('HTML report in headless Chromium', () => {
   it('has every SVG present and non-empty: graph views, gradient flow, charts, pass views', async () => {
     const svgs = await page.$$eval('main svg', (els) =>
       els.map((e) => {
-        const box = (e as SVGSVGElement).getBBox?.();
+        const box = (e as unknown as { getBBox?: () => { width: number; height: number } }).getBBox?.();
         const section = e.closest('section')?.id ?? '';
         return { section, children: e.querySelectorAll('*').length, hidden: !!e.closest('.view:not(.active)'), w: box?.width ?? 0, h: box?.height ?? 0 };
       }),
