@@ -6,7 +6,7 @@
  */
 import { isFloat, type DType } from '../dtype';
 import type { Tensor } from '../tensor';
-import { _, alt, c, k, P, rest, v } from './pattern';
+import { _, alt, c, k, op, P, rest, v } from './pattern';
 import { E, rule, type Ref, type Rule } from './rules';
 import { allFinite } from './work';
 
@@ -88,6 +88,20 @@ function sumLikeAxes(x: readonly number[], ref: readonly number[]): number[] {
   return x.flatMap((d, i) => (i < lead || (ref[i - lead] === 1 && d !== 1) ? [i] : []));
 }
 
+/** Ops whose output has exactly their (only) input's run-time shape. */
+const SHAPE_PRESERVING: ReadonlySet<string> = new Set([
+  'neg', 'exp', 'log', 'tanh', 'sigmoid', 'abs', 'sign', 'log1p', 'expm1', 'sqrt', 'rsqrt', 'sin', 'cos', 'softplus', 'reciprocal',
+  'logicalNot', 'cast', 'stopGradient', 'softmax', 'logSoftmax',
+]);
+
+/** Elementwise binary ops: their output's run-time shape is the broadcast of their inputs'. */
+const BROADCASTING_BINARY: ReadonlySet<string> = new Set([
+  'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'notEqual', 'logicalAnd', 'logicalOr',
+]);
+
+/** A shape-lending operand `r` that is some op of one input `u`. */
+const unaryRef = v('r', op('*', [v('u')]));
+
 const isIdentityPerm = (p: readonly number[]) => p.every((d, i) => d === i);
 
 // prettier-ignore
@@ -113,6 +127,8 @@ export const canonicalRules: readonly Rule[] = [
   rule('mul-neg', P.mul(P.neg(v('x')), v('y')), ({ x, y }) => E.neg(E.mul(x, y))), // (−x)·y → −(x·y)
   rule('div-neg-num', P.div(P.neg(v('x')), v('y')), ({ x, y }) => E.neg(E.div(x, y))), // (−x)/y → −(x/y)
   rule('div-neg-den', P.div(v('x'), P.neg(v('y'))), ({ x, y }) => E.neg(E.div(x, y))), // x/(−y) → −(x/y)
+  rule('sum-neg', alt(P.sum(P.neg(v('x'))), P.mean(P.neg(v('x')))), ({ x }, root) => E.neg(E.op(root.op, [x], root.attrs))), // Σ(−x) → −Σx (the sign on the smaller tensor)
+  rule('shape-neg', alt(P.expandDims(P.neg(v('x'))), P.squeeze(P.neg(v('x'))), P.reshape(P.neg(v('x'))), P.transpose(P.neg(v('x')))), ({ x }, root) => E.neg(E.op(root.op, [x], root.attrs))), // reshape(−x) → −reshape(x): same element count, one place for the sign
   rule('abs-neg', P.abs(P.neg(v('x'))), ({ x }) => E.abs(x)), // |−x| → |x|
   rule('abs-abs', P.abs(P.abs(v('x'))), ({ x }) => E.abs(x)), // ||x|| → |x|
   // ---- constants collected on the right
@@ -144,5 +160,8 @@ export const canonicalRules: readonly Rule[] = [
   rule('reduce-nothing', alt(P.sum(v('x'), { axes: [] }), P.mean(v('x'), { axes: [] }), P.max(v('x'), { axes: [] }), P.min(v('x'), { axes: [] })), ({ x }) => x), // Σ over no axes → x
   rule('sum-broadcast', P.sum(v('b', P.broadcastTo(v('x')))), ({ x, b }, root) => { const y = reduceOfBroadcast(x, b, root); return y && E.mul(y, stretch(b, root)); }, ({ x, b }, root) => onlyBroadcastAxes(x, b, root)), // Σₐ broadcast(x) → n·x over stretched axes a
   rule('mean-broadcast', P.mean(v('b', P.broadcastTo(v('x')))), ({ x, b }, root) => reduceOfBroadcast(x, b, root), ({ x, b }, root) => onlyBroadcastAxes(x, b, root)), // meanₐ broadcast(x) → x over stretched axes a
+  rule('shape-ref-unary', alt(P.broadcastLike(v('x'), unaryRef), P.sumLike(v('x'), unaryRef), P.reshapeLike(v('x'), unaryRef)), ({ x, u }, root) => E.op(root.op, [x, u]), ({ r }) => SHAPE_PRESERVING.has(r.op)), // broadcastLike(x, f(u)) → broadcastLike(x, u): f keeps u's shape, and r only lends its shape
+  rule('shape-ref-binary', P.broadcastLike(v('x'), v('r', op('*', [v('a'), v('b')]))), ({ x, a, b }) => E.broadcastLike(E.broadcastLike(x, a), b), ({ r }) => BROADCASTING_BINARY.has(r.op) && r.work.useCount(r.id) === 1), // broadcastLike(x, a ∘ b) → broadcastLike(broadcastLike(x, a), b), when nothing else needs a ∘ b
+  rule('shape-size-unary', P.shapeSize(unaryRef), ({ u }, root) => E.shapeSize(u, root.attrs.axes as number[], root.dtype), ({ r }) => SHAPE_PRESERVING.has(r.op)), // size(f(u)) → size(u)
   rule('sum-scalar-broadcast-like', P.sum(P.broadcastLike(v('x'), v('r'))), ({ x, r }) => E.mul(x, E.shapeSize(r, [...r.shape.keys()], x.dtype)), ({ x, r }, root) => x.rank === 0 && axesOf(root).length === r.rank && x.dtype !== 'bool'), // Σ broadcastLike(s, r) → s·size(r), s scalar
 ];

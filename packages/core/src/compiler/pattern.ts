@@ -44,7 +44,10 @@ export const _ = (): Pattern => tag({ kind: 'any' });
 export const rest = (): Pattern => tag({ kind: 'rest' });
 /** The first of `options` that matches. */
 export const alt = (...options: Pattern[]): Pattern => tag({ kind: 'alt', options });
-/** `op(inputs...)`, with `attrs` (a subset of the node's attributes) equal when given. */
+/**
+ * `op(inputs...)`, with `attrs` (a subset of the node's attributes) equal when given. The name
+ * `'*'` matches any op with matching inputs (not at a rule's root: rules are indexed by it).
+ */
 export const op = (name: string, inputs: readonly Pattern[], attrs?: Attrs): Pattern => tag({ kind: 'op', op: name, inputs, attrs });
 
 type OpPatternBuilder = (...args: (Pattern | Attrs)[]) => Pattern;
@@ -107,7 +110,7 @@ export function match(work: Work, p: Pattern, id: number, b: Binding, k: Cont): 
       return p.options.some((o) => match(work, o, id, b, k));
     case 'op': {
       const node = work.node(id);
-      if (node.op !== p.op) return false;
+      if (p.op !== '*' && node.op !== p.op) return false;
       if (p.attrs && !Object.entries(p.attrs).every(([key, val]) => deepEqual(node.attrs[key], val))) return false;
       let pats = p.inputs;
       let ins = node.inputs;
@@ -130,7 +133,7 @@ function matchAll(work: Work, pats: readonly Pattern[], ins: readonly number[], 
 
 /** The op names a pattern's root can have (for indexing rules by root op). */
 export function rootOps(p: Pattern): string[] {
-  if (p.kind === 'op') return [p.op];
+  if (p.kind === 'op') return p.op === '*' ? [] : [p.op];
   if (p.kind === 'alt') return p.options.flatMap(rootOps);
   if (p.kind === 'var' && p.sub) return rootOps(p.sub);
   return [];

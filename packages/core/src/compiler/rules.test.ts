@@ -33,6 +33,7 @@ interface InputSpec {
   min?: number;
   max?: number;
   awayFrom?: number[];
+  margin?: number;
   dtype?: DType;
 }
 
@@ -85,6 +86,8 @@ const properties: Record<string, RuleProperty> = {
   'mul-neg': { lhs: (x, y) => x.neg().mul(y), inputs: [R([3]), R([3])] },
   'div-neg-num': { lhs: (x, y) => x.neg().div(y), inputs: [R([3]), pos([3])] },
   'div-neg-den': { lhs: (x, y) => x.div(y.neg()), inputs: [R([3]), pos([3])] },
+  'sum-neg': { lhs: [(x) => x.neg().sum(1), (x) => x.neg().mean(0, true)], inputs: [R([2, 3])] },
+  'shape-neg': { lhs: [(x) => x.neg().expandDims(0), (x) => x.neg().reshape([3, 2]), (x) => x.neg().transpose(), (x) => x.neg().reshape([1, 6]).squeeze([0])], inputs: [R([2, 3])] },
   'abs-neg': { lhs: (x) => x.neg().abs(), inputs: [R([3], { awayFrom: [0] })] },
   'abs-abs': { lhs: (x) => x.abs().abs(), inputs: [R([3], { awayFrom: [0] })] },
   'sub-const': { lhs: (x) => x.sub(2.5), inputs: [R([3])] },
@@ -113,6 +116,9 @@ const properties: Record<string, RuleProperty> = {
   'reduce-nothing': { lhs: [(x) => x.sum([]), (x) => x.mean([]), (x) => x.max([]), (x) => x.min([])], inputs: [R([2, 3])] },
   'sum-broadcast': { lhs: [(x) => x.broadcastTo([2, 3]).sum(0), (x) => x.broadcastTo([4, 2, 3]).sum([0, 1], true), (x) => x.reshape([3, 1]).broadcastTo([3, 5]).sum(1)], inputs: [R([3])] },
   'mean-broadcast': { lhs: [(x) => x.broadcastTo([2, 3]).mean(0), (x) => x.reshape([1, 3]).broadcastTo([4, 3]).mean(0, true)], inputs: [R([3])] },
+  'shape-ref-unary': { lhs: [(x, y) => api.broadcastLike(x, y.exp()).mul(y), (x, y) => api.sumLike(y, x.neg()).add(x), (x, y) => api.reshapeLike(y.sum(0, true).reshape([-1]), x.tanh()).mul(x)], inputs: [R([1, 3], { declared: [null, 3] }), R([4, 3], { declared: [null, 3] })] },
+  'shape-ref-binary': { lhs: (x, y, z) => api.broadcastLike(x, y.mul(z)).add(y), inputs: [R([3]), R([2, 1], { declared: [null, 1] }), R([1, 3], { declared: [1, null] })] },
+  'shape-size-unary': { lhs: (x) => x.mul(api.shapeSize(x.exp(), [0], 'float64')), inputs: [R([2, 3], { declared: [null, 3] })] },
   'sum-scalar-broadcast-like': { lhs: (s, y) => api.broadcastLike(s, y).sum().add(y.sum()), inputs: [R([]), R([2, 3], { declared: [null, 3] })] },
   // ---- stabilize: forward
   'log-sigmoid': { lhs: (x) => sig(x).log(), inputs: [R([3], { min: -20, max: 20 })], extreme: [{ inputs: [[-800, 0, 800]] }] },
@@ -139,10 +145,12 @@ const properties: Record<string, RuleProperty> = {
   'exp-grad-distribute': { lhs: (a, h, x) => { const b = api.add(1, x.exp()); return a.div(b).sub(h.mul(x.sigmoid().div(b))).mul(x.exp()); }, inputs: [R([3]), R([3]), R([3], { min: -20, max: 20 })], with: ['softplus-grad', 'exp-ratio-grad'], extreme: [{ inputs: [[1, 2, 3], [1, 1, 1], [800, 700, 0]] }] },
   'log-exp-grad': { lhs: (g, x) => g.div(x.exp()).mul(x.exp()), inputs: [R([3]), R([3], { min: -20, max: 20 })], extreme: [{ inputs: [[1, 2, 3], [800, -800, 0]] }] },
   'softmax-log-grad': { lhs: (g, x) => { const y = x.softmax(1); const d = g.div(y); return y.mul(d.sub(d.mul(y).sum(1, true))); }, inputs: [R([2, 3]), R([2, 3], { min: -20, max: 20 })], extreme: [{ inputs: [[1, 2, 3, 4, 5, 6], [1000, -1000, 0, 0, 1, 2]] }] },
+  'softmax-log-grad-neg': { lhs: (g, x) => { const y = x.softmax(1); const d = g.div(y); return y.mul(d.mul(y).sum(1, true).sub(d)); }, inputs: [R([2, 3]), R([2, 3], { min: -20, max: 20 })], extreme: [{ inputs: [[1, 2, 3, 4, 5, 6], [1000, -1000, 0, 0, 1, 2]] }] },
   'logsumexp-grad': {
     lhs: [
       (g, x) => { const e = x.exp(); return g.div(e.sum(1)).expandDims(1).broadcastTo([2, 3]).mul(e); },
       (g, x) => { const e = x.exp(); return g.reshape([2, 1]).div(e.sum(1, true)).broadcastTo([2, 3]).mul(e); },
+      (g, x) => { const e = x.exp(); return g.div(e.sum(1)).expandDims(1).neg().broadcastTo([2, 3]).mul(e); },
     ],
     inputs: [R([2]), R([2, 3], { min: -20, max: 20 })],
     extreme: [{ inputs: [[1, 2], [1000, 0, -1000, 800, 800, 0]] }],
@@ -256,7 +264,7 @@ describe('every rule agrees with its left side in value and gradient (float64)',
     const variants = Array.isArray(spec.lhs) ? spec.lhs : [spec.lhs];
     it(name, () => {
       expect(ruleByName.has(name), `rule ${name} exists`).toBe(true);
-      const arbs = spec.inputs.map((s) => arbTensor({ shape: s.shape, dtype: s.dtype ?? 'float64', min: s.min ?? -3, max: s.max ?? 3, awayFrom: s.awayFrom, margin: 0.1 }));
+      const arbs = spec.inputs.map((s) => arbTensor({ shape: s.shape, dtype: s.dtype ?? 'float64', min: s.min ?? -3, max: s.max ?? 3, awayFrom: s.awayFrom, margin: s.margin ?? 0.1 }));
       variants.forEach((lhs, vi) => {
         fc.assert(
           fc.property(fc.tuple(...arbs), (values) => {
@@ -320,9 +328,9 @@ describe('the rule tables', () => {
   it('counts', () => {
     expect(Object.fromEntries(Object.entries(ruleTables).map(([k, t]) => [k, t.length]))).toMatchInlineSnapshot(`
       {
-        "canonicalize": 48,
+        "canonicalize": 53,
         "specialize": 10,
-        "stabilize": 24,
+        "stabilize": 25,
       }
     `);
   });

@@ -311,6 +311,7 @@ export function runRules(work: Work, tables: readonly (readonly Rule[])[], log: 
   let fired = 0;
   for (let sweep = 1; sweep <= maxSweeps; sweep++) {
     const order = work.order();
+    work.setLive(order);
     const budget = 20 * (order.length + 50);
     let changed = false;
     for (let i = order.length - 1; i >= 0; i--) {

@@ -47,6 +47,8 @@ const sigmoidSlope = P.mul(P.sigmoid(v('x')), P.sigmoid(P.neg(v('x'))));
 const onePlusExp = P.add(c(1), v('e', P.exp(v('x'))));
 /** g/Σeˣ, log's VJP at log Σ eˣ: the quotient `q`, the sum `s`, the exp `e`. */
 const lseQuotient = v('q', P.div(v('g'), v('s', P.sum(v('e', P.exp(v('x')))))));
+/** g/Σeˣ with the reduced axes put back (`k`), as the sum's VJP hands it to exp's. */
+const lseKept = v('k', alt(P.expandDims(lseQuotient), lseQuotient));
 /** A ± b, the node bound as `s` (accumulated gradient contributions). */
 const sumOrDiff = v('s', alt(P.add(v('a'), v('b')), P.sub(v('a'), v('b'))));
 /** (a ± b)·m → a·m ± b·m */
@@ -82,5 +84,6 @@ export const stabilizeRules: readonly Rule[] = [
   rule('exp-grad-distribute', P.mul(sumOrDiff, v('m', P.exp(v('x')))), distribute, ({ a, b, m }) => [a, b].some((t) => hasQuotient(t, isOnePlus(m), true))), // (a ± b)·eˣ → a·eˣ ± b·eˣ, when a or b divides by 1 + eˣ
   rule('log-exp-grad', P.mul(P.div(v('g'), v('e', P.exp(_()))), v('e')), ({ g }) => g), // (g/eˣ)·eˣ → g
   rule('softmax-log-grad', P.mul(v('y', P.softmax(v('x'))), P.sub(v('d', P.div(v('g'), v('y'))), v('s', P.sum(P.mul(v('d'), v('y')), { keepDims: true })))), ({ y, g, s }) => E.sub(g, E.mul(y, E.sum(g, axesOf(s), true))), ({ y, s }) => same(axesOf(s), [y.attrs.axis])), // y·(g/y − Σ(g/y)·y) → g − y·Σg, y = softmax(x)
-  rule('logsumexp-grad', P.mul(bcastOf(v('k', alt(P.expandDims(lseQuotient), lseQuotient))), v('e')), ({ g, x, s }) => { const axes = axesOf(s); const keep = s.attrs.keepDims as boolean; return E.mul(E.keep(g, axes, keep), E.exp(E.sub(x, E.keep(E.logsumexp(x, axes, keep), axes, keep)))); }, ({ k: kq, q, s }) => (kq.id === q.id ? s.attrs.keepDims === true || axesOf(s).length === 0 : same(axesOf(kq), axesOf(s)))), // (g/Σeˣ)·eˣ → g·e^(x − logsumexp x)
+  rule('softmax-log-grad-neg', P.mul(v('y', P.softmax(v('x'))), P.sub(v('s', P.sum(P.mul(v('d', P.div(v('g'), v('y'))), v('y')), { keepDims: true })), v('d'))), ({ y, g, s }) => E.sub(E.mul(y, E.sum(g, axesOf(s), true)), g), ({ y, s }) => same(axesOf(s), [y.attrs.axis])), // y·(Σ(g/y)·y − g/y) → y·Σg − g: the same with the sign canonicalize leaves
+  rule('logsumexp-grad', P.mul(bcastOf(v('n', alt(P.neg(lseKept), lseKept))), v('e')), ({ g, x, s, n, k: kq }) => { const axes = axesOf(s); const keep = s.attrs.keepDims as boolean; const r = E.mul(E.keep(g, axes, keep), E.exp(E.sub(x, E.keep(E.logsumexp(x, axes, keep), axes, keep)))); return n.id === kq.id ? r : E.neg(r); }, ({ k: kq, q, s }) => (kq.id === q.id ? s.attrs.keepDims === true || axesOf(s).length === 0 : same(axesOf(kq), axesOf(s)))), // (g/Σeˣ)·eˣ → g·e^(x − logsumexp x)
 ];

@@ -14,7 +14,7 @@
  *   patterns that name one node twice see it.
  */
 import { castDraft, freeze, type Patch } from 'immer';
-import { GraphError } from '../errors';
+import { GradgraphError, GraphError } from '../errors';
 import { rewriteProgram, type Attrs, type Node, type Program, type Rewritten, type TypeInfo } from '../ir';
 import { getOp, hasOp, type ConcreteType } from '../registry';
 import { isStatic, sizeOf, type Shape } from '../shape';
@@ -166,9 +166,24 @@ export class Work {
     return r;
   }
 
-  /** How many nodes (live or not) use `id`, plus outputs and updates that name it. */
+  private liveSet: ReadonlySet<number> | null = null;
+  /** Ids `make` returned since the last `setLive`: new nodes, or old ones brought back by reuse. */
+  private readonly touched = new Set<number>();
+
+  /** Marks the live nodes (the engine does this at the start of every sweep). */
+  setLive(ids: readonly number[]): void {
+    this.liveSet = new Set(ids);
+    this.touched.clear();
+  }
+
+  /**
+   * How many uses `id` has: users live at the last `setLive` or made since, plus outputs and
+   * update values naming it. Conservative: a user that died since still counts.
+   */
   useCount(id: number): number {
-    return (this.users.get(id)?.size ?? 0) + this.outputs.filter((o) => o === id).length + this.updates.filter(([, v]) => v === id).length;
+    let n = this.outputs.filter((o) => o === id).length + this.updates.filter(([, v]) => v === id).length;
+    for (const u of this.users.get(id) ?? []) if (!this.liveSet || this.liveSet.has(u) || this.touched.has(u)) n++;
+    return n;
   }
 
   /** The nodes that use `id` as an input. */
@@ -221,21 +236,34 @@ export class Work {
     if (typeof ar === 'number' ? n !== ar : n < ar.min || (ar.max !== undefined && n > ar.max)) {
       throw new GraphError(`a rewrite built ${op} with ${n} inputs`, { op });
     }
-    const attrs = freeze(def.attrs(rawAttrs, types), true);
-    const type = def.infer(types, attrs);
+    let attrs: Attrs;
+    let type: TypeInfo;
+    try {
+      attrs = freeze(def.attrs(rawAttrs, types), true);
+      type = def.infer(types, attrs);
+    } catch (e) {
+      // name the op and shapes, as Graph.apply does for the user's nodes
+      if (!(e instanceof GradgraphError) || e.op) throw e;
+      const Ctor = e.constructor as new (d: string, c: object) => GradgraphError;
+      throw new Ctor(e.detail, { op, shapes: types.map((t) => t.shape), dtypes: types.map((t) => t.dtype) });
+    }
     if (n > 0 && ins.every((x) => x.op === 'constant')) {
       const draft: Node = { id: -1, op, inputs, attrs, type, scope: meta.scope, origin: meta.origin };
       const value = evalConstant(op, ins.map((x) => x.attrs.value as Tensor), attrs, draft);
       if (value) return this.constant(value, meta);
     }
-    return this.lookup(op, inputs, attrs, type.dtype) ?? this.add(op, inputs, attrs, type, meta);
+    const id = this.lookup(op, inputs, attrs, type.dtype) ?? this.add(op, inputs, attrs, type, meta);
+    this.touched.add(id);
+    return id;
   }
 
   /** A constant node holding `value` (shared with an equal small constant). */
   constant(value: Tensor, meta: Meta): number {
     const attrs = freeze({ value }, false);
     const type = { dtype: value.dtype, shape: [...value.shape] };
-    return this.lookup('constant', [], attrs, value.dtype) ?? this.add('constant', [], attrs, type, meta);
+    const id = this.lookup('constant', [], attrs, value.dtype) ?? this.add('constant', [], attrs, type, meta);
+    this.touched.add(id);
+    return id;
   }
 
   /**

@@ -9,6 +9,7 @@ import { customGrad } from '../autodiff';
 import { gradcheck, formatReport } from '../gradcheck';
 import type { Sym } from '../graph';
 import { isDifferentiable, listOps } from '../registry';
+import { fusedSoftmaxCrossEntropy } from './fused';
 import { Tensor } from '../tensor';
 import { arbBroadcastableShapes, arbShape, arbTensor, fc } from '../testing/index';
 
@@ -115,6 +116,7 @@ const rows: Record<string, Row> = {
   randomUniform: { inputs: one(), fn: (x) => api.mul(x, api.randomUniformLike(x)) },
   randomNormal: { inputs: one(), fn: (x) => api.sin(api.mul(x, api.randomNormalLike(x))) },
   customGrad: { inputs: one(), fn: (x) => cube(x) },
+  softmaxCrossEntropy: { inputs: fc.tuple(T({ shape: [2, 3] }), T({ shape: [2, 3], min: 0, max: 1 })), fn: (x, t) => api.sin(fusedSoftmaxCrossEntropy(x, t, { axis: 1 })) },
 };
 
 describe('primitive gradients', () => {

@@ -330,6 +330,17 @@ const rows: Record<string, Row> = {
     bad: [],
     build: (_g, [x]) => cube(x),
   },
+  softmaxCrossEntropy: {
+    cases: [
+      // −Σ t·logSoftmax(x): −log ¾ for the first row; logits ±1000 stay finite
+      { inputs: [f([[0, Math.log(3)], [1000, -1000]]), f([[0, 1], [0, 1]])], attrs: { axis: 1 }, shape: [2], value: [-Math.log(0.75), 2000] },
+      { inputs: [sp(f([[0, 0], [1, 1]]), [null, 2]), f([[0.5, 0.5], [0.5, 0.5]])], attrs: { axis: 0, keepDims: true }, shape: [1, 2], value: [[Math.log(1 + Math.E) - 0.5, Math.log(1 + Math.E) - 0.5]] },
+    ],
+    bad: [
+      { inputs: [{ shape: [2, 3] }, { shape: [2, 2] }], attrs: { axis: 1 }, error: /logits \[2,3\] and target \[2,2\] must have the same shape/ },
+      { inputs: [{ shape: [2], dtype: 'int32' }, { shape: [2], dtype: 'int32' }], attrs: {}, error: /logits must be float32 or float64/ },
+    ],
+  },
 };
 
 function specOf(x: Tensor | Spec): Spec {
