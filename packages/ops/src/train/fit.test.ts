@@ -53,7 +53,7 @@ describe('fit', () => {
     }
     // validation values are the evaluation of the model as it is after the epoch
     expect(h.valLoss[2]).toBeCloseTo(evaluate(step, valSet).loss, 6);
-    expect(h.series('valAccuracy')[2]).toBe(accuracy(predict(step, valSet), valSet.y));
+    expect(h.series('valAccuracy')[2]).toBe(accuracy(predict(step, valSet), valSet.y!));
     expect(h.loss[2]).toBeLessThan(h.loss[0]);
     expect(h.series('valAccuracy')[2]).toBeGreaterThanOrEqual(0.9);
     expect(() => h.series('mae')).toThrow(/no epoch has "mae"; the logs have loss, accuracy, valLoss, valAccuracy/);

@@ -163,7 +163,7 @@ describe('accumulators', () => {
   });
 
   it('a function metric is averaged over batches weighted by rows', () => {
-    const a = metricAccumulator({ name: 'meanPred', fn: (p) => p.data.reduce((s, v) => s + v, 0) / p.size });
+    const a = metricAccumulator({ name: 'meanPred', fn: (p) => Array.from(p.data).reduce((s, v) => s + v, 0) / p.size });
     a.update(Tensor.from([1, 1, 1]), Tensor.from([0, 0, 0])); // mean 1 over 3 rows
     a.update(Tensor.from([4]), Tensor.from([0])); // mean 4 over 1 row
     expect(a.result()).toBe(7 / 4);
