@@ -103,6 +103,7 @@ describe('resuming from a checkpoint', () => {
         for (const key of ['loss', 'accuracy', 'valLoss', 'valAccuracy']) expect(Object.is(resumed.epochs[e][key], full.epochs[e][key]), `epoch ${e} ${key}`).toBe(true);
       }
       expect(resumed.restoredEpoch).toBe(full.restoredEpoch);
+      expect(resumed.epochTime).toHaveLength(EPOCHS); // NaN for the epochs finished before the resume
       expect(bytesOf(fresh.g)).toEqual(bytesOf(reference.g));
       expect(fresh.g.rngCounter).toBe(reference.g.rngCounter);
     });
@@ -111,6 +112,10 @@ describe('resuming from a checkpoint', () => {
   it('the check is sensitive: a wrong RNG counter changes the following losses, other batches are refused', () => {
     const path = join(dir, 'control.ckpt.json');
     fitRun(build(), { callbacks: [{ onBatchEnd: (info, ctx) => info.step === 9 && (ctx.saveCheckpoint(path), ctx.stop()) }] });
+    // the same run again writes the same bytes (no wall-clock time in checkpoints)
+    const twin = join(dir, 'control-twin.ckpt.json');
+    fitRun(build(), { callbacks: [{ onBatchEnd: (info, ctx) => info.step === 9 && (ctx.saveCheckpoint(twin), ctx.stop()) }] });
+    expect(readFileSync(twin, 'utf8')).toBe(readFileSync(path, 'utf8'));
     const doc = JSON.parse(readFileSync(path, 'utf8')) as train.CheckpointDocument;
     doc.rngCounter += 1; // other dropout masks from here on
     const off = fitRun(build(), { resume: train.parseCheckpoint(doc) });

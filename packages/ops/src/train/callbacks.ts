@@ -63,6 +63,8 @@ export interface FitContext {
   readonly runningLoss: number;
   /** Whether `fit` has validation data (so `valLoss` exists). */
   readonly hasValidation: boolean;
+  /** Whether this fit resumed a checkpoint (callbacks' state was restored before `onTrainBegin`). */
+  readonly resumed: boolean;
   readonly history: import('./fit').History;
   /** Asks `fit` to stop after the current batch (or right after this epoch's end). */
   stop(reason?: string): void;
@@ -199,6 +201,11 @@ export class EarlyStopping implements Callback {
   onTrainBegin(ctx: FitContext): void {
     this.monitorName = this.monitorOpt ?? (ctx.hasValidation ? 'valLoss' : 'loss');
     this.restored = false;
+    // a new run starts from scratch; a resumed one keeps the state restored from its checkpoint
+    if (!ctx.resumed) {
+      this.s = { best: NaN, bestEpoch: -1, wait: 0, stoppedEpoch: -1 };
+      this.bestValues = undefined;
+    }
   }
 
   private improves(v: number): boolean {
@@ -321,6 +328,7 @@ export class ModelCheckpoint implements Callback {
 
   onTrainBegin(ctx: FitContext): void {
     this.monitorName = this.opts.monitor ?? (ctx.hasValidation ? 'valLoss' : 'loss');
+    if (!ctx.resumed) this.best = null;
   }
 
   private save(ctx: FitContext, epoch: number): void {

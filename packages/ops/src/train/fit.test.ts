@@ -232,6 +232,17 @@ describe('early stopping in fit', () => {
     expect(earlyStopping({ monitor: 'valMae' }).mode).toBe('min');
   });
 
+  it('an EarlyStopping object used for a second fit starts afresh', () => {
+    const stopper = earlyStopping({ monitor: 'score', patience: 1 });
+    const a = model();
+    const h1 = fit({ step: a.step, data: trainSet, batchSize: 36, epochs: 4, callbacks: [scripted([1, 2, 3, 4]), stopper], progress: false });
+    expect(h1.epochs).toHaveLength(2);
+    // scores above the first run's best (1) would never count if the old best were kept
+    const h2 = fit({ step: a.step, data: trainSet, batchSize: 36, epochs: 3, callbacks: [scripted([9, 8, 7]), stopper], progress: false });
+    expect(h2.epochs).toHaveLength(3);
+    expect(stopper.best).toBe(7);
+  });
+
   it('monitors valLoss by default with validation data, loss without', () => {
     const a = model();
     const es1 = earlyStopping({ patience: 100 });

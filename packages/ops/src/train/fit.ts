@@ -70,7 +70,10 @@ export class History {
   readonly epochs: EpochLogs[] = [];
   /** The training loss of every batch, in order (index = global step − 1). */
   readonly batchLoss: number[] = [];
-  /** Wall-clock milliseconds of each epoch (not reproducible; not part of `toJSON`'s comparison). */
+  /**
+   * Wall-clock milliseconds of each epoch: the one thing that differs between two runs with the
+   * same seeds, so checkpoints leave it out (epochs before a resume read NaN here).
+   */
   readonly epochTime: number[] = [];
   /** Set when training stopped before its last epoch (early stopping, `ctx.stop()`, NaN). */
   stopped: StopInfo | null = null;
@@ -99,18 +102,24 @@ export class History {
     return this.epochs.some((e) => 'valLoss' in e) ? this.series('valLoss') : [];
   }
 
-  /** A JSON-able copy (NaN and ±Infinity as strings). */
+  /**
+   * A JSON-able copy (NaN and ±Infinity as strings).
+   * @example writeFileSync('history.json', JSON.stringify(history.toJSON()));
+   */
   toJSON(): HistoryDocument {
     return {
       epochs: this.epochs.map((e) => Object.fromEntries(Object.entries(e).map(([k, v]) => [k, encodeNumber(v)]))),
       batchLoss: this.batchLoss.map(encodeNumber),
-      epochTime: [...this.epochTime],
+      epochTime: this.epochTime.map(encodeNumber),
       stopped: this.stopped && { ...this.stopped },
       restoredEpoch: this.restoredEpoch,
     };
   }
 
-  /** Reads `toJSON()` back. */
+  /**
+   * Reads `toJSON()` back.
+   * @example const h = train.History.fromJSON(JSON.parse(readFileSync('history.json', 'utf8')));
+   */
   static fromJSON(doc: unknown): History {
     const op = 'History.fromJSON';
     const d = doc as HistoryDocument;
@@ -133,7 +142,7 @@ export class History {
 export interface HistoryDocument {
   epochs: Record<string, number | string>[];
   batchLoss: (number | string)[];
-  epochTime: number[];
+  epochTime: (number | string)[];
   stopped: StopInfo | null;
   restoredEpoch: number | null;
 }
@@ -259,6 +268,7 @@ class FitRun implements FitContext {
   lossSum = 0;
   rows = 0;
   stopReason: string | undefined;
+  resumed = false;
   readonly history = new History();
   readonly accs: MetricAccumulator[];
 
@@ -301,6 +311,8 @@ class FitRun implements FitContext {
   toDocument(): FitStateDocument {
     const callbacks: Record<string, unknown> = {};
     for (const cb of this.callbacks) if (cb.key && cb.state) callbacks[cb.key] = cb.state();
+    // without wall-clock times, so two runs with the same seeds write byte-identical checkpoints
+    const history = { ...this.history.toJSON(), epochTime: [] };
     return {
       version: 1,
       epoch: this.epoch,
@@ -308,7 +320,7 @@ class FitRun implements FitContext {
       step: this.globalStep,
       metrics: this.metrics.map(metricName),
       partial: { lossSum: encodeNumber(this.lossSum), rows: this.rows, metrics: Object.fromEntries(this.accs.map((a) => [a.name, a.state()])) },
-      history: this.history.toJSON(),
+      history,
       callbacks,
     };
   }
@@ -374,7 +386,8 @@ class FitRun implements FitContext {
     this.accs.splice(0, this.accs.length, ...accs);
     this.history.epochs.push(...history.epochs);
     this.history.batchLoss.push(...history.batchLoss);
-    this.history.epochTime.push(...history.epochTime);
+    this.history.epochTime.push(...history.epochs.map(() => NaN));
+    this.resumed = true;
   }
 }
 

@@ -131,7 +131,6 @@ function badState(op: string, name: string, state: unknown): never {
 }
 
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
-const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 /** Correct rows over rows (classes by argmax, see {@link accuracy}). */
 class AccuracyAccumulator implements MetricAccumulator {

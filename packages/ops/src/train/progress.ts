@@ -24,7 +24,10 @@ export interface ProgressOptions {
 
 const BAR_WIDTH = 24;
 
-/** `epoch 3/20  loss 0.4123  valLoss 0.3812  accuracy 0.9250`: the logs in a fixed order. */
+/**
+ * One epoch's line, without timing: the logs in the order they were recorded.
+ * @example train.formatEpoch({ epoch: 2, loss: 0.41234, valLoss: 0.38 }, 20); // "epoch 3/20  loss 0.4123  valLoss 0.3800"
+ */
 export function formatEpoch(logs: EpochLogs, epochs: number): string {
   const parts = [`epoch ${logs.epoch + 1}/${epochs}`];
   for (const [k, v] of Object.entries(logs)) if (k !== 'epoch') parts.push(`${k} ${fmtLog(v)}`);

@@ -141,6 +141,7 @@ export class TrainingStep {
   /**
    * The feeds for one batch: features to `x`, targets to `y` (float data cast to the input's
    * float dtype), and the `training` switch when the graph has one.
+   * @example step.feeds(loader.batch(0, 0), true); // { x, y, training: true }
    */
   feeds(batch: BatchLike, training: boolean): Record<string, Tensor | boolean> {
     const out: Record<string, Tensor | boolean> = {};
