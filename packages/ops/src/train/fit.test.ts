@@ -1,9 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Graph, Tensor, compile, grad } from '@gradgraph/core';
-import { describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import * as data from '../data/index';
 import * as nn from '../nn/index';
 import * as optim from '../optim/index';
-import { earlyStopping, reduceLrOnPlateau, terminateOnNaN, type Callback, type EpochLogs } from './callbacks';
+import { earlyStopping, modelCheckpoint, reduceLrOnPlateau, terminateOnNaN, type Callback, type EpochLogs } from './callbacks';
+import { readCheckpoint } from './checkpoint';
 import { TrainError } from './errors';
 import { History, evaluate, fit, predict } from './fit';
 import { accuracy } from './metrics';
@@ -254,6 +258,31 @@ describe('early stopping in fit', () => {
     expect(() => earlyStopping({ patience: -1 })).toThrow(/patience must be an integer ≥ 0/);
     expect(() => earlyStopping({ mode: 'up' as never })).toThrow(/mode must be one of/);
     expect(() => earlyStopping({ restoreBest: 'yes' as never })).toThrow(/restoreBest must be a boolean/);
+  });
+});
+
+describe('modelCheckpoint', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gradgraph-fit-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const scripted = (scores: number[]): Callback => ({ onEpochEnd: (e, logs) => void (logs.score = scores[e]) });
+
+  it('saves at new bests only, with the position in the file name', () => {
+    const { step } = model();
+    const saver = modelCheckpoint({ path: ({ epoch }) => join(dir, `best-${epoch}.json`), saveBestOnly: true, monitor: 'score', mode: 'max' });
+    fit({ step, data: trainSet, batchSize: 36, epochs: 5, callbacks: [scripted([1, 3, 2, 4, 4]), saver], progress: false });
+    expect(saver.saved.map((p) => p.slice(dir.length + 1))).toEqual(['best-0.json', 'best-1.json', 'best-3.json']);
+    const ckpt = readCheckpoint(saver.saved[2]);
+    expect(ckpt.data).toMatchObject({ epoch: 4, batch: 0 }); // saved after epoch 3: the run continues at epoch 4
+  });
+
+  it('saves every n batches, mid-epoch', () => {
+    const { step } = model();
+    const saver = modelCheckpoint({ path: ({ step: s }) => join(dir, `step-${s}.json`), everyBatches: 4, atEpochEnd: false });
+    fit({ step, data: trainSet, batchSize: 12, epochs: 3, callbacks: [saver], progress: false }); // 3 batches per epoch
+    expect(saver.saved.map((p) => p.slice(dir.length + 1))).toEqual(['step-4.json', 'step-8.json']);
+    expect(readCheckpoint(saver.saved[0]).data).toMatchObject({ epoch: 1, batch: 1 });
+    expect(() => modelCheckpoint({ path: '' })).toThrow(/path must be a file path/);
+    expect(() => modelCheckpoint({ path: 'x', everyBatches: -2 })).toThrow(/everyBatches must be an integer ≥ 0/);
   });
 });
 
