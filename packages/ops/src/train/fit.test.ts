@@ -7,7 +7,7 @@ import * as data from '../data/index';
 import * as nn from '../nn/index';
 import * as optim from '../optim/index';
 import { earlyStopping, modelCheckpoint, reduceLrOnPlateau, terminateOnNaN, type Callback, type EpochLogs } from './callbacks';
-import { readCheckpoint } from './checkpoint';
+import { parseCheckpoint, readCheckpoint, type Checkpoint } from './checkpoint';
 import { TrainError } from './errors';
 import { History, evaluate, fit, predict } from './fit';
 import { accuracy } from './metrics';
@@ -161,6 +161,28 @@ describe('fit', () => {
     expect(plateau.lr).toBe(0.0125);
     const noInput = model();
     expect(() => fit({ step: noInput.step, data: trainSet, epochs: 1, callbacks: [reduceLrOnPlateau(optim.reduceOnPlateau({ lr: 0.1 }))], progress: false })).toThrow(/needs a float scalar input "lr"/);
+  });
+
+  it('a resumed run gets the plateau controller\'s state back from the checkpoint', () => {
+    const setup = () => {
+      const g = new Graph({ seed: 7 });
+      const lr = g.input('lr', [], 'float32');
+      const logits = nn.dense(g.input('x', [null, 3]), 2);
+      const step = trainingStep({ loss: nn.softmaxCrossEntropy(logits, g.input('y', [null], 'int32')), optimizer: optim.sgd({ lr }) });
+      const plateau = optim.reduceOnPlateau({ lr: 0.5, factor: 0.5, patience: 0, threshold: 10, thresholdMode: 'abs' });
+      return { step, plateau };
+    };
+    const run = (m: ReturnType<typeof setup>, extra: { callbacks?: Callback[]; resume?: Checkpoint } = {}) =>
+      fit({ step: m.step, data: trainSet, batchSize: 12, epochs: 4, callbacks: [reduceLrOnPlateau(m.plateau), ...(extra.callbacks ?? [])], resume: extra.resume, progress: false });
+    const full = setup();
+    const hFull = run(full);
+    let doc: unknown;
+    run(setup(), { callbacks: [{ onBatchEnd: (info, ctx) => info.step === 8 && ((doc = ctx.checkpoint()), ctx.stop()) }] });
+    const again = setup();
+    const hResumed = run(again, { resume: parseCheckpoint(doc) });
+    expect(hResumed.batchLoss).toEqual(hFull.batchLoss);
+    expect(hResumed.series('lr')).toEqual([0.5, 0.5, 0.25, 0.125]);
+    expect(again.plateau.lr).toBe(full.plateau.lr);
   });
 
   it('refuses bad options with TrainErrors that say what to do', () => {
