@@ -298,3 +298,23 @@ describe('every edge joins declared nodes (Graphviz would invent undeclared ones
             }
   });
 });
+
+describe('layout effort', () => {
+  it("'auto' switches to the fast Graphviz settings (and drops adjoint links) above 800 drawn nodes", () => {
+    const small = mlp(3);
+    grad(small.loss, small.g.params());
+    const s = toDot(small.g);
+    expect(s).not.toContain('nslimit');
+    expect(s).toContain('style="dotted"');
+    expect(toDot(small.g, { layout: 'fast' })).toContain('mclimit=0.1, nslimit=1, nslimit1=1, remincross=false, splines="polyline"');
+    const big = mlp(70);
+    grad(big.loss, big.g.params());
+    const r = buildDot(big.g, { repeats: false });
+    expect(r.stats.drawnNodes).toBeGreaterThan(800);
+    expect(r.dot).toContain('nslimit=1');
+    expect(r.dot).not.toContain('style="dotted"');
+    expect(toDot(big.g, { repeats: false, adjointLinks: 'group' })).toContain('style="dotted"');
+    expect(toDot(big.g, { repeats: false, layout: 'quality' })).not.toContain('nslimit');
+    expect(() => toDot(big.g, { layout: 'quick' as 'fast' })).toThrow(/layout must be 'quality', 'fast' or 'auto'/);
+  });
+});
