@@ -122,6 +122,14 @@ describe('resuming from a checkpoint', () => {
     expect(mismatches(off.batchLoss.slice(0, 9), full.batchLoss.slice(0, 9))).toEqual([]);
     expect(mismatches(off.batchLoss, full.batchLoss).length).toBeGreaterThan(0);
 
+    // a tampered callback state is refused before anything is written
+    const tampered = JSON.parse(readFileSync(path, 'utf8')) as train.CheckpointDocument & { fit: { callbacks: { earlyStopping: { bestValues: Record<string, { shape: number[] }> } } } };
+    tampered.fit.callbacks.earlyStopping.bestValues['dense/kernel'].shape = [12, 4];
+    const victim = build();
+    const untouched = bytesOf(victim.g);
+    expect(() => fitRun(victim, { resume: train.parseCheckpoint(tampered) })).toThrow(/cannot resume: cannot restore early stopping: the best snapshot's "dense\/kernel" is float32\[12, 4\], the graph's is float32\[4, 12\]/);
+    expect(bytesOf(victim.g)).toEqual(untouched);
+
     // different batches (another shuffle seed) cannot continue the run: refused before anything is written
     const other = build(11, 6);
     const before = bytesOf(other.g);

@@ -100,8 +100,8 @@ export interface Callback {
   feeds?(ctx: FitContext): Feeds;
   /** JSON state for checkpoints. */
   state?(): unknown;
-  /** Takes back `state()`; must check everything before changing anything. */
-  restore?(state: unknown): void;
+  /** Takes back `state()` when a fit resumes (before the graph's values are written); must check everything before changing anything. */
+  restore?(state: unknown, ctx: FitContext): void;
 }
 
 /** `'min'` or `'max'` for a log name under `mode: 'auto'`: accuracy and R² go up, the rest down. */
@@ -246,7 +246,7 @@ export class EarlyStopping implements Callback {
     return { monitor: this.monitor, best: Number.isNaN(this.s.best) ? null : this.s.best, bestEpoch: this.s.bestEpoch, wait: this.s.wait, stoppedEpoch: this.s.stoppedEpoch, bestValues: values };
   }
 
-  restore(state: unknown): void {
+  restore(state: unknown, ctx?: FitContext): void {
     const op = 'train.earlyStopping';
     const o = state as { monitor: unknown; best: unknown; bestEpoch: unknown; wait: unknown; stoppedEpoch: unknown; bestValues: unknown };
     const bad = (what: string) => new TrainError(op, `cannot restore early stopping: ${what}`);
@@ -260,6 +260,15 @@ export class EarlyStopping implements Callback {
     if (o.bestValues !== null) {
       if (!o.bestValues || typeof o.bestValues !== 'object') throw bad('bestValues must be an object of tensors or null');
       values = new Map(Object.entries(o.bestValues as Record<string, unknown>).map(([k, d]) => [k, decodeTensor(d, `early stopping's best value of "${k}"`)]));
+      // they will be written into the graph when training ends: check them now
+      if (ctx) {
+        const vars = ctx.graph.variables();
+        if (vars.length !== values.size) throw bad(`the best snapshot has ${values.size} values, the graph ${vars.length} params and state`);
+        for (const v of vars) {
+          const t = values.get(v.name!);
+          if (!t || t.dtype !== v.dtype || t.shape.join() !== v.shape.join()) throw bad(`the best snapshot's "${v.name}" is ${t ? `${t.dtype}[${t.shape.join(', ')}]` : 'missing'}, the graph's is ${v.dtype}[${v.shape.join(', ')}]`);
+        }
+      }
     }
     this.s = { best: o.best === null ? NaN : (o.best as number), bestEpoch: o.bestEpoch as number, wait: o.wait as number, stoppedEpoch: o.stoppedEpoch as number };
     this.bestValues = values;

@@ -6,7 +6,7 @@
  * counter) or in a small JSON state (position, history, accumulators, callbacks' state), so a
  * checkpoint taken at any batch resumes bit for bit.
  */
-import { Tensor, allocArray, type Feeds, type Graph, type TypedArray } from '@gradgraph/core';
+import { GradgraphError, Tensor, allocArray, type Feeds, type Graph, type TypedArray } from '@gradgraph/core';
 import { BatchLoader, Dataset, batches, type TensorPair } from '../data/index';
 
 /** A loader with or without targets. */
@@ -366,7 +366,8 @@ class FitRun implements FitContext {
       try {
         return f();
       } catch (e) {
-        throw e instanceof TrainError ? bad(e.detail) : e;
+        // a state the callbacks or accumulators refuse is a checkpoint that can't be resumed
+        throw e instanceof GradgraphError && !(e instanceof CheckpointError) ? bad(e.detail) : e;
       }
     };
     const history = asCheckpointError(() => History.fromJSON(d.history));
@@ -376,7 +377,7 @@ class FitRun implements FitContext {
     asCheckpointError(() => accs.forEach((a) => a.restore((d.partial.metrics ?? {})[a.name])));
     checkCheckpoint(this.graph, ckpt, restoreOpts);
     const saved = d.callbacks && typeof d.callbacks === 'object' ? d.callbacks : {};
-    asCheckpointError(() => this.callbacks.forEach((cb) => cb.key && cb.restore && cb.key in saved && cb.restore(saved[cb.key])));
+    asCheckpointError(() => this.callbacks.forEach((cb) => cb.key && cb.restore && cb.key in saved && cb.restore(saved[cb.key], this)));
     this.graph.restore({ values: new Map([...ckpt.params, ...ckpt.state]), rngCounter: ckpt.rngCounter }, { strict: true });
     this.epoch = d.epoch;
     this.batch = d.batch;
