@@ -216,7 +216,7 @@ function runEvaluation(op: string, step: TrainingStep, loader: AnyLoader, metric
  * @example
  * const { loss, accuracy } = train.evaluate(step, test, { metrics: ['accuracy'] });
  */
-export function evaluate(step: TrainingStep | TrainingStepOptions | Executable, ds: FitData, opts: { metrics?: readonly MetricSpec[]; batchSize?: number; threshold?: number } = {}): Record<string, number> {
+export function evaluate(step: TrainingStep, ds: FitData, opts: { metrics?: readonly MetricSpec[]; batchSize?: number; threshold?: number } = {}): Record<string, number> {
   const op = 'train.evaluate';
   const o = checkKeys(op, opts, ['metrics', 'batchSize', 'threshold']);
   const s = asStep(op, step);
