@@ -8,7 +8,7 @@ import { isStatic } from '../shape';
 import { Tensor } from '../tensor';
 import type { Pass, PassResult } from './pass';
 import { RewriteLog } from './rules';
-import { evalConstant, isRandomOp, nodeKey, SOURCES, Work } from './work';
+import { evalConstant, isRandomOp, keyOf, SOURCES, Work } from './work';
 
 /** Records every node of `before` missing from `after` under `name`. */
 function countRemoved(before: Program, after: Program, log: RewriteLog, name: string): void {
@@ -59,7 +59,7 @@ export const cse: Pass = Object.freeze({
     for (const id of work.order()) {
       if (work.isReplaced(id)) continue;
       const node = work.node(id);
-      if (node.op === 'constant' && nodeKey(node.op, node.inputs, node.attrs, node.type.dtype) === null) {
+      if (node.op === 'constant' && keyOf(node) === null) {
         const t = node.attrs.value as Tensor;
         const key = digest(t);
         const list = big.get(key) ?? [];

@@ -80,37 +80,73 @@ function deepEqual(a: unknown, b: unknown): boolean {
   return false;
 }
 
-type Cont = (b: Binding) => boolean;
+/** The binding being built: names and leaves are set on the way down and undone on backtrack. */
+interface State {
+  readonly vars: Map<string, number>;
+  readonly leaves: number[];
+}
+
+type Cont = () => boolean;
+
+/** Binds `name` (and records a leaf), runs `k`, and undoes both if `k` fails. */
+function bindThen(s: State, name: string | null, id: number, leaf: boolean, k: Cont): boolean {
+  if (name !== null) s.vars.set(name, id);
+  if (leaf) s.leaves.push(id);
+  if (k()) return true;
+  if (name !== null) s.vars.delete(name);
+  if (leaf) s.leaves.pop();
+  return false;
+}
+
+/** Could `q` match node `i`, judging by the op alone? */
+function opFits(work: Work, q: Pattern, i: number): boolean {
+  return q.kind !== 'op' || q.op === '*' || work.node(i).op === q.op;
+}
 
 /**
- * Matches `p` at node `id`, calling `k` with each binding found until it returns true (so a
- * guard inside `k` makes the matcher backtrack to the next way of matching).
+ * A cheap necessary condition: the root's op and its inputs' ops (for op sub-patterns). (No
+ * closures here: it runs for every rule at every node.)
  */
-export function match(work: Work, p: Pattern, id: number, b: Binding, k: Cont): boolean {
+function quickCheck(work: Work, p: Pattern, id: number): boolean {
+  if (p.kind !== 'op') return true;
+  const node = work.node(id);
+  if (p.op !== '*' && node.op !== p.op) return false;
+  const pats = p.inputs;
+  const ins = node.inputs;
+  if (!pats.length || pats[0].kind === 'rest') return true;
+  if (pats.length !== ins.length) return false;
+  let direct = true;
+  for (let j = 0; j < pats.length && direct; j++) direct = opFits(work, pats[j], ins[j]);
+  if (direct) return true;
+  return COMMUTATIVE.has(node.op) && pats.length === 2 && opFits(work, pats[0], ins[1]) && opFits(work, pats[1], ins[0]);
+}
+
+function go(work: Work, p: Pattern, id: number, s: State, k: Cont): boolean {
   switch (p.kind) {
     case 'var': {
-      const bound = b.vars[p.name];
-      if (bound !== undefined) return bound === id && k(b);
-      const bind = (b2: Binding, leaf: boolean): Binding => ({ vars: { ...b2.vars, [p.name]: id }, leaves: leaf ? [...b2.leaves, id] : b2.leaves });
-      return p.sub ? match(work, p.sub, id, b, (b2) => k(bind(b2, false))) : k(bind(b, true));
+      const bound = s.vars.get(p.name);
+      if (bound !== undefined) return bound === id && k();
+      if (!p.sub) return bindThen(s, p.name, id, true, k);
+      return go(work, p.sub, id, s, () => bindThen(s, p.name, id, false, k));
     }
     case 'const':
-      return work.splat(id) === p.value && k({ vars: b.vars, leaves: [...b.leaves, id] });
+      return work.splat(id) === p.value && bindThen(s, null, id, true, k);
     case 'konst': {
       if (work.splat(id) === undefined) return false;
-      const bound = b.vars[p.name];
-      if (bound !== undefined) return bound === id && k(b);
-      return k({ vars: { ...b.vars, [p.name]: id }, leaves: [...b.leaves, id] });
+      const bound = s.vars.get(p.name);
+      if (bound !== undefined) return bound === id && k();
+      return bindThen(s, p.name, id, true, k);
     }
     case 'any':
-      return k({ vars: b.vars, leaves: [...b.leaves, id] });
+      return bindThen(s, null, id, true, k);
     case 'rest':
       return false;
     case 'alt':
-      return p.options.some((o) => match(work, o, id, b, k));
+      for (const o of p.options) if (go(work, o, id, s, k)) return true;
+      return false;
     case 'op': {
+      if (!quickCheck(work, p, id)) return false;
       const node = work.node(id);
-      if (p.op !== '*' && node.op !== p.op) return false;
       if (p.attrs && !Object.entries(p.attrs).every(([key, val]) => deepEqual(node.attrs[key], val))) return false;
       let pats = p.inputs;
       let ins = node.inputs;
@@ -120,15 +156,33 @@ export function match(work: Work, p: Pattern, id: number, b: Binding, k: Cont): 
         ins = ins.slice(ins.length - pats.length);
       }
       if (pats.length !== ins.length) return false;
-      if (matchAll(work, pats, ins, 0, b, k)) return true;
-      return COMMUTATIVE.has(node.op) && ins.length === 2 && ins[0] !== ins[1] && matchAll(work, pats, [ins[1], ins[0]], 0, b, k);
+      if (seq(work, pats, ins, 0, s, k)) return true;
+      return COMMUTATIVE.has(node.op) && ins.length === 2 && ins[0] !== ins[1] && seq(work, pats, [ins[1], ins[0]], 0, s, k);
     }
   }
 }
 
-function matchAll(work: Work, pats: readonly Pattern[], ins: readonly number[], i: number, b: Binding, k: Cont): boolean {
-  if (i === pats.length) return k(b);
-  return match(work, pats[i], ins[i], b, (b2) => matchAll(work, pats, ins, i + 1, b2, k));
+function seq(work: Work, pats: readonly Pattern[], ins: readonly number[], i: number, s: State, k: Cont): boolean {
+  if (i === pats.length) return k();
+  return go(work, pats[i], ins[i], s, () => seq(work, pats, ins, i + 1, s, k));
+}
+
+/**
+ * Matches `p` at node `id`, calling `accept` with each binding found until it returns true (so a
+ * guard inside `accept` makes the matcher backtrack to the next way of matching). Returns the
+ * accepted binding, or null.
+ */
+export function match(work: Work, p: Pattern, id: number, accept: (b: Binding) => boolean = () => true): Binding | null {
+  if (!quickCheck(work, p, id)) return null;
+  const s: State = { vars: new Map(), leaves: [] };
+  let found: Binding | null = null;
+  go(work, p, id, s, () => {
+    const b: Binding = { vars: Object.fromEntries(s.vars), leaves: [...s.leaves] };
+    if (!accept(b)) return false;
+    found = b;
+    return true;
+  });
+  return found;
 }
 
 /** The op names a pattern's root can have (for indexing rules by root op). */

@@ -266,26 +266,26 @@ export function indexRules(tables: readonly (readonly Rule[])[]): Map<string, Ru
   return index;
 }
 
-/** Tries the rules indexed under `node.op` at `id`; true when one fired. */
-function rewriteAt(work: Work, index: Map<string, Rule[]>, id: number, log: RewriteLog): boolean {
+function refsOf(work: Work, b: Binding): Match {
+  const m: Record<string, Ref> = {};
+  for (const name in b.vars) m[name] = new Ref(work, b.vars[name]);
+  return m;
+}
+
+/** Tries the rules indexed under `node.op` at `id`; the replacement's id when one fired. */
+function rewriteAt(work: Work, index: Map<string, Rule[]>, id: number, log: RewriteLog): number | null {
   const node = work.node(id);
   const rules = index.get(node.op);
-  if (!rules) return false;
+  if (!rules) return null;
   const root = new Ref(work, id);
   for (const r of rules) {
-    let found: Binding | null = null;
-    const refs = (b: Binding): Match => Object.fromEntries(Object.entries(b.vars).map(([name, i]) => [name, new Ref(work, i)]));
-    match(work, r.pattern, id, { vars: {}, leaves: [] }, (b) => {
-      if (r.guard && !r.guard(refs(b), root)) return false;
-      found = b;
-      return true;
-    });
-    if (!found) continue;
-    const b: Binding = found;
+    const guard = r.guard;
+    const b = match(work, r.pattern, id, guard ? (m) => guard(refsOf(work, m), root) : undefined);
+    if (!b) continue;
     let rep: number | null = null;
     try {
       rep = building(work, node, () => {
-        const out = r.replace(refs(b), root);
+        const out = r.replace(refsOf(work, b), root);
         return out === null ? null : fit(work, node, out.id, b.leaves);
       });
     } catch (e) {
@@ -295,15 +295,21 @@ function rewriteAt(work: Work, index: Map<string, Rule[]>, id: number, log: Rewr
     if (rep === null || rep === id) continue;
     work.replace(id, rep);
     log.record(r.name, node);
-    return true;
+    return rep;
   }
-  return false;
+  return null;
 }
 
+/** How far above a rewritten node patterns can reach (the deepest pattern's depth). */
+const REACH = 4;
+
 /**
- * Runs rule tables over `work` until no rule fires. Each sweep visits the live nodes users
- * first; nodes a rewrite creates are visited by the next sweep. Stops (not converged, with a note)
- * if the rules keep firing far beyond the program's size — a cycle between rules.
+ * Runs rule tables over `work` until no rule fires. A sweep visits the live nodes users first,
+ * from a worklist: after a rewrite, the nodes it created and the users of its result (as far up
+ * as a pattern reaches) are visited again at once, so a canonical form that moves upward (a
+ * negation lifted out) settles in one sweep rather than one sweep per level. Sweeps repeat until
+ * one rewrites nothing. Stops (not converged, with a note) if the rules keep firing far beyond
+ * the program's size — a cycle between rules.
  */
 export function runRules(work: Work, tables: readonly (readonly Rule[])[], log: RewriteLog, opts: { maxSweeps?: number } = {}): FixedPoint {
   const index = indexRules(tables);
@@ -314,12 +320,30 @@ export function runRules(work: Work, tables: readonly (readonly Rule[])[], log: 
     work.setLive(order);
     const budget = 20 * (order.length + 50);
     let changed = false;
-    for (let i = order.length - 1; i >= 0; i--) {
-      const id = order[i];
+    // a worklist seeded users-first: popping from the end visits users before their inputs
+    const stack = order;
+    const pending = new Set(order);
+    while (stack.length) {
+      const id = stack.pop()!;
+      pending.delete(id);
       if (work.isReplaced(id)) continue;
-      if (rewriteAt(work, index, id, log)) {
-        changed = true;
-        fired++;
+      const mark = work.created.length;
+      const rep = rewriteAt(work, index, id, log);
+      if (rep === null) continue;
+      changed = true;
+      if (++fired > budget) break;
+      // revisit what the rewrite may have enabled: the nodes it made, then the replacement's
+      // users up to REACH levels (pushed last, so visited first: users before inputs)
+      const revisit = [...work.created.slice(mark), rep];
+      let level = [rep];
+      for (let d = 0; d < REACH && level.length; d++) {
+        level = level.flatMap((n) => work.usersOfNode(n));
+        revisit.push(...level);
+      }
+      for (const n of revisit) {
+        if (pending.has(n) || work.isReplaced(n)) continue;
+        pending.add(n);
+        stack.push(n);
       }
     }
     if (!changed) return { converged: true, sweeps: sweep };

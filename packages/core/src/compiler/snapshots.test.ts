@@ -51,7 +51,7 @@ describe('printed IR through the pipeline', () => {
       == dce: no change
       == cse: no change
       == foldConstants: no change
-      == canonicalize (18 → 8): sum-broadcast×1, transpose-transpose×1, reshape-reshape×1, sub-neg×1, collect-mul×1, add-zero×1, mul-one×1
+      == canonicalize (18 → 8): sum-broadcast×1, transpose-transpose×1, reshape-reshape×1, sub-neg×1, collect-mul×3, add-zero×1, mul-one×1
       %0 = input "x" : float32[3]
       %1 = constant 6 : float32[]
       %2 = mul %0, %1 : float32[3]
@@ -148,7 +148,7 @@ describe('printed IR through the pipeline', () => {
       %9 = mul %5, %8 : float32[2]  ; adjoint of %1
       outputs: %3, %9
       == canonicalize: no change
-      == stabilize (10 → 6): sigmoid-grad-cancel×1, log-sigmoid×1, mul-one×1, sum-neg×1
+      == stabilize (10 → 6): sigmoid-grad-cancel×1, mul-one×1, log-sigmoid×1, sum-neg×1
       %0 = input "z" : float32[2]
       %1 = neg %0 : float32[2]  ; backward
       %2 = softplus %1 : float32[2]
@@ -210,7 +210,7 @@ describe('printed IR through the pipeline', () => {
       %13 = sub %10, %12 : float32[2,3]  ; adjoint of %2
       %14 = mul %2, %13 : float32[2,3]  ; adjoint of %2
       outputs: %7, %14
-      == canonicalize (15 → 13): mul-minus-one×1, sum-neg×2, div-neg-num×1, mul-neg×1, sub-neg×1, add-neg×1
+      == canonicalize (15 → 13): mul-minus-one×1, div-neg-num×1, mul-neg×1, sum-neg×2, sub-neg×1, add-neg×1
       %0 = input "t" : float32[2,3]
       %1 = input "x" : float32[2,3]
       %2 = softmax %1 {axis=1} : float32[2,3]

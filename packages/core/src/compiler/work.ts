@@ -68,6 +68,15 @@ export function nodeKey(op: string, inputs: readonly number[], attrs: Attrs, dty
   return `${op}|${dtype}|${ins.join(',')}|${attrKey}`;
 }
 
+const keyCache = new WeakMap<Node, string | null>();
+
+/** `nodeKey` of a node, cached: nodes are immutable, so their key never changes. */
+export function keyOf(node: Node): string | null {
+  let key = keyCache.get(node);
+  if (key === undefined) keyCache.set(node, (key = nodeKey(node.op, node.inputs, node.attrs, node.type.dtype)));
+  return key;
+}
+
 /** True when every element of a float tensor is finite (ints and bools always are). */
 export function allFinite(t: Tensor): boolean {
   if (t.dtype === 'int32' || t.dtype === 'bool') return true;
@@ -102,77 +111,78 @@ type Meta = Pick<Node, 'scope' | 'origin' | 'adjointOf'>;
 /** A mutable working copy of a program. See the module comment for its invariants. */
 export class Work {
   readonly base: Program;
-  private readonly nodes = new Map<number, Node>();
-  private readonly users = new Map<number, Set<number>>();
+  // by node id (ids are dense below `next`)
+  private readonly nodes: (Node | undefined)[] = [];
+  private readonly users: (number[] | undefined)[] = [];
+  private readonly keys: (string | null | undefined)[] = [];
+  /** For a replaced id, what replaced it. */
+  private readonly forward: (number | undefined)[] = [];
+  private readonly splats: (number | null | undefined)[] = [];
   private readonly cons = new Map<string, number>();
-  private readonly keys = new Map<number, string>();
-  /** Replaced ids and what replaced them. */
-  private readonly forward = new Map<number, number>();
-  private readonly splats = new Map<number, number | null>();
   outputs: number[];
   updates: [number, number][];
   private next: number;
   /** Notes for `explain()`: things a pass wants the user to know. */
   readonly notes: string[] = [];
+  /** Every node added, in order (the engine revisits what a rewrite created). */
+  readonly created: number[] = [];
 
   constructor(program: Program) {
     this.base = program;
     this.next = program.nextId;
-    for (const key of Object.keys(program.nodes)) {
-      const node = program.nodes[Number(key)];
-      this.nodes.set(node.id, node);
-    }
-    for (const node of this.nodes.values()) {
-      for (const i of node.inputs) this.usersOf(i).add(node.id);
+    const all = Object.values(program.nodes);
+    for (const node of all) this.nodes[node.id] = node;
+    for (const node of all) {
+      for (const i of node.inputs) this.addUser(i, node.id);
       this.index(node);
     }
     this.outputs = [...program.outputs];
     this.updates = program.updates.map(([p, v]) => [p, v]);
   }
 
-  private usersOf(id: number): Set<number> {
-    let s = this.users.get(id);
-    if (!s) this.users.set(id, (s = new Set()));
-    return s;
+  private addUser(id: number, user: number): void {
+    const list = this.users[id];
+    if (!list) this.users[id] = [user];
+    else if (!list.includes(user)) list.push(user);
   }
 
   /** Enters `node` in the cons table unless an equal node is there already. */
   private index(node: Node): void {
-    const key = nodeKey(node.op, node.inputs, node.attrs, node.type.dtype);
-    if (key === null) return;
-    this.keys.set(node.id, key);
-    if (!this.cons.has(key)) this.cons.set(key, node.id);
+    const key = keyOf(node);
+    this.keys[node.id] = key;
+    if (key !== null && !this.cons.has(key)) this.cons.set(key, node.id);
   }
 
   node(id: number): Node {
-    const n = this.nodes.get(id);
+    const n = this.nodes[id];
     if (!n) throw new GraphError(`no node %${id} in the program being rewritten`, { op: 'compile' });
     return n;
   }
 
   has(id: number): boolean {
-    return this.nodes.has(id);
+    return this.nodes[id] !== undefined;
   }
 
   /** True once `id` has been replaced by another node. */
   isReplaced(id: number): boolean {
-    return this.forward.has(id);
+    return this.forward[id] !== undefined;
   }
 
   /** The node that now stands for `id` (itself unless replaced). */
   resolve(id: number): number {
     let r = id;
-    while (this.forward.has(r)) r = this.forward.get(r)!;
+    while (this.forward[r] !== undefined) r = this.forward[r]!;
     return r;
   }
 
-  private liveSet: ReadonlySet<number> | null = null;
+  private live: Uint8Array | null = null;
   /** Ids `make` returned since the last `setLive`: new nodes, or old ones brought back by reuse. */
   private readonly touched = new Set<number>();
 
   /** Marks the live nodes (the engine does this at the start of every sweep). */
   setLive(ids: readonly number[]): void {
-    this.liveSet = new Set(ids);
+    this.live = new Uint8Array(this.next);
+    for (const id of ids) this.live[id] = 1;
     this.touched.clear();
   }
 
@@ -181,14 +191,16 @@ export class Work {
    * update values naming it. Conservative: a user that died since still counts.
    */
   useCount(id: number): number {
-    let n = this.outputs.filter((o) => o === id).length + this.updates.filter(([, v]) => v === id).length;
-    for (const u of this.users.get(id) ?? []) if (!this.liveSet || this.liveSet.has(u) || this.touched.has(u)) n++;
+    let n = 0;
+    for (const o of this.outputs) if (o === id) n++;
+    for (const [, v] of this.updates) if (v === id) n++;
+    for (const u of this.users[id] ?? []) if (!this.live || this.live[u] === 1 || this.touched.has(u)) n++;
     return n;
   }
 
   /** The nodes that use `id` as an input. */
-  usersOfNode(id: number): number[] {
-    return [...(this.users.get(id) ?? [])];
+  usersOfNode(id: number): readonly number[] {
+    return this.users[id] ?? [];
   }
 
   /** The existing node equal to (op, inputs, attrs, dtype), if any. */
@@ -196,7 +208,7 @@ export class Work {
     const key = nodeKey(op, inputs, attrs, dtype);
     if (key === null) return undefined;
     const hit = this.cons.get(key);
-    return hit === undefined || this.forward.has(hit) ? undefined : hit;
+    return hit === undefined || this.forward[hit] !== undefined ? undefined : hit;
   }
 
   /** Adds a fully formed node (a pass that builds nodes itself); returns its id. */
@@ -215,9 +227,10 @@ export class Work {
       },
       true,
     );
-    this.nodes.set(id, node);
-    for (const i of inputs) this.usersOf(i).add(id);
+    this.nodes[id] = node;
+    for (const i of inputs) this.addUser(i, id);
     this.index(node);
+    this.created.push(id);
     return id;
   }
 
@@ -271,7 +284,8 @@ export class Work {
    * only move or copy it (broadcast, reshape, expandDims, squeeze). Undefined otherwise.
    */
   splat(id: number): number | undefined {
-    if (this.splats.has(id)) return this.splats.get(id) ?? undefined;
+    const memo = this.splats[id];
+    if (memo !== undefined) return memo ?? undefined;
     const node = this.node(id);
     let v: number | undefined;
     if (node.op === 'constant') {
@@ -280,7 +294,7 @@ export class Work {
     } else if (['broadcastTo', 'broadcastLike', 'reshape', 'reshapeLike', 'expandDims', 'squeeze'].includes(node.op)) {
       v = this.splat(node.inputs[0]);
     }
-    this.splats.set(id, v ?? null);
+    this.splats[id] = v ?? null;
     return v;
   }
 
@@ -292,59 +306,61 @@ export class Work {
     const queue: [number, number][] = [[old, rep]];
     while (queue.length) {
       const [a, b0] = queue.shift()!;
-      if (this.forward.has(a)) continue;
+      if (this.forward[a] !== undefined) continue;
       const b = this.resolve(b0);
       if (a === b) continue;
-      this.forward.set(a, b);
-      const ka = this.keys.get(a);
-      if (ka !== undefined && this.cons.get(ka) === a) this.cons.delete(ka);
-      const bUsers = this.usersOf(b);
-      for (const u of this.users.get(a) ?? []) {
+      this.forward[a] = b;
+      const ka = this.keys[a];
+      if (ka != null && this.cons.get(ka) === a) this.cons.delete(ka);
+      for (const u of this.users[a] ?? []) {
         const un = this.node(u);
-        const inputs = un.inputs.map((i) => (i === a ? b : i));
-        const next: Node = freeze({ ...un, inputs }, true);
-        this.nodes.set(u, next);
-        bUsers.add(u);
-        const ku = this.keys.get(u);
-        if (ku !== undefined && this.cons.get(ku) === u) this.cons.delete(ku);
-        this.keys.delete(u);
-        const key = nodeKey(next.op, next.inputs, next.attrs, next.type.dtype);
+        const next: Node = freeze({ ...un, inputs: un.inputs.map((i) => (i === a ? b : i)) }, true);
+        this.nodes[u] = next;
+        this.addUser(b, u);
+        const ku = this.keys[u];
+        if (ku != null && this.cons.get(ku) === u) this.cons.delete(ku);
+        const key = keyOf(next);
+        this.keys[u] = key;
         if (key === null) continue;
-        this.keys.set(u, key);
         const hit = this.cons.get(key);
-        if (hit !== undefined && hit !== u && !this.forward.has(hit)) queue.push([u, hit]);
+        if (hit !== undefined && hit !== u && this.forward[hit] === undefined) queue.push([u, hit]);
         else this.cons.set(key, u);
       }
-      this.users.delete(a);
-      this.outputs = this.outputs.map((o) => (o === a ? b : o));
-      this.updates = this.updates.map(([p, v]) => [p, v === a ? b : v]);
+      this.users[a] = undefined;
+      for (let i = 0; i < this.outputs.length; i++) if (this.outputs[i] === a) this.outputs[i] = b;
+      for (const pair of this.updates) if (pair[1] === a) pair[1] = b;
     }
   }
 
   /** Live node ids (reachable from outputs and updates), inputs before users. */
   order(): number[] {
     const order: number[] = [];
-    const state = new Map<number, 1 | 2>();
+    const state = new Uint8Array(this.next); // 1 on the stack, 2 done
+    const ids: number[] = [];
+    const pos: number[] = [];
     const roots = [...this.outputs, ...this.updates.flatMap(([p, v]) => [p, v])];
     for (const root of roots) {
-      if (state.get(root) === 2) continue;
-      const stack: [number, number][] = [[root, 0]];
-      state.set(root, 1);
-      while (stack.length) {
-        const top = stack[stack.length - 1];
-        const node = this.node(top[0]);
-        if (top[1] < node.inputs.length) {
-          const child = node.inputs[top[1]++];
-          const s = state.get(child);
+      if (state[root] === 2) continue;
+      ids.push(root);
+      pos.push(0);
+      state[root] = 1;
+      while (ids.length) {
+        const top = ids.length - 1;
+        const node = this.node(ids[top]);
+        if (pos[top] < node.inputs.length) {
+          const child = node.inputs[pos[top]++];
+          const s = state[child];
           if (s === 1) throw new GraphError(`a rewrite made a cycle through node %${child}`, { op: 'compile' });
-          if (s === undefined) {
-            state.set(child, 1);
-            stack.push([child, 0]);
+          if (s === 0) {
+            state[child] = 1;
+            ids.push(child);
+            pos.push(0);
           }
         } else {
-          state.set(top[0], 2);
-          order.push(top[0]);
-          stack.pop();
+          state[ids[top]] = 2;
+          order.push(ids[top]);
+          ids.pop();
+          pos.pop();
         }
       }
     }
@@ -362,10 +378,15 @@ export class Work {
     let nextId = base.nextId;
     for (const id of live) if (id >= nextId) nextId = id + 1;
     const sameList = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+    const sameUpdates = this.updates.length === base.updates.length && this.updates.every(([p, v], i) => p === base.updates[i][0] && v === base.updates[i][1]);
+    // nothing changed: skip immer's copy of the node record
+    if (nextId === base.nextId && live.length === Object.keys(base.nodes).length && live.every((id) => base.nodes[id] === this.nodes[id]) && sameList(base.outputs, this.outputs) && sameUpdates) {
+      return { program: base, patches: [], inversePatches: [] };
+    }
     return rewriteProgram(base, (draft) => {
       for (const key of Object.keys(base.nodes)) if (!liveSet.has(Number(key))) delete draft.nodes[Number(key)];
       for (const id of live) {
-        const n = this.nodes.get(id)!;
+        const n = this.nodes[id]!;
         const b = base.nodes[id];
         if (b === n) continue;
         if (!b) draft.nodes[id] = castDraft(n);
@@ -374,8 +395,7 @@ export class Work {
         } else draft.nodes[id] = castDraft(n);
       }
       if (!sameList(base.outputs, this.outputs)) draft.outputs = this.outputs;
-      const upd = this.updates;
-      if (upd.length !== base.updates.length || upd.some(([p, v], i) => p !== base.updates[i][0] || v !== base.updates[i][1])) draft.updates = upd.map(([p, v]) => [p, v] as const);
+      if (!sameUpdates) draft.updates = this.updates.map(([p, v]) => [p, v] as const);
       if (nextId !== base.nextId) draft.nextId = nextId;
     });
   }
