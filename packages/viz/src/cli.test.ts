@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Graph, Tensor, grad } from '@gradgraph/core';
+import { train } from '@gradgraph/ops';
 import { main } from './cli';
 
 const BIN = fileURLToPath(new URL('../bin/gradgraph.mjs', import.meta.url));
@@ -51,7 +52,7 @@ describe('gradgraph command line', () => {
   it('runs from the launcher: --help explains every option; --version', async () => {
     const r = await run('--help');
     expect(r.code).toBe(0);
-    for (const opt of ['viz', '-o, --out', '--show', '--collapse', '--repeats', '--no-repeats', '--adjoint-links', '--direction', '--title', '--width', '.dot', '.svg', '.png', '.html']) expect(r.stdout).toContain(opt);
+    for (const opt of ['viz', '-o, --out', '--show', '--collapse', '--repeats', '--no-repeats', '--adjoint-links', '--direction', '--checkpoint', '--title', '--width', '.dot', '.svg', '.png', '.html']) expect(r.stdout).toContain(opt);
     const v = await run('--version');
     expect(v.stdout).toMatch(/^gradgraph \d+\.\d+\.\d+\n$/);
   }, 30_000);
@@ -87,12 +88,30 @@ describe('gradgraph command line', () => {
     expect(page).not.toMatch(/<script[^>]+src=|<link[^>]+href=/);
   });
 
-  it('reads a checkpoint that embeds the graph document under "graph"', async () => {
-    const ckpt = join(dir, 'ckpt.json');
-    writeFileSync(ckpt, JSON.stringify({ format: 'gradgraph.checkpoint', graph: JSON.parse(readFileSync(model, 'utf8')) }));
-    const r = await inProcess('viz', ckpt);
+  it('loads a train checkpoint into the graph with --checkpoint; a checkpoint alone gets a pointer to it', async () => {
+    const g = Graph.fromJSON(readFileSync(model, 'utf8'));
+    g.setValue('layer0/w', Tensor.full([4, 4], 0.5));
+    const ckpt = join(dir, 'run.ckpt.json');
+    train.saveCheckpoint(ckpt, g, { config: { lr: 0.1, note: 'cli test' } });
+    const alone = await inProcess('viz', ckpt);
+    expect(alone.code).toBe(1);
+    expect(alone.stderr).toBe(`gradgraph: error: ${ckpt} is a checkpoint: it holds param values, not the graph; draw the graph saved with g.toJSON() and pass the checkpoint with --checkpoint ${ckpt}\n`);
+    const html = join(dir, 'ckpt.html');
+    const r = await inProcess('viz', model, '--checkpoint', ckpt, '-o', html);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('digraph');
+    const page = readFileSync(html, 'utf8');
+    expect(page).toContain('weights and gradients per layer');
+    expect(page).toContain('cli test');
+    expect(page).toContain('graphHash');
+    // a checkpoint of another graph is refused, in one line
+    const other = new Graph();
+    other.param('w', Tensor.ones([2]));
+    const wrong = join(dir, 'other.ckpt.json');
+    train.saveCheckpoint(wrong, other);
+    const bad = await inProcess('viz', model, '--checkpoint', wrong, '-o', join(dir, 'x.svg'));
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.split('\n')).toHaveLength(2);
+    expect(bad.stderr).toContain(`gradgraph: error: ${wrong}: `);
   });
 
   it('missing or corrupt files: one clear line on stderr, non-zero exit, no stack trace', async () => {

@@ -15,7 +15,8 @@ Usage:
   gradgraph --help | --version
 
 Commands:
-  viz            Draw a graph saved with g.toJSON() (or a checkpoint holding one).
+  viz            Draw a graph saved with g.toJSON(); with --checkpoint, load a checkpoint's
+                 values into it first (train.saveCheckpoint files hold values, not the graph).
                  The output format follows the extension of <out>:
                    .dot   Graphviz DOT text (also what is printed when -o is left out)
                    .svg   SVG laid out by Graphviz (WebAssembly build, no system Graphviz)
@@ -31,6 +32,9 @@ Options for viz:
   --adjoint-links <mode>   each | group | none: dotted links from backward nodes to the
                            forward node they are the adjoint of (default group).
   --direction <d>          TB (top to bottom, default) or LR (left to right).
+  --checkpoint <file>      A checkpoint of this graph (train.saveCheckpoint): its values are
+                           checked against the graph and loaded; the .html page adds weight
+                           histograms and the checkpoint's manifest (seed, config, optimizer).
   --title <text>           Title drawn above the graph (and of the HTML page).
   --width <px>             PNG width in pixels (default: twice the SVG size).
   --debug                  Print the stack trace of an unexpected failure.
@@ -48,6 +52,7 @@ class UsageError extends Error {}
 
 interface VizArgs {
   file: string;
+  checkpoint?: string;
   out?: string;
   dot: DotOptions;
   width?: number;
@@ -67,6 +72,7 @@ function parseViz(args: string[]): VizArgs {
   let out: string | undefined;
   let width: number | undefined;
   let title: string | undefined;
+  let checkpoint: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -112,6 +118,9 @@ function parseViz(args: string[]): VizArgs {
         title = value();
         dot.title = title;
         break;
+      case '--checkpoint':
+        checkpoint = value();
+        break;
       case '--width':
         width = parseInteger('--width', value(), 1);
         break;
@@ -124,10 +133,10 @@ function parseViz(args: string[]): VizArgs {
     }
   }
   if (file === undefined) throw new UsageError('viz needs a model file: gradgraph viz <model.json> -o <out.svg|.dot|.png|.html>');
-  return { file, out, dot, width, title };
+  return { file, out, dot, width, title, checkpoint };
 }
 
-/** Reads a graph document, or a checkpoint that holds one under `graph`. */
+/** Reads a graph document saved with `g.toJSON()`; a checkpoint gets a clear pointer instead. */
 export function loadGraphFile(file: string): Graph {
   let text: string;
   try {
@@ -142,10 +151,26 @@ export function loadGraphFile(file: string): Graph {
   } catch (e) {
     throw new SerializationError(`${file} is not valid JSON (${(e as Error).message}); expected a graph saved with g.toJSON()`, { op: 'gradgraph viz' });
   }
-  const d = doc as { format?: unknown; graph?: { format?: unknown } };
-  const graphDoc = d && typeof d === 'object' && d.format !== GRAPH_FORMAT && d.graph && typeof d.graph === 'object' && d.graph.format === GRAPH_FORMAT ? d.graph : doc;
+  if (doc && typeof doc === 'object' && (doc as { format?: unknown }).format === CHECKPOINT_FORMAT) {
+    throw new SerializationError(`${file} is a checkpoint: it holds param values, not the graph; draw the graph saved with g.toJSON() and pass the checkpoint with --checkpoint ${file}`, { op: 'gradgraph viz' });
+  }
   try {
-    return Graph.fromJSON(graphDoc as Parameters<typeof Graph.fromJSON>[0]);
+    return Graph.fromJSON(doc as Parameters<typeof Graph.fromJSON>[0]);
+  } catch (e) {
+    if (e instanceof GradgraphError) throw new SerializationError(`${file}: ${e.detail}`, { op: 'gradgraph viz' });
+    throw e;
+  }
+}
+
+/** What `train.saveCheckpoint` writes in `format`. */
+const CHECKPOINT_FORMAT = 'gradgraph.checkpoint';
+
+/** Loads a checkpoint's values into `g` (checked first by train); returns its manifest. */
+async function loadCheckpointInto(g: Graph, file: string): Promise<Record<string, unknown>> {
+  const { train } = await import('@gradgraph/ops');
+  try {
+    const ckpt = train.restoreCheckpoint(g, train.readCheckpoint(file));
+    return { ...ckpt.manifest };
   } catch (e) {
     if (e instanceof GradgraphError) throw new SerializationError(`${file}: ${e.detail}`, { op: 'gradgraph viz' });
     throw e;
@@ -159,9 +184,18 @@ async function viz(args: string[], io: Io): Promise<number> {
   const fmt = out === undefined || out === '-' ? 'dot' : extname(out).toLowerCase().slice(1);
   if (!['dot', 'gv', 'svg', 'png', 'html', 'htm'].includes(fmt)) throw new UsageError(`cannot tell the format of "${out}": use .dot, .svg, .png or .html`);
   const { toDot } = await import('./dot');
+  const manifest = a.checkpoint ? await loadCheckpointInto(g, a.checkpoint) : undefined;
   if (fmt === 'html' || fmt === 'htm') {
     const { report } = await import('./report');
-    await report({ out, title: a.title ?? `gradgraph: ${a.file}`, graph: g, dot: a.dot, manifest: { source: a.file, seed: g.seed } });
+    const { histograms } = await import('./plots');
+    await report({
+      out,
+      title: a.title ?? `gradgraph: ${a.file}`,
+      graph: g,
+      dot: a.dot,
+      ...(manifest && g.params().length ? { histograms: histograms(g) } : {}),
+      manifest: { source: a.file, seed: g.seed, ...(manifest ? { checkpoint: a.checkpoint, checkpointManifest: manifest } : {}) },
+    });
   } else {
     const dot = toDot(g, a.dot);
     if (fmt === 'dot' || fmt === 'gv') {
@@ -234,6 +268,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
 /** The message on one line: a gradgraph error's detail and context, anything else its message. */
 function oneLine(e: unknown): string {
   const own = e instanceof GradgraphError && e.op === 'gradgraph viz';
+  // our own errors print their detail alone: "no such file: x.json"
   const msg = own ? e.detail : e instanceof Error ? (e instanceof GradgraphError || e instanceof UsageError ? e.message : `${e.name}: ${e.message}`) : String(e);
   return msg.replace(/\s*\n\s*/g, ' ').trim();
 }

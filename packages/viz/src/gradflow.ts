@@ -194,6 +194,23 @@ export class GradientProbe {
     return this.record(this.exe.run(feeds), step);
   }
 
+  /**
+   * A `train.fit` callback that runs the probe on `feeds` (a fixed batch) after every `every`-th
+   * epoch, recorded under the epoch number: pass it in `fit({ callbacks: [...] })`.
+   * @example
+   * const h = train.fit({ step, data, epochs: 50, callbacks: [probe.callback({ x: xs, y: ys })] });
+   * const flow = probe.flow({ window: 5 });
+   */
+  callback(feeds: Feeds, opts: { every?: number } = {}): { onEpochEnd(epoch: number): void } {
+    const every = opts.every ?? 1;
+    if (!Number.isInteger(every) || every < 1) throw new GradError(`every must be a positive integer, got ${String(every)}`, { op: 'GradientProbe.callback', origin: captureOrigin() });
+    return {
+      onEpochEnd: (epoch: number) => {
+        if (epoch % every === 0) this.run(feeds, epoch);
+      },
+    };
+  }
+
   /** Per-layer norms of every recorded step, oldest first: the data of the norm-against-step plot. */
   history(): GradientRecord[] {
     return this.records.map((r) => ({ step: r.step, layers: this.layerNorms(r.params).map(({ layer, norm }) => ({ layer, norm })) }));

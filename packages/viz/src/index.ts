@@ -9,6 +9,7 @@ export { gradientFlow, gradientProbe, GradientProbe, flaggedLayers, DEFAULT_THRE
 export {
   renderChart,
   lossChart,
+  toHistory,
   gradientBarChart,
   gradientHistoryChart,
   activationChart,
@@ -17,6 +18,7 @@ export {
   PlotError,
   type ChartSpec,
   type Histogram,
+  type TrainHistoryLike,
 } from './plots';
 export { findActivations, activationCurves, ActivationError, type ActivationSite, type ActivationCurve, type CurveOptions } from './activations';
 export { passDot, passDiff, applyPatches, compiledOverlay } from './compiled';

@@ -9,7 +9,7 @@
 import { GradgraphError, Graph, Tensor, captureOrigin, type Sym } from '@gradgraph/core';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
-import type { GradientFlow, GradientRecord, History } from './types';
+import type { EpochRecord, GradientFlow, GradientRecord, History } from './types';
 import type { ActivationCurve } from './activations';
 
 /** A vega-lite specification (a JSON object). */
@@ -52,8 +52,8 @@ export async function renderChart(spec: ChartSpec): Promise<string> {
  * @example
  * const svg = await renderChart(lossChart(history, { title: 'iris' }));
  */
-export function lossChart(history: History, opts: { title?: string; logLoss?: boolean; width?: number } = {}): ChartSpec {
-  checkHistory(history);
+export function lossChart(input: History | TrainHistoryLike, opts: { title?: string; logLoss?: boolean; width?: number } = {}): ChartSpec {
+  const history = toHistory(input);
   const width = opts.width ?? 420;
   const loss: Record<string, unknown>[] = [];
   const metrics: Record<string, unknown>[] = [];
@@ -119,13 +119,43 @@ export function lossChart(history: History, opts: { title?: string; logLoss?: bo
   return { $schema: SCHEMA, title: opts.title ?? 'training', vconcat: panels, config: CONFIG };
 }
 
-function checkHistory(h: History): void {
+/** The history `train.fit` returns: flat epoch records, why it stopped, which epoch was restored. */
+export interface TrainHistoryLike {
+  readonly epochs: readonly { readonly epoch: number; readonly loss: number; readonly [name: string]: number }[];
+  readonly stopped?: { readonly epoch: number; readonly reason?: string } | null;
+  readonly restoredEpoch?: number | null;
+}
+
+/**
+ * A `History` from either shape: viz's own (`metrics` per epoch, `stoppedAt`, `bestEpoch`) or
+ * `train.fit`'s (metrics as flat keys, `valAccuracy` for validation, `stopped`, `restoredEpoch`).
+ * Without a restored epoch, a run that stopped early marks its lowest validation loss as best.
+ * @example const h = toHistory(train.fit({ ... }));
+ */
+export function toHistory(input: History | TrainHistoryLike): History {
   const origin = captureOrigin();
-  if (!h || !Array.isArray(h.epochs)) throw new PlotError('a history needs an epochs array ({ epochs: [{ epoch, loss, valLoss?, metrics? }] })', { op: 'lossChart', origin });
-  if (!h.epochs.length) throw new PlotError('the history has no epochs', { op: 'lossChart', origin });
-  h.epochs.forEach((e, i) => {
+  const h = input as Partial<History & TrainHistoryLike>;
+  if (!h || !isArray(h.epochs)) throw new PlotError('a history needs an epochs array ({ epochs: [{ epoch, loss, valLoss?, metrics? }] })', { op: 'lossChart', origin });
+  if (!h.epochs!.length) throw new PlotError('the history has no epochs', { op: 'lossChart', origin });
+  const epochs = (h.epochs as readonly Record<string, unknown>[]).map((e, i) => {
     if (!e || typeof e.epoch !== 'number' || typeof e.loss !== 'number') throw new PlotError(`epochs[${i}] needs numeric epoch and loss`, { op: 'lossChart', origin });
+    if (e.metrics && typeof e.metrics === 'object') return e as unknown as EpochRecord;
+    const metrics: Record<string, number> = {};
+    for (const [k, v] of Object.entries(e)) {
+      if (k === 'epoch' || k === 'loss' || k === 'valLoss' || typeof v !== 'number') continue;
+      // train's camelCase validation names: valAccuracy → val_accuracy
+      const m = /^val([A-Z].*)$/.exec(k);
+      metrics[m ? `val_${m[1][0].toLowerCase()}${m[1].slice(1)}` : k] = v;
+    }
+    return { epoch: e.epoch, loss: e.loss, ...(typeof e.valLoss === 'number' ? { valLoss: e.valLoss } : {}), metrics } as EpochRecord;
   });
+  const stoppedAt = h.stoppedAt ?? (h.stopped ? h.stopped.epoch : undefined);
+  let bestEpoch = h.bestEpoch ?? (typeof h.restoredEpoch === 'number' ? h.restoredEpoch : undefined);
+  if (bestEpoch === undefined && stoppedAt !== undefined) {
+    const withVal = epochs.filter((e) => typeof e.valLoss === 'number' && Number.isFinite(e.valLoss));
+    if (withVal.length) bestEpoch = withVal.reduce((a, b) => (b.valLoss! < a.valLoss! ? b : a)).epoch;
+  }
+  return { epochs, ...(stoppedAt !== undefined ? { stoppedAt } : {}), ...(bestEpoch !== undefined ? { bestEpoch } : {}) };
 }
 
 // ---- gradient flow -----------------------------------------------------------------------

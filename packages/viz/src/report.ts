@@ -15,7 +15,7 @@ import { REPORT_CSS, REPORT_JS } from './client';
 import { buildDot, type DotOptions, type UnitInfo } from './dot';
 import { GradientProbe } from './gradflow';
 import { passDot } from './compiled';
-import { activationChart, gradientBarChart, gradientHistoryChart, histogramChart, lossChart, renderChart, type ChartSpec, type Histogram } from './plots';
+import { activationChart, gradientBarChart, gradientHistoryChart, histogramChart, lossChart, renderChart, type ChartSpec, type Histogram, type TrainHistoryLike } from './plots';
 import { graphvizVersion, renderSvg } from './render';
 import type { GradientFlow, GradientRecord, History, Manifest, PassRecord } from './types';
 import { viewOf, type Viewable } from './view';
@@ -41,8 +41,8 @@ export interface ReportOptions {
   gradients?: GradientFlow | GradientProbe;
   /** Per-layer gradient norms by step (taken from `gradients` when it is a probe). */
   gradientHistory?: readonly GradientRecord[];
-  /** Training history (loss and metric curves, early-stopping point). */
-  history?: History;
+  /** Training history (loss and metric curves, early-stopping point): viz's shape or `train.fit`'s. */
+  history?: History | TrainHistoryLike;
   /** Learned activation shapes before and after training. */
   activations?: { before?: readonly ActivationCurve[]; after?: readonly ActivationCurve[] };
   /** Weight and gradient histograms per layer. */

@@ -5,8 +5,11 @@
  */
 import { Executable, Graph, GraphError, Sym, captureOrigin, type Node, type Program } from '@gradgraph/core';
 
-/** Anything the graph views accept: a graph, an executable (its program is drawn) or a program. */
-export type Viewable = Graph | Executable | Program | { readonly program: Program };
+/**
+ * Anything the graph views accept: a graph, an executable (its program is drawn), a program, or
+ * a `train.TrainingStep` (its training executable is drawn).
+ */
+export type Viewable = Graph | Executable | Program | { readonly program: Program } | { readonly train: Executable };
 
 /**
  * `forward`: ordinary nodes. `backward`: nodes with `adjointOf` (made by `grad`). `update`: nodes
@@ -38,6 +41,7 @@ export function viewOf(x: Viewable, outputs?: readonly Sym[]): GraphView {
   let outs: number[] | undefined;
   let updates: (readonly [number, number])[] = [];
   let graph: Graph | undefined;
+  if (x && typeof x === 'object' && 'train' in x && x.train instanceof Executable) x = x.train;
   if (x instanceof Graph) {
     nodes = x.nodes.slice();
     graph = x;
