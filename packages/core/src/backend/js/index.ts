@@ -1,0 +1,42 @@
+/**
+ * The kernel library of the compiled JavaScript backend: cache- and register-blocked matmul with
+ * fused epilogues, and code generation for fused elementwise loops with trailing reductions. See
+ * docs/kernels.md.
+ */
+import '../../ops/index';
+
+export {
+  makeMatmul,
+  matmulScratchSize,
+  matmulVariantCount,
+  MatmulScratch,
+  MATMUL_BLOCKING,
+  type Activation,
+  type FloatArray,
+  type FloatDType,
+  type MatmulKernel,
+  type MatmulSpec,
+} from './matmul';
+export {
+  compileElementwise,
+  ew,
+  exprTemplate,
+  unaryJs,
+  binaryJs,
+  selectJs,
+  castJs,
+  literalJs,
+  UNARY_JS,
+  BINARY_JS,
+  KERNEL_HELPERS,
+  type Expr,
+  type InputExpr,
+  type ConstExpr,
+  type UnaryExpr,
+  type BinaryExpr,
+  type SelectExpr,
+  type CastExpr,
+  type ElementwiseKernel,
+  type ElementwiseSpec,
+  type ReduceOp,
+} from './elementwise';
