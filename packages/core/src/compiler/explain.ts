@@ -43,5 +43,5 @@ export function formatExplain(source: Program, program: Program, passes: readonl
   if (top.length) lines.push(`FLOPs by op: ${top.map(([op, f]) => `${op} ${fmtCount(f)}`).join(', ')}`);
   if (after.unrated.length) lines.push(`ops without a FLOP rule: ${after.unrated.join(', ')}`);
   if (opts.program !== false) lines.push('optimized program:', printProgram(program));
-  return lines.join('\n');
+  return lines.map((l) => l.trimEnd()).join('\n');
 }

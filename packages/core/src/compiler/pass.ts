@@ -61,11 +61,14 @@ export type PassSpec = Pass | string | ((program: Program) => Program);
  * compile(g, { outputs: [a, b], passes: [...defaultPasses, dropOutputs] });
  */
 export function definePass(name: string, doc: string, fn: (program: Program) => Program | PassResult): Pass {
+  if (typeof name !== 'string' || !name) throw new GraphError('a pass needs a non-empty name', { op: 'definePass', origin: captureOrigin() });
+  if (typeof fn !== 'function') throw new GraphError(`pass "${name}" needs a function Program → Program`, { op: 'definePass', origin: captureOrigin() });
   return Object.freeze({
     name,
     doc,
     run: (program: Program): PassResult => {
       const out = fn(program);
+      if (!out || typeof out !== 'object' || (!('nodes' in out) && !('program' in out))) throw new GraphError(`pass "${name}" returned ${out === null ? 'null' : typeof out}, not a program`, { op: name });
       if (isResult(out)) return out;
       return { program: out, ...diffPrograms(program, out) };
     },
@@ -99,6 +102,7 @@ const registry = new Map<string, Pass>();
 
 /** Makes a pass available by name in `compile(g, { passes: ['name', ...] })`. */
 export function registerPass(pass: Pass): Pass {
+  if (!pass || typeof pass.name !== 'string' || typeof pass.run !== 'function') throw new GraphError('registerPass needs a pass { name, doc, run }', { op: 'registerPass', origin: captureOrigin() });
   if (registry.has(pass.name) && registry.get(pass.name) !== pass) throw new GraphError(`a pass named "${pass.name}" is already registered`, { op: 'registerPass' });
   registry.set(pass.name, pass);
   return pass;

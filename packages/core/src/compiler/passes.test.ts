@@ -92,6 +92,19 @@ describe('the pipeline', () => {
     expect(getPass('stabilize')).toBe(stabilize);
   });
 
+  it('rejects malformed rules and passes with GraphErrors that say what is wrong', () => {
+    expect(() => rule('', P.neg(v('x')), ({ x }) => x)).toThrow(/a rule needs a non-empty name/);
+    expect(() => rule('leaf-root', v('x'), ({ x }) => x)).toThrow(GraphError);
+    expect(() => rule('leaf-root', v('x'), ({ x }) => x)).toThrow(/the pattern's root must be an op pattern/);
+    expect(() => rule('no-fn', P.neg(v('x')), 3 as never)).toThrow(/must be functions/);
+    expect(() => E.neg(undefined as never)).toThrow(/E builds nodes only inside a rule replacement/);
+    expect(() => definePass('p', 'doc', 3 as never)).toThrow(/needs a function Program → Program/);
+    expect(() => registerPass({} as never)).toThrow(/registerPass needs a pass/);
+    const m = smallModel();
+    expect(() => compile(m.g, { outputs: [m.loss], passes: [function broken() { return null as never; }] })).toThrow(/pass "broken" returned null, not a program/);
+    expect(() => compile(m.g, { outputs: [m.loss], passes: 'dce' as never })).toThrow(/passes must be an array/);
+  });
+
   it('keeps each pass’s patches: they turn the program before into the program after, and back', () => {
     const m = smallModel();
     const records: string[] = [];

@@ -9,6 +9,7 @@
  * or loses all accuracy: the right side must be finite (and right, where a reference is given).
  * A final test fails when a rule in the tables has no property here.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as api from '../api';
@@ -320,6 +321,12 @@ describe('the rule tables', () => {
   it('every stability rule shows an overflow it fixes, or says why it has none', () => {
     const silent = ruleTables.stabilize.filter((r) => !properties[r.name]?.extreme && !properties[r.name]?.noExtreme).map((r) => r.name);
     expect(silent).toEqual([]);
+  });
+  it('docs/compiler.md lists every rule, with the right count per table', () => {
+    const doc = readFileSync(new URL('../../../../docs/compiler.md', import.meta.url), 'utf8');
+    const unlisted = allRules.map((r) => r.name).filter((n) => !doc.includes(`| \`${n}\` |`));
+    expect(unlisted, 'rules missing from docs/compiler.md').toEqual([]);
+    for (const [table, rules] of Object.entries(ruleTables)) expect(doc).toContain(`### ${table} (${rules.length} rules)`);
   });
   it('rule names are unique across the tables', () => {
     const names = allRules.map((r) => r.name);

@@ -15,7 +15,8 @@
  * operands when a dim is only known at run time (an unknown dim could be 1 and broadcast).
  */
 import type { DType } from '../dtype';
-import { GradgraphError } from '../errors';
+import { GraphError } from '../errors';
+import { captureOrigin } from '../origin';
 import type { Attrs, Node } from '../ir';
 import { isStatic, shapeEq, type SymShape } from '../shape';
 import { Tensor } from '../tensor';
@@ -70,7 +71,9 @@ export interface Rule {
 
 /** A rewrite rule. Put the algebra in a comment on the same line. */
 export function rule(name: string, pattern: Pattern, replace: Rule['replace'], guard?: Rule['guard']): Rule {
-  if (!rootOps(pattern).length) throw new GradgraphError(`rule "${name}": the pattern's root must be an op`, { op: 'rule' });
+  if (typeof name !== 'string' || !name) throw new GraphError('a rule needs a non-empty name', { op: 'rule', origin: captureOrigin() });
+  if (!pattern || !rootOps(pattern).length) throw new GraphError(`rule "${name}": the pattern's root must be an op pattern such as P.mul(...)`, { op: 'rule', origin: captureOrigin() });
+  if (typeof replace !== 'function' || (guard !== undefined && typeof guard !== 'function')) throw new GraphError(`rule "${name}": the replacement and the guard must be functions`, { op: 'rule', origin: captureOrigin() });
   return Object.freeze({ name, pattern, replace, guard });
 }
 
@@ -91,7 +94,7 @@ export function building<T>(work: Work, meta: Meta, fn: () => T): T {
 }
 
 function ctx(): { work: Work; meta: Meta } {
-  if (!current) throw new GradgraphError('E builds nodes only inside a rewrite', { op: 'E' });
+  if (!current) throw new GraphError('E builds nodes only inside a rule replacement, while a rewrite pass runs', { op: 'E', origin: captureOrigin() });
   return current;
 }
 
@@ -107,7 +110,7 @@ function lift2(a: Operand, b: Operand): [Ref, Ref] {
   if (a instanceof Ref && b instanceof Ref) return [a, b];
   if (a instanceof Ref) return [a, E.scalar(b as number, a.dtype)];
   if (b instanceof Ref) return [E.scalar(a as number, b.dtype), b];
-  throw new GradgraphError('E needs at least one node operand', { op: 'E' });
+  throw new GraphError('E needs at least one node operand; got two numbers', { op: 'E', origin: captureOrigin() });
 }
 
 const unary = (op: string) => (x: Ref): Ref => make(op, [x]);
