@@ -20,6 +20,9 @@ const FINITE_IF_INPUTS: Readonly<Record<string, readonly number[]>> = {
 /**
  * True when every element of `x` is surely finite, whatever the inputs: int and bool values,
  * finite constants, sign (sign(NaN) = 0 here), shapeSize, and bounded ops of finite operands.
+ * A guard for rules that would turn ∞·0 or ∞ − ∞ (NaN) into a number.
+ * @example
+ * rule('mul-zero', P.mul(v('x'), c(0)), ({ x }) => E.scalar(0, x.dtype), ({ x }) => provablyFinite(x))
  */
 export function provablyFinite(x: Ref, depth = 0): boolean {
   if (!isFloat(x.dtype)) return true;

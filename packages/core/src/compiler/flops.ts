@@ -59,7 +59,7 @@ export function estimateFlops(program: Program, opts: { unknownDim?: number } = 
   return { total, byOp, unrated: [...unrated], unknownDim: sawUnknown ? n : null };
 }
 
-/** 1234567 → "1.23M". */
+/** 1234567 → "1.23M" (for explain). */
 export function fmtCount(x: number): string {
   if (x < 1e3) return String(Math.round(x));
   const units: [number, string][] = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];

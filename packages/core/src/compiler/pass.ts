@@ -100,7 +100,12 @@ export function rewritePass(name: string, doc: string, tables: readonly (readonl
 
 const registry = new Map<string, Pass>();
 
-/** Makes a pass available by name in `compile(g, { passes: ['name', ...] })`. */
+/**
+ * Makes a pass available by name in `compile(g, { passes: ['name', ...] })`.
+ * @example
+ * registerPass(definePass('noop', 'does nothing', (p) => p));
+ * compile(g, { outputs: [y], passes: ['dce', 'noop'] });
+ */
 export function registerPass(pass: Pass): Pass {
   if (!pass || typeof pass.name !== 'string' || typeof pass.run !== 'function') throw new GraphError('registerPass needs a pass { name, doc, run }', { op: 'registerPass', origin: captureOrigin() });
   if (registry.has(pass.name) && registry.get(pass.name) !== pass) throw new GraphError(`a pass named "${pass.name}" is already registered`, { op: 'registerPass' });
@@ -108,14 +113,22 @@ export function registerPass(pass: Pass): Pass {
   return pass;
 }
 
-/** A registered pass by name. */
+/**
+ * A registered pass by name; a GraphError listing the known names otherwise.
+ * @example
+ * const passes = [getPass('dce'), getPass('stabilize')];
+ */
 export function getPass(name: string): Pass {
   const p = registry.get(name);
   if (!p) throw new GraphError(`no compiler pass named "${name}" (known: ${[...registry.keys()].join(', ')})`, { op: 'compile', origin: captureOrigin() });
   return p;
 }
 
-/** Every registered pass. */
+/**
+ * Every registered pass (the defaults, then what `registerPass` added).
+ * @example
+ * listPasses().map((p) => `${p.name}: ${p.doc}`)
+ */
 export function listPasses(): Pass[] {
   return [...registry.values()];
 }

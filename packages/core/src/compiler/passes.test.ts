@@ -356,3 +356,27 @@ describe('the named passes', () => {
     for (const p of [dce, cse, foldConstants, canonicalize, stabilize, specialize]) expect(getPass(p.name)).toBe(p);
   });
 });
+
+describe('the public rule language', () => {
+  it('lets a user write a rule pass and a Work pass from @gradgraph/core', async () => {
+    const core = await import('../index');
+    const { rule: mkRule, P: Pat, v: V, E: B } = core.rewrite;
+    const g = new core.Graph();
+    const x = g.input('x', [3], 'float64');
+    const y = g.apply('cast', [x.add(x)], { dtype: 'float64' }).sin(); // a same-type cast node
+    const double = core.rewritePass('double', 'x+x as 2x', [[mkRule('twice', Pat.add(V('x'), V('x')), ({ x: a }) => B.mul(a, 2))]]);
+    const dropCasts = core.definePass('dropCasts', 'casts to the same type', (p) => {
+      const w = new core.Work(p);
+      for (const id of w.order()) {
+        const n = w.node(id);
+        if (n.op === 'cast' && w.node(n.inputs[0]).type.dtype === n.type.dtype) w.replace(id, n.inputs[0]);
+      }
+      return w.finish();
+    });
+    const exe = core.compile(g, { outputs: [y], passes: [double, dropCasts] });
+    expect(exe.passes[0].rewrites).toEqual([{ rule: 'twice', forward: 1, backward: 0 }]);
+    expect(core.printProgram(exe.program)).not.toMatch(/add|cast/);
+    expect(exe.passes[1].patches.length).toBeGreaterThan(0);
+    expect(exe.run({ x: core.Tensor.from([1, 2, 3], 'float64') })[0].toArray()).toEqual([Math.sin(2), Math.sin(4), Math.sin(6)]);
+  });
+});

@@ -32,21 +32,47 @@ function isPattern(x: unknown): x is Pattern {
   return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[PATTERN] === true;
 }
 
-/** Any node, bound to `name`; with `sub`, the node must also match `sub`. */
+/**
+ * Any node, bound to `name`; with `sub`, the node must also match `sub`.
+ * @example
+ * P.mul(P.div(v('g'), v('s', P.sigmoid(v('x')))), v('s')) // (g/σ(x))·σ(x), the same σ node twice
+ */
 export const v = (name: string, sub?: Pattern): Pattern => tag({ kind: 'var', name, sub });
-/** A constant whose every element equals `value` (seen through broadcasts and reshapes). */
+/**
+ * A constant whose every element equals `value` (seen through broadcasts and reshapes).
+ * @example
+ * P.add(v('x'), c(0)) // x + 0
+ */
 export const c = (value: number): Pattern => tag({ kind: 'const', value });
-/** Any splat constant, bound to `name` (its value is `m[name].value`). */
+/**
+ * Any splat constant, bound to `name` (its value is `m[name].value`).
+ * @example
+ * rule('collect-mul', P.mul(P.mul(v('x'), k('a')), k('b')), ({ x, a, b }) => E.mul(x, a.value * b.value))
+ */
 export const k = (name: string): Pattern => tag({ kind: 'konst', name });
-/** Any node, unbound. */
+/**
+ * Any node, unbound.
+ * @example
+ * P.where(_(), v('x'), v('x')) // c ? x : x, whatever c is
+ */
 export const _ = (): Pattern => tag({ kind: 'any' });
-/** In an op pattern's inputs, first position only: any number of leading inputs (variadic ops). */
+/**
+ * In an op pattern's inputs, first position only: any number of leading inputs (variadic ops).
+ * @example
+ * P.customGrad(rest(), v('y')) // customGrad(xs…, y)
+ */
 export const rest = (): Pattern => tag({ kind: 'rest' });
-/** The first of `options` that matches. */
+/**
+ * The first of `options` that matches.
+ * @example
+ * alt(P.sub(P.exp(v('x')), c(1)), P.add(P.exp(v('x')), c(-1))) // eˣ − 1, either way written
+ */
 export const alt = (...options: Pattern[]): Pattern => tag({ kind: 'alt', options });
 /**
  * `op(inputs...)`, with `attrs` (a subset of the node's attributes) equal when given. The name
  * `'*'` matches any op with matching inputs (not at a rule's root: rules are indexed by it).
+ * @example
+ * op('sum', [v('x')], { keepDims: true })
  */
 export const op = (name: string, inputs: readonly Pattern[], attrs?: Attrs): Pattern => tag({ kind: 'op', op: name, inputs, attrs });
 

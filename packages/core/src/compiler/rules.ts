@@ -69,7 +69,13 @@ export interface Rule {
   readonly guard?: (m: Match, root: Ref) => boolean;
 }
 
-/** A rewrite rule. Put the algebra in a comment on the same line. */
+/**
+ * A rewrite rule: a unique name, a pattern whose root is an op, a replacement built with `E`, and
+ * a guard only where the pattern can't say what the rule needs. Put the algebra in a comment on
+ * the same line.
+ * @example
+ * rule('mul-one', P.mul(v('x'), c(1)), ({ x }) => x), // x·1 → x
+ */
 export function rule(name: string, pattern: Pattern, replace: Rule['replace'], guard?: Rule['guard']): Rule {
   if (typeof name !== 'string' || !name) throw new GraphError('a rule needs a non-empty name', { op: 'rule', origin: captureOrigin() });
   if (!pattern || !rootOps(pattern).length) throw new GraphError(`rule "${name}": the pattern's root must be an op pattern such as P.mul(...)`, { op: 'rule', origin: captureOrigin() });
@@ -116,7 +122,12 @@ function lift2(a: Operand, b: Operand): [Ref, Ref] {
 const unary = (op: string) => (x: Ref): Ref => make(op, [x]);
 const binary = (op: string) => (a: Operand, b: Operand): Ref => make(op, lift2(a, b));
 
-/** Builds nodes inside a rule's replacement. Mirrors the public API, on `Ref`s. */
+/**
+ * Builds nodes inside a rule's replacement. Mirrors the public API, on `Ref`s; a number next to
+ * a node becomes a scalar constant of its dtype.
+ * @example
+ * rule('log-sigmoid', P.log(P.sigmoid(v('x'))), ({ x }) => E.neg(E.softplus(E.neg(x))))
+ */
 export const E = {
   op: make,
   scalar(value: number, dtype: DType): Ref {

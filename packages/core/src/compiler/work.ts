@@ -108,7 +108,16 @@ export function evalConstant(op: string, inputs: readonly Tensor[], attrs: Attrs
 
 type Meta = Pick<Node, 'scope' | 'origin' | 'adjointOf'>;
 
-/** A mutable working copy of a program. See the module comment for its invariants. */
+/**
+ * A mutable working copy of a program, for passes that are not rule tables. See the module
+ * comment for its invariants.
+ * @example
+ * const dropCasts = definePass('dropCasts', 'float casts to the same type', (p) => {
+ *   const w = new Work(p);
+ *   for (const id of w.order()) { const n = w.node(id); if (n.op === 'cast' && w.node(n.inputs[0]).type.dtype === n.type.dtype) w.replace(id, n.inputs[0]); }
+ *   return w.finish();
+ * });
+ */
 export class Work {
   readonly base: Program;
   // by node id (ids are dense below `next`)
