@@ -13,6 +13,7 @@
 import fc from 'fast-check';
 import * as api from '../api';
 import { customGrad, grad as gradOf } from '../autodiff';
+import { fusedSoftmaxCrossEntropy } from '../ops/fused';
 import type { DType } from '../dtype';
 import { Graph, Sym } from '../graph';
 import { fillNormal, streamKey } from '../random';
@@ -438,6 +439,15 @@ export const graphApplicators: Record<string, Applicator> = {
     return val(api.add(v.sym, api.tanh(r)), v.shape, v.bound + 1);
   },
   customGrad: unaryApp(softsign, () => 1),
+  softmaxCrossEntropy: (pool, p) => {
+    const v = tame(floatValue(pool, p), BIG);
+    if (!v.shape.length) return null;
+    const axis = p.int(v.shape.length);
+    const keepDims = p.bool();
+    const t = api.softmax(api.cos(v.sym), axis); // a distribution shaped like the logits
+    const shape = v.shape.flatMap((d, i) => (i === axis ? (keepDims ? [1] : []) : [d]));
+    return val(fusedSoftmaxCrossEntropy(v.sym, t, { axis, keepDims }), shape, 2 * v.bound + 5);
+  },
 };
 
 function cmpApp(f: (a: Sym, b: Sym) => Sym): Applicator {
