@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { compile, makeProgram, Tensor, type Sym } from '@gradgraph/core';
 import { buildDot, compiledOverlay, graphvizVersion, gradientFlow, passDot, renderSvg, type DotResult } from '@gradgraph/viz';
 import { deepNet, trainToy } from './viz-fixtures';
@@ -78,14 +78,19 @@ describe('exported DOT renders with graphviz-cli (Graphviz 5.0) and @hpcc-js/was
     });
   }, 60_000);
 
-  it('@hpcc-js/wasm-graphviz lays out every one and prints every label', async () => {
+  it('@hpcc-js/wasm-graphviz lays out every one and prints every label (its stderr notes go to onWarning)', async () => {
     expect(await graphvizVersion()).toMatch(/^1[6-9]\./);
+    const printed = vi.spyOn(console, 'error');
+    const notes: string[] = [];
     for (const [name, r] of cases) {
-      const svg = await renderSvg(r.dot);
+      const svg = await renderSvg(r.dot, { onWarning: (l) => notes.push(l) });
       const nodes = (svg.match(/class="node"/g) ?? []).length;
       expect(nodes, name).toBe(r.units.size);
       const text = svgText(svg);
       for (const l of labels(r)) expect(text, `${name}: label ${l}`).toContain(l);
     }
+    expect(printed).not.toHaveBeenCalled();
+    for (const n of notes) expect(typeof n).toBe('string');
+    printed.mockRestore();
   }, 60_000);
 });

@@ -398,7 +398,9 @@ class DotBuilder {
     const lines: string[] = [];
     const dir = o.direction ?? 'TB';
     lines.push('digraph gradgraph {');
-    lines.push(`  graph${attrs({ rankdir: dir, fontname: STYLE.font, fontsize: 11, nodesep: 0.25, ranksep: 0.35, label: o.title, labelloc: o.title ? 't' : undefined, tooltip: o.title ?? 'gradgraph' })};`);
+    // newrank: rank the whole graph at once; Graphviz 5's per-cluster ranking fails ("trouble in
+    // init_rank") on optimizer scopes whose values leave the cluster and come back
+    lines.push(`  graph${attrs({ rankdir: dir, newrank: true, fontname: STYLE.font, fontsize: 11, nodesep: 0.25, ranksep: 0.35, label: o.title, labelloc: o.title ? 't' : undefined, tooltip: o.title ?? 'gradgraph' })};`);
     lines.push(`  node${attrs({ fontname: STYLE.font, fontsize: 10, shape: 'box', style: 'rounded,filled', margin: '0.08,0.03', height: 0.3 })};`);
     lines.push(`  edge${attrs({ fontname: STYLE.font, fontsize: 8, color: '#7f8c8d', arrowsize: 0.6 })};`);
 
@@ -740,19 +742,17 @@ class DotBuilder {
       out.push(`    ${name}${attrs({ id: this.pfx + name, label: (lo + (hi - lo) * t).toFixed(1), shape: 'box', style: 'filled', fillcolor: ramp(GRAD_STOPS, t), fontcolor: i >= 3 ? '#ffffff' : '#000000', color: '#ffffff', width: 0.45, height: 0.25, fontsize: 8, tooltip: `|grad| = 1e${(lo + (hi - lo) * t).toFixed(1)}` })};`);
       this.units.set(name, { id: name, kind: 'box', title: `legend: 1e${(lo + (hi - lo) * t).toFixed(1)}` });
     });
-    const notes = [
-      ['legendv', `dashed, ↓: vanishing (< ${fmtNum(th.vanish)} × largest layer norm toward the loss)`, VANISHING_COLOR],
-      ['legende', `red, ⚠: exploding (> ${fmtNum(th.explode)} × smallest layer norm toward the loss, or not finite)`, EXPLODING_COLOR],
-      ['legendr', `largest per-layer norm ${fmtNum(flow.reference)}${flow.steps.length > 1 ? `, mean over ${flow.steps.length} steps` : flow.steps.length ? `, step ${flow.steps[0]}` : ''}; width grows with |grad|`, '#566573'],
-    ];
-    for (const [name, text, color] of notes) {
-      out.push(`    ${name}${attrs({ id: this.pfx + name, label: text, shape: 'plaintext', style: '', fontcolor: color, fontsize: 9 })};`);
-      this.units.set(name, { id: name, kind: 'box', title: text });
-    }
-    // a row of swatches, the notes underneath (invisible edges only order them)
+    const note = [
+      `dashed, ↓: vanishing (< ${fmtNum(th.vanish)} × largest layer norm toward the loss)`,
+      `red, ⚠: exploding (> ${fmtNum(th.explode)} × smallest layer norm toward the loss, or not finite)`,
+      `largest per-layer norm ${fmtNum(flow.reference)}${flow.steps.length > 1 ? `, mean over ${flow.steps.length} steps` : flow.steps.length ? `, step ${flow.steps[0]}` : ''}; width grows with |grad|`,
+    ].join('\n');
+    out.push(`    legendnote${attrs({ id: this.pfx + 'legendnote', label: note, shape: 'plaintext', style: '', fontcolor: '#566573', fontsize: 9 })};`);
+    this.units.set('legendnote', { id: 'legendnote', kind: 'box', title: 'what the flags mean', summary: note });
+    // a row of swatches with the note next to it (invisible edges only order them)
     out.push(`    { rank=same; ${names.join('; ')} }`);
     out.push(`    ${names.join(' -> ')} [style=invis];`);
-    out.push(`    ${names[2]} -> legendv -> legende -> legendr [style=invis];`);
+    out.push(`    ${names[names.length - 1]} -> legendnote [style=invis];`);
     out.push('  }');
     return out;
   }

@@ -124,12 +124,11 @@ export class GradientProbe {
           if (!needsGrad[k] || !r) return;
           const c = g.withAdjoint(id, () => unbroadcast(r, inputs[k]));
           // ‖c‖ = m·‖c/m‖ with m = max|c|: no float32 underflow of tiny squares
-          const [m, s] = g.scope('gradflow', () => {
+          g.scope('gradflow', () => {
             const m = c.abs().max();
-            return [m, c.div(m.maximum(1e-30)).square().sum()];
+            maxes.push(m.reshape([1]));
+            sums.push(c.div(m.maximum(1e-30)).square().sum().reshape([1]));
           });
-          maxes.push(m.reshape([1]));
-          sums.push(s.reshape([1]));
           this.edgeList.push({ from: node.inputs[k], to: id, input: k });
         });
       }

@@ -16,14 +16,33 @@ export async function graphvizVersion(): Promise<string> {
   return (await loadGraphviz()).version();
 }
 
+/** Where Graphviz's own stderr lines go during a layout (undefined: to console.error). */
+let captured: string[] | undefined;
+
 function loadGraphviz(): Promise<Graphviz> {
-  graphviz ??= Graphviz.load();
+  // The WebAssembly module binds console.error when it starts; bind it to a forwarder so its
+  // notes during a layout ("triangulation failed" when a spline is routed as a fallback) can be
+  // captured instead of printed.
+  graphviz ??= (async () => {
+    const original = console.error;
+    console.error = (...args: unknown[]) => (captured ? captured.push(args.map(String).join(' ')) : original.apply(console, args));
+    try {
+      return await Graphviz.load();
+    } finally {
+      console.error = original;
+    }
+  })();
   return graphviz;
 }
 
 export interface SvgOptions {
   /** Graphviz layout engine. Default `'dot'` (layered, what graphs of ops want). */
   engine?: 'dot' | 'neato' | 'fdp' | 'sfdp' | 'circo' | 'twopi' | 'osage' | 'patchwork';
+  /**
+   * Receives the notes Graphviz prints while laying out (e.g. a spline it had to route the simple
+   * way). The SVG is complete either way; by default the notes are dropped.
+   */
+  onWarning?: (line: string) => void;
 }
 
 /**
@@ -35,10 +54,15 @@ export async function renderSvg(dot: string, opts: SvgOptions = {}): Promise<str
   const origin = captureOrigin();
   if (typeof dot !== 'string' || !dot.trim()) throw new RenderError(`needs DOT text, got ${typeof dot === 'string' ? 'an empty string' : typeof dot}`, { op: 'renderSvg', origin });
   const gv = await loadGraphviz();
+  const notes: string[] = [];
+  captured = notes;
   try {
     return gv.layout(dot, 'svg', opts.engine ?? 'dot');
   } catch (e) {
     throw new RenderError(`Graphviz ${gv.version()} rejected the DOT: ${String((e as Error).message ?? e).trim()}`, { op: 'renderSvg', origin });
+  } finally {
+    captured = undefined;
+    if (opts.onWarning) for (const n of notes) opts.onWarning(n);
   }
 }
 
@@ -64,7 +88,8 @@ export function renderPng(svg: string, opts: PngOptions = {}): Uint8Array {
   if (opts.width !== undefined && !(Number.isFinite(opts.width) && opts.width >= 1)) throw new RenderError(`width must be a positive number of pixels, got ${String(opts.width)}`, { op: 'renderPng', origin });
   if (opts.scale !== undefined && !(Number.isFinite(opts.scale) && opts.scale > 0)) throw new RenderError(`scale must be a positive number, got ${String(opts.scale)}`, { op: 'renderPng', origin });
   try {
-    const font = { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' };
+    // Liberation Sans has Helvetica's metrics, which Graphviz sizes its labels by
+    const font = { loadSystemFonts: true, defaultFontFamily: 'Liberation Sans', sansSerifFamily: 'Liberation Sans' };
     const probe = new Resvg(svg, { font: { loadSystemFonts: false }, logLevel: 'off' });
     const side = Math.max(probe.width, probe.height, 1);
     const maxSide = opts.maxSide ?? 16000;
