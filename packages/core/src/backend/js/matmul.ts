@@ -240,12 +240,15 @@ return function gemm(M, N, K, A, aOff, B, bOff, C, cOff, bias, biasOff, S) {
   if (M === 0 || N === 0) return;
   if (N === 1 || K === 0) return gemmDot(M, N, K, A, aOff, B, bOff, C, cOff, bias, biasOff);
   if (M === 1) return gemmAxpy(M, N, K, A, aOff, B, bOff, C, cOff, bias, biasOff, S);
-  const bBase = ${MR} * Math.ceil(Math.min(${MC}, M) / ${MR}) * Math.min(${KC}, K);
+  // blocks of equal size (784 = 4 × 196, not 3 × 256 + 16): no thin last block
+  const KCe = Math.ceil(K / Math.ceil(K / ${KC}));
+  const MCe = ${MR} * Math.ceil(Math.ceil(M / Math.ceil(M / ${MC})) / ${MR});
+  const bBase = ${MR} * Math.ceil(Math.min(MCe, M) / ${MR}) * KCe;
   for (let jc = 0; jc < N; jc += ${NC}) {
     const nc = Math.min(${NC}, N - jc);
     const np = Math.ceil(nc / ${NR});
-    for (let pc = 0; pc < K; pc += ${KC}) {
-      const kc = Math.min(${KC}, K - pc);
+    for (let pc = 0; pc < K; pc += KCe) {
+      const kc = Math.min(KCe, K - pc);
       const first = pc === 0;
       const last = pc + kc === K;
       // pack op(B)[pc:pc+kc, jc:jc+nc] into NR-wide panels, zero-padded at the right edge
@@ -255,8 +258,8 @@ return function gemm(M, N, K, A, aOff, B, bOff, C, cOff, bias, biasOff, S) {
         let d = bBase + jp * kc * ${NR};
         ${packB}
       }
-      for (let ic = 0; ic < M; ic += ${MC}) {
-        const mc = Math.min(${MC}, M - ic);
+      for (let ic = 0; ic < M; ic += MCe) {
+        const mc = Math.min(MCe, M - ic);
         const mp = Math.ceil(mc / ${MR});
         // pack op(A)[ic:ic+mc, pc:pc+kc] into MR-high panels, zero-padded at the bottom edge
         for (let ip = 0; ip < mp; ip++) {
