@@ -1,0 +1,177 @@
+/**
+ * `pnpm bench`: gradgraph next to TensorFlow.js (cpu and wasm backends) on the four workloads of
+ * issue #6, in one process. Prints one JSON line per workload × implementation
+ * (`{"workload","impl","median_ms"}`), the matmul kernel alone, compile times, and a table with
+ * the ratios and the targets. Options: `--only=mlp-train,matmul`, `--impls=gradgraph-js,tfjs-wasm`,
+ * `--budget=<ms per measurement>` (default 6000), `--quick` (budget 1000).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Graph, Tensor } from '@gradgraph/core';
+import os from 'node:os';
+import { BATCHES, DEEP, deepBatches, elementwiseBatches, matmulBatches, mlpBatches, MLP } from './data';
+import * as gg from './gradgraph';
+import { kernelMatmul } from './kernels';
+import * as tfw from './tfjs';
+import { fmtMs, measure, type Measurement, type MeasureOptions } from './timing';
+
+type Impl = 'gradgraph-js' | 'gradgraph-wasm' | 'tfjs-cpu' | 'tfjs-wasm';
+type WorkloadName = 'mlp-train' | 'matmul' | 'elementwise-grad' | 'deep-narrow';
+
+const WORKLOADS: readonly WorkloadName[] = ['mlp-train', 'matmul', 'elementwise-grad', 'deep-narrow'];
+const IMPLS: readonly Impl[] = ['gradgraph-js', 'gradgraph-wasm', 'tfjs-cpu', 'tfjs-wasm'];
+
+/** The issue's targets: the gradgraph-js median over a peer's median, at most this. */
+const TARGETS: Partial<Record<WorkloadName, Partial<Record<Impl, number>>>> = {
+  'mlp-train': { 'tfjs-cpu': 0.4 },
+  'elementwise-grad': { 'tfjs-cpu': 0.2, 'tfjs-wasm': 1.0 },
+  'deep-narrow': { 'tfjs-wasm': 1.0 },
+};
+
+function parseArgs(argv: readonly string[]) {
+  const get = (k: string) => argv.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
+  const list = <T extends string>(k: string, all: readonly T[]): T[] => {
+    const v = get(k);
+    if (!v) return [...all];
+    const picked = v.split(',') as T[];
+    const bad = picked.filter((p) => !all.includes(p));
+    if (bad.length) throw new Error(`--${k}: unknown ${bad.join(', ')} (choose from ${all.join(', ')})`);
+    return picked;
+  };
+  const quick = argv.includes('--quick');
+  const budget = Number(get('budget') ?? (quick ? 1000 : 6000));
+  if (!(budget > 0)) throw new Error(`--budget must be a positive number of milliseconds, got ${get('budget')}`);
+  return { workloads: list('only', WORKLOADS), impls: list('impls', IMPLS), budget };
+}
+
+/** Whether `compile()` runs graphs on `backend` (it reports so on the executable). */
+function backendOf(backend: gg.Backend): string {
+  try {
+    const g = new Graph();
+    const x = g.input('x', [2]);
+    return gg.compileOn(g, { inputs: [x], outputs: [x.mul(2)] }, backend).backend;
+  } catch {
+    return 'unavailable';
+  }
+}
+
+function machine(): string {
+  const cpus = os.cpus();
+  const load = os.loadavg().map((l) => l.toFixed(1)).join(' ');
+  return `${cpus[0]?.model ?? 'unknown CPU'} × ${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB; Node ${process.versions.node} (V8 ${process.versions.v8}); TF.js ${tf.version.tfjs}; load average ${load}`;
+}
+
+interface Row {
+  workload: string;
+  impl: string;
+  m: Measurement;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = performance.now();
+  const opts: MeasureOptions = { budgetMs: args.budget };
+  const ggJs = backendOf('js');
+  const ggWasm = backendOf('wasm');
+  const impls = args.impls.filter((i) => i !== 'gradgraph-wasm' || ggWasm === 'wasm');
+  console.log(`# machine: ${machine()}`);
+  console.log(`# gradgraph-js runs on: ${ggJs}${ggJs === 'js' ? '' : " (compile() has no 'js' backend yet: expect the reference interpreter's speed)"}`);
+  if (args.impls.includes('gradgraph-wasm') && ggWasm !== 'wasm') console.log('# gradgraph-wasm: not available yet, skipped');
+  console.log(`# timing: median wall-clock ms after warm-up, ${BATCHES} pre-generated batches in rotation, ~${args.budget} ms per measurement; float32`);
+
+  const rows: Row[] = [];
+  const record = (workload: string, impl: string, m: Measurement) => {
+    rows.push({ workload, impl, m });
+    console.log(JSON.stringify({ workload, impl, median_ms: Number(m.medianMs.toFixed(3)) }));
+  };
+
+  for (const w of args.workloads) {
+    const data = {
+      'mlp-train': mlpBatches,
+      matmul: matmulBatches,
+      'elementwise-grad': elementwiseBatches,
+      'deep-narrow': deepBatches,
+    }[w]();
+    for (const impl of impls) {
+      if (impl.startsWith('gradgraph')) {
+        const backend = impl === 'gradgraph-js' ? 'js' : 'wasm';
+        const prep = {
+          'mlp-train': () => gg.mlpTrain(data as ReturnType<typeof mlpBatches>, backend),
+          matmul: () => gg.matmul(data as ReturnType<typeof matmulBatches>, backend),
+          'elementwise-grad': () => gg.elementwiseGrad(data as Tensor[], backend),
+          'deep-narrow': () => gg.deepNarrow(data as ReturnType<typeof deepBatches>, backend),
+        }[w]();
+        record(w, impl, measure(prep.step, opts));
+      } else {
+        await tfw.useBackend(impl === 'tfjs-cpu' ? 'cpu' : 'wasm');
+        const prep = {
+          'mlp-train': () => tfw.mlpTrain(data as ReturnType<typeof mlpBatches>),
+          matmul: () => tfw.matmul(data as ReturnType<typeof matmulBatches>),
+          'elementwise-grad': () => tfw.elementwiseGrad(data as Tensor[]),
+          'deep-narrow': () => tfw.deepNarrow(data as ReturnType<typeof deepBatches>),
+        }[w]();
+        record(w, impl, measure(prep.step, opts));
+        prep.dispose();
+      }
+    }
+    // the kernel alone, on the same inputs as the matmul workload (its TF.js peers are tf.matMul above)
+    if (w === 'matmul') record('matmul-kernel', 'kernel-js', measure(kernelMatmul(data as ReturnType<typeof matmulBatches>), opts));
+  }
+
+  // compile times: the mlp-train step, and a graph of 10,000 nodes
+  const mlpFeeds = { x: mlpBatches()[0].x, y: mlpBatches()[0].y };
+  const mlpCompile = gg.compileTimes(gg.buildMlp, mlpFeeds, 'js');
+  const largeCompile = gg.compileTimes(() => gg.buildLargeGraph(), { x: Tensor.randn([8, 16], 'float32', 9) }, 'js', 3);
+  console.log(JSON.stringify({ compile: 'mlp-train', cold_ms: round3(mlpCompile.coldMs), warm_ms: round3(mlpCompile.warmMs), first_run_ms: round3(mlpCompile.firstRunMs), nodes: mlpCompile.nodes }));
+  console.log(JSON.stringify({ compile: 'graph-10k', cold_ms: round3(largeCompile.coldMs), warm_ms: round3(largeCompile.warmMs), first_run_ms: round3(largeCompile.firstRunMs), nodes: largeCompile.nodes }));
+
+  printTable(rows, impls, mlpCompile, largeCompile);
+  console.log(`\n(${((performance.now() - started) / 1000).toFixed(0)} s in all; workloads: mlp-train ${MLP.sizes.join('-')} batch ${MLP.batch}; matmul 1024²; elementwise-grad 2²⁰; deep-narrow ${DEEP.depth}×${DEEP.width} batch ${DEEP.batch})`);
+}
+
+const round3 = (x: number) => Number(x.toFixed(3));
+
+function printTable(rows: readonly Row[], impls: readonly Impl[], mlp: gg.CompileTimes, large: gg.CompileTimes): void {
+  const get = (w: string, i: string) => rows.find((r) => r.workload === w && r.impl === i)?.m.medianMs;
+  const peers = impls.filter((i) => i.startsWith('tfjs'));
+  const cols = [...impls, ...peers.map((p) => `js/${p.slice(5)}`), 'targets'];
+  const lines: string[][] = [['workload', ...cols]];
+  const workloads = [...new Set(rows.map((r) => r.workload))];
+  for (const w of workloads) {
+    if (w === 'matmul-kernel') continue;
+    const js = get(w, 'gradgraph-js');
+    const ratios = peers.map((p) => {
+      const peer = get(w, p);
+      return js !== undefined && peer !== undefined ? `${(js / peer).toFixed(2)}×` : '—';
+    });
+    const targets = Object.entries(TARGETS[w as WorkloadName] ?? {}).map(([p, t]) => {
+      const peer = get(w, p);
+      const ok = js !== undefined && peer !== undefined ? (js / peer <= t! ? 'met' : 'not met') : 'n/a';
+      return `≤ ${t}× ${p.slice(5)}: ${ok}`;
+    });
+    lines.push([w, ...impls.map((i) => fmtMaybe(get(w, i))), ...ratios, targets.join('; ') || '—']);
+  }
+  const kernel = get('matmul-kernel', 'kernel-js');
+  if (kernel !== undefined) {
+    const ratios = peers.map((p) => {
+      const peer = get('matmul', p);
+      return peer !== undefined ? `${(kernel / peer).toFixed(2)}×` : '—';
+    });
+    const gflops = (2 * 1024 ** 3) / kernel / 1e6;
+    lines.push(['matmul kernel alone', fmtMs(kernel), ...impls.slice(1).map((i) => (i.startsWith('tfjs') ? fmtMaybe(get('matmul', i)) : '—')), ...ratios, `${gflops.toFixed(1)} GFLOP/s`]);
+  }
+  lines.push(['compile mlp-train step', `${fmtMs(mlp.coldMs)} cold, ${fmtMs(mlp.warmMs)} warm`, ...impls.slice(1).map(() => ''), ...peers.map(() => ''), `< 50 ms: ${mlp.warmMs < 50 ? 'met' : 'not met'}; first run ${fmtMs(mlp.firstRunMs)}`]);
+  lines.push([`compile ${large.nodes}-node graph`, `${fmtMs(large.coldMs)} cold, ${fmtMs(large.warmMs)} warm`, ...impls.slice(1).map(() => ''), ...peers.map(() => ''), `< 2 s: ${large.coldMs < 2000 ? 'met' : 'not met'}`]);
+  const widths = lines[0].map((_, c) => Math.max(...lines.map((l) => (l[c] ?? '').length)));
+  console.log('');
+  lines.forEach((l, k) => {
+    console.log(l.map((cell, c) => (c === 0 || c === l.length - 1 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd());
+    if (k === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  });
+}
+
+const fmtMaybe = (ms: number | undefined) => (ms === undefined ? '—' : fmtMs(ms));
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,63 @@
+/**
+ * Timing for the benchmarks: median wall-clock milliseconds after warm-up, with iteration counts
+ * chosen from a time budget so that slow implementations take a few samples and fast ones many.
+ */
+
+export interface Measurement {
+  /** Median of the timed samples, in milliseconds. */
+  readonly medianMs: number;
+  readonly minMs: number;
+  readonly samples: number;
+  readonly warmup: number;
+}
+
+export interface MeasureOptions {
+  /** Wall-clock budget for the timed samples (the last sample may overrun it). Default 6000 ms. */
+  budgetMs?: number;
+  /** At least this many timed samples, whatever the budget. Default 3. */
+  minSamples?: number;
+  /** At most this many timed samples. Default 50. */
+  maxSamples?: number;
+  /** Warm up for at least this many calls and at most this long (at least 1 call). Defaults 3, 1500 ms. */
+  warmupCalls?: number;
+  warmupMs?: number;
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Times `step(i)` (i counts calls from 0, so the caller can rotate through pre-generated batches).
+ * Warm-up calls run first (JIT tier-up, first-run specialization, caches) and are not timed.
+ * @example const m = measure((i) => exe.run(feeds[i % 4]), { budgetMs: 5000 });
+ */
+export function measure(step: (i: number) => void, opts: MeasureOptions = {}): Measurement {
+  const budget = opts.budgetMs ?? 6000;
+  const minSamples = opts.minSamples ?? 3;
+  const maxSamples = opts.maxSamples ?? 50;
+  const warmupCalls = opts.warmupCalls ?? 3;
+  const warmupMs = opts.warmupMs ?? 1500;
+  let i = 0;
+  const w0 = performance.now();
+  do step(i++);
+  while (i < warmupCalls && performance.now() - w0 < warmupMs);
+  const warmup = i;
+  const samples: number[] = [];
+  const t0 = performance.now();
+  while (samples.length < maxSamples && (samples.length < minSamples || performance.now() - t0 < budget)) {
+    const t = performance.now();
+    step(i++);
+    samples.push(performance.now() - t);
+  }
+  return { medianMs: median(samples), minMs: Math.min(...samples), samples: samples.length, warmup };
+}
+
+/** `12.3 ms`, `1.23 s`, with 3 significant digits. */
+export function fmtMs(ms: number): string {
+  if (!Number.isFinite(ms)) return '—';
+  if (ms >= 1000) return `${(ms / 1000).toPrecision(3)} s`;
+  return `${ms.toPrecision(3)} ms`;
+}
