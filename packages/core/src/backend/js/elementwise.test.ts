@@ -10,7 +10,7 @@ import { listOps } from '../../registry';
 import { broadcastShapes, type Shape } from '../../shape';
 import { Tensor } from '../../tensor';
 import { fc } from '../../testing/index';
-import { BINARY_JS, compileElementwise, ew, exprTemplate, literalJs, UNARY_JS, type ElementwiseSpec, type Expr, type ReduceOp } from './elementwise';
+import { BINARY_JS, compileElementwise, ew, exprTemplate, literalJs, UNARY_JS, type ElementwiseSpec, type Expr, type ReduceAxes, type ReduceOp } from './elementwise';
 
 // ---- helpers: the same computation through the interpreter --------------------------------------
 
@@ -44,7 +44,7 @@ function toGraph(e: Expr, g: Graph, xs: readonly Sym[], memo = new Map<Expr, Sym
   return s;
 }
 
-const REDUCERS: Record<ReduceOp, (x: Sym, axes?: number) => Sym> = {
+const REDUCERS: Record<ReduceOp, (x: Sym, axes?: number[]) => Sym> = {
   sum: (x, a) => api.sum(x, a),
   mean: (x, a) => api.mean(x, a),
   max: (x, a) => api.max(x, a),
@@ -64,7 +64,9 @@ function interpreted(spec: ElementwiseSpec, inputs: readonly Tensor[]): Tensor[]
   const outs = spec.outputs.map(full);
   if (spec.reduce) {
     const r = full(spec.reduce.expr);
-    outs.push(REDUCERS[spec.reduce.op](r, spec.reduce.axes === 'last' ? -1 : undefined));
+    const rank = spec.shape.length;
+    const axes = { last: [rank - 1], leading: Array.from({ length: rank - 1 }, (_, i) => i), all: undefined }[spec.reduce.axes];
+    outs.push(REDUCERS[spec.reduce.op](r, axes));
   }
   // passes: [] — the graph as written, node by node with the reference kernels
   const exe = compile(g, { inputs: xs, outputs: outs, passes: [] });
@@ -272,7 +274,7 @@ const arbCase = (dtype: DType) =>
     shapes: arbShapes,
     steps: fc.array(arbStep, { minLength: 1, maxLength: 12 }),
     extraOutput: fc.option(fc.nat(), { nil: undefined }),
-    reduce: fc.option(fc.record({ op: fc.constantFrom<ReduceOp>(...(dtype === 'int32' ? (['sum', 'max', 'min'] as const) : (['sum', 'mean', 'max', 'min'] as const))), axes: fc.constantFrom<'last' | 'all'>('last', 'all'), which: fc.nat() }), { nil: undefined }),
+    reduce: fc.option(fc.record({ op: fc.constantFrom<ReduceOp>(...(dtype === 'int32' ? (['sum', 'max', 'min'] as const) : (['sum', 'mean', 'max', 'min'] as const))), axes: fc.constantFrom<ReduceAxes>('last', 'leading', 'all'), which: fc.nat() }), { nil: undefined }),
     storeOutput: fc.boolean(),
     seed: fc.integer({ min: 1, max: 1 << 20 }),
   });
@@ -358,6 +360,32 @@ describe('generated loops', () => {
     expect([arena[0], arena[1], arena[14], arena[19], arena[32], arena[36]].every(Number.isNaN)).toBe(true);
   });
 
+  it('reduces over the leading axes into one float64 accumulator per column (a bias gradient)', () => {
+    // db = Σ over batch and time of dy·(1 − y²), for dy, y of shape [4, 3, 5]
+    const dy = ew.input(0, 'float32');
+    const y = ew.input(1, 'float32');
+    const spec: ElementwiseSpec = {
+      shape: [4, 3, 5],
+      inputs: [
+        { shape: [4, 3, 5], dtype: 'float32' },
+        { shape: [4, 3, 5], dtype: 'float32' },
+      ],
+      outputs: [],
+      reduce: { op: 'sum', expr: ew.binary('mul', dy, ew.binary('sub', ew.constant(1, 'float32'), ew.binary('mul', y, y))), axes: 'leading' },
+    };
+    const k = compileElementwise(spec);
+    expect(k.reducedShape).toEqual([5]);
+    expect(k.source).toContain('i0 < 12'); // batch and time merge; the column loop stays apart
+    const xs = [values('float32', [4, 3, 5], 1), values('float32', [4, 3, 5], 2)];
+    const want = interpreted(spec, xs);
+    expectClose(generated(spec, xs), want, 0);
+    // the accumulators are reset on every call
+    const out = new Float32Array(5);
+    k.call(xs.map((t) => t.data), [], out);
+    k.call(xs.map((t) => t.data), [], out);
+    expect(Array.from(out)).toEqual(Array.from(want[0].data));
+  });
+
   it('handles empty shapes and scalars like the reference kernels', () => {
     const x = ew.input(0, 'float64');
     for (const op of ['sum', 'mean', 'max', 'min'] as const) {
@@ -366,8 +394,10 @@ describe('generated loops', () => {
         const xs = [values('float64', shape, 1)];
         expectClose(generated(spec, xs), interpreted(spec, xs), 0);
         if (shape.length) {
-          const last: ElementwiseSpec = { ...spec, reduce: { op, expr: x, axes: 'last' } };
-          expectClose(generated(last, xs), interpreted(last, xs), 0);
+          for (const axes of ['last', 'leading'] as const) {
+            const along: ElementwiseSpec = { ...spec, reduce: { op, expr: x, axes } };
+            expectClose(generated(along, xs), interpreted(along, xs), 0);
+          }
         }
       }
     }

@@ -2,7 +2,8 @@
  * Code generation for fused elementwise kernels: an expression DAG over input "slots", with
  * broadcasting strides fixed at specialization time, becomes one JavaScript function with a single
  * loop nest that reads the inputs once, writes any number of outputs and optionally folds one
- * expression into a trailing reduction (sum/mean/max/min over the last axis or over everything).
+ * expression into a trailing reduction (sum/mean/max/min over the last axis, over every axis but
+ * the last, or over everything).
  *
  * The scalar math is the reference kernels' (`ops/elementwise.ts`): the same formulas, the same
  * helper functions for the stable sigmoid and softplus, and every intermediate rounded to its
@@ -298,6 +299,7 @@ export const ew = {
 // ---- kernels ---------------------------------------------------------------------------------
 
 export type ReduceOp = 'sum' | 'mean' | 'max' | 'min';
+export type ReduceAxes = 'last' | 'leading' | 'all';
 
 export interface ElementwiseSpec {
   /** The iteration shape: every output has it; every input broadcasts to it. */
@@ -307,11 +309,12 @@ export interface ElementwiseSpec {
   /** Expressions written to the outputs, contiguous in `shape`, in this order. */
   readonly outputs: readonly Expr[];
   /**
-   * A trailing reduction of one expression: over the last axis (result shape `shape[:-1]`) or
-   * over all elements (a scalar). Accumulates in float64 in element order, like the reference
-   * `sum`/`mean`/`max`/`min` kernels.
+   * A trailing reduction of one expression, folded into the same loop: over the last axis
+   * (result shape `shape[:-1]`), over every axis but the last (result `[shape[-1]]`: a bias
+   * gradient), or over all elements (a scalar). Accumulates in float64 in element order, like the
+   * reference `sum`/`mean`/`max`/`min` kernels.
    */
-  readonly reduce?: { readonly op: ReduceOp; readonly expr: Expr; readonly axes: 'last' | 'all' };
+  readonly reduce?: { readonly op: ReduceOp; readonly expr: Expr; readonly axes: ReduceAxes };
   /** Round float32 intermediates as the interpreter does (bit-equal results). Default true. */
   readonly roundIntermediates?: boolean;
 }
@@ -393,7 +396,7 @@ function loopNest(spec: ElementwiseSpec): LoopNest {
     return spec.shape.map((_, d) => (d < pad || shape[d - pad] === 1 ? 0 : own[d - pad]));
   });
   // the last axis of a last-axis reduction stays its own innermost loop
-  const keepLast = spec.reduce?.axes === 'last';
+  const keepLast = spec.reduce?.axes === 'last' || spec.reduce?.axes === 'leading';
   const dims: number[] = [];
   for (let d = 0; d < rank; d++) if (spec.shape[d] !== 1 || (keepLast && d === rank - 1)) dims.push(d);
   const sizes: number[] = [];
@@ -442,8 +445,8 @@ function checkSpec(spec: ElementwiseSpec): void {
   const r = spec.reduce;
   if (r) {
     if (!REDUCE_STEP[r.op]) throw exprError(`unknown reduction "${String(r.op)}" (sum, mean, max, min)`, spec);
-    if (r.axes !== 'last' && r.axes !== 'all') throw exprError(`reduction axes must be 'last' or 'all', got ${JSON.stringify(r.axes)}`, spec);
-    if (r.axes === 'last' && spec.shape.length === 0) throw exprError('a last-axis reduction needs rank ≥ 1', spec);
+    if (r.axes !== 'last' && r.axes !== 'leading' && r.axes !== 'all') throw exprError(`reduction axes must be 'last', 'leading' or 'all', got ${JSON.stringify(r.axes)}`, spec);
+    if (r.axes !== 'all' && spec.shape.length === 0) throw exprError(`a reduction over the ${r.axes === 'last' ? 'last axis' : 'leading axes'} needs rank ≥ 1`, spec);
     if (!NUMERIC.includes(r.expr.dtype) || (REDUCE_STEP[r.op].float && r.expr.dtype === 'int32')) {
       throw new DTypeError(`${r.op} cannot reduce ${r.expr.dtype}`, { op: 'compileElementwise', dtypes: [r.expr.dtype] });
     }
@@ -545,17 +548,22 @@ export function compileElementwise(spec: ElementwiseSpec): ElementwiseKernel {
   const emit = (indent: number, s: string) => lines.push('  '.repeat(indent + 1) + s);
   code[0].forEach((s) => emit(0, s));
   const redStep = red ? REDUCE_STEP[red.op] : undefined;
-  const redCount = red ? (red.axes === 'last' ? spec.shape[spec.shape.length - 1] : sizeOf(spec.shape)) : 0;
+  const rank = spec.shape.length;
+  const lastDim = rank ? spec.shape[rank - 1] : 1;
+  const redCount = !red ? 0 : red.axes === 'last' ? lastDim : red.axes === 'leading' ? sizeOf(spec.shape.slice(0, -1)) : sizeOf(spec.shape);
   const redFinish = (acc: string) => (red?.op === 'mean' ? `${acc} / ${redCount}` : acc);
   const redValue = red ? name.get(red.expr)! : '';
-  if (red) emit(0, `let acc = ${redStep!.init};`);
+  // over the leading axes, one float64 accumulator per column, in a buffer made once with the kernel
+  const redAcc = red?.axes === 'leading' ? `racc[i${depth - 1}]` : 'acc';
+  if (red?.axes === 'leading') emit(0, `for (let j = 0; j < ${lastDim}; j++) racc[j] = ${redStep!.init};`);
+  else if (red) emit(0, `let acc = ${redStep!.init};`);
   if (nOut > 0 && depth > 0) emit(0, 'let q = 0;');
 
   // the innermost body: stores and the reduction step
   const body = (indent: number) => {
     const at = depth > 0 ? 'q' : '0';
     spec.outputs.forEach((e, j) => emit(indent, `out${j}[q${j} + ${at}] = ${name.get(e)!};`));
-    if (red) emit(indent, redStep!.step('acc', redValue));
+    if (red) emit(indent, redStep!.step(redAcc, redValue));
     if (nOut > 0 && depth > 0) emit(indent, 'q++;');
   };
 
@@ -575,18 +583,20 @@ export function compileElementwise(spec: ElementwiseSpec): ElementwiseKernel {
   body(depth);
   for (let l = depth - 1; l >= 0; l--) close(l);
   if (red?.axes === 'all') emit(0, `red[r] = ${redFinish('acc')};`);
+  if (red?.axes === 'leading') emit(0, `for (let j = 0; j < ${lastDim}; j++) red[r + j] = ${redFinish('racc[j]')};`);
   lines.push('};');
   const source = lines.join('\n');
 
   const helperNames = Object.keys(KERNEL_HELPERS);
-  const fn = new Function(...helperNames, source)(...helperNames.map((h) => KERNEL_HELPERS[h])) as ElementwiseKernel['fn'];
+  const racc = new Float64Array(red?.axes === 'leading' ? lastDim : 0);
+  const fn = new Function('racc', ...helperNames, source)(racc, ...helperNames.map((h) => KERNEL_HELPERS[h])) as ElementwiseKernel['fn'];
   return {
     fn,
     source,
     spec,
     outputDtypes: spec.outputs.map((e) => e.dtype),
     reducedDtype: red?.expr.dtype,
-    reducedShape: red ? (red.axes === 'all' ? [] : spec.shape.slice(0, -1)) : undefined,
+    reducedShape: !red ? undefined : red.axes === 'all' ? [] : red.axes === 'last' ? spec.shape.slice(0, -1) : [lastDim],
     call(inputs, outputs, reduced) {
       if (inputs.length !== nIn || outputs.length !== nOut || !!reduced !== !!red) {
         throw new GraphError(`kernel takes ${nIn} input(s), ${nOut} output(s)${red ? ' and a reduction array' : ''}; got ${inputs.length}, ${outputs.length}${reduced ? ' and a reduction array' : ''}`, {

@@ -39,4 +39,5 @@ export {
   type ElementwiseKernel,
   type ElementwiseSpec,
   type ReduceOp,
+  type ReduceAxes,
 } from './elementwise';
