@@ -61,3 +61,48 @@ export function fmtMs(ms: number): string {
   if (ms >= 1000) return `${(ms / 1000).toPrecision(3)} s`;
   return `${ms.toPrecision(3)} ms`;
 }
+
+/** One implementation in an interleaved measurement. */
+export interface Contender {
+  readonly name: string;
+  /** Runs before each of this contender's calls, untimed (switching a TF.js backend). */
+  readonly enter?: () => Promise<void> | void;
+  /** One step on call i (per contender, from 0). */
+  readonly step: (i: number) => void;
+}
+
+/**
+ * Times several implementations of one workload in rounds, one call of each per round, so that
+ * load from other processes on a shared machine falls on all of them alike and their ratios
+ * stay meaningful. Each contender warms up alone first. Rounds go on until the budget (per
+ * contender, so the total is `budgetMs × contenders`) is spent, every contender has
+ * `minSamples`, or `maxSamples` rounds have run.
+ * @example const ms = await measureInterleaved([{ name: 'a', step: runA }, { name: 'b', step: runB }]);
+ */
+export async function measureInterleaved(contenders: readonly Contender[], opts: MeasureOptions = {}): Promise<Map<string, Measurement>> {
+  const budget = (opts.budgetMs ?? 6000) * contenders.length;
+  const minSamples = opts.minSamples ?? 3;
+  const maxSamples = opts.maxSamples ?? 50;
+  const warmupCalls = opts.warmupCalls ?? 3;
+  const warmupMs = opts.warmupMs ?? 1500;
+  const calls = contenders.map(() => 0);
+  const samples: number[][] = contenders.map(() => []);
+  const warmups: number[] = [];
+  for (const [c, k] of contenders.map((c, k) => [c, k] as const)) {
+    await c.enter?.();
+    const w0 = performance.now();
+    do c.step(calls[k]++);
+    while (calls[k] < warmupCalls && performance.now() - w0 < warmupMs);
+    warmups.push(calls[k]);
+  }
+  const t0 = performance.now();
+  for (let round = 0; round < maxSamples && (round < minSamples || performance.now() - t0 < budget); round++) {
+    for (const [c, k] of contenders.map((c, k) => [c, k] as const)) {
+      await c.enter?.();
+      const t = performance.now();
+      c.step(calls[k]++);
+      samples[k].push(performance.now() - t);
+    }
+  }
+  return new Map(contenders.map((c, k) => [c.name, { medianMs: median(samples[k]), minMs: Math.min(...samples[k]), samples: samples[k].length, warmup: warmups[k] }]));
+}
