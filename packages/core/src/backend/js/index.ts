@@ -1,6 +1,7 @@
 /**
  * The kernel library of the compiled JavaScript backend: cache- and register-blocked matmul with
- * fused epilogues, and code generation for fused elementwise loops with trailing reductions. See
+ * fused epilogues, code generation for fused elementwise loops with trailing reductions, and
+ * last-axis row kernels (softmax, logSoftmax, logsumexp, softmax cross-entropy). See
  * docs/kernels.md.
  */
 import '../../ops/index';
@@ -41,3 +42,4 @@ export {
   type ReduceOp,
   type ReduceAxes,
 } from './elementwise';
+export { makeRowKernel, type RowKernel, type RowOp, type RowSpec } from './rows';
