@@ -3,11 +3,12 @@
  * matmul workload's inputs, next to TF.js `tf.matMul` on cpu and wasm. Run alone with
  * `tsx bench/kernels.ts`; `pnpm bench` runs it too.
  */
+import * as tf from '@tensorflow/tfjs';
 import { makeMatmul } from '@gradgraph/core/backend/js';
 import { pathToFileURL } from 'node:url';
 import { matmulBatches, type PairBatch } from './data';
 import * as tfw from './tfjs';
-import { fmtMs, measure, type MeasureOptions } from './timing';
+import { fmtMs, measureInterleaved, type Contender, type MeasureOptions } from './timing';
 
 /** The packed kernel on 1024×1024 float32 pairs in rotation, writing one preallocated C. */
 export function kernelMatmul(batches: readonly PairBatch[]): (i: number) => void {
@@ -25,20 +26,21 @@ export interface KernelRow {
   readonly gflops: number;
 }
 
-/** Times the kernel and `tf.matMul` on both TF.js backends, on the same inputs. */
+/** Times the kernel and `tf.matMul` on both TF.js backends, on the same inputs, interleaved. */
 export async function runKernelBench(opts: MeasureOptions = {}, batches = matmulBatches()): Promise<KernelRow[]> {
   const n = batches[0].a.shape[0];
   const flops = 2 * n * n * n;
-  const rows: KernelRow[] = [];
-  const add = (impl: string, ms: number) => rows.push({ impl, medianMs: ms, gflops: flops / ms / 1e6 });
-  add('kernel-js', measure(kernelMatmul(batches), opts).medianMs);
+  const contenders: Contender[] = [{ name: 'kernel-js', step: kernelMatmul(batches) }];
+  const disposers: (() => void)[] = [];
   for (const backend of ['cpu', 'wasm'] as const) {
     await tfw.useBackend(backend);
     const w = tfw.matmul(batches);
-    add(`tfjs-${backend}`, measure(w.step, opts).medianMs);
-    w.dispose();
+    contenders.push({ name: `tfjs-${backend}`, enter: async () => void (await tf.setBackend(backend)), step: w.step });
+    disposers.push(w.dispose);
   }
-  return rows;
+  const results = await measureInterleaved(contenders, opts);
+  disposers.forEach((d) => d());
+  return [...results].map(([impl, m]) => ({ impl, medianMs: m.medianMs, gflops: flops / m.medianMs / 1e6 }));
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
