@@ -145,7 +145,7 @@ export interface CompileTimes {
  * Times `compile()` on fresh graphs from `build` (a new graph each time, so no cache helps), and
  * the first run of the last one.
  */
-export function compileTimes(build: () => { g: Graph; opts: CompileOptions }, feeds: Record<string, Tensor>, backend: Backend, repeats = 5): CompileTimes {
+export function compileTimes(build: () => { g: Graph; opts: CompileOptions }, feeds: Record<string, Tensor>, backend: Backend, repeats = 7): CompileTimes {
   const times: number[] = [];
   let last: Compiled | undefined;
   let nodes = 0;
