@@ -125,6 +125,8 @@ async function main(): Promise<void> {
     disposers.forEach((d) => d());
   }
 
+  if (impls.includes('tfjs-wasm')) console.log(`# tfjs-wasm SIMD: ${(await tfw.wasmSimd()) ? 'yes' : 'no'}`);
+
   // compile times: the mlp-train step, and a graph of 10,000 nodes
   const mlpFeeds = { x: mlpBatches()[0].x, y: mlpBatches()[0].y };
   const mlpCompile = gg.compileTimes(gg.buildMlp, mlpFeeds, 'js');

@@ -23,6 +23,10 @@ export interface MeasureOptions {
   warmupMs?: number;
 }
 
+/**
+ * The median (the mean of the middle two for an even count).
+ * @example median([3, 1, 2]) // 2
+ */
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -55,7 +59,10 @@ export function measure(step: (i: number) => void, opts: MeasureOptions = {}): M
   return { medianMs: median(samples), minMs: Math.min(...samples), samples: samples.length, warmup };
 }
 
-/** `12.3 ms`, `1.23 s`, with 3 significant digits. */
+/**
+ * `12.3 ms`, `1.23 s`, with 3 significant digits.
+ * @example fmtMs(1234) // '1.23 s'
+ */
 export function fmtMs(ms: number): string {
   if (!Number.isFinite(ms)) return '—';
   if (ms >= 1000) return `${(ms / 1000).toPrecision(3)} s`;

@@ -110,7 +110,11 @@ export class MatmulScratch {
 
 const sharedScratch = new MatmulScratch();
 
-/** Float64 scratch elements for one m×n×k product with the standard blocking. */
+/**
+ * Float64 scratch elements for one m×n×k product with the standard blocking (the size a program's
+ * shared `MatmulScratch` needs is the maximum over its matmuls).
+ * @example const scratch = new MatmulScratch(Math.max(...products.map(([m, n, k]) => matmulScratchSize(m, n, k))));
+ */
 export function matmulScratchSize(m: number, n: number, k: number): number {
   if (n === 1 || k === 0) return 0; // the dot-product path
   if (m === 1) return n; // the axpy path accumulates one float64 row
@@ -319,7 +323,11 @@ function gemmFor(v: Variant): { fn: GemmFn; source: string } {
   return hit;
 }
 
-/** How many variants have been generated (each is compiled once and shared by all shapes). */
+/**
+ * How many variants have been generated (each is compiled once and shared by all shapes), for
+ * `explain()`.
+ * @example console.log(`${matmulVariantCount()} matmul variants generated`);
+ */
 export function matmulVariantCount(): number {
   return variants.size;
 }
