@@ -48,6 +48,7 @@ describe('exported DOT renders with graphviz-cli (Graphviz 5.0) and @hpcc-js/was
       ['forward', buildDot(t.step, { show: 'forward' })],
       ['backward', buildDot(t.step, { show: 'backward' })],
       ['both, each adjoint link', buildDot(t.step, { show: 'both', adjointLinks: 'each' })],
+      ['optimizer and probe expanded (unboxed)', buildDot(t.step, { show: 'backward', collapseScopes: [] })],
       ['collapsed', buildDot(t.step, { collapse: 1 })],
       ['16 layers folded ×N, LR, title', buildDot(deep.g, { direction: 'LR', title: '16 "layers"' })],
       ['gradient flow with legend', buildDot(deep.g, { show: 'forward', gradients: flow, gradientLabels: true })],

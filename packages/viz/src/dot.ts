@@ -49,8 +49,10 @@ export interface DotOptions {
   /** The compiled view: fused kernels as clusters (instead of scopes), memory slots, removed nodes. */
   compiled?: CompiledOverlay;
   /**
-   * Scopes (full paths) always drawn as one box, whatever their depth. Default `['gradflow']`:
-   * the norms a gradient probe adds.
+   * Scopes (full paths) always drawn as one box, whatever their depth. Default: `gradflow` (the
+   * norms a gradient probe adds) and every scope holding only optimizer/update arithmetic
+   * (`adam`, ...). Expanded, such update-only scopes are drawn without a cluster box: Graphviz 5
+   * (graphviz-cli) fails to rank their clusters ("trouble in init_rank").
    */
   collapseScopes?: readonly string[];
   /** Draw only these node ids (their other inputs are left out, not drawn as ghosts). */
@@ -171,6 +173,8 @@ class DotBuilder {
   private readonly maxConst: number;
   private readonly only?: ReadonlySet<number>;
   private readonly collapseScopes: ReadonlySet<string>;
+  /** Collapse update-only scopes too (no explicit `collapseScopes`). */
+  private readonly autoCollapse: boolean;
   /** Nodes drawn as themselves or inside a box (not inline constants, not ghosts). */
   private readonly drawn = new Set<number>();
   private readonly inlineConst = new Set<number>();
@@ -197,6 +201,7 @@ class DotBuilder {
     this.pfx = opts.idPrefix ?? '';
     if (opts.only) this.only = new Set(opts.only);
     this.collapseScopes = new Set(opts.collapseScopes ?? ['gradflow']);
+    this.autoCollapse = opts.collapseScopes === undefined;
     this.maxConst = opts.constantValues ?? 8;
     this.root = { key: '', tag: '', path: [], children: [], nodes: [], minId: Infinity };
     this.scopes.set('', this.root);
@@ -362,12 +367,19 @@ class DotBuilder {
   }
 
   private placeScope(c: Scope, collapse: number | undefined): void {
-    if ((collapse !== undefined && c.path.length >= collapse) || this.collapseScopes.has(c.path.join('/'))) {
+    const byName = c.tag === '' && this.collapseScopes.has(c.path.join('/'));
+    if ((collapse !== undefined && c.path.length >= collapse) || byName || (this.autoCollapse && this.isUpdateOnly(c))) {
       const name = `b${this.boxes.size}`;
       const members = subtreeNodes(c);
       this.boxes.set(name, { name, kind: 'box', scope: c, members });
       for (const id of members) this.unitOf.set(id, name);
     } else this.walk(c);
+  }
+
+  /** True when every node of the scope's subtree is optimizer/update arithmetic. */
+  private isUpdateOnly(c: Scope): boolean {
+    const ids = subtreeNodes(c);
+    return ids.length > 0 && ids.every((id) => this.view.phase.get(id) === 'update');
   }
 
   /** A structural fingerprint of a segment: equal for blocks built by the same code. */
@@ -398,9 +410,7 @@ class DotBuilder {
     const lines: string[] = [];
     const dir = o.direction ?? 'TB';
     lines.push('digraph gradgraph {');
-    // newrank: rank the whole graph at once; Graphviz 5's per-cluster ranking fails ("trouble in
-    // init_rank") on optimizer scopes whose values leave the cluster and come back
-    lines.push(`  graph${attrs({ rankdir: dir, newrank: true, fontname: STYLE.font, fontsize: 11, nodesep: 0.25, ranksep: 0.35, label: o.title, labelloc: o.title ? 't' : undefined, tooltip: o.title ?? 'gradgraph' })};`);
+    lines.push(`  graph${attrs({ rankdir: dir, fontname: STYLE.font, fontsize: 11, nodesep: 0.25, ranksep: 0.35, label: o.title, labelloc: o.title ? 't' : undefined, tooltip: o.title ?? 'gradgraph' })};`);
     lines.push(`  node${attrs({ fontname: STYLE.font, fontsize: 10, shape: 'box', style: 'rounded,filled', margin: '0.08,0.03', height: 0.3 })};`);
     lines.push(`  edge${attrs({ fontname: STYLE.font, fontsize: 8, color: '#7f8c8d', arrowsize: 0.6 })};`);
 
@@ -458,6 +468,11 @@ class DotBuilder {
     for (const b of this.boxes.values()) if (b.kind === 'box' ? b.scope.parent === s : b.scope === s) out.push(ind + this.boxLine(b).trimStart());
     for (const c of [...s.children].sort((a, b) => a.minId - b.minId)) {
       if (!this.hasDrawnContent(c)) continue;
+      if (this.isUpdateOnly(c)) {
+        // no cluster box: Graphviz 5 cannot rank clusters of optimizer arithmetic
+        clusters += this.emitScope(c, out, ind);
+        continue;
+      }
       const backward = c.tag !== '';
       clusters++;
       out.push(`${ind}subgraph ${q(`cluster_${c.key}`)} {`);
