@@ -56,7 +56,10 @@ function sameNode(a: Node, b: Node): boolean {
   return ka.every((k) => a.attrs[k] === b.attrs[k] || JSON.stringify(a.attrs[k]) === JSON.stringify(b.attrs[k]));
 }
 
-/** What a pass did: node ids added, removed and changed. */
+/**
+ * What a pass did: node ids added, removed and changed (same id, different op, inputs, type or attrs).
+ * @example const { added, removed, changed } = passDiff(pass.before, pass.after);
+ */
 export function passDiff(before: Program, after: Program): { added: number[]; removed: number[]; changed: number[] } {
   const added: number[] = [];
   const removed: number[] = [];

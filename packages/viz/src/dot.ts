@@ -788,7 +788,11 @@ class DotBuilder {
   }
 }
 
-/** The log₁₀ range the edge colours span: the finite nonzero edge norms. */
+/**
+ * The log₁₀ range the edge colours span: the finite nonzero edge norms, widened to at least one
+ * decade and rounded out to half decades.
+ * @example const [lo, hi] = flowRange(flow); // e.g. [-5.5, 1.5]
+ */
 export function flowRange(flow: GradientFlow): [number, number] {
   const logs = flow.edges.map((e) => e.norm).filter((v) => v > 0 && Number.isFinite(v)).map(Math.log10);
   if (!logs.length) return [-1, 0];

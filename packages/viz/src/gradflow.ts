@@ -158,6 +158,7 @@ export class GradientProbe {
   /**
    * Records one step from the values of `outputs` (in order), as returned by `run` of an
    * executable that compiled them. `step` defaults to a running count.
+   * @example const [loss, ...extra] = step.run(feeds); probe.record(extra, epoch);
    */
   record(values: readonly Tensor[], step?: number): GradientRecord {
     const origin = captureOrigin();
@@ -187,6 +188,7 @@ export class GradientProbe {
   /**
    * Computes the gradients for `feeds` with the current param values (its own executable,
    * compiled once, without updates) and records them.
+   * @example probe.run({ x: xs, y: ys });
    */
   run(feeds: Feeds, step?: number): GradientRecord {
     this.exe ??= compile(this.graph, { outputs: this.outputs });
@@ -210,18 +212,25 @@ export class GradientProbe {
     };
   }
 
-  /** Per-layer norms of every recorded step, oldest first: the data of the norm-against-step plot. */
+  /**
+   * Per-layer norms of every recorded step, oldest first: the data of the norm-against-step plot.
+   * @example const svg = await renderChart(gradientHistoryChart(probe.history()));
+   */
   history(): GradientRecord[] {
     return this.records.map((r) => ({ step: r.step, layers: this.layerNorms(r.params).map(({ layer, norm }) => ({ layer, norm })) }));
   }
 
-  /** The param gradients of the last recorded step, by param name (for histograms). */
+  /**
+   * The param gradients of the last recorded step, by param name (for histograms).
+   * @example const hs = histograms(g, { gradients: probe.lastGradients() });
+   */
   lastGradients(): Map<string, Tensor> {
     return new Map(this.params.map((p, i) => [p.name!, this.lastGrads[i]]));
   }
 
   /**
    * Norms averaged over the last `window` recorded steps (all by default), with flags.
+   * @example const flow = probe.flow({ window: 10 });
    */
   flow(opts: { window?: number } = {}): GradientFlow {
     if (!this.records.length) throw new GradError('no step recorded yet: call run(feeds) or record(values) first', { op: 'GradientProbe.flow', origin: captureOrigin() });
@@ -296,7 +305,10 @@ export function gradientFlow(loss: Sym, feeds: Feeds, opts: GradientProbeOptions
   return probe.flow();
 }
 
-/** The names of the layers flagged `flag`, input side first. */
+/**
+ * The names of the layers flagged `flag`, input side first.
+ * @example flaggedLayers(flow, 'vanishing'); // ['layer01', 'layer02', ...]
+ */
 export function flaggedLayers(flow: GradientFlow, flag: Flag): string[] {
   return flow.layers.filter((l) => l.flag === flag).map((l) => l.layer);
 }

@@ -11,7 +11,10 @@ export class RenderError extends GradgraphError {}
 
 let graphviz: Promise<Graphviz> | undefined;
 
-/** The Graphviz version doing the layout (e.g. `16.1.0`). */
+/**
+ * The Graphviz version doing the layout (e.g. `16.1.0`).
+ * @example console.log(await graphvizVersion());
+ */
 export async function graphvizVersion(): Promise<string> {
   return (await loadGraphviz()).version();
 }

@@ -35,7 +35,11 @@ function isProgram(x: unknown): x is Program {
   return !!x && typeof x === 'object' && 'nodes' in x && 'outputs' in x && Array.isArray((x as Program).outputs) && !Array.isArray((x as Program).nodes);
 }
 
-/** Collects the nodes a view draws. `outputs` names the outputs of a graph (default: its sinks). */
+/**
+ * Collects the nodes a view draws, with each node's phase. `outputs` names the outputs of a graph
+ * (default: its sinks).
+ * @example const v = viewOf(exe); v.phase.get(id); // 'forward' | 'backward' | 'update'
+ */
 export function viewOf(x: Viewable, outputs?: readonly Sym[]): GraphView {
   let nodes: Node[];
   let outs: number[] | undefined;
