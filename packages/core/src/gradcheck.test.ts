@@ -85,6 +85,15 @@ describe('gradcheck', () => {
     expect(gradcheck((x) => wrong(x).sum(), [Tensor.from([0, 1.5], 'float64')]).ok).toBe(false);
   });
 
+  it('finds kinks whose slope change is small (1e-4·relu at 0)', () => {
+    const r = gradcheck((x) => where(x.greater(0), x, 0).mul(1e-4).sum(), [Tensor.from([0, 2], 'float64')]);
+    expect(r.ok).toBe(true);
+    expect(r.kinks.map((k) => k.element)).toEqual([0]);
+    // while a smooth function with the same small slopes is held to the usual tolerance
+    const off = customGrad((x) => x.mul(1e-4), (_x, _y, dy) => [dy.mul(1e-4 * 1.01)]);
+    expect(gradcheck((x) => off(x).sum(), [Tensor.from([0, 2], 'float64')], { atol: 1e-12 }).ok).toBe(false);
+  });
+
   it('rejects an analytic value outside the one-sided slopes at a kink', () => {
     const bad = customGrad((x) => where(x.greater(0), x, 0), (x, _y, dy) => [dy.mul(2)]);
     const r = gradcheck((x) => bad(x).sum(), [Tensor.from([0], 'float64')]);

@@ -285,6 +285,16 @@ function compare(
     const e2 = Math.abs(a - refined);
     const allowed2 = o.atol + o.rtol * Math.abs(refined);
     if (e2 <= allowed2) return { ok: true, numeric: refined, error: e2, allowed: allowed2 };
+    // A kink whose slope change is too small for the test above: one-sided slopes that do not
+    // shrink when the step halves (for a smooth function right − left ≈ ε·f'' halves with ε).
+    const rightH = (hPlus - f0) / (o.eps / 2);
+    const leftH = (f0 - hMinus) / (o.eps / 2);
+    const noise = 40 * Number.EPSILON * (1 + Math.abs(f0)) / o.eps;
+    if (Math.abs(right - left) > noise && Math.abs(rightH - leftH) >= 0.75 * Math.abs(right - left)) {
+      const lo = Math.min(left, right, leftH, rightH);
+      const hi = Math.max(left, right, leftH, rightH);
+      return { ...band(lo, hi), kink: { left, right, jump: false } };
+    }
   }
   return { ok: error <= allowed && Number.isFinite(a) === Number.isFinite(central), numeric: central, error, allowed };
 }
