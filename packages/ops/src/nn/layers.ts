@@ -51,11 +51,12 @@ export function dense(x: Sym, units: number, opts: DenseOptions = {}): Sym {
   const g = x.graph;
   const useBias = opts.bias ?? true;
   if (typeof useBias !== 'boolean') throw graphError(op, `bias must be true or false, got ${String(useBias)}; use biasInit for its initial value`);
-  const [kernel, bias] = inUniqueScope(g, 'dense', opts.name, () => [
-    init.createParam(g, 'kernel', [inFeatures, units], opts.init ?? init.xavierUniform(), { dtype: x.dtype }),
-    useBias ? init.createParam(g, 'bias', [units], opts.biasInit ?? init.zeros(), { dtype: x.dtype, fanIn: inFeatures, fanOut: units }) : undefined,
-  ]);
-  return denseFn(x, setRole(kernel, 'kernel'), bias && setRole(bias, 'bias'));
+  // the layer's params and its arithmetic share one scope, so viz and errors name the layer
+  return inUniqueScope(g, 'dense', opts.name, () => {
+    const kernel = init.createParam(g, 'kernel', [inFeatures, units], opts.init ?? init.xavierUniform(), { dtype: x.dtype });
+    const bias = useBias ? init.createParam(g, 'bias', [units], opts.biasInit ?? init.zeros(), { dtype: x.dtype, fanIn: inFeatures, fanOut: units }) : undefined;
+    return denseFn(x, setRole(kernel, 'kernel'), bias && setRole(bias, 'bias'));
+  });
 }
 
 /** A layer: a function from a symbol to a symbol (builders create their params when called). */
@@ -112,7 +113,9 @@ export function dropout(x: Sym, rate: number, opts: DropoutOptions = {}): Sym {
   checkNumber(op, 'rate', rate, { min: 0, max: 1, maxExclusive: true });
   const training = resolveTraining(op, x.graph, opts.training);
   if (rate === 0 || training === false) return x;
-  const u = inUniqueScope(x.graph, 'dropout', opts.name, () => randomUniformLike(x, { name: 'mask' }));
-  const dropped = where(u.greaterEqual(rate), x.mul(1 / (1 - rate)), 0); // keep with probability 1 − rate
-  return training === true ? dropped : where(training, dropped, x);
+  return inUniqueScope(x.graph, 'dropout', opts.name, () => {
+    const u = randomUniformLike(x, { name: 'mask' });
+    const dropped = where(u.greaterEqual(rate), x.mul(1 / (1 - rate)), 0); // keep with probability 1 − rate
+    return training === true ? dropped : where(training, dropped, x);
+  });
 }

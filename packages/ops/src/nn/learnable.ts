@@ -52,8 +52,10 @@ export function prelu(x: Sym, opts: PreluOptions = {}): Sym {
   checkOptions('nn.prelu', opts, ['perChannel', 'init', 'name']);
   const a0 = checkNumber('nn.prelu', 'init', opts.init ?? 0.25);
   const shape = opts.perChannel ? [staticDim('nn.prelu', x, -1, 'a per-channel slope')] : [];
-  const alpha = inUniqueScope(x.graph, 'prelu', opts.name, () => init.createParam(x.graph, 'alpha', shape, init.constant(a0), { dtype: x.dtype }));
-  return preluFn(x, setRole(alpha, 'activation'));
+  return inUniqueScope(x.graph, 'prelu', opts.name, () => {
+    const alpha = init.createParam(x.graph, 'alpha', shape, init.constant(a0), { dtype: x.dtype });
+    return preluFn(x, setRole(alpha, 'activation'));
+  });
 }
 
 // ---- SPLASH ----------------------------------------------------------------------------------
@@ -150,11 +152,11 @@ export function splash(x: Sym, opts: SplashOptions = {}): Sym {
     for (let r = 0; r < rows; r++) t.data[r * k] = v;
     return t;
   };
-  const [aPos, aNeg] = inUniqueScope(x.graph, 'splash', opts.name, () => [
-    init.createParam(x.graph, 'aPos', shape, init.constant(first(1)), { dtype: x.dtype }),
-    init.createParam(x.graph, 'aNeg', shape, init.constant(first(mode === 'linear' ? -1 : 0)), { dtype: x.dtype }),
-  ]);
-  return splashFn(x, setRole(aPos, 'activation'), setRole(aNeg, 'activation'), { hinges });
+  return inUniqueScope(x.graph, 'splash', opts.name, () => {
+    const aPos = init.createParam(x.graph, 'aPos', shape, init.constant(first(1)), { dtype: x.dtype });
+    const aNeg = init.createParam(x.graph, 'aNeg', shape, init.constant(first(mode === 'linear' ? -1 : 0)), { dtype: x.dtype });
+    return splashFn(x, setRole(aPos, 'activation'), setRole(aNeg, 'activation'), { hinges });
+  });
 }
 
 // ---- APL -------------------------------------------------------------------------------------
@@ -210,10 +212,10 @@ export function apl(x: Sym, opts: AplOptions = {}): Sym {
   const share = opts.share ?? 'unit';
   if (share !== 'unit' && share !== 'layer') throw graphError(op, `share must be 'unit' or 'layer', got ${JSON.stringify(share)}`);
   const shape = share === 'unit' ? [staticDim(op, x, -1, 'per-unit APL params'), s] : [s];
-  const [a, b] = inUniqueScope(x.graph, 'apl', opts.name, () => [
-    init.createParam(x.graph, 'a', shape, opts.aInit ?? init.zeros(), { dtype: x.dtype }),
-    init.createParam(x.graph, 'b', shape, opts.bInit ?? init.uniform({ low: -1, high: 1 }), { dtype: x.dtype }),
-  ]);
-  return aplFn(x, setRole(a, 'activation'), setRole(b, 'activation'));
+  return inUniqueScope(x.graph, 'apl', opts.name, () => {
+    const a = init.createParam(x.graph, 'a', shape, opts.aInit ?? init.zeros(), { dtype: x.dtype });
+    const b = init.createParam(x.graph, 'b', shape, opts.bInit ?? init.uniform({ low: -1, high: 1 }), { dtype: x.dtype });
+    return aplFn(x, setRole(a, 'activation'), setRole(b, 'activation'));
+  });
 }
 

@@ -81,42 +81,44 @@ export function batchNorm(x: Sym, opts: BatchNormOptions = {}): Sym {
   const g = x.graph;
   const training = resolveTraining(op, g, opts.training);
   const dt = x.dtype;
-  const made = inUniqueScope(g, 'batchNorm', opts.name, () => ({
-    gamma: affine ? setRole(init.createParam(g, 'gamma', [c], init.ones(), { dtype: dt }), 'norm') : undefined,
-    beta: affine ? setRole(init.createParam(g, 'beta', [c], init.zeros(), { dtype: dt }), 'norm') : undefined,
-    runningMean: init.createParam(g, 'runningMean', [c], init.zeros(), { dtype: dt, trainable: false }),
-    runningVar: init.createParam(g, 'runningVar', [c], init.ones(), { dtype: dt, trainable: false }),
-  }));
-  const reduceAxes = x.shape.map((_, i) => i).filter((i) => i !== axis);
-  const rm = made.runningMean;
-  const rv = made.runningVar;
+  return inUniqueScope(g, 'batchNorm', opts.name, () => {
+    const made = {
+      gamma: affine ? setRole(init.createParam(g, 'gamma', [c], init.ones(), { dtype: dt }), 'norm') : undefined,
+      beta: affine ? setRole(init.createParam(g, 'beta', [c], init.zeros(), { dtype: dt }), 'norm') : undefined,
+      runningMean: init.createParam(g, 'runningMean', [c], init.zeros(), { dtype: dt, trainable: false }),
+      runningVar: init.createParam(g, 'runningVar', [c], init.ones(), { dtype: dt, trainable: false }),
+    };
+    const reduceAxes = x.shape.map((_, i) => i).filter((i) => i !== axis);
+    const rm = made.runningMean;
+    const rv = made.runningVar;
 
-  // evaluation: x̂ = (x − running mean)/√(running var + ε)
-  const evalOut = () => x.sub(alongAxis(rm, x, axis)).mul(alongAxis(rv, x, axis).add(eps).rsqrt());
+    // evaluation: x̂ = (x − running mean)/√(running var + ε)
+    const evalOut = () => x.sub(alongAxis(rm, x, axis)).mul(alongAxis(rv, x, axis).add(eps).rsqrt());
 
-  // training: x̂ = (x − μ_B)/√(σ²_B + ε) with the biased batch variance σ²_B
-  const trainOut = () => {
-    const mean = x.mean(reduceAxes, true);
-    const centered = x.sub(mean);
-    const variance = centered.square().mean(reduceAxes, true);
-    // running statistics: the variance estimate is unbiased, σ²_B·n/(n − 1) (n = 1: biased, 0)
-    const n = isStatic(reduceAxes.map((i) => x.shape[i])) ? reduceAxes.reduce((p, i) => p * (x.shape[i] as number), 1) : shapeSize(x, reduceAxes, dt);
-    const unbiased = variance.reshape([c]).mul(typeof n === 'number' ? n / Math.max(n - 1, 1) : n.div(maximum(n.sub(1), 1)));
-    let newMean = rm.mul(1 - momentum).add(mean.reshape([c]).mul(momentum));
-    let newVar = rv.mul(1 - momentum).add(unbiased.mul(momentum));
-    if (training !== true) {
-      newMean = where(training as Sym, newMean, rm);
-      newVar = where(training as Sym, newVar, rv);
-    }
-    addStateUpdate(rm, newMean);
-    addStateUpdate(rv, newVar);
-    return centered.mul(variance.add(eps).rsqrt());
-  };
+    // training: x̂ = (x − μ_B)/√(σ²_B + ε) with the biased batch variance σ²_B
+    const trainOut = () => {
+      const mean = x.mean(reduceAxes, true);
+      const centered = x.sub(mean);
+      const variance = centered.square().mean(reduceAxes, true);
+      // running statistics: the variance estimate is unbiased, σ²_B·n/(n − 1) (n = 1: biased, 0)
+      const n = isStatic(reduceAxes.map((i) => x.shape[i])) ? reduceAxes.reduce((p, i) => p * (x.shape[i] as number), 1) : shapeSize(x, reduceAxes, dt);
+      const unbiased = variance.reshape([c]).mul(typeof n === 'number' ? n / Math.max(n - 1, 1) : n.div(maximum(n.sub(1), 1)));
+      let newMean = rm.mul(1 - momentum).add(mean.reshape([c]).mul(momentum));
+      let newVar = rv.mul(1 - momentum).add(unbiased.mul(momentum));
+      if (training !== true) {
+        newMean = where(training as Sym, newMean, rm);
+        newVar = where(training as Sym, newVar, rv);
+      }
+      addStateUpdate(rm, newMean);
+      addStateUpdate(rv, newVar);
+      return centered.mul(variance.add(eps).rsqrt());
+    };
 
-  let y = training === false ? evalOut() : training === true ? trainOut() : where(training, trainOut(), evalOut());
-  if (made.gamma) y = y.mul(alongAxis(made.gamma, x, axis));
-  if (made.beta) y = y.add(alongAxis(made.beta, x, axis));
-  return y;
+    let y = training === false ? evalOut() : training === true ? trainOut() : where(training, trainOut(), evalOut());
+    if (made.gamma) y = y.mul(alongAxis(made.gamma, x, axis));
+    if (made.beta) y = y.add(alongAxis(made.beta, x, axis));
+    return y;
+  });
 }
 
 /**
@@ -182,12 +184,10 @@ export function layerNorm(x: Sym, opts: LayerNormOptions = {}): Sym {
   const axes = normAxes(op, x, opts.axes ?? -1);
   const dims = axes.map((a) => staticDim(op, x, a, 'γ and β'));
   const g = x.graph;
-  const [gamma, beta] =
-    opts.affine ?? true
-      ? inUniqueScope(g, 'layerNorm', opts.name, () => [
-          setRole(init.createParam(g, 'gamma', dims, init.ones(), { dtype: x.dtype }), 'norm'),
-          setRole(init.createParam(g, 'beta', dims, init.zeros(), { dtype: x.dtype }), 'norm'),
-        ])
-      : [undefined, undefined];
-  return layerNormFn(x, gamma, beta, { axes, eps: opts.eps });
+  const affine = opts.affine ?? true;
+  return inUniqueScope(g, 'layerNorm', opts.name, () => {
+    const gamma = affine ? setRole(init.createParam(g, 'gamma', dims, init.ones(), { dtype: x.dtype }), 'norm') : undefined;
+    const beta = affine ? setRole(init.createParam(g, 'beta', dims, init.zeros(), { dtype: x.dtype }), 'norm') : undefined;
+    return layerNormFn(x, gamma, beta, { axes, eps: opts.eps });
+  });
 }
