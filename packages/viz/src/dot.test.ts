@@ -272,7 +272,7 @@ describe('gradient overlay', () => {
     expect(dot).toContain('subgraph cluster_legend');
     expect(dot).toContain('label="-6.0"');
     expect(dot).toContain('label="4.0"');
-    expect(dot).toContain('vanishing (< 0.001 × largest layer norm toward the loss)');
+    expect(dot).toContain('vanishing: < 0.001 × the largest\\n  layer norm toward the loss');
   });
 });
 

@@ -757,10 +757,14 @@ class DotBuilder {
       out.push(`    ${name}${attrs({ id: this.pfx + name, label: (lo + (hi - lo) * t).toFixed(1), shape: 'box', style: 'filled', fillcolor: ramp(GRAD_STOPS, t), fontcolor: i >= 3 ? '#ffffff' : '#000000', color: '#ffffff', width: 0.45, height: 0.25, fontsize: 8, tooltip: `|grad| = 1e${(lo + (hi - lo) * t).toFixed(1)}` })};`);
       this.units.set(name, { id: name, kind: 'box', title: `legend: 1e${(lo + (hi - lo) * t).toFixed(1)}` });
     });
+    // short lines: renderers' font metrics differ (resvg vs Graphviz's estimate), so long lines overflow
     const note = [
-      `dashed, ↓: vanishing (< ${fmtNum(th.vanish)} × largest layer norm toward the loss)`,
-      `red, ⚠: exploding (> ${fmtNum(th.explode)} × smallest layer norm toward the loss, or not finite)`,
-      `largest per-layer norm ${fmtNum(flow.reference)}${flow.steps.length > 1 ? `, mean over ${flow.steps.length} steps` : flow.steps.length ? `, step ${flow.steps[0]}` : ''}; width grows with |grad|`,
+      `dashed ↓ vanishing: < ${fmtNum(th.vanish)} × the largest`,
+      `  layer norm toward the loss`,
+      `red ⚠ exploding: > ${fmtNum(th.explode)} × the smallest`,
+      `  layer norm toward the loss, or not finite`,
+      `largest per-layer norm ${fmtNum(flow.reference)}${flow.steps.length > 1 ? `, mean of ${flow.steps.length} steps` : flow.steps.length ? `, step ${flow.steps[0]}` : ''}`,
+      `edge width grows with |grad|`,
     ].join('\n');
     out.push(`    legendnote${attrs({ id: this.pfx + 'legendnote', label: note, shape: 'plaintext', style: '', fontcolor: '#566573', fontsize: 9 })};`);
     this.units.set('legendnote', { id: 'legendnote', kind: 'box', title: 'what the flags mean', summary: note });
