@@ -201,7 +201,8 @@ export function gradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOpti
 
     targets.forEach((t, ti) => {
       const rep = reports[ti];
-      const res = rep.mode === 'full' ? checkFull(t, analytic[ti], evalL, o, order, kinks) : checkProjected(t, analytic[ti], evalL, o, order, kinks);
+      const dirs = rep.mode === 'full' ? elementDirections(t, analytic[ti]) : randomDirections(t, analytic[ti], o, order);
+      const res = checkDirections(t, dirs, evalL, o, order, kinks);
       rep.byOrder.push(res);
       if (!res.ok) rep.ok = false;
     });
@@ -304,64 +305,35 @@ function coordsOf(shape: Shape, flat: number): number[] {
   return st.map((s, i) => Math.floor(flat / s) % shape[i]);
 }
 
-function checkFull(t: Target, analytic: Tensor, evalL: () => number, o: Opts, order: number, kinks: Kink[]): OrderReport {
-  const data = t.value.data;
-  const f0 = evalL();
-  let ok = true;
-  let maxAbsError = 0;
-  let worst: GradcheckFailure | undefined;
-  let worstRatio = -1;
-  let nk = 0;
-  for (let j = 0; j < data.length; j++) {
-    const x = data[j];
-    data[j] = x + o.eps;
-    const fPlus = evalL();
-    data[j] = x - o.eps;
-    const fMinus = evalL();
-    data[j] = x;
-    const a = analytic.data[j];
-    const outer = (): [number, number] => {
-      data[j] = x - 2 * o.eps;
-      const m2 = evalL();
-      data[j] = x + 2 * o.eps;
-      const p2 = evalL();
-      data[j] = x;
-      return [m2, p2];
-    };
-    const half = (): [number, number] => {
-      data[j] = x - o.eps / 2;
-      const m = evalL();
-      data[j] = x + o.eps / 2;
-      const p = evalL();
-      data[j] = x;
-      return [m, p];
-    };
-    const r = compare(a, fPlus, f0, fMinus, outer, half, o);
-    if (r.kink) {
-      nk++;
-      kinks.push({ input: t.name, order, element: j, coords: coordsOf(t.value.shape, j), left: r.kink.left, right: r.kink.right, analytic: a, jump: r.kink.jump });
-    }
-    if (!r.ok) ok = false;
-    maxAbsError = Math.max(maxAbsError, Number.isNaN(r.error) ? Infinity : r.error);
-    const ratio = Number.isNaN(r.error) || !Number.isFinite(a) ? Infinity : r.error / r.allowed;
-    if (ratio > worstRatio) {
-      worstRatio = ratio;
-      worst = { element: j, coords: coordsOf(t.value.shape, j), analytic: a, numeric: r.numeric, error: r.error, allowed: r.allowed };
-    }
-  }
-  return { order, ok, checked: data.length, maxAbsError, worst, kinks: nk };
+/**
+ * One direction to check: the analytic directional derivative along it, and how to move the
+ * input by `s` along it (`at(0)` restores the input).
+ */
+interface Direction {
+  analytic: number;
+  at(s: number): void;
+  element: number;
+  coords?: number[];
 }
 
-function checkProjected(t: Target, analytic: Tensor, evalL: () => number, o: Opts, order: number, kinks: Kink[]): OrderReport {
+/** Every element of the input, one at a time (`mode: 'full'`). */
+function elementDirections(t: Target, analytic: Tensor): Direction[] {
+  const data = t.value.data;
+  return Array.from(data, (x, j) => ({
+    analytic: analytic.data[j],
+    element: j,
+    coords: coordsOf(t.value.shape, j),
+    at: (s: number) => {
+      data[j] = x + s;
+    },
+  }));
+}
+
+/** `projections` random unit directions u (`mode: 'projection'`). */
+function randomDirections(t: Target, analytic: Tensor, o: Opts, order: number): Direction[] {
   const data = t.value.data;
   const x0 = Float64Array.from(data);
-  const f0 = evalL();
-  let ok = true;
-  let maxAbsError = 0;
-  let worst: GradcheckFailure | undefined;
-  let worstRatio = -1;
-  let nk = 0;
-  for (let d = 0; d < o.projections; d++) {
+  return Array.from({ length: o.projections }, (_, d) => {
     const u = randomTensor(t.value.shape, o.seed, `direction/${t.name}/${order}/${d}`).data;
     let norm = 0;
     for (let i = 0; i < u.length; i++) norm += u[i] * u[i];
@@ -371,41 +343,50 @@ function checkProjected(t: Target, analytic: Tensor, evalL: () => number, o: Opt
       u[i] /= norm;
       a += analytic.data[i] * u[i];
     }
-    for (let i = 0; i < data.length; i++) data[i] = x0[i] + o.eps * u[i];
-    const fPlus = evalL();
-    for (let i = 0; i < data.length; i++) data[i] = x0[i] - o.eps * u[i];
-    const fMinus = evalL();
-    data.set(x0);
-    const outer = (): [number, number] => {
-      for (let i = 0; i < data.length; i++) data[i] = x0[i] - 2 * o.eps * u[i];
-      const m2 = evalL();
-      for (let i = 0; i < data.length; i++) data[i] = x0[i] + 2 * o.eps * u[i];
-      const p2 = evalL();
-      data.set(x0);
-      return [m2, p2];
+    return {
+      analytic: a,
+      element: d,
+      at: (s: number) => {
+        for (let i = 0; i < data.length; i++) data[i] = x0[i] + s * u[i];
+      },
     };
-    const half = (): [number, number] => {
-      for (let i = 0; i < data.length; i++) data[i] = x0[i] - (o.eps / 2) * u[i];
+  });
+}
+
+/** Checks the analytic derivative along each direction against central differences of L. */
+function checkDirections(t: Target, dirs: Direction[], evalL: () => number, o: Opts, order: number, kinks: Kink[]): OrderReport {
+  const f0 = evalL();
+  let ok = true;
+  let maxAbsError = 0;
+  let worst: GradcheckFailure | undefined;
+  let worstRatio = -1;
+  let nk = 0;
+  for (const d of dirs) {
+    // L at x + s·u and x − s·u, the input restored afterwards
+    const pair = (s: number): [number, number] => {
+      d.at(-s);
       const m = evalL();
-      for (let i = 0; i < data.length; i++) data[i] = x0[i] + (o.eps / 2) * u[i];
+      d.at(s);
       const p = evalL();
-      data.set(x0);
+      d.at(0);
       return [m, p];
     };
-    const r = compare(a, fPlus, f0, fMinus, outer, half, o);
+    const [fMinus, fPlus] = pair(o.eps);
+    const a = d.analytic;
+    const r = compare(a, fPlus, f0, fMinus, () => pair(2 * o.eps), () => pair(o.eps / 2), o);
     if (r.kink) {
       nk++;
-      kinks.push({ input: t.name, order, element: d, left: r.kink.left, right: r.kink.right, analytic: a, jump: r.kink.jump });
+      kinks.push({ input: t.name, order, element: d.element, ...(d.coords ? { coords: d.coords } : {}), left: r.kink.left, right: r.kink.right, analytic: a, jump: r.kink.jump });
     }
     if (!r.ok) ok = false;
     maxAbsError = Math.max(maxAbsError, Number.isNaN(r.error) ? Infinity : r.error);
-    const ratio = Number.isNaN(r.error) ? Infinity : r.error / r.allowed;
+    const ratio = Number.isNaN(r.error) || !Number.isFinite(a) ? Infinity : r.error / r.allowed;
     if (ratio > worstRatio) {
       worstRatio = ratio;
-      worst = { element: d, analytic: a, numeric: r.numeric, error: r.error, allowed: r.allowed };
+      worst = { element: d.element, ...(d.coords ? { coords: d.coords } : {}), analytic: a, numeric: r.numeric, error: r.error, allowed: r.allowed };
     }
   }
-  return { order, ok, checked: o.projections, maxAbsError, worst, kinks: nk };
+  return { order, ok, checked: dirs.length, maxAbsError, worst, kinks: nk };
 }
 
 function randomTensor(shape: readonly number[], seed: number, key: string): Tensor {
