@@ -32,6 +32,8 @@ import {
 
 const SEED = 42;
 const OUT = fileURLToPath(new URL('../out/', import.meta.url));
+/** `--pictures` also writes the README's pictures (docs/img/demo/): generated, not drawn by hand. */
+const PICTURES = process.argv.includes('--pictures') ? fileURLToPath(new URL('../docs/img/demo/', import.meta.url)) : undefined;
 const isTTY = !!process.stdout.isTTY;
 const progress = isTTY ? ('bar' as const) : false;
 
@@ -54,7 +56,9 @@ function bar(label: string, done: number, total: number): void {
 
 async function writeSvg(name: string, svg: string, png = true): Promise<void> {
   writeFileSync(join(OUT, `${name}.svg`), svg);
-  if (png) writeFileSync(join(OUT, `${name}.png`), await renderPng(svg));
+  const image = png ? await renderPng(svg) : undefined;
+  if (image) writeFileSync(join(OUT, `${name}.png`), image);
+  if (PICTURES) writeFileSync(join(PICTURES, image ? `${name}.png` : `${name}.svg`), image ?? svg);
 }
 
 // ---- 1. learnable activations on MNIST ----------------------------------------------------
@@ -240,6 +244,7 @@ function irisStudy() {
 export async function main(): Promise<void> {
   const t0 = performance.now();
   mkdirSync(OUT, { recursive: true });
+  if (PICTURES) mkdirSync(PICTURES, { recursive: true });
   const mnist = await mnistStudy();
   const robust = robustStudy();
   const flows = await vanishingStudy();
