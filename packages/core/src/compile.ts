@@ -13,11 +13,21 @@ import { formatExplain, type ExplainOptions } from './compiler/explain';
 import type { PassRecord, PassSpec } from './compiler/pass';
 import { runPipeline } from './compiler/pass';
 import { defaultPasses } from './compiler/pipeline';
+import { JsExecutor } from './backend/js/executor';
 import { captureOrigin } from './origin';
 import { fmtShape, shapeEq } from './shape';
 import { Tensor, type Nested } from './tensor';
 
 export type Feeds = Readonly<Record<string, Tensor | Nested>>;
+
+/**
+ * What runs a compiled program: `'js'` generates JavaScript kernels over one preallocated arena
+ * (fused, specialized to shapes at the first run); `'interpreter'` runs node by node with the ops'
+ * reference kernels (the oracle every test compares against).
+ */
+export type Backend = 'js' | 'interpreter';
+
+export const BACKENDS: readonly Backend[] = ['js', 'interpreter'];
 
 export interface CompileOptions {
   /** The inputs the caller will feed (documentation and a check; feeds go by input name). */
@@ -27,6 +37,8 @@ export interface CompileOptions {
   updates?: readonly (readonly [Sym, Sym])[];
   /** Check every intermediate for NaN/Inf and name the first node that produced one. */
   nanGuard?: boolean;
+  /** `'js'` (default): fused, generated JavaScript over one arena; `'interpreter'`: the reference interpreter. */
+  backend?: Backend;
   /**
    * The optimization pipeline, run in order: passes, names of registered passes, or plain
    * functions `Program → Program`. Default `defaultPasses` (dce → cse → foldConstants →
@@ -133,16 +145,29 @@ export class Executable {
   readonly nanGuard: boolean;
   /** What each compiler pass did: programs before and after, immer patches, rewrites by rule. */
   readonly passes: readonly PassRecord[];
+  /** What runs the program: `'js'` (compiled) or `'interpreter'`. */
+  readonly backend: Backend;
   private readonly hasRandom: boolean;
+  private readonly js?: JsExecutor;
 
-  constructor(graph: Graph, source: Program, program: Program, opts: { nanGuard?: boolean; passes?: readonly PassRecord[] } = {}) {
+  constructor(graph: Graph, source: Program, program: Program, opts: { nanGuard?: boolean; passes?: readonly PassRecord[]; backend?: Backend } = {}) {
     this.graph = graph;
     this.source = source;
     this.program = program;
     this.nanGuard = !!opts.nanGuard;
     this.passes = opts.passes ?? [];
+    this.backend = opts.backend ?? 'js';
+    if (!BACKENDS.includes(this.backend)) {
+      throw new GraphError(`unknown backend ${JSON.stringify(this.backend)} (known: ${BACKENDS.join(', ')})`, { op: 'compile', origin: captureOrigin() });
+    }
     // from the source: a run advances the RNG counter whether or not optimization kept a random node
     this.hasRandom = Object.values(source.nodes).some((n) => n.op === 'randomUniform' || n.op === 'randomNormal');
+    if (this.backend === 'js') this.js = new JsExecutor(graph, program, (feeds) => validateFeeds(graph, program, feeds as Feeds), { nanGuard: this.nanGuard });
+  }
+
+  /** How many shape specializations the compiled backend has generated (0 for the interpreter). */
+  get specializations(): number {
+    return this.js?.specializations ?? 0;
   }
 
   /** Names and types of the inputs this executable needs. */
@@ -158,6 +183,11 @@ export class Executable {
    * applies the updates atomically. Feeds go by input name; only the inputs needed are required.
    */
   run(feeds: Feeds = {}): Tensor[] {
+    if (this.js) {
+      const out = this.js.run(feeds);
+      if (this.hasRandom) this.graph.rngCounter++;
+      return out;
+    }
     const fed = validateFeeds(this.graph, this.program, feeds);
     const values = interpret(this.program, { graph: this.graph, feeds: fed, rngCounter: this.graph.rngCounter, nanGuard: this.nanGuard });
     const sources = new Set(Object.values(this.program.nodes).filter((n) => n.inputs.length === 0).map((n) => n.id));
@@ -182,13 +212,16 @@ export class Executable {
 
   /**
    * A readable account of the compilation: each pass with its node counts before and after, the
-   * rewrites that fired (by rule, count, forward or backward), the FLOP estimate, and the
-   * optimized program.
+   * rewrites that fired (by rule, count, forward or backward) and the decisions of fuse and
+   * planMemory, the FLOP estimate, and the optimized program; on the compiled backend also the
+   * kernels (member ops, what they write, FLOPs each), the memory plan (arena bytes, peak live
+   * bytes, bytes saved by reuse) and how many shape specializations were compiled.
    * @example
    * console.log(compile(g, { outputs: [loss, ...grads] }).explain({ program: false }));
    */
   explain(opts: ExplainOptions = {}): string {
-    return formatExplain(this.source, this.program, this.passes, opts);
+    const text = formatExplain(this.source, this.program, this.passes, opts);
+    return this.js ? `${text}\n${this.js.explain()}` : `${text}\nbackend: interpreter (reference kernels, node by node)`;
   }
 }
 
@@ -199,9 +232,12 @@ export class Executable {
  * const step = compile(g, { inputs: [x, y], outputs: [loss], updates: opt.updates(params, grads) });
  * const [l] = step.run({ x: xs, y: ys });
  * const asWritten = compile(g, { outputs: [loss], passes: [] });
+ * const oracle = compile(g, { outputs: [loss], backend: 'interpreter' });
  */
 export function compile(g: Graph, opts: CompileOptions): Executable {
+  const backend = opts?.backend ?? 'js';
+  if (!BACKENDS.includes(backend)) throw new GraphError(`unknown backend ${JSON.stringify(backend)} (known: ${BACKENDS.join(', ')})`, { op: 'compile', origin: captureOrigin() });
   const source = buildProgram(g, opts);
   const { program, passes } = runPipeline(source, opts.passes ?? defaultPasses, { afterPass: opts.afterPass });
-  return new Executable(g, source, program, { nanGuard: opts.nanGuard, passes });
+  return new Executable(g, source, program, { nanGuard: opts.nanGuard, passes, backend });
 }

@@ -14,6 +14,9 @@ export { Ref, type Rule, type Match, type Operand } from './rules';
 export type { Pattern, Binding } from './pattern';
 export { Work } from './work';
 export { estimateFlops, type FlopEstimate } from './flops';
+export { fuse, planMemory, lower, lowerProgram, type LoweredProgram, type LoweredKernel, type LowerOptions } from './lower';
+export { planFusion, FUSION_LIMITS, type FusionPlan, type KernelPlan, type KernelKind, type NodeClass, type ReduceMode } from './fuse';
+export { planBuffers, ARENA_ALIGN, type MemoryPlan, type BufferPlan, type Location, type MemoryOptions } from './memory';
 export type { ExplainOptions } from './explain';
 export { programToGraph, type Lifted } from './lift';
 

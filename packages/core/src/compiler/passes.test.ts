@@ -50,8 +50,8 @@ function smallModel() {
 }
 
 describe('the pipeline', () => {
-  it('runs dce → cse → foldConstants → canonicalize → stabilize → specialize by default', () => {
-    expect(defaultPasses.map((p) => p.name)).toEqual(['dce', 'cse', 'foldConstants', 'canonicalize', 'stabilize', 'specialize']);
+  it('runs dce → cse → foldConstants → canonicalize → stabilize → specialize → fuse → planMemory → lower by default', () => {
+    expect(defaultPasses.map((p) => p.name)).toEqual(['dce', 'cse', 'foldConstants', 'canonicalize', 'stabilize', 'specialize', 'fuse', 'planMemory', 'lower']);
     const m = smallModel();
     const exe = compile(m.g, { outputs: [m.loss, m.dw, m.db] });
     expect(exe.passes.map((p) => p.name)).toEqual(defaultPasses.map((p) => p.name));
@@ -77,7 +77,7 @@ describe('the pipeline', () => {
       return p;
     });
     const exe = compile(m.g, { outputs: [m.loss], passes: [...defaultPasses.filter((p) => p.name !== 'specialize'), countNodes, function identity(p: Program) { return p; }] });
-    expect(exe.passes.map((p) => p.name)).toEqual(['dce', 'cse', 'foldConstants', 'canonicalize', 'stabilize', 'countNodes', 'identity']);
+    expect(exe.passes.map((p) => p.name)).toEqual(['dce', 'cse', 'foldConstants', 'canonicalize', 'stabilize', 'fuse', 'planMemory', 'lower', 'countNodes', 'identity']);
     expect(seen).toEqual([String(exe.passes[4].nodesAfter)]);
     expect(exe.passes[5].patches).toEqual([]);
     expect(exe.run(m.feeds)[0].item()).toBeCloseTo(named.run(m.feeds)[0].item(), 12);

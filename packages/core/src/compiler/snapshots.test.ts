@@ -63,6 +63,9 @@ describe('printed IR through the pipeline', () => {
       outputs: %7
       == stabilize: no change
       == specialize: no change
+      == fuse: no change
+      == planMemory: no change
+      == lower: no change
       "
     `);
   });
@@ -108,6 +111,9 @@ describe('printed IR through the pipeline', () => {
       %9 = constant 0.25 : float32[]
       %10 = mul %8, %9 : float32[3]
       outputs: %10
+      == fuse: no change
+      == planMemory: no change
+      == lower: no change
       "
     `);
   });
@@ -157,6 +163,9 @@ describe('printed IR through the pipeline', () => {
       %5 = sigmoid %1 : float32[2]  ; backward
       outputs: %4, %5
       == specialize: no change
+      == fuse: no change
+      == planMemory: no change
+      == lower: no change
       "
     `);
   });
@@ -236,6 +245,9 @@ describe('printed IR through the pipeline', () => {
       %7 = sub %6, %1 : float32[2,3]  ; adjoint of %4
       outputs: %3, %7
       == specialize: no change
+      == fuse: no change
+      == planMemory: no change
+      == lower: no change
       "
     `);
   });

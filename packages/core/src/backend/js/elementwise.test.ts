@@ -69,7 +69,7 @@ function interpreted(spec: ElementwiseSpec, inputs: readonly Tensor[]): Tensor[]
     outs.push(REDUCERS[spec.reduce.op](r, axes));
   }
   // passes: [] — the graph as written, node by node with the reference kernels
-  const exe = compile(g, { inputs: xs, outputs: outs, passes: [] });
+  const exe = compile(g, { inputs: xs, outputs: outs, passes: [], backend: 'interpreter' });
   return exe.run(Object.fromEntries(inputs.map((t, k) => [`x${k}`, t])));
 }
 
@@ -148,7 +148,7 @@ describe('coverage: every elementwise primitive has JS code with the reference m
         const g = new Graph();
         const x = g.input('x', shape, 'float64');
         const xv = values('float64', shape, 3);
-        const [want] = compile(g, { outputs: [f(x)], passes: [] }).run({ x: xv });
+        const [want] = compile(g, { outputs: [f(x)], passes: [], backend: 'interpreter' }).run({ x: xv });
         const xe = ew.input(0, 'float64');
         const e = ew.op('customGrad', [xe, ew.op('sin', [xe])]);
         expectClose(generated({ shape, inputs: [{ shape, dtype: 'float64' }], outputs: [e] }, [xv]), [want], 0);

@@ -9,6 +9,7 @@ import '../../ops/index';
 export {
   makeMatmul,
   matmulScratchSize,
+  matmulScratchFor,
   matmulVariantCount,
   MatmulScratch,
   MATMUL_BLOCKING,

@@ -88,13 +88,15 @@ export interface MatmulKernel {
  * A growable float64 packing buffer. Kernels take what they need at call time, so one buffer
  * sized by the largest matmul serves a whole program. Not re-entrant: JS is single-threaded and a
  * kernel never calls another.
+ * A scratch can also wrap a region of an arena (`new MatmulScratch(view)` with a Float64Array view
+ * over the arena's buffer): it never grows then — the memory plan sized it for every kernel.
  * @example const scratch = new MatmulScratch(); makeMatmul({ ..., scratch });
  */
 export class MatmulScratch {
   private buf: Float64Array;
 
-  constructor(size = 0) {
-    this.buf = new Float64Array(size);
+  constructor(size: number | Float64Array = 0) {
+    this.buf = typeof size === 'number' ? new Float64Array(size) : size;
   }
 
   /** A buffer of at least `size` elements (grows, never shrinks). */
@@ -120,6 +122,20 @@ export function matmulScratchSize(m: number, n: number, k: number): number {
   if (m === 1) return n; // the axpy path accumulates one float64 row
   const kc = Math.min(KC, k);
   return MR * Math.ceil(Math.min(MC, m) / MR) * kc + NR * Math.ceil(Math.min(NC, n) / NR) * kc;
+}
+
+/**
+ * Float64 scratch elements one `makeMatmul(spec)` kernel takes per call (its `scratchSize`), from
+ * the dims alone: a memory planner sizes the shared packing buffer with it before making kernels.
+ * @example const elems = matmulScratchFor({ m: 128, n: 512, k: 784 });
+ */
+export function matmulScratchFor(spec: Pick<MatmulSpec, 'm' | 'n' | 'k' | 'transposeA' | 'batchA' | 'batchB'>): number {
+  const batchA = spec.batchA ?? [];
+  const batchB = spec.batchB ?? [];
+  const batch = broadcastShapes(batchA, batchB);
+  const nb = batch ? sizeOf(batch as number[]) : 1;
+  const fold = nb > 1 && sizeOf(batchB) === 1 && !spec.transposeA && sizeOf(batchA) === nb;
+  return fold ? matmulScratchSize(nb * spec.m, spec.n, spec.k) : matmulScratchSize(spec.m, spec.n, spec.k);
 }
 
 // ---- code generation -------------------------------------------------------------------------
@@ -399,7 +415,7 @@ export function makeMatmul(spec: MatmulSpec): MatmulKernel {
   const bIdx = batchIndex(batchB, batch);
   // A's batch folds into m when every batch element reads the same B and A's matrices are stacked rows
   const fold = nb > 1 && sizeOf(batchB) === 1 && !variant.transposeA && sizeOf(batchA) === nb;
-  const scratchSize = fold ? matmulScratchSize(nb * m, n, k) : matmulScratchSize(m, n, k);
+  const scratchSize = matmulScratchFor(spec);
   const aSize = sizeOf(batchA) * m * k;
   const bSize = sizeOf(batchB) * k * n;
   const cSize = nb * m * n;

@@ -1,0 +1,646 @@
+/**
+ * The compiled JavaScript backend: runs a lowered program (see `compiler/lower.ts`) as generated
+ * JavaScript over one arena.
+ *
+ * At the first run with a given set of feed shapes (a *specialization*), it infers every concrete
+ * type (shape errors are thrown here, with the op, scope and source line, before anything runs),
+ * plans fusion and memory again for those shapes when the program has open dims, allocates the
+ * arena (one `ArrayBuffer`), fills the constants, generates or fetches every kernel specialized to
+ * its shapes, and generates a runner: one straight-line function that calls the kernels with
+ * their arrays and constant offsets. Specializations are cached per shape signature.
+ *
+ * A run then validates the feeds (the same checks and errors as `validateFeeds`), finds its
+ * specialization by comparing dims (no allocation, no map lookup when the shapes repeat), calls
+ * the runner, copies the outputs into fresh tensors and writes the staged param updates. It
+ * allocates nothing but the returned tensors — except reference kernels (ops without generated
+ * code: gather, argmax, user ops, ...), which allocate their results as the interpreter does.
+ */
+import { bytesPer, isFloat, type DType, type TypedArray } from '../../dtype';
+import { GraphError, NonFiniteError, OpDefError, UpdateError } from '../../errors';
+import type { Graph } from '../../graph';
+import { fmtType, type Node, type Program, type TypeInfo } from '../../ir';
+import { cachedTopoOrder, firstNonFinite, nodeError, nonFiniteError } from '../../interpreter';
+import { fillNormal, fillUniform, streamKey } from '../../random';
+import { fail, getOp, type ConcreteType } from '../../registry';
+import { broadcastShapes, fmtShape, isStatic, shapeEq, sizeOf, type Shape } from '../../shape';
+import { Tensor } from '../../tensor';
+import { stripLeadingOnes } from '../../compiler/fuse';
+import { formatKernels, formatMemory, lowerProgram, type LoweredKernel, type LoweredProgram } from '../../compiler/lower';
+import type { Location } from '../../compiler/memory';
+import { compileElementwise, ew, type Expr } from './elementwise';
+import { makeMatmul, MatmulScratch, type FloatArray } from './matmul';
+import { makeRowKernel, type RowOp } from './rows';
+
+/** Feeds as `validateFeeds` returns them: tensors by input node id. */
+export type Validate = (feeds: unknown) => Map<number, Tensor>;
+
+export interface JsBackendOptions {
+  readonly nanGuard?: boolean;
+  /** Round float32 intermediates of fused loops as the interpreter's stores do. Default true. */
+  readonly exactFloat32?: boolean;
+}
+
+/** At most this many specializations are kept (least recently used first out). */
+export const MAX_SPECIALIZATIONS = 16;
+
+type Kernel = (...args: any[]) => void;
+
+/** The concrete type of every node for these feed shapes; throws the interpreter's shape errors. */
+function concreteTypes(program: Program, feedShape: (id: number) => Shape): TypeInfo[] {
+  const types: TypeInfo[] = [];
+  for (const id of cachedTopoOrder(program)) {
+    const node = program.nodes[id];
+    if (node.op === 'input') {
+      types[id] = { dtype: node.type.dtype, shape: feedShape(id) };
+      continue;
+    }
+    if (node.inputs.length === 0 && (node.op === 'param' || node.op === 'constant')) {
+      types[id] = node.type;
+      continue;
+    }
+    const ins = node.inputs.map((i) => types[i] as ConcreteType);
+    try {
+      const def = getOp(node.op);
+      const t = def.infer(ins, node.attrs);
+      if (!isStatic(t.shape)) throw new OpDefError(`shape rule gave ${fmtShape(t.shape)} for concrete inputs`);
+      // what the reference kernels check beyond the shape rule, for ops that run generated code
+      if (node.op === 'squeeze') {
+        for (const ax of node.attrs.axes as number[]) if (ins[0].shape[ax] !== 1) fail(`axis ${ax} of ${fmtShape(ins[0].shape)} has size ${ins[0].shape[ax]}, not 1`);
+      }
+      if (node.op === 'sumLike') {
+        const s = broadcastShapes(ins[0].shape, ins[1].shape);
+        if (!s || !shapeEq(s, ins[0].shape)) fail(`cannot sum ${fmtShape(ins[0].shape)} down to ${fmtShape(ins[1].shape)}`);
+      }
+      types[id] = { dtype: t.dtype, shape: t.shape };
+    } catch (e) {
+      throw nodeError(e, node, ins);
+    }
+  }
+  return types;
+}
+
+const ARRAY_NAME: Record<DType, string> = { float32: 'A_f32', float64: 'A_f64', int32: 'A_i32', bool: 'A_u8' };
+
+/** One compiled form of the program, for one set of feed shapes. */
+class Specialization {
+  readonly lowered: LoweredProgram;
+  readonly types: (id: number) => TypeInfo;
+  readonly signature: string;
+  readonly runner: (F: TypedArray[], T: Tensor[], c: number) => void;
+  private readonly outputReaders: { dtype: DType; shape: Shape; read: (T: Tensor[]) => TypedArray }[];
+  private readonly commits: { dst: TypedArray; read: (T: Tensor[]) => TypedArray }[];
+  /** Dims of the open feed dims this specialization is for. */
+  readonly dims: Int32Array;
+
+  constructor(
+    private readonly exec: JsExecutor,
+    typesById: TypeInfo[] | null,
+    dims: Int32Array,
+    signature: string,
+  ) {
+    const { program, graph } = exec;
+    this.dims = dims;
+    this.signature = signature;
+    const inPlace = !exec.nanGuard;
+    this.lowered = typesById ? lowerProgram(program, { types: (id) => typesById[id], inPlace }) : lowerProgram(program, { inPlace });
+    const types = (this.types = this.lowered.fusion.types);
+    const mem = this.lowered.memory;
+
+    // the arena and its views
+    const buffer = new ArrayBuffer(mem.arenaBytes);
+    const views: Record<DType, TypedArray> = { float32: new Float32Array(buffer), float64: new Float64Array(buffer), int32: new Int32Array(buffer), bool: new Uint8Array(buffer) };
+    const scratch = new MatmulScratch(new Float64Array(buffer, mem.scratchOffset, mem.scratchBytes / 8));
+    const baseOf = (id: number) => this.lowered.fusion.aliasOf.get(id) ?? id;
+    const locOf = (id: number): Location => {
+      const loc = mem.locations.get(id) ?? mem.locations.get(baseOf(id));
+      if (!loc) throw new GraphError(`node %${id} (${program.nodes[id].op}) has no place in memory`, { op: 'backend.js', node: id });
+      return loc;
+    };
+    const params: TypedArray[] = [];
+    const paramIndex = new Map<number, number>();
+    const paramData = (p: number): TypedArray => graph.storage(String(program.nodes[p].attrs.name)).data;
+    const paramRef = (p: number): string => {
+      let j = paramIndex.get(p);
+      if (j === undefined) {
+        j = params.length;
+        params.push(paramData(p));
+        paramIndex.set(p, j);
+      }
+      return `P${j}`;
+    };
+    /** The JS expression of a node's array and the element offset of its first element. */
+    const operand = (id: number): [string, number] => {
+      const loc = locOf(id);
+      const dtype = types(id).dtype;
+      if (loc.kind === 'feed') return [`F[${loc.input}]`, 0];
+      if (loc.kind === 'param') return [paramRef(loc.node), 0];
+      return [ARRAY_NAME[dtype], mem.buffers[loc.buffer].offset / bytesPer(dtype)];
+    };
+    const count = (id: number) => sizeOf(types(id).shape as Shape);
+    /** The node's elements as a typed array for closures (feeds: this run's tensor). */
+    const dataOf = (id: number): ((T: Tensor[]) => TypedArray) => {
+      const loc = locOf(id);
+      const dtype = types(id).dtype;
+      if (loc.kind === 'feed') return (T) => T[loc.input].data;
+      if (loc.kind === 'param') {
+        const d = paramData(loc.node);
+        return () => d;
+      }
+      const at = mem.buffers[loc.buffer].offset / bytesPer(dtype);
+      const v = views[dtype].subarray(at, at + count(id));
+      return () => v;
+    };
+    const tensorOf = (id: number): ((T: Tensor[]) => Tensor) => {
+      const t = types(id);
+      const loc = locOf(id);
+      if (loc.kind === 'feed') return (T) => (shapeEq(T[loc.input].shape, t.shape) ? T[loc.input] : new Tensor(t.dtype, t.shape as Shape, T[loc.input].data));
+      const fixed = new Tensor(t.dtype, t.shape as Shape, dataOf(id)([]));
+      return () => fixed;
+    };
+
+    // constants and shape constants, once
+    for (const b of mem.buffers) {
+      if (b.region !== 'const') continue;
+      const node = program.nodes[b.nodes[0]];
+      const at = b.offset / bytesPer(b.dtype);
+      if (node.op === 'constant') views[b.dtype].set((node.attrs.value as Tensor).data, at);
+      else views[b.dtype][at] = shapeSizeValue(node, types);
+    }
+
+    // kernels
+    const K: unknown[] = [];
+    const lines: string[] = [];
+    const exact = exec.exactFloat32;
+    this.lowered.kernels.forEach((k, i) => {
+      const call = (fn: unknown, args: string[]) => {
+        K[i] = fn;
+        lines[i] = `K${i}(${args.join(', ')});`;
+      };
+      switch (k.kind) {
+        case 'elementwise': {
+          const { spec, slots } = elementwiseSpec(program, k, types, baseOf, exact);
+          const kernel = compileElementwise(spec);
+          const args = [...slots.flatMap((x) => operand(x)), ...k.outputs.flatMap((o) => operand(o)), ...(k.reduce ? operand(k.reduce.node) : [])];
+          call(kernel.fn, args.map(String));
+          break;
+        }
+        case 'matmul': {
+          const mm = k.matmul!;
+          const node = program.nodes[mm.node];
+          const [a, b] = node.inputs;
+          const as = types(a).shape as Shape;
+          const bs = types(b).shape as Shape;
+          const ta = !!node.attrs.transposeA;
+          const tb = !!node.attrs.transposeB;
+          const kernel = makeMatmul({
+            dtype: types(mm.node).dtype as 'float32' | 'float64',
+            m: ta ? as[as.length - 1] : as[as.length - 2],
+            k: ta ? as[as.length - 2] : as[as.length - 1],
+            n: tb ? bs[bs.length - 2] : bs[bs.length - 1],
+            transposeA: ta,
+            transposeB: tb,
+            batchA: as.slice(0, -2),
+            batchB: bs.slice(0, -2),
+            bias: mm.bias !== undefined,
+            activation: mm.activation?.op,
+            scratch,
+          });
+          call(kernel, [...operand(a), ...operand(b), ...operand(k.outputs[0]), ...(mm.bias !== undefined ? operand(mm.bias) : [])].map(String));
+          break;
+        }
+        case 'row': {
+          const node = program.nodes[k.nodes[0]];
+          const x = types(node.inputs[0]).shape as Shape;
+          const cols = x[x.length - 1];
+          const kernel = makeRowKernel({ op: node.op as RowOp, dtype: node.type.dtype as 'float32' | 'float64', rows: sizeOf(x.slice(0, -1)), cols });
+          call(kernel, [...operand(node.inputs[0]), ...operand(node.id), ...(node.op === 'softmaxCrossEntropy' ? operand(node.inputs[1]) : [])].map(String));
+          break;
+        }
+        case 'random': {
+          const node = program.nodes[k.nodes[0]];
+          const out = dataOf(node.id)([]);
+          const a = node.attrs;
+          const { seed } = graph;
+          const key = a.key as string;
+          const dtype = node.type.dtype;
+          const fill =
+            node.op === 'randomUniform'
+              ? (c: number) => fillUniform(out, dtype, streamKey(seed, key, c), (a.low as number) ?? 0, (a.high as number) ?? 1)
+              : (c: number) => fillNormal(out, dtype, streamKey(seed, key, c), (a.mean as number) ?? 0, (a.std as number) ?? 1);
+          call(fill, ['c']);
+          break;
+        }
+        case 'reference':
+          call(referenceKernel(program.nodes[k.nodes[0]], types, tensorOf, dataOf, graph), ['F', 'T', 'c']);
+          break;
+        case 'copy': {
+          // a staged update value: copied before any kernel writes a param
+          const b = mem.buffers[mem.stagedBuffers.get(i)!];
+          const at = b.offset / bytesPer(b.dtype);
+          const dst = views[b.dtype].subarray(at, at + count(k.copy!.from));
+          const src = dataOf(k.copy!.from);
+          call((_F: TypedArray[], T: Tensor[]) => dst.set(src(T)), ['F', 'T']);
+          break;
+        }
+      }
+    });
+    let guard: NanGuard | undefined;
+    if (exec.nanGuard) {
+      guard = new NanGuard(program, this.lowered, types, dataOf, tensorOf, graph);
+      for (let i = lines.length - 1; i >= 0; i--) lines.splice(i, 1, `G.before(${i}, T);`, lines[i], `G.after(${i}, T, c);`);
+    }
+    this.runner = makeRunner(lines, K, views, params, guard);
+
+    // outputs, and the updates written at the end
+    this.outputReaders = program.outputs.map((id) => ({ dtype: types(id).dtype, shape: types(id).shape as Shape, read: dataOf(id) }));
+    const inPlace2 = new Set(mem.inPlaceUpdates);
+    this.commits = [];
+    program.updates.forEach(([p, v]) => {
+      if (inPlace2.has(p)) return;
+      const node = program.nodes[p];
+      const st = graph.storage(String(node.attrs.name));
+      const vt = types(v);
+      if (!shapeEq(st.shape, vt.shape) || st.dtype !== vt.dtype) {
+        throw new UpdateError(`new value for "${String(node.attrs.name)}" is ${fmtType(vt)}, the param is ${fmtType(st)}`, { op: 'run', shapes: [vt.shape, st.shape], origin: node.origin });
+      }
+      const copyAt = this.lowered.kernels.findIndex((k) => k.kind === 'copy' && k.copy!.param === p);
+      let read: (T: Tensor[]) => TypedArray;
+      if (copyAt >= 0) {
+        const b = mem.buffers[mem.stagedBuffers.get(copyAt)!];
+        const at = b.offset / bytesPer(b.dtype);
+        const staged = views[b.dtype].subarray(at, at + sizeOf(st.shape));
+        read = () => staged;
+      } else read = dataOf(v);
+      this.commits.push({ dst: st.data, read });
+    });
+  }
+
+  /** Copies the outputs into fresh tensors. */
+  collect(T: Tensor[]): Tensor[] {
+    const out = new Array<Tensor>(this.outputReaders.length);
+    for (let i = 0; i < out.length; i++) {
+      const r = this.outputReaders[i];
+      out[i] = new Tensor(r.dtype, r.shape, r.read(T).slice() as TypedArray);
+    }
+    return out;
+  }
+
+  /** Writes the updates that were not written in place. */
+  commit(T: Tensor[]): void {
+    for (let i = 0; i < this.commits.length; i++) {
+      const c = this.commits[i];
+      c.dst.set(c.read(T));
+    }
+  }
+
+  describe(): string[] {
+    const lines = [`kernels (in execution order, for ${this.signature || 'the static shapes'}):`, ...formatKernels(this.lowered)];
+    lines.push(`memory: ${formatMemory(this.lowered).join('; ')}`);
+    return lines;
+  }
+}
+
+function shapeSizeValue(node: Node, types: (id: number) => TypeInfo): number {
+  const x = types(node.inputs[0]).shape as Shape;
+  return (node.attrs.axes as number[]).reduce((p, i) => p * x[i], 1);
+}
+
+/** The fused loop of an elementwise kernel: its expression DAG over input slots. */
+function elementwiseSpec(program: Program, k: LoweredKernel, types: (id: number) => TypeInfo, baseOf: (id: number) => number, exact: boolean) {
+  const exprOf = new Map<number, Expr>();
+  const slots: number[] = [];
+  const slotIndex = new Map<number, number>();
+  const arg = (x: number): Expr => {
+    const e = exprOf.get(x);
+    if (e) return e;
+    const t = types(x);
+    const base = program.nodes[baseOf(x)];
+    if (sizeOf(t.shape as Shape) === 1 && base.op === 'constant') return ew.constant((base.attrs.value as Tensor).data[0], t.dtype);
+    if (base.op === 'shapeSize') return ew.constant(shapeSizeValue(base, types), t.dtype);
+    let s = slotIndex.get(x);
+    if (s === undefined) {
+      s = slots.length;
+      slots.push(x);
+      slotIndex.set(x, s);
+    }
+    return ew.input(s, t.dtype);
+  };
+  for (const m of k.nodes) {
+    if (m === k.reduce?.node) continue;
+    const node = program.nodes[m];
+    let e: Expr;
+    switch (node.op) {
+      case 'broadcastTo':
+      case 'broadcastLike':
+      case 'reshape':
+      case 'expandDims':
+      case 'squeeze':
+      case 'reshapeLike':
+      case 'stopGradient':
+        e = arg(node.inputs[0]);
+        break;
+      case 'customGrad':
+        e = arg(node.inputs[node.inputs.length - 1]);
+        break;
+      default:
+        e = ew.op(node.op, node.inputs.map(arg), node.attrs);
+    }
+    exprOf.set(m, e);
+  }
+  const reduce = k.reduce ? { op: program.nodes[k.reduce.node].op as 'sum' | 'mean' | 'max' | 'min', expr: arg(program.nodes[k.reduce.node].inputs[0]), axes: k.reduce.mode } : undefined;
+  const outputs = k.outputs.map((o) => exprOf.get(o)!);
+  const float32 = [...k.outputs, ...(k.reduce ? [k.reduce.node] : [])].some((o) => types(o).dtype === 'float32');
+  const spec = {
+    shape: k.shape as Shape,
+    inputs: slots.map((x) => ({ shape: stripLeadingOnes(types(x).shape) as Shape, dtype: types(x).dtype })),
+    outputs,
+    ...(reduce ? { reduce } : {}),
+    roundIntermediates: exact || !float32,
+  };
+  return { spec, slots };
+}
+
+/** A node run by its op's reference kernel: reads tensors, allocates the result, copies it in. */
+function referenceKernel(
+  node: Node,
+  types: (id: number) => TypeInfo,
+  tensorOf: (id: number) => (T: Tensor[]) => Tensor,
+  dataOf: (id: number) => (T: Tensor[]) => TypedArray,
+  graph: Graph,
+): Kernel {
+  const def = getOp(node.op);
+  const out = types(node.id) as ConcreteType;
+  const inputs = node.inputs.map(tensorOf);
+  const dst = dataOf(node.id)([]);
+  const key = def.kind === 'random' ? String(node.attrs.key) : undefined;
+  return (_F: TypedArray[], T: Tensor[], c: number) => {
+    const ins = inputs.map((g) => g(T));
+    let r: Tensor;
+    try {
+      r = def.kernel(ins, node.attrs, { out, node, random: key !== undefined ? streamKey(graph.seed, key, c) : undefined });
+    } catch (e) {
+      throw nodeError(e, node, ins);
+    }
+    if (!(r instanceof Tensor) || r.dtype !== out.dtype || !shapeEq(r.shape, out.shape)) {
+      throw new OpDefError(`the kernel returned ${r instanceof Tensor ? fmtType(r) : String(r)}, but the shape rule says ${fmtType(out)}`, { op: node.op, scope: node.scope, origin: node.origin });
+    }
+    dst.set(r.data);
+  };
+}
+
+/** The runner: one straight-line function calling every kernel with its arrays and offsets. */
+function makeRunner(lines: string[], K: unknown[], views: Record<DType, TypedArray>, params: TypedArray[], guard: NanGuard | undefined): (F: TypedArray[], T: Tensor[], c: number) => void {
+  const head = [
+    '"use strict";',
+    'const A_f32 = env.views.float32, A_f64 = env.views.float64, A_i32 = env.views.int32, A_u8 = env.views.bool;',
+    ...K.map((_, i) => `const K${i} = env.K[${i}];`),
+    ...params.map((_, j) => `const P${j} = env.params[${j}];`),
+    guard ? 'const G = env.guard;' : '',
+    'return function run(F, T, c) {',
+    ...lines.map((l) => `  ${l}`),
+    '};',
+  ];
+  return new Function('env', head.join('\n'))({ views, K, params, guard });
+}
+
+/** NaN/Inf checks around every kernel (`nanGuard: true`). */
+class NanGuard {
+  private readonly checked: Int32Array;
+  private run = 0;
+
+  constructor(
+    private readonly program: Program,
+    private readonly lowered: LoweredProgram,
+    private readonly types: (id: number) => TypeInfo,
+    private readonly dataOf: (id: number) => (T: Tensor[]) => TypedArray,
+    private readonly tensorOf: (id: number) => (T: Tensor[]) => Tensor,
+    private readonly graph: Graph,
+  ) {
+    this.checked = new Int32Array(program.nextId);
+  }
+
+  /** Feeds, params and constants a kernel reads, each checked once per run. */
+  before(i: number, T: Tensor[]): void {
+    if (i === 0) this.run++;
+    const k = this.lowered.kernels[i];
+    for (const x of k.reads) {
+      const b = this.lowered.fusion.aliasOf.get(x) ?? x;
+      const node = this.program.nodes[b];
+      if (node.inputs.length !== 0 || this.checked[b] === this.run) continue;
+      this.checked[b] = this.run;
+      const t = this.tensorOf(b)(T);
+      const at = firstNonFinite(t);
+      if (at >= 0) throw nonFiniteError(node, t, at);
+    }
+  }
+
+  /** The kernel's results; on a NaN or Inf, the first member node that made it (re-run by the reference kernels). */
+  after(i: number, T: Tensor[], c: number): void {
+    const k = this.lowered.kernels[i];
+    for (const w of k.writes) {
+      if (!isFloat(this.types(w).dtype)) continue;
+      const d = this.dataOf(w)(T);
+      let bad = -1;
+      for (let j = 0; j < d.length; j++) {
+        if (!Number.isFinite(d[j])) {
+          bad = j;
+          break;
+        }
+      }
+      if (bad >= 0) throw this.locate(k, T, c, w, bad);
+    }
+  }
+
+  private locate(k: LoweredKernel, T: Tensor[], c: number, w: number, bad: number): NonFiniteError {
+    const members = k.nodes.map((m) => `${this.program.nodes[m].op} %${m}`).join(', ');
+    const where = ` (in kernel ${k.name}: ${members})`;
+    const values = new Map<number, Tensor>();
+    const mem = this.lowered.memory;
+    const valueOf = (x: number): Tensor => {
+      const v = values.get(x);
+      if (v) return v;
+      const t = this.types(x);
+      const b = this.lowered.fusion.aliasOf.get(x) ?? x;
+      if (!mem.locations.has(b)) return new Tensor(t.dtype, t.shape as Shape); // a shape-only operand
+      return this.tensorOf(x)(T).clone();
+    };
+    for (const m of k.nodes) {
+      const node = this.program.nodes[m];
+      const def = getOp(node.op);
+      const ins = node.inputs.map(valueOf);
+      let t: Tensor;
+      try {
+        t = def.kernel(ins, node.attrs, { out: this.types(m) as ConcreteType, node, random: def.kind === 'random' ? streamKey(this.graph.seed, String(node.attrs.key), c) : undefined });
+      } catch {
+        break;
+      }
+      values.set(m, t);
+      const at = firstNonFinite(t);
+      if (at >= 0) {
+        const e = nonFiniteError(node, t, at);
+        return new NonFiniteError(e.detail + where, { op: e.op, shapes: e.shapes, scope: e.scope, origin: e.origin, node: e.node });
+      }
+    }
+    const node = this.program.nodes[w];
+    const e = nonFiniteError(node, new Tensor(this.types(w).dtype, this.types(w).shape as Shape, this.dataOf(w)(T).slice() as TypedArray), bad);
+    return new NonFiniteError(e.detail + where, { op: e.op, shapes: e.shapes, scope: e.scope, origin: e.origin, node: e.node });
+  }
+}
+
+/**
+ * The compiled program bound to its graph: feeds in, tensors out, updates written.
+ * @example
+ * const js = new JsExecutor(g, program, (f) => validateFeeds(g, program, f as Feeds), {});
+ * const [loss] = js.run({ x, y });
+ */
+export class JsExecutor {
+  readonly nanGuard: boolean;
+  readonly exactFloat32: boolean;
+  private readonly specs = new Map<string, Specialization>();
+  private last: Specialization | undefined;
+  /** The program's inputs in topological order, their names, dtypes, static dims and defaults. */
+  private readonly inputIds: number[];
+  private readonly names: string[];
+  private readonly dtypes: DType[];
+  private readonly shapes: (readonly (number | null)[])[];
+  private readonly defaults: (Tensor | undefined)[];
+  /** For each input, where its open dims start in the signature (−1: none). */
+  private readonly openAt: Int32Array;
+  private readonly dims: Int32Array;
+  private readonly F: TypedArray[];
+  private readonly T: Tensor[];
+
+  constructor(
+    readonly graph: Graph,
+    readonly program: Program,
+    private readonly validate: Validate,
+    opts: JsBackendOptions = {},
+  ) {
+    this.nanGuard = !!opts.nanGuard;
+    this.exactFloat32 = opts.exactFloat32 ?? true;
+    this.inputIds = cachedTopoOrder(program).filter((id) => program.nodes[id].op === 'input');
+    this.names = this.inputIds.map((id) => String(program.nodes[id].attrs.name));
+    this.dtypes = this.inputIds.map((id) => program.nodes[id].type.dtype);
+    this.shapes = this.inputIds.map((id) => program.nodes[id].type.shape);
+    this.defaults = this.inputIds.map((id) => program.nodes[id].attrs.default as Tensor | undefined);
+    this.openAt = new Int32Array(this.inputIds.length).fill(-1);
+    let open = 0;
+    this.shapes.forEach((s, k) => {
+      if (s.some((d) => d === null)) {
+        this.openAt[k] = open;
+        open += s.length;
+      }
+    });
+    this.dims = new Int32Array(open);
+    this.F = new Array(this.inputIds.length).fill(null);
+    this.T = new Array(this.inputIds.length).fill(null);
+  }
+
+  /** How many specializations have been compiled (one per distinct set of feed shapes). */
+  get specializations(): number {
+    return this.specs.size;
+  }
+
+  /** Runs once; see `Executable.run`. */
+  run(feeds: unknown): Tensor[] {
+    const spec = this.prepare(feeds);
+    try {
+      spec.runner(this.F, this.T, this.graph.rngCounter);
+      const out = spec.collect(this.T);
+      spec.commit(this.T);
+      return out;
+    } finally {
+      this.F.fill(null as never);
+      this.T.fill(null as never);
+    }
+  }
+
+  /** Validates the feeds (fast path: tensors of the right dtype and shape) and picks the specialization. */
+  private prepare(feeds: unknown): Specialization {
+    if (!this.fastFeeds(feeds)) {
+      const fed = this.validate(feeds);
+      this.inputIds.forEach((id, k) => {
+        const t = fed.get(id)!;
+        this.T[k] = t;
+        this.F[k] = t.data;
+        if (this.openAt[k] >= 0) for (let d = 0; d < t.shape.length; d++) this.dims[this.openAt[k] + d] = t.shape[d];
+      });
+    }
+    const last = this.last;
+    if (last) {
+      const a = last.dims;
+      const b = this.dims;
+      let same = true;
+      for (let i = 0; i < b.length; i++) {
+        if (a[i] !== b[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return last;
+    }
+    return this.specialize();
+  }
+
+  private fastFeeds(feeds: unknown): boolean {
+    if (feeds === null || typeof feeds !== 'object') return false;
+    const f = feeds as Record<string, unknown>;
+    let given = 0;
+    for (let k = 0; k < this.names.length; k++) {
+      let v = f[this.names[k]];
+      if (v === undefined) {
+        v = this.defaults[k];
+        if (v === undefined) return false;
+      } else given++;
+      if (!(v instanceof Tensor) || v.dtype !== this.dtypes[k]) return false;
+      const want = this.shapes[k];
+      const shape = v.shape;
+      if (shape.length !== want.length) return false;
+      for (let d = 0; d < shape.length; d++) if (want[d] !== null && want[d] !== shape[d]) return false;
+      if (this.openAt[k] >= 0) for (let d = 0; d < shape.length; d++) this.dims[this.openAt[k] + d] = shape[d];
+      this.T[k] = v;
+      this.F[k] = v.data;
+    }
+    let keys = 0;
+    for (const key in f) if (Object.prototype.hasOwnProperty.call(f, key)) keys++;
+    return keys === given;
+  }
+
+  private specialize(): Specialization {
+    const signature = this.inputIds
+      .map((_, k) => (this.openAt[k] >= 0 ? `${this.names[k]}${fmtShape(this.T[k].shape)}` : ''))
+      .filter(Boolean)
+      .join(' ');
+    let spec = this.specs.get(signature);
+    if (spec) {
+      // most recently used last
+      this.specs.delete(signature);
+      this.specs.set(signature, spec);
+    } else {
+      let types: TypeInfo[] | null = null;
+      if (this.dims.length) {
+        const byId = new Map(this.inputIds.map((id, k) => [id, this.T[k].shape]));
+        types = concreteTypes(this.program, (id) => byId.get(id)!);
+      }
+      spec = new Specialization(this, types, this.dims.slice(), signature);
+      this.specs.set(signature, spec);
+      if (this.specs.size > MAX_SPECIALIZATIONS) this.specs.delete(this.specs.keys().next().value!);
+    }
+    this.last = spec;
+    return spec;
+  }
+
+  /** The backend's part of `explain()`: kernels, memory plan, specializations. */
+  explain(): string {
+    const lines = [`backend: js (generated JavaScript), ${this.specs.size} specialization${this.specs.size === 1 ? '' : 's'} compiled${this.specs.size ? `: ${[...this.specs.keys()].map((s) => s || 'static shapes').join('; ')}` : ' (the first run specializes)'}`];
+    if (this.last) lines.push(...this.last.describe());
+    else {
+      const lowered = lowerProgram(this.program, { inPlace: !this.nanGuard });
+      const nominal = lowered.memory.nominal ? ' (open dims counted as 1 until the first run)' : '';
+      lines.push(`kernels (in execution order${nominal}):`, ...formatKernels(lowered), `memory: ${formatMemory(lowered).join('; ')}`);
+    }
+    return lines.join('\n');
+  }
+}
+
+export type { FloatArray };

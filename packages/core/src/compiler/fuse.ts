@@ -1,0 +1,615 @@
+/**
+ * fuse: groups the nodes of an optimized program into kernels for the compiled backends, and
+ * orders the kernels.
+ *
+ * - **Elementwise chains** (with broadcasts, casts, `where`, and the reshapes that keep NumPy's
+ *   right-aligned broadcasting) become one loop; a reduction at the end (sum, mean, max, min over
+ *   the last axis, over every axis but the last, or over everything) folds into the same loop.
+ *   A producer joins the kernel of its consumer when it has the kernel's shape (then it may also
+ *   be written out for other users), or when it broadcasts into it without being recomputed (it
+ *   varies only along outer loops) and nothing else needs it. Kernels of the same shape that read
+ *   each other's results or share an input are then merged (the value and the gradient of an
+ *   elementwise function become one pass), unless that would make a cycle.
+ * - **Matmul + bias + activation** become one kernel (the bias add and the activation run in the
+ *   matmul's epilogue) when the product and the biased product have no other users.
+ * - Row reductions (softmax, logSoftmax, logsumexp, softmax cross-entropy over the last axis),
+ *   random draws and every other op are kernels of their own; ops without a generated kernel run
+ *   their reference kernel.
+ * - Reshapes, expandDims and squeeze are views: they share their input's storage.
+ *
+ * Every decision is logged (fused, or not and why). The same planner runs at compile time on the
+ * symbolic shapes (open dims assumed equal when both open) and again, in the backend, on each
+ * specialization's concrete shapes — so a decision is never wrong for the shapes that run.
+ */
+import { isFloat, type DType } from '../dtype';
+import type { Node, Program, TypeInfo } from '../ir';
+import { topoOrder } from '../ir';
+import { getOp, hasOp } from '../registry';
+import type { SymShape } from '../shape';
+import { fmtShape } from '../shape';
+import { BINARY_JS, UNARY_JS } from '../backend/js/elementwise';
+import type { Tensor } from '../tensor';
+
+/** How the backend runs a node. */
+export type NodeClass =
+  | 'source' // input, param, constant: no kernel
+  | 'shapeConst' // shapeSize: a constant once shapes are known
+  | 'view' // reshape, expandDims, squeeze, reshapeLike: shares its input's storage
+  | 'ew' // elementwise with generated code
+  | 'reduce' // sum/mean/max/min over axes a fused loop can fold
+  | 'matmul'
+  | 'row' // last-axis softmax, logSoftmax, logsumexp, softmax cross-entropy
+  | 'random'
+  | 'reference'; // everything else: the op's reference kernel
+
+/** How a reduction folds into an elementwise loop. */
+export type ReduceMode = 'last' | 'leading' | 'all';
+
+/** Kinds of kernels. `copy` stages an update value that aliases a param updated in the same run. */
+export type KernelKind = 'elementwise' | 'matmul' | 'row' | 'random' | 'reference' | 'copy';
+
+export interface KernelPlan {
+  /** `k0`, `k1`, ... in execution order. */
+  readonly name: string;
+  readonly kind: KernelKind;
+  /** Member nodes in topological order (for `copy`: none). */
+  readonly nodes: readonly number[];
+  /** Members whose values leave the kernel (written to memory), in member order. */
+  readonly outputs: readonly number[];
+  /** Elementwise: the iteration shape (leading 1s dropped; a reduction's input shape as is). */
+  readonly shape: SymShape;
+  /** Elementwise: the trailing reduction member and how it folds. */
+  readonly reduce?: { readonly node: number; readonly mode: ReduceMode };
+  /** Matmul: the product, its bias add and bias operand, its activation. */
+  readonly matmul?: { readonly node: number; readonly biasAdd?: number; readonly bias?: number; readonly activation?: { readonly node: number; readonly op: string; readonly cond?: number } };
+  /** Copy: the update value staged, and the param it is for. */
+  readonly copy?: { readonly from: number; readonly param: number };
+}
+
+export interface FusionPlan {
+  /** Kernels in execution order. */
+  readonly kernels: readonly KernelPlan[];
+  /** Node id → its class. */
+  readonly classes: ReadonlyMap<number, NodeClass>;
+  /** View node id → the non-view node whose storage it shares. */
+  readonly aliasOf: ReadonlyMap<number, number>;
+  /** Node id → index of its kernel. */
+  readonly kernelOf: ReadonlyMap<number, number>;
+  /** Every decision, one line each. */
+  readonly decisions: readonly string[];
+  /** The program's topological order and the types planned with. */
+  readonly order: readonly number[];
+  readonly types: TypeOf;
+}
+
+/** A node's type: its symbolic type at compile time, its concrete type in a specialization. */
+export type TypeOf = (id: number) => TypeInfo;
+
+// ---- limits ----------------------------------------------------------------------------------
+
+/** At most this many ops in one elementwise kernel, and arrays (inputs + outputs) it touches. */
+export const FUSION_LIMITS = Object.freeze({ maxOps: 64, maxArrays: 24, searchBudget: 4096 });
+
+// ---- classification --------------------------------------------------------------------------
+
+const EW_SPECIAL = new Set(['where', 'cast', 'stopGradient', 'customGrad', 'broadcastTo', 'broadcastLike']);
+const VIEW_OPS = new Set(['reshape', 'expandDims', 'squeeze', 'reshapeLike']);
+const REDUCE_OPS = new Set(['sum', 'mean', 'max', 'min']);
+const ROW_OPS = new Set(['softmax', 'logSoftmax', 'logsumexp', 'softmaxCrossEntropy']);
+/** Float unary ops the matmul epilogue can apply (relu is matched as a pattern). */
+export const EPILOGUE_UNARY = new Set(['neg', 'exp', 'log', 'tanh', 'sigmoid', 'abs', 'sign', 'log1p', 'expm1', 'sqrt', 'rsqrt', 'sin', 'cos', 'softplus', 'reciprocal']);
+
+/** Whether an elementwise op has generated code. */
+export function hasElementwiseCode(op: string): boolean {
+  if (!hasOp(op) || getOp(op).kind !== 'elementwise' && op !== 'broadcastTo' && op !== 'broadcastLike') return false;
+  return op in UNARY_JS || op in BINARY_JS || EW_SPECIAL.has(op);
+}
+
+/** How a reduction over `axes` of a rank-`rank` input folds into a loop, or null. */
+export function reduceMode(rank: number, axes: readonly number[]): ReduceMode | null {
+  if (rank === 0 || axes.length === 0) return null;
+  if (axes.length === rank) return 'all';
+  if (axes.length === 1 && axes[0] === rank - 1) return 'last';
+  if (axes.length === rank - 1 && axes.every((a, i) => a === i)) return 'leading';
+  return null;
+}
+
+/** The class of a node under the given types. */
+export function classify(node: Node, types: TypeOf): NodeClass {
+  const op = node.op;
+  if (op === 'input' || op === 'param' || op === 'constant') return 'source';
+  if (op === 'shapeSize') return 'shapeConst';
+  if (VIEW_OPS.has(op)) return 'view';
+  if (hasElementwiseCode(op)) return 'ew';
+  const t = node.type;
+  if (REDUCE_OPS.has(op)) {
+    const x = types(node.inputs[0]);
+    return reduceMode(x.shape.length, node.attrs.axes as number[]) ? 'reduce' : 'reference';
+  }
+  if (op === 'matmul') return isFloat(t.dtype) ? 'matmul' : 'reference';
+  if (ROW_OPS.has(op) && isFloat(t.dtype)) {
+    const rank = types(node.inputs[0]).shape.length;
+    if (rank === 0) return 'reference';
+    if (op === 'logsumexp') {
+      const axes = node.attrs.axes as number[];
+      return axes.length === 1 && axes[0] === rank - 1 ? 'row' : 'reference';
+    }
+    return node.attrs.axis === rank - 1 ? 'row' : 'reference';
+  }
+  if (op === 'randomUniform' || op === 'randomNormal') return 'random';
+  return 'reference';
+}
+
+/**
+ * Which inputs of a node are read for their values (the others only lend their shape, which a
+ * specialization knows before anything runs). Reference kernels get every input.
+ */
+export function dataInputs(node: Node, cls: NodeClass): readonly number[] {
+  if (cls === 'reference') return node.inputs;
+  switch (node.op) {
+    case 'broadcastLike':
+    case 'sumLike':
+    case 'reshapeLike':
+      return [node.inputs[0]];
+    case 'shapeSize':
+    case 'randomUniform':
+    case 'randomNormal':
+      return [];
+    case 'customGrad':
+      return [node.inputs[node.inputs.length - 1]];
+    default:
+      return node.inputs;
+  }
+}
+
+// ---- shapes ----------------------------------------------------------------------------------
+
+/** The shape with leading 1s dropped: the same elements in the same order, as broadcasting reads them. */
+export function stripLeadingOnes(shape: SymShape): SymShape {
+  let i = 0;
+  while (i < shape.length && shape[i] === 1) i++;
+  return i === 0 ? shape : shape.slice(i);
+}
+
+function sameShape(a: SymShape, b: SymShape): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function allOnes(s: SymShape): boolean {
+  return s.every((d) => d === 1);
+}
+
+/**
+ * How a value of shape `s` sits in a loop over `iter` (both with leading 1s dropped): 'same' (one
+ * element per iteration), 'hoisted' (it broadcasts, and varies only along outer loops, so a fused
+ * loop computes each element once), or null (it would be recomputed, or does not broadcast).
+ */
+function placement(s: SymShape, iter: SymShape): 'same' | 'hoisted' | null {
+  if (sameShape(s, iter)) return 'same';
+  if (s.length > iter.length) return null;
+  const pad = iter.length - s.length;
+  let sawBroadcast = false;
+  for (let d = 0; d < iter.length; d++) {
+    const sd = d < pad ? 1 : s[d - pad];
+    const id = iter[d];
+    if (sd === id && sd !== 1) {
+      if (sawBroadcast) return null; // it moves along a loop inside a broadcast one: recomputed
+      continue;
+    }
+    if (sd === 1) {
+      if (id !== 1) sawBroadcast = true;
+      continue;
+    }
+    return null; // an open dim against a known one, or different sizes
+  }
+  return 'hoisted';
+}
+
+/** A view that keeps right-aligned broadcasting (only leading 1s change): a fusible identity. */
+function alignedView(node: Node, types: TypeOf): boolean {
+  const a = types(node.inputs[0]).shape;
+  const b = types(node.id).shape;
+  if (allOnes(a) && allOnes(b)) return true;
+  const sa = stripLeadingOnes(a);
+  const sb = stripLeadingOnes(b);
+  return sameShape(sa, sb) && sa.filter((d) => d === null).length <= 1;
+}
+
+// ---- the planner -----------------------------------------------------------------------------
+
+interface Group {
+  kind: KernelKind;
+  members: number[];
+  /** The member latest in topological order (a reduction, when there is one). */
+  root: number;
+  /** Elementwise: the loop's shape with leading 1s dropped (for placement and merging). */
+  iter: SymShape;
+  /** Elementwise: the loop's shape as written (a reduction's input shape, axes and all). */
+  shape: SymShape;
+  reduce?: { node: number; mode: ReduceMode };
+  matmul?: KernelPlan['matmul'];
+  copy?: KernelPlan['copy'];
+  alive: boolean;
+  /** Direct dependencies between kernels (by kernel index; merged kernels are re-pointed). */
+  prod: Set<number>;
+  cons: Set<number>;
+  /** Kernels this one reads through a view, or that read it through one: never merged with it. */
+  viaView: number[];
+}
+
+const fmtId = (p: Program, id: number) => `%${id} (${p.nodes[id].op})`;
+
+/**
+ * Plans the kernels of `program` under `types` (default: the nodes' own, symbolic types).
+ * @example
+ * const plan = planFusion(exe.program);
+ * plan.kernels.map((k) => `${k.name} ${k.kind}: ${k.nodes.join(' ')}`);
+ */
+export function planFusion(program: Program, types: TypeOf = (id) => program.nodes[id].type): FusionPlan {
+  const order = topoOrder(program);
+  const n = program.nextId;
+  const pos = new Int32Array(n).fill(-1);
+  order.forEach((id, i) => (pos[id] = i));
+  const decisions: string[] = [];
+  const classes = new Map<number, NodeClass>();
+  for (const id of order) classes.set(id, classify(program.nodes[id], types));
+  const cls = (id: number) => classes.get(id)!;
+  const name = (id: number) => fmtId(program, id);
+
+  // data users: who reads a node's value (a shape-only use needs no memory and no ordering)
+  const users: number[][] = Array.from({ length: n }, () => []);
+  for (const id of order) {
+    for (const i of dataInputs(program.nodes[id], cls(id))) {
+      const list = users[i];
+      if (list[list.length - 1] !== id) list.push(id);
+    }
+  }
+  const external = new Uint8Array(n);
+  for (const id of program.outputs) external[id] = 1;
+  for (const [, v] of program.updates) external[v] = 1;
+
+  const groups: Group[] = [];
+  const groupOf = new Int32Array(n).fill(-1);
+  const newGroup = (g: Omit<Group, 'alive' | 'prod' | 'cons' | 'viaView'>): number => {
+    const k = groups.length;
+    groups.push({ ...g, alive: true, prod: new Set(), cons: new Set(), viaView: [] });
+    for (const m of g.members) groupOf[m] = k;
+    return k;
+  };
+  const only = (x: number) => (users[x].length === 1 && !external[x] ? users[x][0] : -1);
+
+  // ---- matmul epilogues: bias add, then a unary activation or relu ----
+  const zeroConst = (id: number): boolean => {
+    const node = program.nodes[id];
+    if (node.op !== 'constant') return false;
+    const t = node.attrs.value as Tensor;
+    return t.size === 1 && t.data[0] === 0;
+  };
+  for (const id of order) {
+    if (cls(id) !== 'matmul') continue;
+    const members = [id];
+    let matmul: NonNullable<Group['matmul']> = { node: id };
+    let last = id;
+    const shape = types(id).shape;
+    const cols = shape[shape.length - 1];
+    const u = only(id);
+    if (u >= 0 && program.nodes[u].op === 'add' && groupOf[u] < 0) {
+      const add = program.nodes[u];
+      const b = add.inputs[0] === id ? add.inputs[1] : add.inputs[0];
+      const bs = stripLeadingOnes(types(b).shape);
+      if (b === id) decisions.push(`${name(id)}: bias not fused: the product is added to itself`);
+      else if (bs.length === 1 && bs[0] === cols && cols !== null && types(b).shape.length <= shape.length && sameShape(types(u).shape, shape)) {
+        members.push(u);
+        matmul = { ...matmul, biasAdd: u, bias: b };
+        last = u;
+      } else decisions.push(`${name(id)}: ${name(u)} not fused as a bias: ${name(b)} of shape ${fmtShape(types(b).shape)} is not one row of ${fmtShape(shape)}`);
+    } else if (users[id].some((x) => program.nodes[x].op === 'add') && (users[id].length > 1 || external[id])) {
+      decisions.push(`${name(id)}: bias not fused: the product is also used by ${users[id].map(name).join(', ')}${external[id] ? ' and returned' : ''}`);
+    }
+    const a = only(last);
+    if (a >= 0 && groupOf[a] < 0 && EPILOGUE_UNARY.has(program.nodes[a].op)) {
+      members.push(a);
+      matmul = { ...matmul, activation: { node: a, op: program.nodes[a].op } };
+    } else if (users[last].length === 2 && !external[last] && users[last].every((x) => groupOf[x] < 0)) {
+      const [c, w] = users[last].map((x) => program.nodes[x]);
+      const [cond, sel] = c.op === 'greater' ? [c, w] : [w, c];
+      if (cond.op === 'greater' && sel.op === 'where' && cond.inputs[0] === last && zeroConst(cond.inputs[1]) && sel.inputs[0] === cond.id && sel.inputs[1] === last && zeroConst(sel.inputs[2])) {
+        if (only(cond.id) === sel.id) {
+          members.push(cond.id, sel.id);
+          matmul = { ...matmul, activation: { node: sel.id, op: 'relu', cond: cond.id } };
+        } else {
+          const others = users[cond.id].filter((x) => x !== sel.id);
+          decisions.push(`${name(id)}: relu ${name(sel.id)} not fused: its mask ${name(cond.id)} is also used by ${others.length ? others.map(name).join(', ') : 'the caller'}`);
+        }
+      }
+    }
+    if (members.length > 1) {
+      const parts = [`matmul ${name(id)}`];
+      if (matmul.biasAdd !== undefined) parts.push(`bias add %${matmul.biasAdd}`);
+      if (matmul.activation) parts.push(`${matmul.activation.op} %${matmul.activation.node}`);
+      decisions.push(`${parts.join(' + ')} → one kernel: the epilogue runs as the product is stored`);
+    }
+    newGroup({ kind: 'matmul', members, root: members[members.length - 1], iter: [], shape: types(members[members.length - 1]).shape, matmul });
+  }
+
+  // ---- elementwise chains, consumer first: a producer joins when only this kernel reads it ----
+  // (so only the kernel's last node leaves it, and kernels stay acyclic; results shared between
+  // kernels are merged below, where cycles are checked)
+  const strip = (id: number) => stripLeadingOnes(types(id).shape);
+  for (let i = order.length - 1; i >= 0; i--) {
+    const id = order[i];
+    if (groupOf[id] >= 0) continue;
+    const c = cls(id);
+    if (c !== 'ew' && c !== 'reduce') continue;
+    const node = program.nodes[id];
+    let shape: SymShape;
+    let reduce: Group['reduce'];
+    if (c === 'reduce') {
+      shape = types(node.inputs[0]).shape;
+      reduce = { node: id, mode: reduceMode(shape.length, node.attrs.axes as number[])! };
+    } else shape = stripLeadingOnes(types(id).shape);
+    const k = newGroup({ kind: 'elementwise', members: [id], root: id, iter: stripLeadingOnes(shape), shape, reduce });
+    const g = groups[k];
+    const reads = new Set<number>(dataInputs(node, c));
+    const work = [...reads];
+    while (work.length) {
+      const p = work.shift()!;
+      if (groupOf[p] >= 0) continue;
+      const pc = cls(p);
+      const pn = program.nodes[p];
+      if (pc !== 'ew' && !(pc === 'view' && alignedView(pn, types))) continue;
+      if (external[p] || users[p].some((u) => groupOf[u] !== k)) continue; // shared: considered for merging below
+      const where = placement(strip(p), g.iter);
+      let refuse = '';
+      if (!where) refuse = `its shape ${fmtShape(types(p).shape)} would be recomputed in the loop over ${fmtShape(g.iter)} (or does not broadcast to it)`;
+      else if (g.members.length >= FUSION_LIMITS.maxOps) refuse = `the kernel has ${FUSION_LIMITS.maxOps} ops, its limit`;
+      else if (reads.size >= FUSION_LIMITS.maxArrays) refuse = `the kernel reads ${FUSION_LIMITS.maxArrays} arrays, its limit`;
+      if (refuse) {
+        decisions.push(`${name(p)} not fused into the kernel of ${name(g.root)}: ${refuse}`);
+        continue;
+      }
+      g.members.push(p);
+      groupOf[p] = k;
+      reads.delete(p);
+      for (const x of dataInputs(pn, pc)) {
+        if (groupOf[x] === k) continue;
+        reads.add(x);
+        work.push(x);
+      }
+    }
+  }
+
+  // every other computing node is a kernel of its own; unfused views share their input's storage
+  const aliasOf = new Map<number, number>();
+  for (const id of order) {
+    if (groupOf[id] >= 0) continue;
+    const c = cls(id);
+    if (c === 'view') {
+      const base = program.nodes[id].inputs[0];
+      aliasOf.set(id, aliasOf.get(base) ?? base);
+    } else if (c === 'row' || c === 'random' || c === 'reference') {
+      newGroup({ kind: c, members: [id], root: id, iter: [], shape: types(id).shape });
+    }
+  }
+  const baseOf = (id: number) => aliasOf.get(id) ?? id;
+
+  // ---- the kernel graph ----
+  for (let k = 0; k < groups.length; k++) {
+    for (const m of groups[k].members) {
+      for (const x of dataInputs(program.nodes[m], cls(m))) {
+        const gx = groupOf[baseOf(x)];
+        if (gx < 0 || gx === k) continue;
+        groups[k].prod.add(gx);
+        groups[gx].cons.add(k);
+        if (aliasOf.has(x)) {
+          groups[k].viaView.push(gx);
+          groups[gx].viaView.push(k);
+        }
+      }
+    }
+  }
+
+  // ---- merging kernels of the same loop that share results or inputs ----
+  const stamp = new Int32Array(groups.length);
+  let stampNo = 0;
+  /** Is there a path a → c → … → b through some third kernel c? (bounded: past the budget, assume so) */
+  const pathVia = (a: number, b: number): boolean => {
+    stampNo++;
+    const st: number[] = [];
+    for (const c of groups[a].cons) if (c !== b) st.push(c);
+    let budget = FUSION_LIMITS.searchBudget;
+    while (st.length) {
+      const c = st.pop()!;
+      if (c === b) return true;
+      if (stamp[c] === stampNo) continue;
+      stamp[c] = stampNo;
+      if (--budget < 0) return true;
+      for (const d of groups[c].cons) if (stamp[d] !== stampNo) st.push(d);
+    }
+    return false;
+  };
+  /** Arrays a merged kernel would touch: what it reads from outside, and what leaves it. */
+  const arraysOf = (members: readonly number[]): number => {
+    const set = new Set(members);
+    const touched = new Set<number>();
+    for (const m of members) {
+      for (const x of dataInputs(program.nodes[m], cls(m))) if (!set.has(x) && !(program.nodes[x].op === 'constant' && allOnes(types(x).shape))) touched.add(x);
+      if (external[m] || users[m].some((u) => !set.has(u))) touched.add(m);
+    }
+    return touched.size;
+  };
+  const merge = (a: number, b: number) => {
+    const ga = groups[a];
+    const gb = groups[b];
+    ga.members.push(...gb.members);
+    for (const m of gb.members) groupOf[m] = a;
+    if (gb.reduce) {
+      ga.reduce = gb.reduce;
+      ga.shape = gb.shape;
+    }
+    if (ga.reduce) ga.root = ga.reduce.node;
+    else if (pos[gb.root] > pos[ga.root]) ga.root = gb.root;
+    gb.alive = false;
+    for (const x of gb.prod) {
+      groups[x].cons.delete(b);
+      if (x !== a) {
+        groups[x].cons.add(a);
+        ga.prod.add(x);
+      }
+    }
+    for (const x of gb.cons) {
+      groups[x].prod.delete(b);
+      if (x !== a) {
+        groups[x].prod.add(a);
+        ga.cons.add(x);
+      }
+    }
+    ga.prod.delete(a);
+    ga.cons.delete(a);
+    ga.prod.delete(b);
+    ga.cons.delete(b);
+    for (const x of gb.viaView) {
+      ga.viaView.push(x);
+      const list = groups[x].viaView;
+      for (let j = 0; j < list.length; j++) if (list[j] === b) list[j] = a;
+    }
+  };
+  /** Does kernel k read the value of `node` (directly or through views)? */
+  const readsValue = (k: number, node: number): boolean =>
+    groups[k].members.some((m) => dataInputs(program.nodes[m], cls(m)).some((x) => baseOf(x) === node));
+  const sharedInputPartners = (a: number): number[] => {
+    const out: number[] = [];
+    for (const m of groups[a].members) {
+      for (const x of dataInputs(program.nodes[m], cls(m))) {
+        const b = baseOf(x);
+        if (groupOf[b] === a || allOnes(types(b).shape) || users[b].length > 64) continue;
+        for (const u of users[b]) if (groupOf[u] >= 0 && groupOf[u] !== a) out.push(groupOf[u]);
+      }
+    }
+    return out;
+  };
+  for (let round = 0, changed = true; changed && round < 4; round++) {
+    changed = false;
+    const ew = groups.map((_, k) => k).filter((k) => groups[k].alive && groups[k].kind === 'elementwise').sort((x, y) => pos[groups[x].root] - pos[groups[y].root]);
+    for (const a of ew) {
+      if (!groups[a].alive) continue;
+      const cand = [...new Set([...groups[a].cons, ...groups[a].prod, ...sharedInputPartners(a)])].sort((x, y) => pos[groups[x].root] - pos[groups[y].root]);
+      for (const b of cand) {
+        const ga = groups[a];
+        const gb = groups[b];
+        if (!gb.alive || b === a || gb.kind !== 'elementwise' || !sameShape(ga.iter, gb.iter)) continue;
+        const label = `kernels of ${name(ga.root)} and ${name(gb.root)} (loop ${fmtShape(ga.iter)})`;
+        let why = '';
+        if (ga.reduce && gb.reduce) why = 'both end in a reduction';
+        else if ((ga.reduce && readsValue(b, ga.reduce.node)) || (gb.reduce && readsValue(a, gb.reduce.node))) why = 'one reads the result of the other’s reduction';
+        else if (ga.members.length + gb.members.length > FUSION_LIMITS.maxOps) why = `together they exceed ${FUSION_LIMITS.maxOps} ops`;
+        else if (ga.viaView.includes(b)) why = 'one reads the other through a view';
+        else if (pathVia(a, b) || pathVia(b, a)) why = 'another kernel sits between them';
+        else if (arraysOf([...ga.members, ...gb.members]) > FUSION_LIMITS.maxArrays) why = `together they touch more than ${FUSION_LIMITS.maxArrays} arrays`;
+        if (why) {
+          decisions.push(`${label} not merged: ${why}`);
+          continue;
+        }
+        const link = ga.cons.has(b) || ga.prod.has(b) ? 'one reads the other' : 'they read the same input';
+        decisions.push(`${label} merged: ${link}, so one pass computes both`);
+        merge(a, b);
+        changed = true;
+      }
+    }
+  }
+
+  // ---- outputs, and kernels nothing reads ----
+  const live = groups.map((_, k) => k).filter((k) => groups[k].alive);
+  const outputs = new Map<number, number[]>();
+  for (const k of live) {
+    const g = groups[k];
+    g.members.sort((x, y) => pos[x] - pos[y]);
+    const leaves = (m: number) => external[m] === 1 || users[m].some((u) => groupOf[u] !== k);
+    outputs.set(k, g.kind === 'elementwise' ? g.members.filter((m) => m !== g.reduce?.node && leaves(m)) : [g.root]);
+  }
+  const kept = live.filter((k) => {
+    const g = groups[k];
+    if (g.kind === 'reference') return true;
+    const results = g.kind === 'elementwise' ? [...outputs.get(k)!, ...(g.reduce ? [g.reduce.node] : [])] : [g.root];
+    if (results.some((m) => external[m] === 1 || users[m].some((u) => groupOf[u] !== k))) return true;
+    decisions.push(`kernel of ${name(g.root)} dropped: only the shapes of its results are used`);
+    return false;
+  });
+
+  // ---- staged copies: an update value that is (a view of) a param some update writes ----
+  const targets = new Set(program.updates.map(([p]) => p));
+  const copies: Group[] = [];
+  program.updates.forEach(([p, v]) => {
+    const b = baseOf(v);
+    if (program.nodes[b].op === 'param' && targets.has(b)) {
+      copies.push({ kind: 'copy', members: [], root: v, iter: [], shape: types(v).shape, copy: { from: v, param: p }, alive: true, prod: new Set(), cons: new Set(), viaView: [] });
+      decisions.push(`update of "${String(program.nodes[p].attrs.name)}": its value ${name(v)} is a param this run updates too, so it is copied before anything is written`);
+    }
+  });
+
+  // ---- schedule: depth first from the outputs, then from the updates, last to first ----
+  // Backprop computes the last layer's gradients first; visiting the updates last to first puts
+  // each gradient right before the update that consumes it, so it dies early.
+  const keptSet = new Set(kept);
+  const scheduled: number[] = [];
+  const state = new Uint8Array(groups.length);
+  const depsOf = (k: number): number[] =>
+    [...groups[k].prod].filter((x) => keptSet.has(x)).sort((x, y) => pos[groups[x].root] - pos[groups[y].root]);
+  const visit = (root: number) => {
+    if (root < 0 || state[root] || !keptSet.has(root)) return;
+    const st: [number, number[], number][] = [[root, depsOf(root), 0]];
+    state[root] = 1;
+    while (st.length) {
+      const top = st[st.length - 1];
+      if (top[2] < top[1].length) {
+        const d = top[1][top[2]++];
+        if (!state[d]) {
+          state[d] = 1;
+          st.push([d, depsOf(d), 0]);
+        }
+      } else {
+        state[top[0]] = 2;
+        scheduled.push(top[0]);
+        st.pop();
+      }
+    }
+  };
+  for (const id of program.outputs) visit(groupOf[baseOf(id)]);
+  for (let u = program.updates.length - 1; u >= 0; u--) visit(groupOf[baseOf(program.updates[u][1])]);
+  for (const k of [...kept].sort((a, b) => pos[groups[a].root] - pos[groups[b].root])) visit(k);
+
+  const kernels: KernelPlan[] = [];
+  const kernelOf = new Map<number, number>();
+  const push = (g: Group, outs: readonly number[]) => {
+    const idx = kernels.length;
+    kernels.push(
+      Object.freeze({
+        name: `k${idx}`,
+        kind: g.kind,
+        nodes: Object.freeze([...g.members]),
+        outputs: Object.freeze([...outs]),
+        shape: g.shape,
+        ...(g.reduce ? { reduce: Object.freeze({ ...g.reduce }) } : {}),
+        ...(g.matmul ? { matmul: g.matmul } : {}),
+        ...(g.copy ? { copy: g.copy } : {}),
+      }),
+    );
+    for (const m of g.members) kernelOf.set(m, idx);
+  };
+  for (const c of copies) push(c, []);
+  for (const k of scheduled) push(groups[k], outputs.get(k)!);
+  for (const k of kernels) {
+    if (k.kind === 'elementwise' && k.nodes.length > 1) {
+      const ops = k.nodes.map((m) => `${program.nodes[m].op} %${m}`).join(', ');
+      decisions.push(`${k.name}: ${k.nodes.length} ops in one loop over ${fmtShape(k.shape)}${k.reduce ? `, ending in a ${k.reduce.mode}-axes ${program.nodes[k.reduce.node].op}` : ''}: ${ops}`);
+    }
+  }
+  return { kernels, classes, aliasOf, kernelOf, decisions, order, types };
+}
+
+/** The dtype a kernel's result is stored in (for reports). */
+export function kernelDtype(program: Program, k: KernelPlan): DType {
+  return program.nodes[k.copy ? k.copy.from : k.nodes[k.nodes.length - 1]].type.dtype;
+}
