@@ -88,7 +88,7 @@ export type TypeOf = (id: number) => TypeInfo;
 // ---- limits ----------------------------------------------------------------------------------
 
 /** At most this many ops in one elementwise kernel, and arrays (inputs + outputs) it touches. */
-export const FUSION_LIMITS = Object.freeze({ maxOps: 64, maxArrays: 24, searchBudget: 4096 });
+export const FUSION_LIMITS = Object.freeze({ maxOps: 64, maxArrays: 24, searchBudget: 256 });
 
 // ---- classification --------------------------------------------------------------------------
 
@@ -412,33 +412,66 @@ export function planFusion(program: Program, types: TypeOf = (id) => program.nod
   }
 
   // ---- merging kernels of the same loop that share results or inputs ----
+  // Levels: every edge x → y has level[x] < level[y]. Until the first merge, the position of a
+  // kernel's last node is one (a kernel's only result leaves from that node). A path a → … → b
+  // only passes through kernels with levels between a's and b's, which bounds the search.
+  const level = new Float64Array(groups.length);
+  for (let k = 0; k < groups.length; k++) level[k] = pos[groups[k].root];
+  /** After a merge raised a kernel's level: push its consumers above it, and theirs. */
+  const raise = (k: number) => {
+    const st = [k];
+    while (st.length) {
+      const x = st.pop()!;
+      for (const y of groups[x].cons) {
+        if (level[y] <= level[x]) {
+          level[y] = level[x] + 1;
+          st.push(y);
+        }
+      }
+    }
+  };
   const stamp = new Int32Array(groups.length);
   let stampNo = 0;
   /** Is there a path a → c → … → b through some third kernel c? (bounded: past the budget, assume so) */
   const pathVia = (a: number, b: number): boolean => {
+    if (level[a] >= level[b]) return false;
     stampNo++;
     const st: number[] = [];
-    for (const c of groups[a].cons) if (c !== b) st.push(c);
+    for (const c of groups[a].cons) if (c !== b && level[c] < level[b]) st.push(c);
     let budget = FUSION_LIMITS.searchBudget;
     while (st.length) {
       const c = st.pop()!;
-      if (c === b) return true;
       if (stamp[c] === stampNo) continue;
       stamp[c] = stampNo;
+      if (groups[c].cons.has(b)) return true;
       if (--budget < 0) return true;
-      for (const d of groups[c].cons) if (stamp[d] !== stampNo) st.push(d);
+      for (const d of groups[c].cons) if (stamp[d] !== stampNo && level[d] < level[b]) st.push(d);
     }
     return false;
   };
   /** Arrays a merged kernel would touch: what it reads from outside, and what leaves it. */
-  const arraysOf = (members: readonly number[]): number => {
-    const set = new Set(members);
-    const touched = new Set<number>();
-    for (const m of members) {
-      for (const x of dataInputs(program.nodes[m], cls(m))) if (!set.has(x) && !(program.nodes[x].op === 'constant' && allOnes(types(x).shape))) touched.add(x);
-      if (external[m] || users[m].some((u) => !set.has(u))) touched.add(m);
-    }
-    return touched.size;
+  const inSet = new Int32Array(n);
+  const touched = new Int32Array(n);
+  let setNo = 0;
+  const arraysOf = (x: Group, y: Group): number => {
+    setNo++;
+    for (const m of x.members) inSet[m] = setNo;
+    for (const m of y.members) inSet[m] = setNo;
+    let count = 0;
+    const visit = (m: number) => {
+      for (const i of dataInputs(program.nodes[m], cls(m))) {
+        if (inSet[i] === setNo || touched[i] === setNo || (program.nodes[i].op === 'constant' && allOnes(types(i).shape))) continue;
+        touched[i] = setNo;
+        count++;
+      }
+      if (touched[m] !== setNo && (external[m] || users[m].some((u) => inSet[u] !== setNo))) {
+        touched[m] = setNo;
+        count++;
+      }
+    };
+    x.members.forEach(visit);
+    y.members.forEach(visit);
+    return count;
   };
   const merge = (a: number, b: number) => {
     const ga = groups[a];
@@ -470,6 +503,10 @@ export function planFusion(program: Program, types: TypeOf = (id) => program.nod
     ga.cons.delete(a);
     ga.prod.delete(b);
     ga.cons.delete(b);
+    if (level[b] > level[a]) {
+      level[a] = level[b];
+      raise(a);
+    }
     for (const x of gb.viaView) {
       ga.viaView.push(x);
       const list = groups[x].viaView;
@@ -490,31 +527,45 @@ export function planFusion(program: Program, types: TypeOf = (id) => program.nod
     }
     return out;
   };
+  // a pair refused once is tried again only after one of the two has grown
+  const version = new Int32Array(groups.length);
+  const refused = new Set<string>();
+  const sameIter = (x: number, y: number) => sameShape(groups[x].iter, groups[y].iter);
   for (let round = 0, changed = true; changed && round < 4; round++) {
     changed = false;
     const ew = groups.map((_, k) => k).filter((k) => groups[k].alive && groups[k].kind === 'elementwise').sort((x, y) => pos[groups[x].root] - pos[groups[y].root]);
     for (const a of ew) {
       if (!groups[a].alive) continue;
-      const cand = [...new Set([...groups[a].cons, ...groups[a].prod, ...sharedInputPartners(a)])].sort((x, y) => pos[groups[x].root] - pos[groups[y].root]);
+      const cand = [...new Set([...groups[a].cons, ...groups[a].prod, ...sharedInputPartners(a)])]
+        .filter((b) => b !== a && groups[b].kind === 'elementwise' && sameIter(a, b))
+        .sort((x, y) => pos[groups[x].root] - pos[groups[y].root]);
       for (const b of cand) {
         const ga = groups[a];
         const gb = groups[b];
-        if (!gb.alive || b === a || gb.kind !== 'elementwise' || !sameShape(ga.iter, gb.iter)) continue;
-        const label = `kernels of ${name(ga.root)} and ${name(gb.root)} (loop ${fmtShape(ga.iter)})`;
+        if (!gb.alive) continue;
+        // refusals that growing kernels cannot undo are final; a kernel in between may later merge away
+        const forever = a < b ? `${a},${b}` : `${b},${a}`;
+        const pair = a < b ? `${a}.${version[a]},${b}.${version[b]}` : `${b}.${version[b]},${a}.${version[a]}`;
+        if (refused.has(forever) || refused.has(pair)) continue;
         let why = '';
         if (ga.reduce && gb.reduce) why = 'both end in a reduction';
         else if ((ga.reduce && readsValue(b, ga.reduce.node)) || (gb.reduce && readsValue(a, gb.reduce.node))) why = 'one reads the result of the other’s reduction';
         else if (ga.members.length + gb.members.length > FUSION_LIMITS.maxOps) why = `together they exceed ${FUSION_LIMITS.maxOps} ops`;
         else if (ga.viaView.includes(b)) why = 'one reads the other through a view';
-        else if (pathVia(a, b) || pathVia(b, a)) why = 'another kernel sits between them';
-        else if (arraysOf([...ga.members, ...gb.members]) > FUSION_LIMITS.maxArrays) why = `together they touch more than ${FUSION_LIMITS.maxArrays} arrays`;
+        else if (arraysOf(ga, gb) > FUSION_LIMITS.maxArrays) why = `together they touch more than ${FUSION_LIMITS.maxArrays} arrays`;
+        const final = why !== '';
+        if (!why && (pathVia(a, b) || pathVia(b, a))) why = 'another kernel sits between them';
+        const label = () => `kernels of ${name(ga.root)} and ${name(gb.root)} (loop ${fmtShape(ga.iter)})`;
         if (why) {
-          decisions.push(`${label} not merged: ${why}`);
+          if (!refused.has(forever + '?')) decisions.push(`${label()} not merged: ${why}`);
+          refused.add(final ? forever : pair);
+          refused.add(forever + '?');
           continue;
         }
         const link = ga.cons.has(b) || ga.prod.has(b) ? 'one reads the other' : 'they read the same input';
-        decisions.push(`${label} merged: ${link}, so one pass computes both`);
+        decisions.push(`${label()} merged: ${link}, so one pass computes both`);
         merge(a, b);
+        version[a]++;
         changed = true;
       }
     }

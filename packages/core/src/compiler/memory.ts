@@ -299,16 +299,17 @@ export function planBuffers(program: Program, plan: FusionPlan, opts: MemoryOpti
   cursor += scratchBytes;
   const base = cursor;
   const arena = buffers.filter((b) => b.region === 'arena' && !merged.has(b.id)).sort((x, y) => y.bytes - x.bytes || x.id - y.id);
+  // placed buffers, kept sorted by offset; the smallest gap that fits among those alive at the same time
   const placedBufs: BufferPlan[] = [];
   let top = 0;
   for (const b of arena) {
     const size = align(b.bytes);
-    // occupied ranges of buffers alive at the same time, by offset
-    const busy = placedBufs.filter((o) => !(o.last < b.def || b.last < o.def)).sort((x, y) => x.offset - y.offset);
     let best = -1;
     let bestGap = Infinity;
     let at = 0;
-    for (const o of busy) {
+    for (let j = 0; j < placedBufs.length; j++) {
+      const o = placedBufs[j];
+      if (o.last < b.def || b.last < o.def) continue;
       const gap = o.offset - at;
       if (gap >= size && gap < bestGap) {
         best = at;
@@ -318,7 +319,14 @@ export function planBuffers(program: Program, plan: FusionPlan, opts: MemoryOpti
     }
     b.offset = best >= 0 ? best : at;
     top = Math.max(top, b.offset + size);
-    placedBufs.push(b);
+    let lo = 0;
+    let hi = placedBufs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (placedBufs[mid].offset <= b.offset) lo = mid + 1;
+      else hi = mid;
+    }
+    placedBufs.splice(lo, 0, b);
   }
   for (const b of arena) b.offset += base;
   const intermediateBytes = top;
