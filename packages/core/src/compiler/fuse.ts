@@ -22,6 +22,7 @@
  * specialization's concrete shapes — so a decision is never wrong for the shapes that run.
  */
 import { isFloat, type DType } from '../dtype';
+import { GraphError } from '../errors';
 import type { Node, Program, TypeInfo } from '../ir';
 import { topoOrder } from '../ir';
 import { getOp, hasOp } from '../registry';
@@ -503,10 +504,9 @@ export function planFusion(program: Program, types: TypeOf = (id) => program.nod
     ga.cons.delete(a);
     ga.prod.delete(b);
     ga.cons.delete(b);
-    if (level[b] > level[a]) {
-      level[a] = level[b];
-      raise(a);
-    }
+    // consumers of either may sit below the merged kernel's level now
+    level[a] = Math.max(level[a], level[b]);
+    raise(a);
     for (const x of gb.viaView) {
       ga.viaView.push(x);
       const list = groups[x].viaView;
@@ -651,6 +651,16 @@ export function planFusion(program: Program, types: TypeOf = (id) => program.nod
   };
   for (const c of copies) push(c, []);
   for (const k of scheduled) push(groups[k], outputs.get(k)!);
+  // every kernel runs after the kernels it reads from (a failure here is a planner bug)
+  kernels.forEach((k, i) => {
+    for (const m of k.nodes) {
+      for (const x of dataInputs(program.nodes[m], cls(m))) {
+        const w = kernelOf.get(baseOf(x));
+        if (w !== undefined && w !== i && w > i) throw new GraphError(`fuse: kernel ${k.name} reads %${x}, which ${kernels[w].name} writes later (a planner bug)`, { op: 'fuse' });
+        if (w === i && x !== baseOf(x)) throw new GraphError(`fuse: kernel ${k.name} reads %${x} through a view of its own result (a planner bug)`, { op: 'fuse' });
+      }
+    }
+  });
   for (const k of kernels) {
     if (k.kind === 'elementwise' && k.nodes.length > 1) {
       const ops = k.nodes.map((m) => `${program.nodes[m].op} %${m}`).join(', ');
