@@ -40,6 +40,14 @@ export interface CompileOptions {
   /** `'js'` (default): fused, generated JavaScript over one arena; `'interpreter'`: the reference interpreter. */
   backend?: Backend;
   /**
+   * The compiled backend's float32 loops keep intermediates in double and use float32-accurate
+   * forms that share work (tanh from the exponential that σ and softplus use; a short log1p
+   * series): results agree with the interpreter to float32 rounding, not bit for bit. Default
+   * true; `false` rounds every float32 intermediate like the interpreter (bit-equal, slower).
+   * Float64 always computes the reference formulas.
+   */
+  fastMath?: boolean;
+  /**
    * The optimization pipeline, run in order: passes, names of registered passes, or plain
    * functions `Program → Program`. Default `defaultPasses` (dce → cse → foldConstants →
    * canonicalize → stabilize → specialize); `[]` compiles the graph as written.
@@ -150,7 +158,7 @@ export class Executable {
   private readonly hasRandom: boolean;
   private readonly js?: JsExecutor;
 
-  constructor(graph: Graph, source: Program, program: Program, opts: { nanGuard?: boolean; passes?: readonly PassRecord[]; backend?: Backend } = {}) {
+  constructor(graph: Graph, source: Program, program: Program, opts: { nanGuard?: boolean; passes?: readonly PassRecord[]; backend?: Backend; fastMath?: boolean } = {}) {
     this.graph = graph;
     this.source = source;
     this.program = program;
@@ -162,7 +170,7 @@ export class Executable {
     }
     // from the source: a run advances the RNG counter whether or not optimization kept a random node
     this.hasRandom = Object.values(source.nodes).some((n) => n.op === 'randomUniform' || n.op === 'randomNormal');
-    if (this.backend === 'js') this.js = new JsExecutor(graph, program, (feeds) => validateFeeds(graph, program, feeds as Feeds), { nanGuard: this.nanGuard });
+    if (this.backend === 'js') this.js = new JsExecutor(graph, program, (feeds) => validateFeeds(graph, program, feeds as Feeds), { nanGuard: this.nanGuard, fastMath: opts.fastMath });
   }
 
   /** How many shape specializations the compiled backend has generated (0 for the interpreter). */
@@ -239,5 +247,5 @@ export function compile(g: Graph, opts: CompileOptions): Executable {
   if (!BACKENDS.includes(backend)) throw new GraphError(`unknown backend ${JSON.stringify(backend)} (known: ${BACKENDS.join(', ')})`, { op: 'compile', origin: captureOrigin() });
   const source = buildProgram(g, opts);
   const { program, passes } = runPipeline(source, opts.passes ?? defaultPasses, { afterPass: opts.afterPass });
-  return new Executable(g, source, program, { nanGuard: opts.nanGuard, passes, backend });
+  return new Executable(g, source, program, { nanGuard: opts.nanGuard, passes, backend, fastMath: opts.fastMath });
 }

@@ -55,6 +55,8 @@ export interface BufferPlan {
   last: number;
   /** Byte offset in the arena. */
   offset: number;
+  /** Set when this buffer's values were written over another buffer's (in place): that buffer's id. */
+  into?: number;
 }
 
 export interface MemoryPlan {
@@ -258,6 +260,7 @@ export function planBuffers(program: Program, plan: FusionPlan, opts: MemoryOpti
           if (!reads[i].every((y) => bufferOf(y) !== xb || count(types(y).shape).n === n)) continue;
           taken.add(xb.id);
           merged.add(ob.id);
+          ob.into = xb.id;
           xb.nodes.push(...ob.nodes);
           xb.last = Math.max(xb.last, ob.last);
           for (const node of ob.nodes) locations.set(node, { kind: 'buffer', buffer: xb.id });
@@ -329,6 +332,7 @@ export function planBuffers(program: Program, plan: FusionPlan, opts: MemoryOpti
     placedBufs.splice(lo, 0, b);
   }
   for (const b of arena) b.offset += base;
+  for (const b of buffers) if (b.into !== undefined) b.offset = buffers[b.into].offset;
   const intermediateBytes = top;
 
   // figures

@@ -226,7 +226,11 @@ function reduceApp(f: (s: Sym, axes: number[], keep: boolean) => Sym, bound: (b:
 }
 
 /** A float version of a bool or int value, so the pool stays float. */
-const asFloat = (s: Sym, shape: number[], bound: number): PoolValue => val(api.cast(s, 'float64'), shape, bound);
+/** The float dtype a random graph is built in (float64 unless its recipe says float32). */
+const graphDtypes = new WeakMap<Graph, 'float32' | 'float64'>();
+const floatOf = (g: Graph): 'float32' | 'float64' => graphDtypes.get(g) ?? 'float64';
+
+const asFloat = (s: Sym, shape: number[], bound: number): PoolValue => val(api.cast(s, floatOf(s.graph)), shape, bound);
 
 const softsign = customGrad(
   (x: Sym) => api.div(x, api.add(api.abs(x), 1)),
@@ -284,8 +288,9 @@ export const graphApplicators: Record<string, Applicator> = {
   },
   cast: (pool, p) => {
     const v = floatValue(pool, p);
-    // through float32 and back: a lossy but differentiable round trip
-    return val(api.cast(api.cast(v.sym, 'float32'), 'float64'), v.shape, v.bound);
+    // through the other float type and back: lossy (float64) or exact (float32), differentiable
+    const dt = floatOf(v.sym.graph);
+    return val(api.cast(api.cast(v.sym, dt === 'float64' ? 'float32' : 'float64'), dt), v.shape, v.bound);
   },
   stopGradient: unaryApp(api.stopGradient, (b) => b),
   sum: reduceApp(api.sum, (b, n) => b * n),
@@ -426,16 +431,16 @@ export const graphApplicators: Record<string, Applicator> = {
   shapeSize: (pool, p) => {
     const v = floatValue(pool, p);
     const axes = randomAxes(v.shape, p);
-    return val(api.mul(v.sym, api.reciprocal(api.shapeSize(v.sym, axes, 'float64'))), v.shape, v.bound);
+    return val(api.mul(v.sym, api.reciprocal(api.shapeSize(v.sym, axes, floatOf(v.sym.graph)))), v.shape, v.bound);
   },
   randomUniform: (pool, p, g) => {
     const v = floatValue(pool, p);
-    const r = p.bool() ? api.randomUniformLike(v.sym, { dtype: 'float64' }) : api.randomUniform(g, v.shape, { dtype: 'float64' });
+    const r = p.bool() ? api.randomUniformLike(v.sym, { dtype: floatOf(g) }) : api.randomUniform(g, v.shape, { dtype: floatOf(g) });
     return val(api.mul(v.sym, r), v.shape, v.bound);
   },
   randomNormal: (pool, p, g) => {
     const v = floatValue(pool, p);
-    const r = p.bool() ? api.randomNormalLike(v.sym, { dtype: 'float64' }) : api.randomNormal(g, v.shape, { dtype: 'float64' });
+    const r = p.bool() ? api.randomNormalLike(v.sym, { dtype: floatOf(g) }) : api.randomNormal(g, v.shape, { dtype: floatOf(g) });
     return val(api.add(v.sym, api.tanh(r)), v.shape, v.bound + 1);
   },
   customGrad: unaryApp(softsign, () => 1),
@@ -475,13 +480,15 @@ function logicApp(f: (a: Sym, b?: Sym) => Sym, unary = false): Applicator {
 export const SOURCE_OPS: readonly string[] = ['input', 'param', 'constant'];
 
 export interface GraphRecipe {
-  /** Shapes of the float64 inputs (fed) and params (owned by the graph). */
+  /** Shapes of the inputs (fed) and params (owned by the graph). */
   readonly inputs: readonly number[][];
   readonly params: readonly number[][];
   /** One step per op application: the op and the integers its choices are made from. */
   readonly steps: readonly { readonly op: string; readonly picks: readonly number[] }[];
   /** Seeds input and param values and the graph. */
   readonly seed: number;
+  /** The float dtype of inputs, params and every value. Default float64. */
+  readonly dtype?: 'float32' | 'float64';
 }
 
 export interface BuiltGraph {
@@ -507,21 +514,23 @@ export interface GraphCase {
   toString(): string;
 }
 
-function valuesFor(shape: readonly number[], seed: number, key: string): Tensor {
-  const t = new Tensor('float64', shape);
-  fillNormal(t.data, 'float64', streamKey(seed, key, 0));
+function valuesFor(shape: readonly number[], seed: number, key: string, dtype: 'float32' | 'float64' = 'float64'): Tensor {
+  const t = new Tensor(dtype, shape);
+  fillNormal(t.data, dtype, streamKey(seed, key, 0));
   return t;
 }
 
 /** Builds a recipe into a fresh graph. */
 export function buildRecipe(recipe: GraphRecipe, opts: { withGrad?: boolean } = {}): BuiltGraph {
   const g = new Graph({ seed: recipe.seed });
+  const dtype = recipe.dtype ?? 'float64';
+  graphDtypes.set(g, dtype);
   const feeds: Record<string, Tensor> = {};
   const inputs = recipe.inputs.map((shape, i) => {
-    feeds[`x${i}`] = valuesFor(shape, recipe.seed, `x${i}`);
-    return g.input(`x${i}`, shape, 'float64');
+    feeds[`x${i}`] = valuesFor(shape, recipe.seed, `x${i}`, dtype);
+    return g.input(`x${i}`, shape, dtype);
   });
-  const params = recipe.params.map((shape, i) => g.param(`p${i}`, valuesFor(shape, recipe.seed, `p${i}`)));
+  const params = recipe.params.map((shape, i) => g.param(`p${i}`, valuesFor(shape, recipe.seed, `p${i}`, dtype)));
   const pool: PoolValue[] = [...inputs, ...params].map((s) => val(s, [...(s.shape as number[])], 4));
   const values: Sym[] = [];
   for (const step of recipe.steps) {
@@ -551,14 +560,18 @@ export interface GraphOptions {
   maxParams?: number;
   /** Largest dim of input shapes. Default 3. */
   maxDim?: number;
+  /** The float dtype of the graph (inputs, params, every value). Default float64. */
+  dtype?: 'float32' | 'float64';
 }
 
 /**
- * Random expression graphs over float64 inputs and params, drawing ops uniformly from every
- * primitive that has an applicator (all built-ins). Values are kept in a moderate range, and
- * domains respected (log gets positive arguments), so results are finite.
+ * Random expression graphs over float64 (or, with `dtype: 'float32'`, float32) inputs and
+ * params, drawing ops uniformly from every primitive that has an applicator (all built-ins).
+ * Values are kept in a moderate range, and domains respected (log gets positive arguments), so
+ * results are finite.
  * @example
  * fc.assert(fc.property(arbGraph(), (c) => { const b = c.build({ withGrad: true }); ... }));
+ * fc.assert(fc.property(arbGraph({ dtype: 'float32' }), (c) => { ... }));
  */
 export function arbGraph(o: GraphOptions = {}): fc.Arbitrary<GraphCase> {
   const ops = o.ops ?? Object.keys(graphApplicators);
@@ -571,6 +584,7 @@ export function arbGraph(o: GraphOptions = {}): fc.Arbitrary<GraphCase> {
       steps: fc.array(step, { minLength: o.minSteps ?? 1, maxLength: o.maxSteps ?? 8 }),
       seed: fc.nat({ max: 1_000_000 }),
     })
+    .map((r): GraphRecipe => (o.dtype ? { ...r, dtype: o.dtype } : r))
     .map((recipe) => ({
       recipe,
       build: (b?: { withGrad?: boolean }) => buildRecipe(recipe, b),

@@ -142,6 +142,34 @@ const EXPANSIONS: Readonly<Record<string, (x: string, ctx: { bind: (code: string
 };
 
 /**
+ * Float32 fast-math forms (`fastMath: true`): float32-accurate, not bit-equal to the reference
+ * formulas, and cheaper because they share one exponential per operand.
+ * - tanh x = sign(x)·(1 − e²)/(1 + e²) with e = e^−|x| (the e that σ(x) and softplus(x) use),
+ *   and x·(1 − x²/3) below |x| = 2⁻¹⁰, where 1 − e² would cancel (error < 2⁻⁴⁰ there; above it
+ *   < 2⁻⁴⁰ too, so every float32 result is within an ulp of the reference);
+ * - softplus x = max(x, 0) + log1p(e), with log1p(e) for e ∈ [0, 1] by the series
+ *   log(1 + e) = 2·atanh(s) = 2s·(1 + s²/3 + s⁴/5 + … + s¹²/13), s = e/(2 + e) ≤ 1/3: the first
+ *   term left out is below 2⁻²⁶ relative.
+ */
+const FAST_EXPANSIONS: Readonly<Record<string, (x: string, ctx: { bind: (code: string) => string; abs: (x: string) => string }) => string>> = {
+  ...EXPANSIONS,
+  tanh: (x, { bind, abs }) => {
+    const ax = bind(abs(x));
+    const e = bind(`Math.exp(-${ax})`);
+    const e2 = bind(`${e} * ${e}`);
+    const t = bind(`(1 - ${e2}) / (1 + ${e2})`);
+    return `(${ax} < 0.0009765625 ? ${x} * (1 - ${x} * ${x} / 3) : ${x} < 0 ? -${t} : ${t})`;
+  },
+  softplus: (x, { bind, abs }) => {
+    const e = bind(`Math.exp(-${bind(abs(x))})`);
+    const s = bind(`${e} / (2 + ${e})`);
+    const s2 = bind(`${s} * ${s}`);
+    const series = `(2 * ${s} * (1 + ${s2} * (1 / 3 + ${s2} * (1 / 5 + ${s2} * (1 / 7 + ${s2} * (1 / 9 + ${s2} * (1 / 11 + ${s2} / 13)))))))`;
+    return `(Math.max(${x}, 0) + ${series})`;
+  },
+};
+
+/**
  * The JS expression of a unary primitive applied to `x` (an identifier or literal).
  * @example unaryJs('sigmoid', 'v') // '$sigmoid(v)'
  */
@@ -317,6 +345,12 @@ export interface ElementwiseSpec {
   readonly reduce?: { readonly op: ReduceOp; readonly expr: Expr; readonly axes: ReduceAxes };
   /** Round float32 intermediates as the interpreter does (bit-equal results). Default true. */
   readonly roundIntermediates?: boolean;
+  /**
+   * Float32 ops may use float32-accurate forms that share work (tanh from the exponential σ and
+   * softplus use, a short log1p series): faster, within float32 rounding of the reference, not
+   * bit-equal. Float64 ops always use the reference formulas. Default false.
+   */
+  readonly fastMath?: boolean;
 }
 
 /**
@@ -453,6 +487,24 @@ function checkSpec(spec: ElementwiseSpec): void {
   }
 }
 
+// Generated functions by source text: programs compiled again (gradcheck, tests, a second
+// executable of the same graph) reuse kernels V8 has already optimized. Bounded; cleared when full.
+const CACHE_LIMIT = 4096;
+const cache = new Map<string, ElementwiseKernel['fn']>();
+
+function generated(source: string, raccSize: number): ElementwiseKernel['fn'] {
+  let fn = cache.get(source);
+  if (!fn) {
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    const helperNames = Object.keys(KERNEL_HELPERS);
+    // one float64 accumulator row per kernel (the leading-axes reduction); kernels never run concurrently
+    const racc = new Float64Array(raccSize);
+    fn = new Function('racc', ...helperNames, source)(racc, ...helperNames.map((h) => KERNEL_HELPERS[h])) as ElementwiseKernel['fn'];
+    cache.set(source, fn);
+  }
+  return fn;
+}
+
 /**
  * Generates a fused elementwise kernel specialized to the shapes and dtypes of `spec`: one loop
  * nest (size-1 dims dropped, contiguous dims merged), loop-invariant subexpressions hoisted to the
@@ -469,6 +521,7 @@ function checkSpec(spec: ElementwiseSpec): void {
 export function compileElementwise(spec: ElementwiseSpec): ElementwiseKernel {
   checkSpec(spec);
   const round = spec.roundIntermediates ?? true;
+  const fast = spec.fastMath ?? false;
   const { sizes, strides } = loopNest(spec);
   const depth = sizes.length;
   const roots = [...spec.outputs, ...(spec.reduce ? [spec.reduce.expr] : [])];
@@ -517,7 +570,10 @@ export function compileElementwise(spec: ElementwiseSpec): ElementwiseKernel {
         rhs = l < 0 ? `in${e.slot}[o${e.slot}]` : `in${e.slot}[p${e.slot}_${l}]`;
         break;
       case 'unary':
-        rhs = roundTo(e.dtype, EXPANSIONS[e.op] ? EXPANSIONS[e.op](a, ctx) : unaryJs(e.op, a), round);
+        {
+          const table = fast && e.dtype === 'float32' ? FAST_EXPANSIONS : EXPANSIONS;
+          rhs = roundTo(e.dtype, table[e.op] ? table[e.op](a, ctx) : unaryJs(e.op, a), round);
+        }
         break;
       case 'binary':
         rhs = roundTo(e.dtype, binaryJs(e.op, a, b), round);
@@ -587,9 +643,7 @@ export function compileElementwise(spec: ElementwiseSpec): ElementwiseKernel {
   lines.push('};');
   const source = lines.join('\n');
 
-  const helperNames = Object.keys(KERNEL_HELPERS);
-  const racc = new Float64Array(red?.axes === 'leading' ? lastDim : 0);
-  const fn = new Function('racc', ...helperNames, source)(racc, ...helperNames.map((h) => KERNEL_HELPERS[h])) as ElementwiseKernel['fn'];
+  const fn = generated(source, red?.axes === 'leading' ? lastDim : 0);
   return {
     fn,
     source,

@@ -36,8 +36,11 @@ export type Validate = (feeds: unknown) => Map<number, Tensor>;
 
 export interface JsBackendOptions {
   readonly nanGuard?: boolean;
-  /** Round float32 intermediates of fused loops as the interpreter's stores do. Default true. */
-  readonly exactFloat32?: boolean;
+  /**
+   * Float32 fused loops keep intermediates in double and use float32-accurate shared forms
+   * (see `fastMath` in elementwise.ts). Default true; false makes them bit-equal to the interpreter.
+   */
+  readonly fastMath?: boolean;
 }
 
 /** At most this many specializations are kept (least recently used first out). */
@@ -349,13 +352,13 @@ function elementwiseSpec(program: Program, k: LoweredKernel, types: (id: number)
   }
   const reduce = k.reduce ? { op: program.nodes[k.reduce.node].op as 'sum' | 'mean' | 'max' | 'min', expr: arg(program.nodes[k.reduce.node].inputs[0]), axes: k.reduce.mode } : undefined;
   const outputs = k.outputs.map((o) => exprOf.get(o)!);
-  const float32 = [...k.outputs, ...(k.reduce ? [k.reduce.node] : [])].some((o) => types(o).dtype === 'float32');
   const spec = {
     shape: k.shape as Shape,
     inputs: slots.map((x) => ({ shape: stripLeadingOnes(types(x).shape) as Shape, dtype: types(x).dtype })),
     outputs,
     ...(reduce ? { reduce } : {}),
-    roundIntermediates: exact || !float32,
+    roundIntermediates: exact,
+    fastMath: !exact,
   };
   return { spec, slots };
 }
@@ -517,7 +520,7 @@ export class JsExecutor {
     opts: JsBackendOptions = {},
   ) {
     this.nanGuard = !!opts.nanGuard;
-    this.exactFloat32 = opts.exactFloat32 ?? true;
+    this.exactFloat32 = !(opts.fastMath ?? true);
     this.inputIds = cachedTopoOrder(program).filter((id) => program.nodes[id].op === 'input');
     this.names = this.inputIds.map((id) => String(program.nodes[id].attrs.name));
     this.dtypes = this.inputIds.map((id) => program.nodes[id].type.dtype);
