@@ -17,15 +17,13 @@ export interface Compiled {
 }
 
 /**
- * `compile(g, opts)` asking for `backend`. Older `compile()`s ignore the option and interpret;
- * the executable's `backend` field (when it has one) says what really runs.
+ * `compile(g, opts)` asking for `backend`; a backend `compile()` doesn't know ('wasm', for now)
+ * throws a GraphError. The executable's `backend` field says what really runs.
  * @example const { exe, backend } = compileOn(g, { outputs: [y] }, 'js');
  */
 export function compileOn(g: Graph, opts: CompileOptions, backend: Backend): Compiled {
-  const withBackend: CompileOptions & { backend?: Backend } = { ...opts, backend };
-  const exe = compile(g, withBackend);
-  const used = (exe as Executable & { backend?: unknown }).backend;
-  return { exe, backend: typeof used === 'string' ? used : 'interpreter' };
+  const exe = compile(g, { ...opts, backend: backend as CompileOptions['backend'] });
+  return { exe, backend: exe.backend };
 }
 
 /** A prepared workload: `step(i)` runs one step on batch i mod 4. */

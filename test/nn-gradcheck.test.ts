@@ -5,7 +5,7 @@
  * the exports: a new differentiable export without a row fails.
  */
 import { describe, expect, it } from 'vitest';
-import { Tensor, assertGradcheck, formatReport, gradcheck, type Sym } from '@gradgraph/core';
+import { BACKENDS, Tensor, assertGradcheck, formatReport, gradcheck, type Sym } from '@gradgraph/core';
 import { nn } from '@gradgraph/ops';
 
 type Row = {
@@ -166,16 +166,22 @@ describe('nn gradients, order 2 in float64', () => {
     for (const k of Object.keys(nn)) if (!notMaps.has(k)) expect(names, `no gradcheck row for nn.${k}`).toContain(k);
     for (const k of Object.keys(nn.functional)) expect(names, `no gradcheck row for nn.functional.${k}`).toContain(`functional.${k}`);
   });
+});
 
+// every row on both backends: gradcheck compiles the function and its gradients on each
+describe.each(BACKENDS)('nn gradients, order 2 in float64 (%s backend)', (backend) => {
   for (const row of rows) {
     it(row.name, () => {
-      const report = assertGradcheck(row.fn, row.inputs, { order: 2 });
+      const report = assertGradcheck(row.fn, row.inputs, { order: 2, compile: { backend } });
       const checked = report.inputs.map((i) => i.name);
       for (const p of row.params ?? []) expect(checked, formatReport(report)).toContain(p);
       for (const inp of report.inputs) expect(inp.byOrder.map((o) => o.order)).toEqual([1, 2]);
     });
   }
 
+});
+
+describe('nn gradcheck has teeth', () => {
   it('catches a lost mixed derivative (the check has teeth)', () => {
     // h(x, a) = f(x, sg(a)) + f(sg(x), a) − f(sg(x), sg(a)) has f's value and first derivatives,
     // but ∂²h/∂x∂a = 0 instead of f's [x > bₖ]

@@ -4,7 +4,7 @@
  * on a 7-dimensional quadratic split over two params, every step compared to 1e-9.
  */
 import { describe, expect, it } from 'vitest';
-import { Graph, Tensor, compile, concat, grad, matmul, reshape, sum, type Sym } from '@gradgraph/core';
+import { BACKENDS, Graph, Tensor, compile, concat, grad, matmul, reshape, sum, type Backend, type Sym } from '@gradgraph/core';
 import { optim } from '@gradgraph/ops';
 
 const STEPS = 100;
@@ -334,14 +334,14 @@ const cases: Case[] = [
   },
 ];
 
-function runGraph(problem: Problem, c: Case): number[][][] {
+function runGraph(problem: Problem, c: Case, backend: Backend): number[][][] {
   const g = new Graph();
   const params = problem.init.map((p) => g.param(p.name, new Tensor('float64', p.shape, Float64Array.from(p.values))));
   const loss = problem.loss(params);
   let grads = grad(loss, params);
   if (c.clip) grads = c.clip(grads);
   const opt = c.make(c.lr[problem.name]);
-  const step = compile(g, { outputs: [loss], updates: opt.updates(params, grads) });
+  const step = compile(g, { outputs: [loss], updates: opt.updates(params, grads), backend });
   const traj: number[][][] = [];
   for (let k = 0; k < STEPS; k++) {
     step.run();
@@ -363,9 +363,10 @@ function runRef(problem: Problem, c: Case): number[][][] {
   return traj;
 }
 
-describe.each([rosenbrock, quadratic])('float64 trajectories on $name', (problem) => {
+// on both backends: the compiled one's in-place updates must follow the same trajectory
+describe.each(BACKENDS.flatMap((backend) => [rosenbrock, quadratic].map((problem) => ({ ...problem, backend }))))('float64 trajectories on $name ($backend backend)', (problem) => {
   it.each(cases)('$name matches the plain-JS loop to 1e-9 over 100 steps', (c) => {
-    const got = runGraph(problem, c);
+    const got = runGraph(problem, c, problem.backend);
     const want = runRef(problem, c);
     let worst = 0;
     for (let k = 0; k < STEPS; k++) {

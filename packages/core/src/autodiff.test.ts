@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  BACKENDS,
   compile,
   concat,
   customGrad,
@@ -14,13 +15,33 @@ import {
   notDifferentiable,
   Tensor,
   verifyGraph,
+  type Backend,
   type Sym,
   type TypeInfo,
 } from './index';
 
-const run = (g: Graph, outs: Sym[], feeds: Record<string, Tensor> = {}) => compile(g, { outputs: outs }).run(feeds);
+/** Runs outputs on one backend; every describe below runs on both (the interpreter is the oracle). */
+const runOn = (backend: Backend) => (g: Graph, outs: Sym[], feeds: Record<string, Tensor> = {}) => compile(g, { outputs: outs, backend }).run(feeds);
 
-describe('grad', () => {
+// cube(x) = x³ as a user primitive (registered once, used on both backends), d = 3x²·dy
+let cubeOp: ReturnType<typeof defineOp> | undefined;
+const cubeDef = () =>
+  (cubeOp ??= defineOp({
+    name: 'testCube',
+    arity: 1,
+    kind: 'elementwise',
+    doc: 'x³',
+    infer: ([x]) => x,
+    kernel: ([x], _a, ctx) => {
+      const out = new Tensor(ctx.out.dtype, ctx.out.shape);
+      for (let i = 0; i < x.size; i++) out.data[i] = x.data[i] ** 3;
+      return out;
+    },
+    vjp: ({ inputs: [x], dy }) => [dy.mul(x.mul(x)).mul(3)],
+  }));
+
+describe.each(BACKENDS)('grad (%s backend)', (backend) => {
+  const run = runOn(backend);
   it('d/dx through d³/dx³ of tanh match closed forms in float64', () => {
     // t = tanh x: t' = 1 − t², t'' = −2t(1 − t²), t''' = (1 − t²)(6t² − 2)
     for (const x0 of [-2, -0.7, 0, 0.3, 1.5]) {
@@ -128,11 +149,12 @@ describe('grad', () => {
   });
 });
 
-describe('custom gradients and ops', () => {
+describe.each(BACKENDS)('custom gradients and ops (%s backend)', (backend) => {
+  const run = runOn(backend);
   it('customGrad replaces the gradient and passes gradcheck to order 2', () => {
     // log(1+eˣ) with a hand-written VJP σ(x)
     const softplus = customGrad((x: Sym) => x.exp().add(1).log(), (x, _y, dy) => [dy.mul(x.sigmoid())]);
-    expect(gradcheck((x) => softplus(x).sum(), [Tensor.randn([5], 'float64', 1)], { order: 2 }).ok).toBe(true);
+    expect(gradcheck((x) => softplus(x).sum(), [Tensor.randn([5], 'float64', 1)], { order: 2, compile: { backend } }).ok).toBe(true);
     // the custom rule is used, not the derivative of f's own nodes
     const lying = customGrad((x: Sym) => x.mul(2), (_x, _y, dy) => [dy.mul(5)]);
     const g = new Graph();
@@ -143,7 +165,7 @@ describe('custom gradients and ops', () => {
 
   it('customGrad with two inputs, and a clear error for a malformed rule', () => {
     const f = customGrad((a: Sym, b: Sym) => a.mul(b), (a, b, _y, dy) => [dy.mul(b), dy.mul(a)]);
-    expect(gradcheck((a, b) => f(a, b).sin().sum(), [Tensor.randn([3], 'float64', 2), Tensor.randn([3], 'float64', 3)], { order: 2 }).ok).toBe(true);
+    expect(gradcheck((a, b) => f(a, b).sin().sum(), [Tensor.randn([3], 'float64', 2), Tensor.randn([3], 'float64', 3)], { order: 2, compile: { backend } }).ok).toBe(true);
     const broken = customGrad((a: Sym, b: Sym) => a.add(b), (_a, _b, _y, dy) => [dy]);
     const g = new Graph();
     const a = g.input('a', [], 'float64');
@@ -151,21 +173,8 @@ describe('custom gradients and ops', () => {
   });
 
   it('defineOp adds a primitive with kernel, shape rule and VJP that passes gradcheck to order 2', () => {
-    // cube(x) = x³, d = 3x²·dy
-    const cube = defineOp({
-      name: 'testCube',
-      arity: 1,
-      kind: 'elementwise',
-      doc: 'x³',
-      infer: ([x]) => x,
-      kernel: ([x], _a, ctx) => {
-        const out = new Tensor(ctx.out.dtype, ctx.out.shape);
-        for (let i = 0; i < x.size; i++) out.data[i] = x.data[i] ** 3;
-        return out;
-      },
-      vjp: ({ inputs: [x], dy }) => [dy.mul(x.mul(x)).mul(3)],
-    });
-    const r = gradcheck((x) => cube(x).sum(), [Tensor.randn([2, 3], 'float64', 4)], { order: 2 });
+    const cube = cubeDef();
+    const r = gradcheck((x) => cube(x).sum(), [Tensor.randn([2, 3], 'float64', 4)], { order: 2, compile: { backend } });
     expect(r.ok).toBe(true);
     const g = new Graph();
     expect(() => cube(g.input('b', [2], 'float64'), g.input('c', [2], 'float64'))).toThrow(/takes 1 inputs, got 2/);
@@ -177,7 +186,8 @@ describe('custom gradients and ops', () => {
   });
 });
 
-describe('higher-order helpers', () => {
+describe.each(BACKENDS)('higher-order helpers (%s backend)', (backend) => {
+  const run = runOn(backend);
   it('a Hessian-vector product matches finite differences of the gradient', () => {
     const g = new Graph();
     const x = g.input('x', [3], 'float64');
@@ -185,8 +195,8 @@ describe('higher-order helpers', () => {
     const y = x.mul(x).sin().sum().add(x.exp().mul(x).sum());
     const [hv] = hvp(y, [x], [v]);
     const [gx] = grad(y, [x]);
-    const exeHv = compile(g, { outputs: [hv] });
-    const exeG = compile(g, { outputs: [gx] });
+    const exeHv = compile(g, { outputs: [hv], backend });
+    const exeG = compile(g, { outputs: [gx], backend });
     const x0 = [0.3, -0.5, 1.1];
     const v0 = [1, 2, -0.5];
     const eps = 1e-5;

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { compile, FeedError, grad, Graph, NonFiniteError, randomNormalLike, Tensor, UpdateError } from './index';
+import { BACKENDS, compile as compileWith, FeedError, grad, Graph, NonFiniteError, randomNormalLike, Tensor, UpdateError, type CompileOptions } from './index';
 
-describe('executor', () => {
+// every test on both backends: the compiled backend must behave exactly like the interpreter
+describe.each(BACKENDS)('executor (%s backend)', (backend) => {
+  const compile = (g: Graph, opts: CompileOptions) => compileWith(g, { ...opts, backend });
+
   it('applies updates atomically: two params swap through updates', () => {
     const g = new Graph();
     const a = g.param('a', Tensor.from([1, 2]));

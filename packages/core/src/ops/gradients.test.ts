@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import * as api from '../api';
 import { customGrad } from '../autodiff';
+import { BACKENDS } from '../compile';
 import { gradcheck, formatReport } from '../gradcheck';
 import type { Sym } from '../graph';
 import { isDifferentiable, listOps } from '../registry';
@@ -136,12 +137,16 @@ describe('primitive gradients', () => {
     }
   });
 
+});
+
+// every row on both backends: the compiled one must differentiate exactly like the oracle
+describe.each(BACKENDS)('primitive gradients on the %s backend', (backend) => {
   for (const [name, row] of Object.entries(rows)) {
     if ('none' in row) continue;
     it(`${name}: gradcheck to order 2 on generated shapes and values`, () => {
       fc.assert(
         fc.property(row.inputs, (inputs) => {
-          const r = gradcheck(row.fn, inputs, { order: 2 });
+          const r = gradcheck(row.fn, inputs, { order: 2, compile: { backend } });
           if (!r.ok) throw new Error(formatReport(r));
         }),
         { numRuns: row.runs === 0 ? 3 : (row.runs ?? 12), seed: 20261127 },

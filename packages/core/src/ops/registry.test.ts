@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { customGrad } from '../autodiff';
-import { compile } from '../compile';
+import { BACKENDS, compile } from '../compile';
 import { GradgraphError } from '../errors';
 import { Graph, type Sym } from '../graph';
 import { listOps } from '../registry';
@@ -354,7 +354,7 @@ describe('registry table', () => {
 
   for (const [op, row] of Object.entries(rows)) {
     describe(op, () => {
-      it('shape rule and kernel values', () => {
+      it.each(BACKENDS)('shape rule and kernel values (%s backend)', (backend) => {
         expect(row.cases.length).toBeGreaterThan(0);
         for (const c of row.cases) {
           const g = new Graph({ seed: 3 });
@@ -368,7 +368,7 @@ describe('registry table', () => {
           expect(y.shape).toEqual(c.shape);
           expect(y.dtype).toBe(c.dtype ?? (c.inputs.length ? specOf(c.inputs[c.inputs.length - 1]).t.dtype : 'float64'));
           if (op === 'input') feeds.x0 = f([[1, 2]]);
-          const [out] = compile(g, { outputs: [y] }).run(feeds);
+          const [out] = compile(g, { outputs: [y], backend }).run(feeds);
           if (c.value !== undefined) {
             const got = out.toArray();
             const want = c.value;
