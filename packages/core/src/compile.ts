@@ -10,6 +10,7 @@ import { Graph, Sym } from './graph';
 import { fmtType, makeProgram, topoOrder, type Node, type Program } from './ir';
 import { cachedTopoOrder, interpret } from './interpreter';
 import { formatExplain, type ExplainOptions } from './compiler/explain';
+import type { LoweredProgram } from './compiler/lower';
 import type { PassRecord, PassSpec } from './compiler/pass';
 import { runPipeline } from './compiler/pass';
 import { defaultPasses } from './compiler/pipeline';
@@ -176,6 +177,19 @@ export class Executable {
   /** How many shape specializations the compiled backend has generated (0 for the interpreter). */
   get specializations(): number {
     return this.js?.specializations ?? 0;
+  }
+
+  /**
+   * The compiled backend's plan for the last run's shapes: kernels in order, and the memory plan
+   * (arena bytes, peak live bytes, bytes saved by reuse, where each value lives). Undefined on the
+   * interpreter and before the first run.
+   * @example
+   * step.run(feeds);
+   * const m = step.lowered!.memory;
+   * console.log(m.intermediateBytes / m.totalIntermediateBytes); // arena share of the unshared values
+   */
+  get lowered(): LoweredProgram | undefined {
+    return this.js?.lowered;
   }
 
   /** Names and types of the inputs this executable needs. */

@@ -631,6 +631,33 @@ export function planFusion(program: Program, types: TypeOf = (id) => program.nod
   for (let u = program.updates.length - 1; u >= 0; u--) visit(groupOf[baseOf(program.updates[u][1])]);
   for (const k of [...kept].sort((a, b) => pos[groups[a].root] - pos[groups[b].root])) visit(k);
 
+  // An update kernel whose results only the end of the run reads moves after the last kernel
+  // that reads the old value of a param it updates: then the new value can be written in place.
+  const updateOf = new Map(program.updates.map(([p, v]) => [v, p] as const));
+  const readsParams = (k: number): Set<number> => {
+    const out = new Set<number>();
+    for (const m of groups[k].members) for (const x of dataInputs(program.nodes[m], cls(m))) if (program.nodes[baseOf(x)].op === 'param') out.add(baseOf(x));
+    return out;
+  };
+  const paramReads = scheduled.map(readsParams);
+  for (let i = scheduled.length - 1; i >= 0; i--) {
+    const k = scheduled[i];
+    const g = groups[k];
+    if (g.kind !== 'elementwise') continue;
+    const outs = outputs.get(k)!;
+    const onlyAtEnd = outs.length > 0 && outs.every((o) => updateOf.has(o) && !program.outputs.includes(o) && users[o].every((u) => groupOf[u] === k));
+    if (!onlyAtEnd) continue;
+    const targets = new Set(outs.map((o) => updateOf.get(o)!));
+    let last = i;
+    for (let j = i + 1; j < scheduled.length; j++) if ([...paramReads[j]].some((p) => targets.has(p))) last = j;
+    if (last === i) continue;
+    scheduled.splice(last + 1, 0, k);
+    scheduled.splice(i, 1);
+    paramReads.splice(last + 1, 0, paramReads[i]);
+    paramReads.splice(i, 1);
+    decisions.push(`kernel of ${name(g.root)} moved after the last kernel that reads the old ${[...targets].map((p) => `"${String(program.nodes[p].attrs.name)}"`).join(', ')}, so the update can be written in place`);
+  }
+
   const kernels: KernelPlan[] = [];
   const kernelOf = new Map<number, number>();
   const push = (g: Group, outs: readonly number[]) => {

@@ -544,6 +544,11 @@ export class JsExecutor {
     return this.specs.size;
   }
 
+  /** The kernels and memory plan of the last run's specialization (undefined before the first run). */
+  get lowered(): LoweredProgram | undefined {
+    return this.last?.lowered;
+  }
+
   /** Runs once; see `Executable.run`. */
   run(feeds: unknown): Tensor[] {
     const spec = this.prepare(feeds);
