@@ -5,7 +5,7 @@
  * memory plan of the mlp-train benchmark: its arena is at most 60% of its values unshared.
  */
 import { describe, expect, it } from 'vitest';
-import { Graph, Tensor, compile, grad, type Backend, type DType } from '@gradgraph/core';
+import { Graph, Tensor, compile, grad, type Backend, type DType, type Executable } from '@gradgraph/core';
 import { init, nn, optim } from '@gradgraph/ops';
 
 type Float = Extract<DType, 'float32' | 'float64'>;
@@ -43,15 +43,17 @@ function deep(dtype: Float, backend: Backend, fastMath = true) {
   return { g, step, batches };
 }
 
-function train(make: typeof mlp, dtype: Float, backend: Backend, fastMath = true, steps = 30): { losses: number[]; params: number[][] } {
+type Model = (dtype: Float, backend: Backend, fastMath?: boolean) => { g: Graph; step: Executable; batches: Record<string, Tensor>[] };
+
+function train(make: Model, dtype: Float, backend: Backend, fastMath = true, steps = 30): { losses: number[]; params: number[][] } {
   const { g, step, batches } = make(dtype, backend, fastMath);
   const losses: number[] = [];
-  for (let s = 0; s < steps; s++) losses.push(step.run(batches[s % batches.length] as never)[0].item());
+  for (let s = 0; s < steps; s++) losses.push(step.run(batches[s % batches.length])[0].item());
   return { losses, params: g.params().map((p) => Array.from(g.getValue(p).data)) };
 }
 
 describe('training on the compiled backend follows the interpreter', () => {
-  for (const [name, make] of [['mlp + adam', mlp], ['deep tanh + momentum', deep]] as const) {
+  for (const [name, make] of [['mlp + adam', mlp], ['deep tanh + momentum', deep]] as [string, Model][]) {
     it(`${name}, float64: the same losses and params, exactly`, () => {
       const js = train(make, 'float64', 'js');
       const ref = train(make, 'float64', 'interpreter');
