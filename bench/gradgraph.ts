@@ -160,3 +160,27 @@ export function compileTimes(build: () => { g: Graph; opts: CompileOptions }, fe
   const warm = times.slice(1).sort((a, b) => a - b);
   return { coldMs: times[0], warmMs: warm.length ? warm[warm.length >> 1] : times[0], firstRunMs, nodes, backend: last!.backend };
 }
+
+export interface MemoryFigures {
+  /** Bytes of the whole arena (constants, matmul scratch, the run's values). */
+  readonly arenaBytes: number;
+  /** Bytes of the region holding one run's values, and what those values take unshared. */
+  readonly valuesBytes: number;
+  readonly unsharedBytes: number;
+  readonly peakLiveBytes: number;
+  readonly inPlaceUpdates: number;
+  readonly updates: number;
+}
+
+/**
+ * The compiled backend's memory plan for a step after one run (the specialization's plan).
+ * @example const m = memoryFigures(gg.buildMlp, feeds); console.log(m.valuesBytes / m.unsharedBytes);
+ */
+export function memoryFigures(build: () => { g: Graph; opts: CompileOptions }, feeds: Record<string, Tensor>): MemoryFigures | undefined {
+  const { g, opts } = build();
+  const exe = compile(g, { ...opts, backend: 'js' });
+  exe.run(feeds);
+  const m = exe.lowered?.memory;
+  if (!m) return undefined;
+  return { arenaBytes: m.arenaBytes, valuesBytes: m.intermediateBytes, unsharedBytes: m.totalIntermediateBytes, peakLiveBytes: m.peakLiveBytes, inPlaceUpdates: m.inPlaceUpdates.length, updates: exe.program.updates.length };
+}

@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   const ggWasm = backendOf('wasm');
   const impls = args.impls.filter((i) => i !== 'gradgraph-wasm' || ggWasm === 'wasm');
   console.log(`# machine: ${machine()}`);
-  console.log(`# gradgraph-js runs on: ${ggJs}${ggJs === 'js' ? '' : " (compile() has no 'js' backend yet: expect the reference interpreter's speed)"}`);
+  console.log(`# gradgraph-js runs on: ${ggJs}${ggJs === 'js' ? ' (the compiled JavaScript backend)' : " (compile() has no 'js' backend: expect the reference interpreter's speed)"}`);
   if (args.impls.includes('gradgraph-wasm') && ggWasm !== 'wasm') console.log('# gradgraph-wasm: not available yet, skipped');
   console.log(`# timing: median wall-clock ms after warm-up; implementations interleaved round by round; ${BATCHES} pre-generated batches in rotation; ~${args.budget} ms per implementation; float32`);
 
@@ -134,13 +134,18 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({ compile: 'mlp-train', cold_ms: round3(mlpCompile.coldMs), warm_ms: round3(mlpCompile.warmMs), first_run_ms: round3(mlpCompile.firstRunMs), nodes: mlpCompile.nodes }));
   console.log(JSON.stringify({ compile: 'graph-10k', cold_ms: round3(largeCompile.coldMs), warm_ms: round3(largeCompile.warmMs), first_run_ms: round3(largeCompile.firstRunMs), nodes: largeCompile.nodes }));
 
-  printTable(rows, impls, mlpCompile, largeCompile);
+  const mem = gg.memoryFigures(gg.buildMlp, mlpFeeds);
+  if (mem) {
+    console.log(JSON.stringify({ memory: 'mlp-train', arena_bytes: mem.arenaBytes, values_bytes: mem.valuesBytes, unshared_bytes: mem.unsharedBytes, ratio: round3(mem.valuesBytes / mem.unsharedBytes), peak_live_bytes: mem.peakLiveBytes, in_place_updates: mem.inPlaceUpdates, updates: mem.updates }));
+  }
+
+  printTable(rows, impls, mlpCompile, largeCompile, mem);
   console.log(`\n(${((performance.now() - started) / 1000).toFixed(0)} s in all; workloads: mlp-train ${MLP.sizes.join('-')} batch ${MLP.batch}; matmul 1024²; elementwise-grad 2²⁰; deep-narrow ${DEEP.depth}×${DEEP.width} batch ${DEEP.batch})`);
 }
 
 const round3 = (x: number) => Number(x.toFixed(3));
 
-function printTable(rows: readonly Row[], impls: readonly Impl[], mlp: gg.CompileTimes, large: gg.CompileTimes): void {
+function printTable(rows: readonly Row[], impls: readonly Impl[], mlp: gg.CompileTimes, large: gg.CompileTimes, mem: gg.MemoryFigures | undefined): void {
   const get = (w: string, i: string) => rows.find((r) => r.workload === w && r.impl === i)?.m.medianMs;
   const peers = impls.filter((i) => i.startsWith('tfjs'));
   const cols = [...impls, ...peers.map((p) => `js/${p.slice(5)}`), 'targets'];
@@ -171,6 +176,11 @@ function printTable(rows: readonly Row[], impls: readonly Impl[], mlp: gg.Compil
   }
   lines.push(['compile mlp-train step', `${fmtMs(mlp.coldMs)} cold, ${fmtMs(mlp.warmMs)} warm`, ...impls.slice(1).map(() => ''), ...peers.map(() => ''), `< 50 ms (first compile): ${mlp.coldMs < 50 ? 'met' : 'not met'}; first run ${fmtMs(mlp.firstRunMs)}`]);
   lines.push([`compile ${large.nodes}-node graph`, `${fmtMs(large.coldMs)} cold, ${fmtMs(large.warmMs)} warm`, ...impls.slice(1).map(() => ''), ...peers.map(() => ''), `< 2 s (first compile): ${large.coldMs < 2000 ? 'met' : 'not met'}; first run ${fmtMs(large.firstRunMs)}`]);
+  if (mem) {
+    const mb = (b: number) => `${(b / 2 ** 20).toFixed(2)} MB`;
+    const ratio = mem.valuesBytes / mem.unsharedBytes;
+    lines.push(['mlp-train memory plan', `arena ${mb(mem.arenaBytes)}`, ...impls.slice(1).map(() => ''), ...peers.map(() => ''), `values ${mb(mem.valuesBytes)} of ${mb(mem.unsharedBytes)} unshared = ${ratio.toFixed(2)} (≤ 0.6: ${ratio <= 0.6 ? 'met' : 'not met'}); peak live ${mb(mem.peakLiveBytes)}; ${mem.inPlaceUpdates}/${mem.updates} updates in place`]);
+  }
   const widths = lines[0].map((_, c) => Math.max(...lines.map((l) => (l[c] ?? '').length)));
   console.log('');
   lines.forEach((l, k) => {
