@@ -55,24 +55,8 @@ function worstRelative(want: Tensor[], got: Tensor[]): number {
   return worst;
 }
 
+// (the optimized float64 and float32 properties, 500 and 300 graphs, are in compiler/random.test.ts)
 describe('random graphs: the compiled backend agrees with the interpreter on the same program', () => {
-  it('float64, optimized: every output within 1e-12 relative (300 graphs with gradients)', () => {
-    let worst = 0;
-    let kernels = 0;
-    fc.assert(
-      fc.property(arbGraph(), (c) => {
-        const b = c.build({ withGrad: true });
-        const { want, got, exe } = bothBackends(b.graph, [b.loss, ...b.values, ...b.grads], b.feeds);
-        const r = worstRelative(want, got);
-        worst = Math.max(worst, r);
-        kernels += lowerProgram(exe.program).kernels.length;
-        if (!(r <= 1e-12)) throw new Error(`relative difference ${r}\n${exe.explain({ program: true })}`);
-      }),
-      { numRuns: 300, seed: 20261127 },
-    );
-    console.info(`compiled vs interpreter, float64: worst relative difference ${worst.toExponential(2)} over 300 graphs (${kernels} kernels)`);
-  });
-
   it('float64, as written (no passes): within 1e-12 relative (100 graphs)', () => {
     fc.assert(
       fc.property(arbGraph(), (c) => {
@@ -84,22 +68,15 @@ describe('random graphs: the compiled backend agrees with the interpreter on the
     );
   });
 
-  it('float32 with fastMath (the default): within 1e-5·(1 + |a| + |b|); with fastMath: false, bit-equal', () => {
-    let worst = 0;
+  it('float32 with fastMath: false: bit-equal to the interpreter (100 graphs)', () => {
     fc.assert(
       fc.property(arbGraph({ dtype: 'float32' }), (c) => {
         const b = c.build({ withGrad: true });
-        const outs = [b.loss, ...b.values, ...b.grads];
-        const fast = bothBackends(b.graph, outs, b.feeds);
-        const r = worstRatio(fast.want, fast.got);
-        worst = Math.max(worst, r);
-        expect(r).toBeLessThanOrEqual(1e-5);
-        const exact = bothBackends(b.graph, outs, b.feeds, { fastMath: false });
+        const exact = bothBackends(b.graph, [b.loss, ...b.values, ...b.grads], b.feeds, { fastMath: false });
         expect(worstRatio(exact.want, exact.got)).toBe(0);
       }),
-      { numRuns: 150, seed: 11 },
+      { numRuns: 100, seed: 11 },
     );
-    console.info(`compiled vs interpreter, float32 (fastMath): worst |a−b|/(1+|a|+|b|) = ${worst.toExponential(2)}`);
   });
 
   it('memory plans never let two live buffers overlap, and offsets are 16-byte aligned', () => {
