@@ -28,7 +28,11 @@ export type Feeds = Readonly<Record<string, Tensor | Nested>>;
  */
 export type Backend = 'js' | 'interpreter';
 
-export const BACKENDS: readonly Backend[] = ['js', 'interpreter'];
+/**
+ * Every backend `compile` accepts, the default first (tests run each case on all of them).
+ * @example describe.each(BACKENDS)('on the %s backend', (backend) => { ... compile(g, { outputs, backend }) ... });
+ */
+export const BACKENDS: readonly Backend[] = Object.freeze(['js', 'interpreter']);
 
 export interface CompileOptions {
   /** The inputs the caller will feed (documentation and a check; feeds go by input name). */
@@ -174,7 +178,11 @@ export class Executable {
     if (this.backend === 'js') this.js = new JsExecutor(graph, program, (feeds) => validateFeeds(graph, program, feeds as Feeds), { nanGuard: this.nanGuard, fastMath: opts.fastMath });
   }
 
-  /** How many shape specializations the compiled backend has generated (0 for the interpreter). */
+  /**
+   * How many shape specializations the compiled backend has generated (0 for the interpreter):
+   * one per distinct set of feed shapes run so far (the last 16 are kept).
+   * @example step.run(a); step.run(b); step.specializations // 2 when a and b differ in batch size
+   */
   get specializations(): number {
     return this.js?.specializations ?? 0;
   }

@@ -21,7 +21,7 @@
  * symbolic shapes (open dims assumed equal when both open) and again, in the backend, on each
  * specialization's concrete shapes — so a decision is never wrong for the shapes that run.
  */
-import { isFloat, type DType } from '../dtype';
+import { isFloat } from '../dtype';
 import { GraphError } from '../errors';
 import type { Node, Program, TypeInfo } from '../ir';
 import { topoOrder } from '../ir';
@@ -100,13 +100,19 @@ const ROW_OPS = new Set(['softmax', 'logSoftmax', 'logsumexp', 'softmaxCrossEntr
 /** Float unary ops the matmul epilogue can apply (relu is matched as a pattern). */
 export const EPILOGUE_UNARY = new Set(['neg', 'exp', 'log', 'tanh', 'sigmoid', 'abs', 'sign', 'log1p', 'expm1', 'sqrt', 'rsqrt', 'sin', 'cos', 'softplus', 'reciprocal']);
 
-/** Whether an elementwise op has generated code. */
+/**
+ * Whether an elementwise op has generated code (a fused loop can compute it).
+ * @example hasElementwiseCode('tanh') // true; hasElementwiseCode('gather') // false
+ */
 export function hasElementwiseCode(op: string): boolean {
   if (!hasOp(op) || getOp(op).kind !== 'elementwise' && op !== 'broadcastTo' && op !== 'broadcastLike') return false;
   return op in UNARY_JS || op in BINARY_JS || EW_SPECIAL.has(op);
 }
 
-/** How a reduction over `axes` of a rank-`rank` input folds into a loop, or null. */
+/**
+ * How a reduction over `axes` of a rank-`rank` input folds into a loop, or null.
+ * @example reduceMode(2, [0]) // 'leading' (a bias gradient); reduceMode(3, [1]) // null
+ */
 export function reduceMode(rank: number, axes: readonly number[]): ReduceMode | null {
   if (rank === 0 || axes.length === 0) return null;
   if (axes.length === rank) return 'all';
@@ -115,7 +121,10 @@ export function reduceMode(rank: number, axes: readonly number[]): ReduceMode | 
   return null;
 }
 
-/** The class of a node under the given types. */
+/**
+ * The class of a node under the given types: how the compiled backend runs it.
+ * @example classify(program.nodes[id], (i) => program.nodes[i].type) // 'ew', 'matmul', 'reference', ...
+ */
 export function classify(node: Node, types: TypeOf): NodeClass {
   const op = node.op;
   if (op === 'input' || op === 'param' || op === 'constant') return 'source';
@@ -144,6 +153,7 @@ export function classify(node: Node, types: TypeOf): NodeClass {
 /**
  * Which inputs of a node are read for their values (the others only lend their shape, which a
  * specialization knows before anything runs). Reference kernels get every input.
+ * @example dataInputs(broadcastLikeNode, 'ew') // [x]: the reference only lends its shape
  */
 export function dataInputs(node: Node, cls: NodeClass): readonly number[] {
   if (cls === 'reference') return node.inputs;
@@ -165,7 +175,10 @@ export function dataInputs(node: Node, cls: NodeClass): readonly number[] {
 
 // ---- shapes ----------------------------------------------------------------------------------
 
-/** The shape with leading 1s dropped: the same elements in the same order, as broadcasting reads them. */
+/**
+ * The shape with leading 1s dropped: the same elements in the same order, as broadcasting reads them.
+ * @example stripLeadingOnes([1, 1, 512]) // [512]
+ */
 export function stripLeadingOnes(shape: SymShape): SymShape {
   let i = 0;
   while (i < shape.length && shape[i] === 1) i++;
@@ -697,7 +710,3 @@ export function planFusion(program: Program, types: TypeOf = (id) => program.nod
   return { kernels, classes, aliasOf, kernelOf, decisions, order, types };
 }
 
-/** The dtype a kernel's result is stored in (for reports). */
-export function kernelDtype(program: Program, k: KernelPlan): DType {
-  return program.nodes[k.copy ? k.copy.from : k.nodes[k.nodes.length - 1]].type.dtype;
-}

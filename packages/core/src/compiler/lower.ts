@@ -104,7 +104,10 @@ function capped(lines: readonly string[], where: string): string[] {
   return [...lines.slice(0, MAX_NOTES), `… ${lines.length - MAX_NOTES} more in ${where}`];
 }
 
-/** One line per kernel: name, kind, shape, members, what it writes, FLOPs. */
+/**
+ * One line per kernel: name, kind, shape, members, what it writes (`→"w"`: into a param), FLOPs.
+ * @example console.log(formatKernels(lowerProgram(exe.program)).join('\n'));
+ */
 export function formatKernels(lowered: LoweredProgram): string[] {
   const { program } = lowered;
   const memory = lowered.memory;
@@ -130,7 +133,10 @@ export function formatKernels(lowered: LoweredProgram): string[] {
   });
 }
 
-/** The memory plan in one or two lines. */
+/**
+ * The memory plan in one or two lines: arena, values shared and unshared, peak live, in place.
+ * @example console.log(formatMemory(exe.lowered!).join('\n'));
+ */
 export function formatMemory(lowered: LoweredProgram): string[] {
   const m = lowered.memory;
   const ratio = m.totalIntermediateBytes ? ` (${(m.intermediateBytes / m.totalIntermediateBytes).toFixed(2)} of it)` : '';
@@ -147,7 +153,10 @@ export function formatMemory(lowered: LoweredProgram): string[] {
 
 const unchanged = (program: Program): Pick<PassResult, 'program' | 'patches' | 'inversePatches'> => ({ program, patches: [], inversePatches: [] });
 
-/** fuse: the kernel plan (see `fuse.ts`); `info.kernels` lists `{ name, nodes, kind }` for viz. */
+/**
+ * fuse: the kernel plan (see `fuse.ts`); `info.kernels` lists `{ name, nodes, kind }` for viz.
+ * @example compile(g, { outputs: [y], passes: [...defaultPasses] }).passes.find((p) => p.name === 'fuse')!.notes
+ */
 export const fuse: Pass = Object.freeze({
   name: 'fuse',
   doc: 'groups elementwise chains (with a trailing reduction) and matmul + bias + activation into kernels',
@@ -161,7 +170,10 @@ export const fuse: Pass = Object.freeze({
   },
 });
 
-/** planMemory: buffers by liveness in one arena (see `memory.ts`); `info.slots` maps nodes to slots. */
+/**
+ * planMemory: buffers by liveness in one arena (see `memory.ts`); `info.slots` maps nodes to slots.
+ * @example (exe.passes.find((p) => p.name === 'planMemory')!.info as { arenaBytes: number }).arenaBytes
+ */
 export const planMemory: Pass = Object.freeze({
   name: 'planMemory',
   doc: 'gives every intermediate a place in one arena by liveness; reuse, in place where safe, param updates in place',
@@ -190,7 +202,10 @@ export const planMemory: Pass = Object.freeze({
   },
 });
 
-/** lower: the ordered kernel list over arena slots; `info.steps` holds it. */
+/**
+ * lower: the ordered kernel list over arena slots; `info.steps` holds it.
+ * @example (exe.passes.find((p) => p.name === 'lower')!.info as { steps: { name: string }[] }).steps.length
+ */
 export const lower: Pass = Object.freeze({
   name: 'lower',
   doc: 'orders the kernels and binds their operands to feeds, params and arena buffers',

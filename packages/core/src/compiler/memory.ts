@@ -24,7 +24,7 @@
  */
 import { bytesPer, type DType } from '../dtype';
 import type { Program } from '../ir';
-import { sizeOf, type SymShape } from '../shape';
+import type { SymShape } from '../shape';
 import { matmulScratchFor } from '../backend/js/matmul';
 import { dataInputs, stripLeadingOnes, type FusionPlan, type KernelPlan } from './fuse';
 
@@ -112,7 +112,10 @@ function sameShape(a: SymShape, b: SymShape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-/** The values a kernel reads (from outside itself). */
+/**
+ * The values a kernel reads from outside itself (data inputs of its members, in member order).
+ * @example kernelReads(program, plan, plan.kernels[0]) // node ids: feeds, params, other kernels' results
+ */
 export function kernelReads(program: Program, plan: FusionPlan, k: KernelPlan): number[] {
   if (k.kind === 'copy') return [k.copy!.from];
   const members = new Set(k.nodes);
@@ -123,7 +126,10 @@ export function kernelReads(program: Program, plan: FusionPlan, k: KernelPlan): 
   return out;
 }
 
-/** The values a kernel writes: its outputs, then a reduction's result. */
+/**
+ * The values a kernel writes: its outputs, then a reduction's result.
+ * @example kernelWrites(plan.kernels[0]) // [dx, f] for a loop writing dx and summing f
+ */
 export function kernelWrites(k: KernelPlan): number[] {
   return k.reduce ? [...k.outputs, k.reduce.node] : [...k.outputs];
 }
@@ -380,7 +386,10 @@ export function planBuffers(program: Program, plan: FusionPlan, opts: MemoryOpti
   };
 }
 
-/** 1536 → "1.5 kB" (for explain). */
+/**
+ * Bytes for reports, in binary units.
+ * @example fmtBytes(1536) // "1.5 kB"
+ */
 export function fmtBytes(b: number): string {
   if (b < 1024) return `${b} B`;
   const units: [number, string][] = [[2 ** 30, 'GB'], [2 ** 20, 'MB'], [2 ** 10, 'kB']];
@@ -388,5 +397,3 @@ export function fmtBytes(b: number): string {
   return `${b} B`;
 }
 
-/** Elements of a static shape (for callers with concrete types). */
-export const elementsOf = (shape: readonly number[]) => sizeOf(shape);

@@ -28,7 +28,7 @@ import { stripLeadingOnes } from '../../compiler/fuse';
 import { formatKernels, formatMemory, lowerProgram, type LoweredKernel, type LoweredProgram } from '../../compiler/lower';
 import type { Location } from '../../compiler/memory';
 import { compileElementwise, ew, type Expr } from './elementwise';
-import { makeMatmul, MatmulScratch, type FloatArray } from './matmul';
+import { makeMatmul, MatmulScratch } from './matmul';
 import { makeRowKernel, type RowOp } from './rows';
 
 /** Feeds as `validateFeeds` returns them: tensors by input node id. */
@@ -651,4 +651,3 @@ export class JsExecutor {
   }
 }
 
-export type { FloatArray };

@@ -44,3 +44,4 @@ export {
   type ReduceAxes,
 } from './elementwise';
 export { makeRowKernel, type RowKernel, type RowOp, type RowSpec } from './rows';
+export { JsExecutor, MAX_SPECIALIZATIONS, type JsBackendOptions, type Validate } from './executor';
