@@ -45,11 +45,11 @@ export interface CompileOptions {
   /** `'js'` (default): fused, generated JavaScript over one arena; `'interpreter'`: the reference interpreter. */
   backend?: Backend;
   /**
-   * The compiled backend's float32 loops keep intermediates in double and use float32-accurate
-   * forms that share work (tanh from the exponential that σ and softplus use; a short log1p
-   * series): results agree with the interpreter to float32 rounding, not bit for bit. Default
-   * true; `false` rounds every float32 intermediate like the interpreter (bit-equal, slower).
-   * Float64 always computes the reference formulas.
+   * On the compiled backend, float32 tanh and softplus use float32-accurate forms that share work
+   * with σ (tanh from the e^−|x| that σ and softplus use; a short log1p series): within an ulp of
+   * the interpreter, not bit for bit. Every other float32 op rounds exactly as the interpreter
+   * does. Default true; `false` uses the reference formulas (bit-equal). Float64 always computes
+   * the reference formulas.
    */
   fastMath?: boolean;
   /**

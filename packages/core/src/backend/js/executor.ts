@@ -37,8 +37,8 @@ export type Validate = (feeds: unknown) => Map<number, Tensor>;
 export interface JsBackendOptions {
   readonly nanGuard?: boolean;
   /**
-   * Float32 fused loops keep intermediates in double and use float32-accurate shared forms
-   * (see `fastMath` in elementwise.ts). Default true; false makes them bit-equal to the interpreter.
+   * Float32 tanh and softplus use float32-accurate forms that share an exponential (see `fastMath`
+   * in elementwise.ts). Default true; false makes every float32 loop bit-equal to the interpreter.
    */
   readonly fastMath?: boolean;
 }
@@ -357,7 +357,8 @@ function elementwiseSpec(program: Program, k: LoweredKernel, types: (id: number)
     inputs: slots.map((x) => ({ shape: stripLeadingOnes(types(x).shape) as Shape, dtype: types(x).dtype })),
     outputs,
     ...(reduce ? { reduce } : {}),
-    roundIntermediates: exact,
+    // float32 arithmetic rounds op by op like the interpreter; fastMath only swaps tanh/softplus forms
+    roundIntermediates: true,
     fastMath: !exact,
   };
   return { spec, slots };

@@ -21,6 +21,7 @@ export {
 } from './matmul';
 export {
   compileElementwise,
+  expNegFast,
   ew,
   exprTemplate,
   unaryJs,
