@@ -675,18 +675,16 @@ export function planFusion(program: Program, types: TypeOf = (id) => program.nod
   const kernelOf = new Map<number, number>();
   const push = (g: Group, outs: readonly number[]) => {
     const idx = kernels.length;
-    kernels.push(
-      Object.freeze({
-        name: `k${idx}`,
-        kind: g.kind,
-        nodes: Object.freeze([...g.members]),
-        outputs: Object.freeze([...outs]),
-        shape: g.shape,
-        ...(g.reduce ? { reduce: Object.freeze({ ...g.reduce }) } : {}),
-        ...(g.matmul ? { matmul: g.matmul } : {}),
-        ...(g.copy ? { copy: g.copy } : {}),
-      }),
-    );
+    kernels.push({
+      name: `k${idx}`,
+      kind: g.kind,
+      nodes: g.members.slice(),
+      outputs: outs.slice(),
+      shape: g.shape,
+      reduce: g.reduce,
+      matmul: g.matmul,
+      copy: g.copy,
+    });
     for (const m of g.members) kernelOf.set(m, idx);
   };
   for (const c of copies) push(c, []);
