@@ -275,6 +275,9 @@ describe('nanGuard on the compiled backend', () => {
     const w = g.param('w', Tensor.from([1, NaN]));
     expect(() => compile(g, { outputs: [x.add(1)], nanGuard: true }).run({ x: [Infinity, 0] })).toThrow(/input "x" produced \+Inf at element 0/);
     expect(() => compile(g, { outputs: [x.mul(w)], nanGuard: true }).run({ x: [1, 2] })).toThrow(/param "w" produced NaN at element 1/);
+    // returned as they are, without any kernel reading them
+    expect(() => compile(g, { outputs: [x, w], nanGuard: true }).run({ x: [1, 2] })).toThrow(/param "w" produced NaN at element 1/);
+    expect(() => compile(g, { outputs: [x], nanGuard: true }).run({ x: [1, NaN] })).toThrow(/input "x" produced NaN at element 1/);
   });
 
   it('without the guard the NaN flows to the output, as on the interpreter', () => {

@@ -251,6 +251,8 @@ class Specialization {
     if (exec.nanGuard) {
       guard = new NanGuard(program, this.lowered, types, dataOf, tensorOf, graph);
       for (let i = lines.length - 1; i >= 0; i--) lines.splice(i, 1, `G.before(${i}, T);`, lines[i], `G.after(${i}, T, c);`);
+      lines.unshift('G.start();');
+      lines.push('G.end(T);');
     }
     this.runner = makeRunner(lines, K, views, params, guard);
 
@@ -423,19 +425,27 @@ class NanGuard {
     this.checked = new Int32Array(program.nextId);
   }
 
+  start(): void {
+    this.run++;
+  }
+
   /** Feeds, params and constants a kernel reads, each checked once per run. */
   before(i: number, T: Tensor[]): void {
-    if (i === 0) this.run++;
-    const k = this.lowered.kernels[i];
-    for (const x of k.reads) {
-      const b = this.lowered.fusion.aliasOf.get(x) ?? x;
-      const node = this.program.nodes[b];
-      if (node.inputs.length !== 0 || this.checked[b] === this.run) continue;
-      this.checked[b] = this.run;
-      const t = this.tensorOf(b)(T);
-      const at = firstNonFinite(t);
-      if (at >= 0) throw nonFiniteError(node, t, at);
-    }
+    for (const x of this.lowered.kernels[i].reads) this.source(this.lowered.fusion.aliasOf.get(x) ?? x, T);
+  }
+
+  /** The sources no kernel read (returned directly, or only lending a shape), as the interpreter checks every value. */
+  end(T: Tensor[]): void {
+    for (const id of this.lowered.fusion.order) if (this.program.nodes[id].inputs.length === 0) this.source(id, T);
+  }
+
+  private source(id: number, T: Tensor[]): void {
+    const node = this.program.nodes[id];
+    if (node.inputs.length !== 0 || this.checked[id] === this.run || !this.lowered.memory.locations.has(id)) return;
+    this.checked[id] = this.run;
+    const t = this.tensorOf(id)(T);
+    const at = firstNonFinite(t);
+    if (at >= 0) throw nonFiniteError(node, t, at);
   }
 
   /** The kernel's results; on a NaN or Inf, the first member node that made it (re-run by the reference kernels). */
