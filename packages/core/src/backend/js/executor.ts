@@ -84,6 +84,150 @@ function concreteTypes(program: Program, feedShape: (id: number) => Shape): Type
 
 const ARRAY_NAME: Record<DType, string> = { float32: 'A_f32', float64: 'A_f64', int32: 'A_i32', bool: 'A_u8' };
 
+/** Where a specialization's values are: operands for generated calls, arrays and tensors for closures. */
+class Places {
+  /** Param storages the runner reads, as `P0`, `P1`, ... */
+  readonly params: TypedArray[] = [];
+  private readonly paramIndex = new Map<number, number>();
+
+  constructor(
+    private readonly program: Program,
+    private readonly graph: Graph,
+    private readonly lowered: LoweredProgram,
+    readonly views: Record<DType, TypedArray>,
+  ) {}
+
+  types(id: number): TypeInfo {
+    return this.lowered.fusion.types(id);
+  }
+
+  baseOf(id: number): number {
+    return this.lowered.fusion.aliasOf.get(id) ?? id;
+  }
+
+  locOf(id: number): Location {
+    const mem = this.lowered.memory;
+    const loc = mem.locations.get(id) ?? mem.locations.get(this.baseOf(id));
+    if (!loc) throw new GraphError(`node %${id} (${this.program.nodes[id].op}) has no place in memory`, { op: 'backend.js', node: id });
+    return loc;
+  }
+
+  paramData(p: number): TypedArray {
+    return this.graph.storage(String(this.program.nodes[p].attrs.name)).data;
+  }
+
+  /** The JS expression of a node's array and the element offset of its first element. */
+  operand(id: number): [string, number] {
+    const loc = this.locOf(id);
+    const dtype = this.types(id).dtype;
+    if (loc.kind === 'feed') return [`F[${loc.input}]`, 0];
+    if (loc.kind === 'param') {
+      let j = this.paramIndex.get(loc.node);
+      if (j === undefined) {
+        j = this.params.length;
+        this.params.push(this.paramData(loc.node));
+        this.paramIndex.set(loc.node, j);
+      }
+      return [`P${j}`, 0];
+    }
+    return [ARRAY_NAME[dtype], this.lowered.memory.buffers[loc.buffer].offset / bytesPer(dtype)];
+  }
+
+  /** The view of an arena buffer that holds `count` elements of `dtype`. */
+  bufferView(buffer: number, dtype: DType, count: number): TypedArray {
+    const at = this.lowered.memory.buffers[buffer].offset / bytesPer(dtype);
+    return this.views[dtype].subarray(at, at + count);
+  }
+
+  /** The node's elements as a typed array for closures (feeds: this run's tensor). */
+  dataOf(id: number): (T: Tensor[]) => TypedArray {
+    const loc = this.locOf(id);
+    if (loc.kind === 'feed') return (T) => T[loc.input].data;
+    const d = loc.kind === 'param' ? this.paramData(loc.node) : this.bufferView(loc.buffer, this.types(id).dtype, sizeOf(this.types(id).shape as Shape));
+    return () => d;
+  }
+
+  /** The node's value as a tensor for reference kernels (feeds: this run's tensor, in the node's shape). */
+  tensorOf(id: number): (T: Tensor[]) => Tensor {
+    const t = this.types(id);
+    const loc = this.locOf(id);
+    if (loc.kind === 'feed') return (T) => (shapeEq(T[loc.input].shape, t.shape) ? T[loc.input] : new Tensor(t.dtype, t.shape as Shape, T[loc.input].data));
+    const fixed = new Tensor(t.dtype, t.shape as Shape, this.dataOf(id)([]));
+    return () => fixed;
+  }
+}
+
+/** One kernel ready to call: the function and the runner's line that calls it. */
+interface Callable {
+  readonly fn: unknown;
+  readonly args: readonly (string | number)[];
+}
+
+/** Makes the callable of kernel `i` for a specialization. */
+function makeKernel(k: LoweredKernel, i: number, places: Places, ctx: { program: Program; graph: Graph; scratch: MatmulScratch; exact: boolean; staged: ReadonlyMap<number, number> }): Callable {
+  const { program, graph } = ctx;
+  const types = (id: number) => places.types(id);
+  switch (k.kind) {
+    case 'elementwise': {
+      const { spec, slots } = elementwiseSpec(program, k, types, (id) => places.baseOf(id), ctx.exact);
+      const args = [...slots.flatMap((x) => places.operand(x)), ...k.outputs.flatMap((o) => places.operand(o)), ...(k.reduce ? places.operand(k.reduce.node) : [])];
+      return { fn: compileElementwise(spec).fn, args };
+    }
+    case 'matmul': {
+      const mm = k.matmul!;
+      const node = program.nodes[mm.node];
+      const [a, b] = node.inputs;
+      const as = types(a).shape as Shape;
+      const bs = types(b).shape as Shape;
+      const ta = !!node.attrs.transposeA;
+      const tb = !!node.attrs.transposeB;
+      const kernel = makeMatmul({
+        dtype: types(mm.node).dtype as 'float32' | 'float64',
+        m: ta ? as[as.length - 1] : as[as.length - 2],
+        k: ta ? as[as.length - 2] : as[as.length - 1],
+        n: tb ? bs[bs.length - 2] : bs[bs.length - 1],
+        transposeA: ta,
+        transposeB: tb,
+        batchA: as.slice(0, -2),
+        batchB: bs.slice(0, -2),
+        bias: mm.bias !== undefined,
+        activation: mm.activation?.op,
+        scratch: ctx.scratch,
+      });
+      return { fn: kernel, args: [...places.operand(a), ...places.operand(b), ...places.operand(k.outputs[0]), ...(mm.bias !== undefined ? places.operand(mm.bias) : [])] };
+    }
+    case 'row': {
+      const node = program.nodes[k.nodes[0]];
+      const x = types(node.inputs[0]).shape as Shape;
+      const kernel = makeRowKernel({ op: node.op as RowOp, dtype: node.type.dtype as 'float32' | 'float64', rows: sizeOf(x.slice(0, -1)), cols: x[x.length - 1] });
+      return { fn: kernel, args: [...places.operand(node.inputs[0]), ...places.operand(node.id), ...(node.op === 'softmaxCrossEntropy' ? places.operand(node.inputs[1]) : [])] };
+    }
+    case 'random': {
+      // the interpreter's fills and stream keys: the same numbers
+      const node = program.nodes[k.nodes[0]];
+      const out = places.dataOf(node.id)([]);
+      const a = node.attrs;
+      const { seed } = graph;
+      const key = a.key as string;
+      const dtype = node.type.dtype;
+      const fill =
+        node.op === 'randomUniform'
+          ? (c: number) => fillUniform(out, dtype, streamKey(seed, key, c), (a.low as number) ?? 0, (a.high as number) ?? 1)
+          : (c: number) => fillNormal(out, dtype, streamKey(seed, key, c), (a.mean as number) ?? 0, (a.std as number) ?? 1);
+      return { fn: fill, args: ['c'] };
+    }
+    case 'reference':
+      return { fn: referenceKernel(program.nodes[k.nodes[0]], types, (id) => places.tensorOf(id), (id) => places.dataOf(id), graph), args: ['F', 'T', 'c'] };
+    case 'copy': {
+      // a staged update value: copied before any kernel writes a param
+      const from = k.copy!.from;
+      const dst = places.bufferView(ctx.staged.get(i)!, types(from).dtype, sizeOf(types(from).shape as Shape));
+      const src = places.dataOf(from);
+      return { fn: (_F: TypedArray[], T: Tensor[]) => dst.set(src(T)), args: ['F', 'T'] };
+    }
+  }
+}
+
 /** One compiled form of the program, for one set of feed shapes. */
 class Specialization {
   readonly lowered: LoweredProgram;
@@ -91,16 +235,11 @@ class Specialization {
   readonly signature: string;
   readonly runner: (F: TypedArray[], T: Tensor[], c: number) => void;
   private readonly outputReaders: { dtype: DType; shape: Shape; read: (T: Tensor[]) => TypedArray }[];
-  private readonly commits: { dst: TypedArray; read: (T: Tensor[]) => TypedArray }[];
+  private readonly commits: { dst: TypedArray; read: (T: Tensor[]) => TypedArray }[] = [];
   /** Dims of the open feed dims this specialization is for. */
   readonly dims: Int32Array;
 
-  constructor(
-    private readonly exec: JsExecutor,
-    typesById: TypeInfo[] | null,
-    dims: Int32Array,
-    signature: string,
-  ) {
+  constructor(exec: JsExecutor, typesById: TypeInfo[] | null, dims: Int32Array, signature: string) {
     const { program, graph } = exec;
     this.dims = dims;
     this.signature = signature;
@@ -109,59 +248,10 @@ class Specialization {
     const types = (this.types = this.lowered.fusion.types);
     const mem = this.lowered.memory;
 
-    // the arena and its views
+    // the arena, its views, the constants (filled once) and the matmuls' packing space
     const buffer = new ArrayBuffer(mem.arenaBytes);
     const views: Record<DType, TypedArray> = { float32: new Float32Array(buffer), float64: new Float64Array(buffer), int32: new Int32Array(buffer), bool: new Uint8Array(buffer) };
-    const scratch = new MatmulScratch(new Float64Array(buffer, mem.scratchOffset, mem.scratchBytes / 8));
-    const baseOf = (id: number) => this.lowered.fusion.aliasOf.get(id) ?? id;
-    const locOf = (id: number): Location => {
-      const loc = mem.locations.get(id) ?? mem.locations.get(baseOf(id));
-      if (!loc) throw new GraphError(`node %${id} (${program.nodes[id].op}) has no place in memory`, { op: 'backend.js', node: id });
-      return loc;
-    };
-    const params: TypedArray[] = [];
-    const paramIndex = new Map<number, number>();
-    const paramData = (p: number): TypedArray => graph.storage(String(program.nodes[p].attrs.name)).data;
-    const paramRef = (p: number): string => {
-      let j = paramIndex.get(p);
-      if (j === undefined) {
-        j = params.length;
-        params.push(paramData(p));
-        paramIndex.set(p, j);
-      }
-      return `P${j}`;
-    };
-    /** The JS expression of a node's array and the element offset of its first element. */
-    const operand = (id: number): [string, number] => {
-      const loc = locOf(id);
-      const dtype = types(id).dtype;
-      if (loc.kind === 'feed') return [`F[${loc.input}]`, 0];
-      if (loc.kind === 'param') return [paramRef(loc.node), 0];
-      return [ARRAY_NAME[dtype], mem.buffers[loc.buffer].offset / bytesPer(dtype)];
-    };
-    const count = (id: number) => sizeOf(types(id).shape as Shape);
-    /** The node's elements as a typed array for closures (feeds: this run's tensor). */
-    const dataOf = (id: number): ((T: Tensor[]) => TypedArray) => {
-      const loc = locOf(id);
-      const dtype = types(id).dtype;
-      if (loc.kind === 'feed') return (T) => T[loc.input].data;
-      if (loc.kind === 'param') {
-        const d = paramData(loc.node);
-        return () => d;
-      }
-      const at = mem.buffers[loc.buffer].offset / bytesPer(dtype);
-      const v = views[dtype].subarray(at, at + count(id));
-      return () => v;
-    };
-    const tensorOf = (id: number): ((T: Tensor[]) => Tensor) => {
-      const t = types(id);
-      const loc = locOf(id);
-      if (loc.kind === 'feed') return (T) => (shapeEq(T[loc.input].shape, t.shape) ? T[loc.input] : new Tensor(t.dtype, t.shape as Shape, T[loc.input].data));
-      const fixed = new Tensor(t.dtype, t.shape as Shape, dataOf(id)([]));
-      return () => fixed;
-    };
-
-    // constants and shape constants, once
+    const places = new Places(program, graph, this.lowered, views);
     for (const b of mem.buffers) {
       if (b.region !== 'const') continue;
       const node = program.nodes[b.nodes[0]];
@@ -169,99 +259,26 @@ class Specialization {
       if (node.op === 'constant') views[b.dtype].set((node.attrs.value as Tensor).data, at);
       else views[b.dtype][at] = shapeSizeValue(node, types);
     }
+    const scratch = new MatmulScratch(new Float64Array(buffer, mem.scratchOffset, mem.scratchBytes / 8));
 
-    // kernels
-    const K: unknown[] = [];
-    const lines: string[] = [];
-    const exact = exec.exactFloat32;
-    this.lowered.kernels.forEach((k, i) => {
-      const call = (fn: unknown, args: string[]) => {
-        K[i] = fn;
-        lines[i] = `K${i}(${args.join(', ')});`;
-      };
-      switch (k.kind) {
-        case 'elementwise': {
-          const { spec, slots } = elementwiseSpec(program, k, types, baseOf, exact);
-          const kernel = compileElementwise(spec);
-          const args = [...slots.flatMap((x) => operand(x)), ...k.outputs.flatMap((o) => operand(o)), ...(k.reduce ? operand(k.reduce.node) : [])];
-          call(kernel.fn, args.map(String));
-          break;
-        }
-        case 'matmul': {
-          const mm = k.matmul!;
-          const node = program.nodes[mm.node];
-          const [a, b] = node.inputs;
-          const as = types(a).shape as Shape;
-          const bs = types(b).shape as Shape;
-          const ta = !!node.attrs.transposeA;
-          const tb = !!node.attrs.transposeB;
-          const kernel = makeMatmul({
-            dtype: types(mm.node).dtype as 'float32' | 'float64',
-            m: ta ? as[as.length - 1] : as[as.length - 2],
-            k: ta ? as[as.length - 2] : as[as.length - 1],
-            n: tb ? bs[bs.length - 2] : bs[bs.length - 1],
-            transposeA: ta,
-            transposeB: tb,
-            batchA: as.slice(0, -2),
-            batchB: bs.slice(0, -2),
-            bias: mm.bias !== undefined,
-            activation: mm.activation?.op,
-            scratch,
-          });
-          call(kernel, [...operand(a), ...operand(b), ...operand(k.outputs[0]), ...(mm.bias !== undefined ? operand(mm.bias) : [])].map(String));
-          break;
-        }
-        case 'row': {
-          const node = program.nodes[k.nodes[0]];
-          const x = types(node.inputs[0]).shape as Shape;
-          const cols = x[x.length - 1];
-          const kernel = makeRowKernel({ op: node.op as RowOp, dtype: node.type.dtype as 'float32' | 'float64', rows: sizeOf(x.slice(0, -1)), cols });
-          call(kernel, [...operand(node.inputs[0]), ...operand(node.id), ...(node.op === 'softmaxCrossEntropy' ? operand(node.inputs[1]) : [])].map(String));
-          break;
-        }
-        case 'random': {
-          const node = program.nodes[k.nodes[0]];
-          const out = dataOf(node.id)([]);
-          const a = node.attrs;
-          const { seed } = graph;
-          const key = a.key as string;
-          const dtype = node.type.dtype;
-          const fill =
-            node.op === 'randomUniform'
-              ? (c: number) => fillUniform(out, dtype, streamKey(seed, key, c), (a.low as number) ?? 0, (a.high as number) ?? 1)
-              : (c: number) => fillNormal(out, dtype, streamKey(seed, key, c), (a.mean as number) ?? 0, (a.std as number) ?? 1);
-          call(fill, ['c']);
-          break;
-        }
-        case 'reference':
-          call(referenceKernel(program.nodes[k.nodes[0]], types, tensorOf, dataOf, graph), ['F', 'T', 'c']);
-          break;
-        case 'copy': {
-          // a staged update value: copied before any kernel writes a param
-          const b = mem.buffers[mem.stagedBuffers.get(i)!];
-          const at = b.offset / bytesPer(b.dtype);
-          const dst = views[b.dtype].subarray(at, at + count(k.copy!.from));
-          const src = dataOf(k.copy!.from);
-          call((_F: TypedArray[], T: Tensor[]) => dst.set(src(T)), ['F', 'T']);
-          break;
-        }
-      }
-    });
+    // the kernels and the runner that calls them
+    const ctx = { program, graph, scratch, exact: exec.exactFloat32, staged: mem.stagedBuffers };
+    const callables = this.lowered.kernels.map((k, i) => makeKernel(k, i, places, ctx));
+    const lines = callables.map((c, i) => `K${i}(${c.args.join(', ')});`);
     let guard: NanGuard | undefined;
     if (exec.nanGuard) {
-      guard = new NanGuard(program, this.lowered, types, dataOf, tensorOf, graph);
+      guard = new NanGuard(program, this.lowered, types, (id) => places.dataOf(id), (id) => places.tensorOf(id), graph);
       for (let i = lines.length - 1; i >= 0; i--) lines.splice(i, 1, `G.before(${i}, T);`, lines[i], `G.after(${i}, T, c);`);
       lines.unshift('G.start();');
       lines.push('G.end(T);');
     }
-    this.runner = makeRunner(lines, K, views, params, guard);
+    this.runner = makeRunner(lines, callables.map((c) => c.fn), views, places.params, guard);
 
-    // outputs, and the updates written at the end
-    this.outputReaders = program.outputs.map((id) => ({ dtype: types(id).dtype, shape: types(id).shape as Shape, read: dataOf(id) }));
-    const inPlace2 = new Set(mem.inPlaceUpdates);
-    this.commits = [];
-    program.updates.forEach(([p, v]) => {
-      if (inPlace2.has(p)) return;
+    // outputs, and the updates written at the end (checked now: a run never writes half of them)
+    this.outputReaders = program.outputs.map((id) => ({ dtype: types(id).dtype, shape: types(id).shape as Shape, read: places.dataOf(id) }));
+    const inPlaceUpdates = new Set(mem.inPlaceUpdates);
+    for (const [p, v] of program.updates) {
+      if (inPlaceUpdates.has(p)) continue;
       const node = program.nodes[p];
       const st = graph.storage(String(node.attrs.name));
       const vt = types(v);
@@ -269,15 +286,9 @@ class Specialization {
         throw new UpdateError(`new value for "${String(node.attrs.name)}" is ${fmtType(vt)}, the param is ${fmtType(st)}`, { op: 'run', shapes: [vt.shape, st.shape], origin: node.origin });
       }
       const copyAt = this.lowered.kernels.findIndex((k) => k.kind === 'copy' && k.copy!.param === p);
-      let read: (T: Tensor[]) => TypedArray;
-      if (copyAt >= 0) {
-        const b = mem.buffers[mem.stagedBuffers.get(copyAt)!];
-        const at = b.offset / bytesPer(b.dtype);
-        const staged = views[b.dtype].subarray(at, at + sizeOf(st.shape));
-        read = () => staged;
-      } else read = dataOf(v);
-      this.commits.push({ dst: st.data, read });
-    });
+      const staged = copyAt >= 0 ? places.bufferView(mem.stagedBuffers.get(copyAt)!, st.dtype, st.size) : undefined;
+      this.commits.push({ dst: st.data, read: staged ? () => staged : places.dataOf(v) });
+    }
   }
 
   /** Copies the outputs into fresh tensors. */
