@@ -184,23 +184,28 @@ const EXPANSIONS: Readonly<Record<string, (x: string, ctx: { bind: (code: string
  */
 const FAST_EXPANSIONS: Readonly<Record<string, (x: string, ctx: { bind: (code: string) => string; abs: (x: string) => string }) => string>> = {
   ...EXPANSIONS,
+  // the sign tests are arithmetic (b = x < 0 as 0 or 1), not branches: with inputs of random
+  // sign a branch mispredicts half the time
   sigmoid: (x, { bind, abs }) => {
     const e = bind(`$expNeg(${bind(abs(x))})`);
-    return `(${x} >= 0 ? 1 / (1 + ${e}) : ${e} / (1 + ${e}))`;
+    const b = bind(`+(${x} < 0)`);
+    return `((${b} * ${e} + (1 - ${b})) / (1 + ${e}))`;
   },
   tanh: (x, { bind, abs }) => {
     const ax = bind(abs(x));
     const e = bind(`$expNeg(${ax})`);
     const e2 = bind(`${e} * ${e}`);
     const t = bind(`(1 - ${e2}) / (1 + ${e2})`);
-    return `(${ax} < 0.0009765625 ? ${x} * (1 - ${x} * ${x} / 3) : ${x} < 0 ? -${t} : ${t})`;
+    return `(${ax} < 0.0009765625 ? ${x} * (1 - ${x} * ${x} / 3) : ${t} * (1 - 2 * +(${x} < 0)))`;
   },
   softplus: (x, { bind, abs }) => {
-    const e = bind(`$expNeg(${bind(abs(x))})`);
+    const ax = bind(abs(x));
+    const e = bind(`$expNeg(${ax})`);
     const s = bind(`${e} / (2 + ${e})`);
     const s2 = bind(`${s} * ${s}`);
     const series = `(2 * ${s} * (1 + ${s2} * (1 / 3 + ${s2} * (1 / 5 + ${s2} * (1 / 7 + ${s2} * (1 / 9 + ${s2} * (1 / 11 + ${s2} / 13)))))))`;
-    return `(Math.max(${x}, 0) + ${series})`;
+    // max(x, 0) = (x + |x|)/2, exact for float32 values
+    return `((${x} + ${ax}) * 0.5 + ${series})`;
   },
 };
 
