@@ -28,7 +28,7 @@ describe('fuse', () => {
     expect(kernelsOf(l)).toEqual(['elementwise: mul add sigmoid tanh mul sum']);
     expect(l.kernels[0].reduce?.mode).toBe('last');
     expect(l.kernels[0].reads.map((r) => exe.program.nodes[r].attrs.name)).toEqual(['x', 's', 'b']);
-    expect(notesOf(exe, 'fuse')).toMatch(/k0: 6 ops in one loop over \[4,8\], ending in a last-axes sum/);
+    expect(notesOf(exe, 'fuse')).toMatch(/k0: 6 ops in one loop over \[4,8\], ending in a sum over the last axes/);
   });
 
   it('the value and the gradient of an elementwise function are one pass', () => {

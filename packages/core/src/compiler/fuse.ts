@@ -793,7 +793,7 @@ class FusionPlanner {
     for (const k of kernels) {
       if (k.kind === 'elementwise' && k.nodes.length > 1) {
         const ops = k.nodes.map((m) => `${program.nodes[m].op} %${m}`).join(', ');
-        this.decisions.push(`${k.name}: ${k.nodes.length} ops in one loop over ${fmtShape(k.shape)}${k.reduce ? `, ending in a ${k.reduce.mode}-axes ${program.nodes[k.reduce.node].op}` : ''}: ${ops}`);
+        this.decisions.push(`${k.name}: ${k.nodes.length} ops in one loop over ${fmtShape(k.shape)}${k.reduce ? `, ending in a ${program.nodes[k.reduce.node].op} over ${k.reduce.mode === 'all' ? 'all axes' : `the ${k.reduce.mode} axes`}` : ''}: ${ops}`);
       }
     }
     return { kernels, classes: this.classes, aliasOf: this.aliasOf, kernelOf, decisions: this.decisions, order: this.order, types: this.types };

@@ -1,0 +1,36 @@
+/**
+ * The demo runs end to end, meets its accuracy, writes every file it lists, and a second run
+ * with the same seed prints the same numbers digit for digit (timings live on "time" lines only).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const runDemo = () => execFileSync(process.execPath, ['--import', 'tsx', 'examples/demo.ts'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+
+it('pnpm demo: results, files, and the same numbers twice', () => {
+  const first = runDemo();
+  const second = runDemo();
+  const numbers = (log: string) => log.split('\n').filter((l) => !/\btime\b/.test(l));
+  expect(numbers(second)).toEqual(numbers(first));
+
+  const lines = first.trim().split('\n');
+  expect(lines[lines.length - 1]).toBe('open out/report.html');
+  const accuracies = [...first.matchAll(/^(relu|prelu|splash)\s+test accuracy ([\d.]+)%/gm)].map((m) => Number(m[2]));
+  expect(accuracies).toHaveLength(3);
+  expect(Math.max(...accuracies)).toBeGreaterThanOrEqual(92);
+  expect(first).toMatch(/the MSE slope is [\d.]+× further from the clean slope than Tukey's/);
+  expect(first).toMatch(/sigmoid-naive first\/last layer gradient norm \d\.\d+e-\d+; flagged vanishing: layer01/);
+  expect(first).toMatch(/relu-he\s+first\/last layer gradient norm .*flagged vanishing: none/);
+  expect(first).toMatch(/predictions identical, bit for bit/);
+  // every line with a timing says "time"
+  for (const l of lines) if (/\d(\.\d+)?\s?(ms|s)\b/.test(l)) expect(l).toMatch(/\btime\b/);
+
+  for (const f of ['report.html', 'graph.svg', 'graph.png', 'curves.svg', 'curves.png', 'activations.svg', 'activations.png', 'gradflow-sigmoid-naive.svg', 'gradflow-relu-he.svg', 'gradflow-sigmoid-naive.png', 'iris.ckpt.json']) {
+    const path = `${root}/out/${f}`;
+    expect(existsSync(path), f).toBe(true);
+    expect(statSync(path).size, f).toBeGreaterThan(1000);
+  }
+}, 240_000);
