@@ -1,4 +1,7 @@
 import { captureOrigin, GradgraphError, registerLibraryPath } from '@gradgraph/core';
+import { fmtValue } from '../format';
+
+export { fmtValue };
 
 // this folder is library code even when imported directly: errors point at the caller's line
 registerLibraryPath(new URL('.', import.meta.url).href);
@@ -56,12 +59,3 @@ export function checkInt(op: string, name: string, v: unknown, min: number, max 
   return v;
 }
 
-/** A value as it should appear in an error message. */
-export function fmtValue(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : String(v);
-  if (v === undefined) return 'undefined';
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return `an array of length ${v.length}`;
-  return typeof v === 'object' ? 'an object' : String(v);
-}

@@ -1,5 +1,8 @@
 /** The typed errors of `train`: bad fit options and refused checkpoints. */
 import { captureOrigin, GradgraphError, SerializationError, registerLibraryPath } from '@gradgraph/core';
+import { fmtValue } from '../format';
+
+export { fmtValue };
 
 // this folder is library code even when imported directly: errors point at the caller's line
 registerLibraryPath(new URL('.', import.meta.url).href);
@@ -36,16 +39,6 @@ export class CheckpointError extends SerializationError {
   }
 }
 
-/** A value as it should appear in an error message. */
-export function fmtValue(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : String(v);
-  if (v === undefined) return 'undefined';
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return `an array of length ${v.length}`;
-  if (typeof v === 'function') return 'a function';
-  return typeof v === 'object' ? `a ${(v as object).constructor?.name ?? 'object'}` : String(v);
-}
 
 /** Rejects option names that are not in `allowed` (a typo would otherwise be ignored). */
 export function checkKeys(op: string, opts: unknown, allowed: readonly string[], what = 'options'): Record<string, unknown> {
