@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // every compile() in the tests re-checks the IR before and after each pass (verify.ts)
+    env: { GRADGRAPH_VERIFY: '1' },
   },
 });

@@ -18,6 +18,7 @@ import { JsExecutor } from './backend/js/executor';
 import { captureOrigin } from './origin';
 import { fmtShape, shapeEq } from './shape';
 import { Tensor, type Nested } from './tensor';
+import { verifyProgram } from './verify';
 
 export type Feeds = Readonly<Record<string, Tensor | Nested>>;
 
@@ -268,6 +269,15 @@ export function compile(g: Graph, opts: CompileOptions): Executable {
   const backend = opts?.backend ?? 'js';
   if (!BACKENDS.includes(backend)) throw new GraphError(`unknown backend ${JSON.stringify(backend)} (known: ${BACKENDS.join(', ')})`, { op: 'compile', origin: captureOrigin() });
   const source = buildProgram(g, opts);
-  const { program, passes } = runPipeline(source, opts.passes ?? defaultPasses, { afterPass: opts.afterPass });
+  // GRADGRAPH_VERIFY=1 (set for the test suite) re-checks the IR before and after every pass
+  const verify = typeof process !== 'undefined' && process.env?.GRADGRAPH_VERIFY === '1';
+  if (verify) verifyProgram(source, 'the program as built');
+  const afterPass = verify
+    ? (r: PassRecord) => {
+        verifyProgram(r.after, `the program after pass "${r.name}"`);
+        opts.afterPass?.(r);
+      }
+    : opts.afterPass;
+  const { program, passes } = runPipeline(source, opts.passes ?? defaultPasses, { afterPass });
   return new Executable(g, source, program, { nanGuard: opts.nanGuard, passes, backend, fastMath: opts.fastMath });
 }

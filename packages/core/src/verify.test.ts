@@ -1,6 +1,6 @@
 import { produce } from 'immer';
 import { describe, expect, it } from 'vitest';
-import { buildProgram, grad, Graph, programProblems, Tensor, verifyGraph, verifyProgram, VerifyError, type Program } from './index';
+import { buildProgram, compile, definePass, grad, Graph, programProblems, Tensor, verifyGraph, verifyProgram, VerifyError, type Program } from './index';
 
 function sample() {
   const g = new Graph();
@@ -47,5 +47,27 @@ describe('IR verifier', () => {
     const mm = findOp(program, 'matmul');
     expect(programProblems(corrupt((p) => void (p.outputs = [12345])))).toEqual(['output 0 (%12345) does not exist']);
     expect(programProblems(corrupt((p) => void (p.updates[0][0] = mm))).join('\n')).toMatch(/target %\d+ is a matmul, not a param/);
+  });
+});
+
+describe('verification during compile (GRADGRAPH_VERIFY=1, as in the test suite)', () => {
+  it('names the pass that broke the IR', () => {
+    expect(process.env.GRADGRAPH_VERIFY).toBe('1');
+    const g = new Graph();
+    const x = g.input('x', [null, 2], 'float64');
+    const w = g.param('w', Tensor.from([[1], [2]], 'float64'));
+    const loss = x.matmul(w).sigmoid().sum();
+    const breaker = definePass('breaker', 'gives the matmul the wrong type', (p) => {
+      const mm = Object.values(p.nodes).find((n) => n.op === 'matmul')!;
+      return { ...p, nodes: { ...p.nodes, [mm.id]: { ...mm, type: { dtype: mm.type.dtype, shape: [null, 7] } } } };
+    });
+    let err: unknown;
+    try {
+      compile(g, { outputs: [loss], passes: [breaker] });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(VerifyError);
+    expect((err as Error).message).toMatch(/the program after pass "breaker" is invalid[\s\S]*\(matmul\): recorded type float64\[\?,7\]/);
   });
 });
