@@ -20,6 +20,23 @@ function parseCommon(op: string, o: Record<string, unknown>, defaultLr: number, 
   return { lr, decoupledWeightDecay, exclude, scope };
 }
 
+/**
+ * The optimizer from its parsed common options, its own hyperparameters (for `config`), its
+ * coupled weight decay and its update rule.
+ */
+function build(name: string, common: ReturnType<typeof parseCommon>, own: Record<string, unknown>, weightDecay: number, rule: UpdateRule, decoupledWeightDecay = common.decoupledWeightDecay): Optimizer {
+  return new Optimizer({
+    name,
+    config: { lr: lrForConfig(common.lr), ...own, weightDecay, decoupledWeightDecay },
+    lr: common.lr,
+    weightDecay,
+    decoupledWeightDecay,
+    exclude: common.exclude,
+    scope: common.scope,
+    rule,
+  });
+}
+
 /** The lr as it appears in `config`: a number, a schedule (JSON: its kind and config) or `{ symbol }`. */
 function lrForConfig(lr: LearningRate): unknown {
   return lr instanceof Sym ? { symbol: lr.name ?? `%${lr.id}` } : lr;
@@ -64,16 +81,7 @@ function makeSgd(kind: string, opts: SgdOptions | undefined, defaultMomentum: nu
     c.assign(buf, next);
     return mul(c.lr, nesterov ? add(c.grad, mul(next, momentum)) : next);
   };
-  return new Optimizer({
-    name: kind,
-    config: { lr: lrForConfig(common.lr), momentum, dampening, nesterov, weightDecay, decoupledWeightDecay: common.decoupledWeightDecay },
-    lr: common.lr,
-    weightDecay,
-    decoupledWeightDecay: common.decoupledWeightDecay,
-    exclude: common.exclude,
-    scope: common.scope,
-    rule,
-  });
+  return build(kind, common, { momentum, dampening, nesterov }, weightDecay, rule);
 }
 
 /**
@@ -143,16 +151,7 @@ export function adagrad(opts?: AdagradOptions): Optimizer {
     const denom = epsInsideSqrt ? sqrt(add(next, eps)) : add(sqrt(next), eps);
     return mul(clr, div(c.grad, denom));
   };
-  return new Optimizer({
-    name: 'adagrad',
-    config: { lr: lrForConfig(common.lr), lrDecay, initialAccumulator, eps, epsInsideSqrt, weightDecay, decoupledWeightDecay: common.decoupledWeightDecay },
-    lr: common.lr,
-    weightDecay,
-    decoupledWeightDecay: common.decoupledWeightDecay,
-    exclude: common.exclude,
-    scope: common.scope,
-    rule,
-  });
+  return build('adagrad', common, { lrDecay, initialAccumulator, eps, epsInsideSqrt }, weightDecay, rule);
 }
 
 // ---- RMSprop ---------------------------------------------------------------------------------
@@ -211,16 +210,7 @@ export function rmsprop(opts?: RmspropOptions): Optimizer {
     c.assign(buf, next);
     return mul(c.lr, next);
   };
-  return new Optimizer({
-    name: 'rmsprop',
-    config: { lr: lrForConfig(common.lr), alpha, eps, momentum: mom, centered, epsInsideSqrt, weightDecay, decoupledWeightDecay: common.decoupledWeightDecay },
-    lr: common.lr,
-    weightDecay,
-    decoupledWeightDecay: common.decoupledWeightDecay,
-    exclude: common.exclude,
-    scope: common.scope,
-    rule,
-  });
+  return build('rmsprop', common, { alpha, eps, momentum: mom, centered, epsInsideSqrt }, weightDecay, rule);
 }
 
 // ---- Adam, AdamW -----------------------------------------------------------------------------
@@ -284,16 +274,7 @@ function makeAdam(kind: 'adam' | 'adamw', opts: AdamOptions | undefined): Optimi
     const denom = epsHat ? div(add(sqrt(vUsed), eps), bc2Sqrt) : add(div(sqrt(vUsed), bc2Sqrt), eps);
     return mul(stepSize, div(m1, denom));
   };
-  return new Optimizer({
-    name: kind,
-    config: { lr: lrForConfig(common.lr), betas, eps, amsgrad, epsHat, weightDecay, decoupledWeightDecay },
-    lr: common.lr,
-    weightDecay,
-    decoupledWeightDecay,
-    exclude: common.exclude,
-    scope: common.scope,
-    rule,
-  });
+  return build(kind, common, { betas, eps, amsgrad, epsHat }, weightDecay, rule, decoupledWeightDecay);
 }
 
 /**
