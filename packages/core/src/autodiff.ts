@@ -11,7 +11,7 @@ import { GradError, GraphError } from './errors';
 import { Graph, Sym } from './graph';
 import { fmtType } from './ir';
 import { captureOrigin } from './origin';
-import { getOp, isDifferentiable, registerOp, hasOp, type OpDef } from './registry';
+import { getOp, isDifferentiable, registerOp, hasOp, traits, type OpDef, type OpTraits } from './registry';
 import { fmtShape, isStatic, shapeEq, sizeOf, type SymShape } from './shape';
 import { Tensor } from './tensor';
 
@@ -142,6 +142,8 @@ const customGradOp: OpDef<{ fn: string; name: string }> = {
   name: CUSTOM_OP,
   arity: { min: 1 },
   kind: 'elementwise',
+  // the value is f's result, the last input; the xs are there for the gradient only
+  traits: traits({ elementwise: true, dataInputs: 'last', finiteIfInputsFinite: (_a, ins) => [ins.length - 1] }),
   doc: 'f(...xs) with a user-provided VJP: the value is the last input, the gradient the user rule',
   attrs: (raw) => ({ fn: raw.fn as string, name: (raw.name as string) ?? 'custom' }),
   infer: (ins) => ins[ins.length - 1],
@@ -233,7 +235,7 @@ export function hessian(y: Sym, x: Sym): Sym {
  *   kernel: ([x], _a, ctx) => ..., vjp: ({ inputs: [x], dy }) => [dy.mul(x.mul(x)).mul(3)] });
  */
 export function defineOp(
-  def: Omit<OpDef<any>, 'kind' | 'doc' | 'attrs' | 'arity'> & Partial<Pick<OpDef<any>, 'kind' | 'doc' | 'attrs' | 'arity'>>,
+  def: Omit<OpDef<any>, 'kind' | 'doc' | 'attrs' | 'arity' | 'traits'> & Partial<Pick<OpDef<any>, 'kind' | 'doc' | 'attrs' | 'arity'>> & { traits?: Partial<OpTraits> },
 ): (...args: (Sym | Record<string, unknown>)[]) => Sym {
   const full: OpDef<any> = {
     kind: 'other',
@@ -241,6 +243,8 @@ export function defineOp(
     attrs: (raw) => raw,
     arity: { min: 0 },
     ...def,
+    // undeclared traits take the conservative defaults: the compiler assumes nothing
+    traits: traits(def.traits ?? {}),
   };
   registerOp(full);
   return (...args) => {

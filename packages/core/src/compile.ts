@@ -8,13 +8,15 @@ import type { DType } from './dtype';
 import { FeedError, GraphError, UpdateError } from './errors';
 import { Graph, Sym } from './graph';
 import { fmtType, makeProgram, topoOrder, type Node, type Program } from './ir';
+import { getOp } from './registry';
 import { cachedTopoOrder, interpret } from './interpreter';
 import { formatExplain, type ExplainOptions } from './compiler/explain';
 import type { LoweredProgram } from './compiler/lower';
 import type { PassRecord, PassSpec } from './compiler/pass';
 import { runPipeline } from './compiler/pass';
 import { defaultPasses } from './compiler/pipeline';
-import { JsExecutor } from './backend/js/executor';
+import { findBackend, listBackends, registerBackend, type ProgramRunner } from './backends';
+import './backend/js/backend';
 import { captureOrigin } from './origin';
 import { fmtShape, shapeEq } from './shape';
 import { Tensor, type Nested } from './tensor';
@@ -25,15 +27,72 @@ export type Feeds = Readonly<Record<string, Tensor | Nested>>;
 /**
  * What runs a compiled program: `'js'` generates JavaScript kernels over one preallocated arena
  * (fused, specialized to shapes at the first run); `'interpreter'` runs node by node with the ops'
- * reference kernels (the oracle every test compares against).
+ * reference kernels (the oracle every test compares against). Back ends are plug-ins
+ * (`registerBackend`); these are the built-in ones.
  */
 export type Backend = 'js' | 'interpreter';
 
+/** The reference interpreter as a back end: every node by its op's reference kernel. */
+class InterpreterRunner implements ProgramRunner {
+  readonly specializations = 0;
+  readonly lowered = undefined;
+  constructor(
+    private readonly graph: Graph,
+    private readonly program: Program,
+    private readonly nanGuard: boolean,
+  ) {}
+
+  run(feeds: unknown): Tensor[] {
+    const fed = validateFeeds(this.graph, this.program, feeds as Feeds);
+    const values = interpret(this.program, { graph: this.graph, feeds: fed, rngCounter: this.graph.rngCounter, nanGuard: this.nanGuard });
+    const sources = new Set(Object.values(this.program.nodes).filter((n) => n.inputs.length === 0).map((n) => n.id));
+    const outputs = this.program.outputs.map((id) => (sources.has(id) ? values.get(id)!.clone() : values.get(id)!));
+    this.applyUpdates(this.program.updates.map(([p, v]) => [p, values.get(v)!] as const));
+    return outputs;
+  }
+
+  /** Writes new param values in place, after checking all of them (copies first: a swap works). */
+  private applyUpdates(updates: readonly (readonly [number, Tensor])[]): void {
+    const staged = updates.map(([p, t]) => {
+      const node = this.program.nodes[p];
+      const st = this.graph.storage(node.attrs.name as string);
+      if (!shapeEq(st.shape, t.shape) || st.dtype !== t.dtype) {
+        throw new UpdateError(`new value for "${String(node.attrs.name)}" is ${fmtType(t)}, the param is ${fmtType(st)}`, { op: 'run', shapes: [t.shape, st.shape], origin: node.origin });
+      }
+      return [st, t.data.slice()] as const;
+    });
+    for (const [st, data] of staged) st.data.set(data);
+  }
+
+  explain(): string {
+    return 'backend: interpreter (reference kernels, node by node)';
+  }
+}
+
+registerBackendOnce('interpreter', {
+  name: 'interpreter',
+  doc: 'the reference interpreter: node by node with the reference kernels',
+  available: () => true,
+  create: (graph, program, _validate, opts) => new InterpreterRunner(graph, program, opts.nanGuard),
+});
+
+function registerBackendOnce(name: string, def: Parameters<typeof registerBackend>[0]): void {
+  if (!findBackend(name)) registerBackend(def);
+}
+
 /**
- * Every backend `compile` accepts, the default first (tests run each case on all of them).
+ * Every backend `compile` accepts here, the default first (tests run each case on all of them).
  * @example describe.each(BACKENDS)('on the %s backend', (backend) => { ... compile(g, { outputs, backend }) ... });
  */
-export const BACKENDS: readonly Backend[] = Object.freeze(['js', 'interpreter']);
+export const BACKENDS: readonly Backend[] = Object.freeze(
+  listBackends()
+    .filter((b) => b.available())
+    .map((b) => b.name as Backend)
+    .sort((a, b) => (a === 'interpreter' ? 1 : 0) - (b === 'interpreter' ? 1 : 0)),
+);
+
+/** The back end `compile` uses when none is named. */
+export const DEFAULT_BACKEND: Backend = BACKENDS[0];
 
 export interface CompileOptions {
   /** The inputs the caller will feed (documentation and a check; feeds go by input name). */
@@ -162,7 +221,7 @@ export class Executable {
   /** What runs the program: `'js'` (compiled) or `'interpreter'`. */
   readonly backend: Backend;
   private readonly hasRandom: boolean;
-  private readonly js?: JsExecutor;
+  private readonly runner: ProgramRunner;
 
   constructor(graph: Graph, source: Program, program: Program, opts: { nanGuard?: boolean; passes?: readonly PassRecord[]; backend?: Backend; fastMath?: boolean } = {}) {
     this.graph = graph;
@@ -170,13 +229,14 @@ export class Executable {
     this.program = program;
     this.nanGuard = !!opts.nanGuard;
     this.passes = opts.passes ?? [];
-    this.backend = opts.backend ?? 'js';
-    if (!BACKENDS.includes(this.backend)) {
+    this.backend = opts.backend ?? DEFAULT_BACKEND;
+    const def = findBackend(this.backend);
+    if (!def || !def.available()) {
       throw new GraphError(`unknown backend ${JSON.stringify(this.backend)} (known: ${BACKENDS.join(', ')})`, { op: 'compile', origin: captureOrigin() });
     }
     // from the source: a run advances the RNG counter whether or not optimization kept a random node
-    this.hasRandom = Object.values(source.nodes).some((n) => n.op === 'randomUniform' || n.op === 'randomNormal');
-    if (this.backend === 'js') this.js = new JsExecutor(graph, program, (feeds) => validateFeeds(graph, program, feeds as Feeds), { nanGuard: this.nanGuard, fastMath: opts.fastMath });
+    this.hasRandom = Object.values(source.nodes).some((n) => getOp(n.op).kind === 'random');
+    this.runner = def.create(graph, program, (feeds) => validateFeeds(graph, program, feeds as Feeds), { nanGuard: this.nanGuard, fastMath: opts.fastMath });
   }
 
   /**
@@ -185,7 +245,7 @@ export class Executable {
    * @example step.run(a); step.run(b); step.specializations // 2 when a and b differ in batch size
    */
   get specializations(): number {
-    return this.js?.specializations ?? 0;
+    return this.runner.specializations;
   }
 
   /**
@@ -198,7 +258,7 @@ export class Executable {
    * console.log(m.intermediateBytes / m.totalIntermediateBytes); // arena share of the unshared values
    */
   get lowered(): LoweredProgram | undefined {
-    return this.js?.lowered;
+    return this.runner.lowered;
   }
 
   /** Names and types of the inputs this executable needs. */
@@ -214,31 +274,9 @@ export class Executable {
    * applies the updates atomically. Feeds go by input name; only the inputs needed are required.
    */
   run(feeds: Feeds = {}): Tensor[] {
-    if (this.js) {
-      const out = this.js.run(feeds);
-      if (this.hasRandom) this.graph.rngCounter++;
-      return out;
-    }
-    const fed = validateFeeds(this.graph, this.program, feeds);
-    const values = interpret(this.program, { graph: this.graph, feeds: fed, rngCounter: this.graph.rngCounter, nanGuard: this.nanGuard });
-    const sources = new Set(Object.values(this.program.nodes).filter((n) => n.inputs.length === 0).map((n) => n.id));
-    const outputs = this.program.outputs.map((id) => (sources.has(id) ? values.get(id)!.clone() : values.get(id)!));
-    this.applyUpdates(this.program.updates.map(([p, v]) => [p, values.get(v)!] as const));
+    const out = this.runner.run(feeds);
     if (this.hasRandom) this.graph.rngCounter++;
-    return outputs;
-  }
-
-  /** Writes new param values in place, after checking all of them (copies first: a swap works). */
-  protected applyUpdates(updates: readonly (readonly [number, Tensor])[]): void {
-    const staged = updates.map(([p, t]) => {
-      const node = this.program.nodes[p];
-      const st = this.graph.storage(node.attrs.name as string);
-      if (!shapeEq(st.shape, t.shape) || st.dtype !== t.dtype) {
-        throw new UpdateError(`new value for "${String(node.attrs.name)}" is ${fmtType(t)}, the param is ${fmtType(st)}`, { op: 'run', shapes: [t.shape, st.shape], origin: node.origin });
-      }
-      return [st, t.data.slice()] as const;
-    });
-    for (const [st, data] of staged) st.data.set(data);
+    return out;
   }
 
   /**
@@ -252,7 +290,7 @@ export class Executable {
    */
   explain(opts: ExplainOptions = {}): string {
     const text = formatExplain(this.source, this.program, this.passes, opts);
-    return this.js ? `${text}\n${this.js.explain()}` : `${text}\nbackend: interpreter (reference kernels, node by node)`;
+    return `${text}\n${this.runner.explain()}`;
   }
 }
 
@@ -266,7 +304,7 @@ export class Executable {
  * const oracle = compile(g, { outputs: [loss], backend: 'interpreter' });
  */
 export function compile(g: Graph, opts: CompileOptions): Executable {
-  const backend = opts?.backend ?? 'js';
+  const backend = opts?.backend ?? DEFAULT_BACKEND;
   if (!BACKENDS.includes(backend)) throw new GraphError(`unknown backend ${JSON.stringify(backend)} (known: ${BACKENDS.join(', ')})`, { op: 'compile', origin: captureOrigin() });
   const source = buildProgram(g, opts);
   // GRADGRAPH_VERIFY=1 (set for the test suite) re-checks the IR before and after every pass
@@ -278,6 +316,6 @@ export function compile(g: Graph, opts: CompileOptions): Executable {
         opts.afterPass?.(r);
       }
     : opts.afterPass;
-  const { program, passes } = runPipeline(source, opts.passes ?? defaultPasses, { afterPass });
+  const { program, passes } = runPipeline(source, opts.passes ?? defaultPasses, { afterPass, backend });
   return new Executable(g, source, program, { nanGuard: opts.nanGuard, passes, backend, fastMath: opts.fastMath });
 }

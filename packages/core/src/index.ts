@@ -11,7 +11,21 @@ export { Tensor, type Nested } from './tensor';
 export { Graph, Sym, assertShape, type CollectionItem, type GraphOptions, type GraphState, type InputOptions, type Operand, type ParamOptions } from './graph';
 export * from './api';
 export { grad, customGrad, hvp, jacobian, hessian, defineOp, unbroadcast } from './autodiff';
-export { compile, Executable, buildProgram, validateFeeds, BACKENDS, type Backend, type CompileOptions, type Feeds } from './compile';
+export { compile, Executable, buildProgram, validateFeeds, BACKENDS, DEFAULT_BACKEND, type Backend, type CompileOptions, type Feeds } from './compile';
+export { registerBackend, findBackend, listBackends, type BackendDef, type BackendOptions, type ProgramRunner, type Validate } from './backends';
+export {
+  registerLowering,
+  defineLoweringTarget,
+  capabilities,
+  ownLowering,
+  loweredOps,
+  loweringTargets,
+  NO_LOWERINGS,
+  type Lowering,
+  type KernelClass,
+  type BackendCapabilities,
+  type MatmulShape,
+} from './lowering';
 export { interpret } from './interpreter';
 export { verifyProgram, verifyGraph, programProblems } from './verify';
 export { encodeTensor, decodeTensor, GRAPH_FORMAT, GRAPH_FORMAT_VERSION, type GraphDocument, type NodeDocument, type TensorDocument } from './serialize';
@@ -24,10 +38,21 @@ export {
   fail,
   notDifferentiable,
   isDifferentiable,
+  traits,
+  finiteInputs,
+  dataInputIndices,
+  TRAIT_NAMES,
+  type OpTraits,
+  type DataInputs,
+  type FiniteRule,
   type OpDef,
   type OpKind,
   type Vjp,
   type VjpArgs,
+  type Jvp,
+  type JvpArgs,
+  type BatchRule,
+  type BatchArgs,
   type KernelCtx,
   type ConcreteType,
   type NotDifferentiable,

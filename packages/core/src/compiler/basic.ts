@@ -8,7 +8,7 @@ import { isStatic } from '../shape';
 import { Tensor } from '../tensor';
 import type { Pass, PassResult } from './pass';
 import { RewriteLog } from './rules';
-import { evalConstant, isRandomOp, keyOf, SOURCES, Work } from './work';
+import { evalConstant, isRandomOp, isSourceOp, keyOf, Work } from './work';
 
 /** Records every node of `before` missing from `after` under `name`. */
 function countRemoved(before: Program, after: Program, log: RewriteLog, name: string): void {
@@ -99,7 +99,7 @@ export const foldConstants: Pass = Object.freeze({
     const log = new RewriteLog();
     for (const id of work.order()) {
       const node = work.node(id);
-      if (SOURCES.has(node.op) || isRandomOp(node.op) || node.inputs.length === 0) continue;
+      if (isSourceOp(node.op) || isRandomOp(node.op) || node.inputs.length === 0) continue;
       const ins = node.inputs.map((i) => work.node(i));
       let value: Tensor | undefined;
       if (node.op === 'shapeSize') value = staticShapeSize(node, ins[0]);

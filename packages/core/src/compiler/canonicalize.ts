@@ -5,43 +5,24 @@
  * guarded to operands that are provably finite.
  */
 import { isFloat, type DType } from '../dtype';
-import type { Tensor } from '../tensor';
 import { _, alt, c, k, op, P, rest, v } from './pattern';
 import { E, rule, type Ref, type Rule } from './rules';
-import { allFinite } from './work';
-
-/** Ops whose result is finite whenever their (listed) inputs are. */
-const FINITE_IF_INPUTS: Readonly<Record<string, readonly number[]>> = {
-  neg: [0], abs: [0], sigmoid: [0], tanh: [0], sin: [0], cos: [0], softmax: [0], stopGradient: [0],
-  reshape: [0], transpose: [0], broadcastTo: [0], broadcastLike: [0], expandDims: [0], squeeze: [0],
-  slice: [0], gather: [0], reshapeLike: [0], maximum: [0, 1], minimum: [0, 1], where: [1, 2], concat: [],
-};
+import { finiteInputs, getOp, hasOp } from '../registry';
 
 /**
- * True when every element of `x` is surely finite, whatever the inputs: int and bool values,
- * finite constants, sign (sign(NaN) = 0 here), shapeSize, and bounded ops of finite operands.
+ * True when every element of `x` is surely finite, whatever the inputs: int and bool values, and
+ * ops whose `finiteIfInputsFinite` trait says so for operands that are (finite constants, sign,
+ * shapeSize, bounded ops such as tanh or σ of finite operands, a pad with a finite fill, ...).
  * A guard for rules that would turn ∞·0 or ∞ − ∞ (NaN) into a number.
  * @example
  * rule('mul-zero', P.mul(v('x'), c(0)), ({ x }) => E.scalar(0, x.dtype), ({ x }) => provablyFinite(x))
  */
 export function provablyFinite(x: Ref, depth = 0): boolean {
   if (!isFloat(x.dtype)) return true;
-  if (depth > 12) return false;
-  switch (x.op) {
-    case 'constant':
-      return allFinite(x.attrs.value as Tensor);
-    case 'sign':
-    case 'shapeSize':
-      return true;
-    case 'cast':
-      return !isFloat(x.input(0).dtype) || (x.input(0).dtype === 'float32' && provablyFinite(x.input(0), depth + 1));
-    case 'concat':
-      return x.node.inputs.every((_i, j) => provablyFinite(x.input(j), depth + 1));
-    case 'pad':
-      return Number.isFinite(x.attrs.value as number) && provablyFinite(x.input(0), depth + 1);
-  }
-  const ins = FINITE_IF_INPUTS[x.op];
-  return ins !== undefined && ins.every((j) => provablyFinite(x.input(j), depth + 1));
+  if (depth > 12 || !hasOp(x.op)) return false;
+  const node = x.node;
+  const ins = finiteInputs(getOp(x.op), node.attrs, node.inputs.map((_i, j) => x.input(j).node.type));
+  return ins !== null && ins.every((j) => provablyFinite(x.input(j), depth + 1));
 }
 
 const same = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((d, i) => d === b[i]);
@@ -91,16 +72,11 @@ function sumLikeAxes(x: readonly number[], ref: readonly number[]): number[] {
   return x.flatMap((d, i) => (i < lead || (ref[i - lead] === 1 && d !== 1) ? [i] : []));
 }
 
-/** Ops whose output has exactly their (only) input's run-time shape. */
-const SHAPE_PRESERVING: ReadonlySet<string> = new Set([
-  'neg', 'exp', 'log', 'tanh', 'sigmoid', 'abs', 'sign', 'log1p', 'expm1', 'sqrt', 'rsqrt', 'sin', 'cos', 'softplus', 'reciprocal',
-  'logicalNot', 'cast', 'stopGradient', 'softmax', 'logSoftmax',
-]);
+/** The op keeps its (only) input's run-time shape (its `shapePreserving` trait). */
+const keepsShape = (r: Ref) => hasOp(r.op) && getOp(r.op).traits.shapePreserving;
 
-/** Elementwise binary ops: their output's run-time shape is the broadcast of their inputs'. */
-const BROADCASTING_BINARY: ReadonlySet<string> = new Set([
-  'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'notEqual', 'logicalAnd', 'logicalOr',
-]);
+/** The op's run-time shape is the broadcast of its inputs' (its `broadcasting` trait). */
+const broadcasts = (r: Ref) => hasOp(r.op) && getOp(r.op).traits.broadcasting;
 
 /** A shape-lending operand `r` that is some op of one input `u`. */
 const unaryRef = v('r', op('*', [v('u')]));
@@ -163,8 +139,8 @@ export const canonicalRules: readonly Rule[] = [
   rule('reduce-nothing', alt(P.sum(v('x'), { axes: [] }), P.mean(v('x'), { axes: [] }), P.max(v('x'), { axes: [] }), P.min(v('x'), { axes: [] })), ({ x }) => x), // Σ over no axes → x
   rule('sum-broadcast', P.sum(v('b', P.broadcastTo(v('x')))), ({ x, b }, root) => { const y = reduceOfBroadcast(x, b, root); return y && E.mul(y, stretch(b, root)); }, ({ x, b }, root) => onlyBroadcastAxes(x, b, root)), // Σₐ broadcast(x) → n·x over stretched axes a
   rule('mean-broadcast', P.mean(v('b', P.broadcastTo(v('x')))), ({ x, b }, root) => reduceOfBroadcast(x, b, root), ({ x, b }, root) => onlyBroadcastAxes(x, b, root)), // meanₐ broadcast(x) → x over stretched axes a
-  rule('shape-ref-unary', alt(P.broadcastLike(v('x'), unaryRef), P.sumLike(v('x'), unaryRef), P.reshapeLike(v('x'), unaryRef)), ({ x, u }, root) => E.op(root.op, [x, u]), ({ r }) => SHAPE_PRESERVING.has(r.op)), // broadcastLike(x, f(u)) → broadcastLike(x, u): f keeps u's shape, and r only lends its shape
-  rule('shape-ref-binary', P.broadcastLike(v('x'), v('r', op('*', [v('a'), v('b')]))), ({ x, a, b }) => E.broadcastLike(E.broadcastLike(x, a), b), ({ r }) => BROADCASTING_BINARY.has(r.op) && r.work.useCount(r.id) === 1), // broadcastLike(x, a ∘ b) → broadcastLike(broadcastLike(x, a), b), when nothing else needs a ∘ b
-  rule('shape-size-unary', P.shapeSize(unaryRef), ({ u }, root) => E.shapeSize(u, root.attrs.axes as number[], root.dtype), ({ r }) => SHAPE_PRESERVING.has(r.op)), // size(f(u)) → size(u)
+  rule('shape-ref-unary', alt(P.broadcastLike(v('x'), unaryRef), P.sumLike(v('x'), unaryRef), P.reshapeLike(v('x'), unaryRef)), ({ x, u }, root) => E.op(root.op, [x, u]), ({ r }) => keepsShape(r)), // broadcastLike(x, f(u)) → broadcastLike(x, u): f keeps u's shape, and r only lends its shape
+  rule('shape-ref-binary', P.broadcastLike(v('x'), v('r', op('*', [v('a'), v('b')]))), ({ x, a, b }) => E.broadcastLike(E.broadcastLike(x, a), b), ({ r }) => broadcasts(r) && r.work.useCount(r.id) === 1), // broadcastLike(x, a ∘ b) → broadcastLike(broadcastLike(x, a), b), when nothing else needs a ∘ b
+  rule('shape-size-unary', P.shapeSize(unaryRef), ({ u }, root) => E.shapeSize(u, root.attrs.axes as number[], root.dtype), ({ r }) => keepsShape(r)), // size(f(u)) → size(u)
   rule('sum-scalar-broadcast-like', P.sum(P.broadcastLike(v('x'), v('r'))), ({ x, r }) => E.mul(x, E.shapeSize(r, [...r.shape.keys()], x.dtype)), ({ x, r }, root) => x.rank === 0 && axesOf(root).length === r.rank && x.dtype !== 'bool'), // Σ broadcastLike(s, r) → s·size(r), s scalar
 ];

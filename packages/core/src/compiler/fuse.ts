@@ -21,15 +21,16 @@
  * symbolic shapes (open dims assumed equal when both open) and again, in the backend, on each
  * specialization's concrete shapes — so a decision is never wrong for the shapes that run.
  */
-import { isFloat } from '../dtype';
 import { GraphError } from '../errors';
-import type { Node, Program, TypeInfo } from '../ir';
+import type { Node, Program } from '../ir';
 import { topoOrder } from '../ir';
-import { getOp, hasOp } from '../registry';
+import { capabilities, type BackendCapabilities, type TypeOf } from '../lowering';
+import { dataInputIndices, getOp, hasOp } from '../registry';
 import type { SymShape } from '../shape';
 import { fmtShape } from '../shape';
-import { BINARY_JS, UNARY_JS } from '../backend/js/elementwise';
 import type { Tensor } from '../tensor';
+
+export type { TypeOf } from '../lowering';
 
 /** How the backend runs a node. */
 export type NodeClass =
@@ -81,10 +82,9 @@ export interface FusionPlan {
   /** The program's topological order and the types planned with. */
   readonly order: readonly number[];
   readonly types: TypeOf;
+  /** The back end planned for. */
+  readonly backend: string;
 }
-
-/** A node's type: its symbolic type at compile time, its concrete type in a specialization. */
-export type TypeOf = (id: number) => TypeInfo;
 
 // ---- limits ----------------------------------------------------------------------------------
 
@@ -93,20 +93,12 @@ export const FUSION_LIMITS = Object.freeze({ maxOps: 64, maxArrays: 24, searchBu
 
 // ---- classification --------------------------------------------------------------------------
 
-const EW_SPECIAL = new Set(['where', 'cast', 'stopGradient', 'customGrad', 'broadcastTo', 'broadcastLike']);
-const VIEW_OPS = new Set(['reshape', 'expandDims', 'squeeze', 'reshapeLike']);
-const REDUCE_OPS = new Set(['sum', 'mean', 'max', 'min']);
-const ROW_OPS = new Set(['softmax', 'logSoftmax', 'logsumexp', 'softmaxCrossEntropy']);
-/** Float unary ops the matmul epilogue can apply (relu is matched as a pattern). */
-export const EPILOGUE_UNARY = new Set(['neg', 'exp', 'log', 'tanh', 'sigmoid', 'abs', 'sign', 'log1p', 'expm1', 'sqrt', 'rsqrt', 'sin', 'cos', 'softplus', 'reciprocal']);
-
 /**
- * Whether an elementwise op has generated code (a fused loop can compute it).
- * @example hasElementwiseCode('tanh') // true; hasElementwiseCode('gather') // false
+ * Whether `caps`' back end can compute `op` inside a fused elementwise loop.
+ * @example hasElementwiseCode('tanh', capabilities('js')) // true; hasElementwiseCode('gather', capabilities('js')) // false
  */
-export function hasElementwiseCode(op: string): boolean {
-  if (!hasOp(op) || getOp(op).kind !== 'elementwise' && op !== 'broadcastTo' && op !== 'broadcastLike') return false;
-  return op in UNARY_JS || op in BINARY_JS || EW_SPECIAL.has(op);
+export function hasElementwiseCode(op: string, caps: BackendCapabilities = capabilities('js')): boolean {
+  return hasOp(op) && caps.lowering(op)?.kernel === 'ew';
 }
 
 /**
@@ -122,55 +114,36 @@ export function reduceMode(rank: number, axes: readonly number[]): ReduceMode | 
 }
 
 /**
- * The class of a node under the given types: how the compiled backend runs it.
- * @example classify(program.nodes[id], (i) => program.nodes[i].type) // 'ew', 'matmul', 'reference', ...
+ * The class of a node under the given types: how the back end described by `caps` runs it. Read
+ * from the op's kind and traits (sources, views) and the back end's lowering of the op; an op
+ * without a lowering that accepts the node runs its reference kernel.
+ * @example classify(program.nodes[id], (i) => program.nodes[i].type, capabilities('js')) // 'ew', 'matmul', 'reference', ...
  */
-export function classify(node: Node, types: TypeOf): NodeClass {
-  const op = node.op;
-  if (op === 'input' || op === 'param' || op === 'constant') return 'source';
-  if (op === 'shapeSize') return 'shapeConst';
-  if (VIEW_OPS.has(op)) return 'view';
-  if (hasElementwiseCode(op)) return 'ew';
-  const t = node.type;
-  if (REDUCE_OPS.has(op)) {
+export function classify(node: Node, types: TypeOf, caps: BackendCapabilities): NodeClass {
+  if (!hasOp(node.op)) return 'reference';
+  const def = getOp(node.op);
+  if (def.kind === 'source') return 'source';
+  if (def.traits.view) return 'view';
+  const low = caps.lowering(node.op);
+  if (!low || (low.accepts && !low.accepts(node, types))) return 'reference';
+  if (low.kernel === 'reduce') {
+    // a loop folds a reduction over the last axis, the leading ones, or everything
     const x = types(node.inputs[0]);
     return reduceMode(x.shape.length, node.attrs.axes as number[]) ? 'reduce' : 'reference';
   }
-  if (op === 'matmul') return isFloat(t.dtype) ? 'matmul' : 'reference';
-  if (ROW_OPS.has(op) && isFloat(t.dtype)) {
-    const rank = types(node.inputs[0]).shape.length;
-    if (rank === 0) return 'reference';
-    if (op === 'logsumexp') {
-      const axes = node.attrs.axes as number[];
-      return axes.length === 1 && axes[0] === rank - 1 ? 'row' : 'reference';
-    }
-    return node.attrs.axis === rank - 1 ? 'row' : 'reference';
-  }
-  if (op === 'randomUniform' || op === 'randomNormal') return 'random';
-  return 'reference';
+  return low.kernel;
 }
 
 /**
  * Which inputs of a node are read for their values (the others only lend their shape, which a
- * specialization knows before anything runs). Reference kernels get every input.
+ * specialization knows before anything runs): the op's `dataInputs` trait. Reference kernels get
+ * every input.
  * @example dataInputs(broadcastLikeNode, 'ew') // [x]: the reference only lends its shape
  */
 export function dataInputs(node: Node, cls: NodeClass): readonly number[] {
-  if (cls === 'reference') return node.inputs;
-  switch (node.op) {
-    case 'broadcastLike':
-    case 'sumLike':
-    case 'reshapeLike':
-      return [node.inputs[0]];
-    case 'shapeSize':
-    case 'randomUniform':
-    case 'randomNormal':
-      return [];
-    case 'customGrad':
-      return [node.inputs[node.inputs.length - 1]];
-    default:
-      return node.inputs;
-  }
+  if (cls === 'reference' || !hasOp(node.op)) return node.inputs;
+  const idx = dataInputIndices(getOp(node.op), node.inputs.length);
+  return idx.length === node.inputs.length ? node.inputs : idx.map((i) => node.inputs[i]);
 }
 
 // ---- shapes ----------------------------------------------------------------------------------
@@ -261,8 +234,8 @@ const fmtId = (p: Program, id: number) => `%${id} (${p.nodes[id].op})`;
  * const plan = planFusion(exe.program);
  * plan.kernels.map((k) => `${k.name} ${k.kind}: ${k.nodes.join(' ')}`);
  */
-export function planFusion(program: Program, types: TypeOf = (id) => program.nodes[id].type): FusionPlan {
-  const planner = new FusionPlanner(program, types);
+export function planFusion(program: Program, types: TypeOf = (id) => program.nodes[id].type, caps: BackendCapabilities = capabilities('js')): FusionPlan {
+  const planner = new FusionPlanner(program, types, caps);
   planner.matmulEpilogues();
   planner.elementwiseChains();
   planner.singleKernelsAndViews();
@@ -304,12 +277,13 @@ class FusionPlanner {
   constructor(
     readonly program: Program,
     readonly types: TypeOf,
+    readonly caps: BackendCapabilities,
   ) {
     this.order = topoOrder(program);
     const n = program.nextId;
     this.pos = new Int32Array(n).fill(-1);
     this.order.forEach((id, i) => (this.pos[id] = i));
-    for (const id of this.order) this.classes.set(id, classify(program.nodes[id], types));
+    for (const id of this.order) this.classes.set(id, classify(program.nodes[id], types, caps));
     this.users = Array.from({ length: n }, () => []);
     for (const id of this.order) {
       for (const i of dataInputs(program.nodes[id], this.cls(id))) {
@@ -385,7 +359,7 @@ class FusionPlanner {
         decisions.push(`${this.name(id)}: bias not fused: the product is also used by ${users[id].map((x) => this.name(x)).join(', ')}${external[id] ? ' and returned' : ''}`);
       }
       const a = this.only(last);
-      if (a >= 0 && groupOf[a] < 0 && EPILOGUE_UNARY.has(program.nodes[a].op)) {
+      if (a >= 0 && groupOf[a] < 0 && this.caps.lowering(program.nodes[a].op)?.epilogue) {
         members.push(a);
         matmul = { ...matmul, activation: { node: a, op: program.nodes[a].op } };
       } else if (users[last].length === 2 && !external[last] && users[last].every((x) => groupOf[x] < 0)) {
@@ -796,6 +770,6 @@ class FusionPlanner {
         this.decisions.push(`${k.name}: ${k.nodes.length} ops in one loop over ${fmtShape(k.shape)}${k.reduce ? `, ending in a ${program.nodes[k.reduce.node].op} over ${k.reduce.mode === 'all' ? 'all axes' : `the ${k.reduce.mode} axes`}` : ''}: ${ops}`);
       }
     }
-    return { kernels, classes: this.classes, aliasOf: this.aliasOf, kernelOf, decisions: this.decisions, order: this.order, types: this.types };
+    return { kernels, classes: this.classes, aliasOf: this.aliasOf, kernelOf, decisions: this.decisions, order: this.order, types: this.types, backend: this.caps.name };
   }
 }

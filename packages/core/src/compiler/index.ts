@@ -7,7 +7,7 @@ import { _, alt, c, k, op, P, rest, v } from './pattern';
 import { E, rule } from './rules';
 
 export { definePass, rewritePass, registerPass, getPass, listPasses, runPipeline } from './pass';
-export type { Pass, PassResult, PassRecord, PassSpec, PipelineResult, RewriteCount } from './pass';
+export type { Pass, PassContext, PassResult, PassRecord, PassSpec, PipelineResult, RewriteCount } from './pass';
 export { dce, cse, foldConstants } from './basic';
 export { canonicalize, stabilize, specialize, defaultPasses, ruleTables } from './pipeline';
 export { Ref, type Rule, type Match, type Operand } from './rules';
@@ -15,7 +15,7 @@ export type { Pattern, Binding } from './pattern';
 export { Work } from './work';
 export { estimateFlops, type FlopEstimate } from './flops';
 export { fuse, planMemory, lower, lowerProgram, type LoweredProgram, type LoweredKernel, type LowerOptions } from './lower';
-export { planFusion, FUSION_LIMITS, type FusionPlan, type KernelPlan, type KernelKind, type NodeClass, type ReduceMode } from './fuse';
+export { planFusion, classify, dataInputs, hasElementwiseCode, reduceMode, FUSION_LIMITS, type FusionPlan, type KernelPlan, type KernelKind, type NodeClass, type ReduceMode } from './fuse';
 export { planBuffers, ARENA_ALIGN, type MemoryPlan, type BufferPlan, type Location, type MemoryOptions } from './memory';
 export type { ExplainOptions } from './explain';
 export { programToGraph, type Lifted } from './lift';

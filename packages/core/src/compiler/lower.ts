@@ -11,9 +11,10 @@ import type { Program } from '../ir';
 import { getOp, hasOp, type ConcreteType } from '../registry';
 import { fmtShape } from '../shape';
 import { fmtCount } from './flops';
-import { planFusion, type FusionPlan, type KernelPlan, type TypeOf } from './fuse';
+import { planFusion, type FusionPlan, type KernelPlan } from './fuse';
+import { capabilities, NO_LOWERINGS, type BackendCapabilities, type TypeOf } from '../lowering';
 import { fmtBytes, kernelReads, kernelWrites, planBuffers, type MemoryPlan } from './memory';
-import type { Pass, PassResult } from './pass';
+import type { Pass, PassContext, PassResult } from './pass';
 
 export interface LoweredKernel extends KernelPlan {
   /** Values read from outside the kernel, and values it writes (outputs, then a reduction). */
@@ -36,9 +37,11 @@ export interface LowerOptions {
   readonly types?: TypeOf;
   /** Write in place (see planMemory). Default true. */
   readonly inPlace?: boolean;
+  /** The back end to plan for: its capabilities, or its name. Default `'js'`. */
+  readonly backend?: BackendCapabilities | string;
 }
 
-const memo = new WeakMap<Program, Map<boolean, LoweredProgram>>();
+const memo = new WeakMap<Program, Map<string, LoweredProgram>>();
 
 /** FLOPs of the members of a kernel, from the ops' `flops` rules. */
 function kernelFlops(program: Program, k: KernelPlan, types: TypeOf): number {
@@ -70,12 +73,14 @@ function kernelFlops(program: Program, k: KernelPlan, types: TypeOf): number {
  */
 export function lowerProgram(program: Program, opts: LowerOptions = {}): LoweredProgram {
   const inPlace = opts.inPlace ?? true;
+  const caps = typeof opts.backend === 'object' ? opts.backend : capabilities(opts.backend ?? 'js');
+  const memoKey = `${caps.name}|${inPlace}`;
   if (!opts.types) {
-    const hit = memo.get(program)?.get(inPlace);
+    const hit = memo.get(program)?.get(memoKey);
     if (hit) return hit;
   }
-  const fusion = planFusion(program, opts.types);
-  const memory = planBuffers(program, fusion, { inPlace });
+  const fusion = planFusion(program, opts.types, caps);
+  const memory = planBuffers(program, fusion, { inPlace, caps });
   const kernels = fusion.kernels.map(
     (k): LoweredKernel =>
       Object.freeze({
@@ -89,7 +94,7 @@ export function lowerProgram(program: Program, opts: LowerOptions = {}): Lowered
   if (!opts.types) {
     let m = memo.get(program);
     if (!m) memo.set(program, (m = new Map()));
-    m.set(inPlace, lowered);
+    m.set(memoKey, lowered);
   }
   return lowered;
 }
@@ -151,6 +156,12 @@ export function formatMemory(lowered: LoweredProgram): string[] {
   return lines;
 }
 
+/** The capabilities the back-end passes plan with: the pipeline's back end (the interpreter lowers nothing). */
+function planFor(ctx: PassContext | undefined): BackendCapabilities {
+  const name = ctx?.backend ?? 'js';
+  return name === 'interpreter' ? NO_LOWERINGS : capabilities(name);
+}
+
 const unchanged = (program: Program): Pick<PassResult, 'program' | 'patches' | 'inversePatches'> => ({ program, patches: [], inversePatches: [] });
 
 /**
@@ -160,8 +171,8 @@ const unchanged = (program: Program): Pick<PassResult, 'program' | 'patches' | '
 export const fuse: Pass = Object.freeze({
   name: 'fuse',
   doc: 'groups elementwise chains (with a trailing reduction) and matmul + bias + activation into kernels',
-  run(program: Program): PassResult {
-    const { fusion } = lowerProgram(program);
+  run(program: Program, ctx?: PassContext): PassResult {
+    const { fusion } = lowerProgram(program, { backend: planFor(ctx) });
     return {
       ...unchanged(program),
       notes: capped(fusion.decisions, 'info.decisions'),
@@ -177,8 +188,8 @@ export const fuse: Pass = Object.freeze({
 export const planMemory: Pass = Object.freeze({
   name: 'planMemory',
   doc: 'gives every intermediate a place in one arena by liveness; reuse, in place where safe, param updates in place',
-  run(program: Program): PassResult {
-    const lowered = lowerProgram(program);
+  run(program: Program, ctx?: PassContext): PassResult {
+    const lowered = lowerProgram(program, { backend: planFor(ctx) });
     const m = lowered.memory;
     const notes = formatMemory(lowered);
     if (m.nominal) notes.push('open dims counted as 1 here; each specialization plans again with its shapes');
@@ -209,14 +220,14 @@ export const planMemory: Pass = Object.freeze({
 export const lower: Pass = Object.freeze({
   name: 'lower',
   doc: 'orders the kernels and binds their operands to feeds, params and arena buffers',
-  run(program: Program): PassResult {
-    const lowered = lowerProgram(program);
+  run(program: Program, ctx?: PassContext): PassResult {
+    const lowered = lowerProgram(program, { backend: planFor(ctx) });
     const byKind = new Map<string, number>();
     for (const k of lowered.kernels) byKind.set(k.kind, (byKind.get(k.kind) ?? 0) + 1);
     const kinds = [...byKind].map(([k, c]) => `${c} ${k}`).join(', ');
     const refs = [...new Set(lowered.kernels.filter((k) => k.kind === 'reference').map((k) => program.nodes[k.nodes[0]].op))];
     const notes = [`${lowered.kernels.length} kernels${kinds ? `: ${kinds}` : ''}`];
-    if (refs.length) notes.push(`reference kernels (they allocate their results): ${refs.join(', ')}`);
+    if (refs.length) notes.push(`reference kernels on ${lowered.fusion.backend} (no lowering there; they allocate their results): ${refs.join(', ')}`);
     const slotOf = (id: number): number | string => {
       const loc = lowered.memory.locations.get(id);
       if (!loc) return 'inside';

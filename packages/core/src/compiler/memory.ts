@@ -25,7 +25,7 @@
 import { bytesPer, type DType } from '../dtype';
 import type { Program } from '../ir';
 import type { SymShape } from '../shape';
-import { matmulScratchFor } from '../backend/js/matmul';
+import { capabilities, type BackendCapabilities } from '../lowering';
 import { dataInputs, stripLeadingOnes, type FusionPlan, type KernelPlan } from './fuse';
 
 /** Arena offsets and sizes are multiples of this (a WebAssembly SIMD vector, a cache-friendly start). */
@@ -94,6 +94,8 @@ export interface MemoryPlan {
 export interface MemoryOptions {
   /** Write values over dying inputs and param updates into their storage. Default true. */
   readonly inPlace?: boolean;
+  /** The back end's capabilities (the scratch its matmul kernels need). Default: the one the fusion plan was made for. */
+  readonly caps?: BackendCapabilities;
 }
 
 const align = (b: number) => Math.ceil(b / ARENA_ALIGN) * ARENA_ALIGN;
@@ -142,6 +144,7 @@ export function kernelWrites(k: KernelPlan): number[] {
  */
 export function planBuffers(program: Program, plan: FusionPlan, opts: MemoryOptions = {}): MemoryPlan {
   const inPlace = opts.inPlace ?? true;
+  const caps = opts.caps ?? capabilities(plan.backend);
   const types = plan.types;
   const kernels = plan.kernels;
   const END = kernels.length;
@@ -301,10 +304,10 @@ export function planBuffers(program: Program, plan: FusionPlan, opts: MemoryOpti
     const m = dim(ta ? a[a.length - 1] : a[a.length - 2]);
     const kk = dim(ta ? a[a.length - 2] : a[a.length - 1]);
     const nn = dim(tb ? bsh[bsh.length - 2] : bsh[bsh.length - 1]);
-    scratch = Math.max(scratch, matmulScratchFor({ m, n: nn, k: kk, transposeA: ta, batchA: a.slice(0, -2).map(dim), batchB: bsh.slice(0, -2).map(dim) }));
+    scratch = Math.max(scratch, caps.matmulScratchBytes({ m, n: nn, k: kk, transposeA: ta, batchA: a.slice(0, -2).map(dim), batchB: bsh.slice(0, -2).map(dim) }));
   }
   const scratchOffset = cursor;
-  const scratchBytes = align(scratch * 8);
+  const scratchBytes = align(scratch);
   cursor += scratchBytes;
   const base = cursor;
   const arena = buffers.filter((b) => b.region === 'arena' && !merged.has(b.id)).sort((x, y) => y.bytes - x.bytes || x.id - y.id);

@@ -25,12 +25,21 @@ export interface PassResult {
   readonly info?: unknown;
 }
 
+/** What a pipeline tells its passes about the compilation. */
+export interface PassContext {
+  /** The back end the program is compiled for (`'js'`, `'wasm'`, `'interpreter'`): fuse, planMemory and lower plan for it. */
+  readonly backend: string;
+}
+
 export interface Pass {
   readonly name: string;
   /** One line for explain() and docs. */
   readonly doc: string;
-  /** Pure: must not modify `program` (it is frozen) and must return the same result for it. */
-  readonly run: (program: Program) => PassResult;
+  /**
+   * Pure: must not modify `program` (it is frozen) and must return the same result for it and
+   * the same context. Most passes ignore the context; the back-end passes plan for its back end.
+   */
+  readonly run: (program: Program, ctx?: PassContext) => PassResult;
 }
 
 /** What the pipeline records for one pass. */
@@ -156,14 +165,15 @@ export interface PipelineResult {
  * @example
  * const { program, passes } = runPipeline(buildProgram(g, { outputs: [y] }), defaultPasses);
  */
-export function runPipeline(program: Program, passes: readonly PassSpec[], opts: { afterPass?: (record: PassRecord) => void } = {}): PipelineResult {
+export function runPipeline(program: Program, passes: readonly PassSpec[], opts: { afterPass?: (record: PassRecord) => void; backend?: string } = {}): PipelineResult {
   if (!Array.isArray(passes)) throw new GraphError('passes must be an array', { op: 'compile', origin: captureOrigin() });
   const records: PassRecord[] = [];
   let cur = program;
+  const ctx: PassContext = Object.freeze({ backend: opts.backend ?? 'js' });
   passes.forEach((spec, i) => {
     const pass = resolvePass(spec, i);
     const t0 = performance.now();
-    const r = pass.run(cur);
+    const r = pass.run(cur, ctx);
     const ms = performance.now() - t0;
     const record: PassRecord = {
       name: pass.name,

@@ -10,7 +10,7 @@
  * Commutative ops (add, mul, maximum, ...) match their operands in either order.
  */
 import type { Attrs } from '../ir';
-import { COMMUTATIVE, type Work } from './work';
+import { isCommutative, type Work } from './work';
 
 export type Pattern =
   | { readonly kind: 'var'; readonly name: string; readonly sub?: Pattern }
@@ -144,7 +144,7 @@ function quickCheck(work: Work, p: Pattern, id: number): boolean {
   let direct = true;
   for (let j = 0; j < pats.length && direct; j++) direct = opFits(work, pats[j], ins[j]);
   if (direct) return true;
-  return COMMUTATIVE.has(node.op) && pats.length === 2 && opFits(work, pats[0], ins[1]) && opFits(work, pats[1], ins[0]);
+  return isCommutative(node.op) && pats.length === 2 && opFits(work, pats[0], ins[1]) && opFits(work, pats[1], ins[0]);
 }
 
 function go(work: Work, p: Pattern, id: number, s: State, k: Cont): boolean {
@@ -183,7 +183,7 @@ function go(work: Work, p: Pattern, id: number, s: State, k: Cont): boolean {
       }
       if (pats.length !== ins.length) return false;
       if (seq(work, pats, ins, 0, s, k)) return true;
-      return COMMUTATIVE.has(node.op) && ins.length === 2 && ins[0] !== ins[1] && seq(work, pats, [ins[1], ins[0]], 0, s, k);
+      return isCommutative(node.op) && ins.length === 2 && ins[0] !== ins[1] && seq(work, pats, [ins[1], ins[0]], 0, s, k);
     }
   }
 }

@@ -20,11 +20,15 @@ import { getOp, hasOp, type ConcreteType } from '../registry';
 import { isStatic, sizeOf, type Shape } from '../shape';
 import { Tensor } from '../tensor';
 
-/** Ops whose operands can be swapped without changing a bit of the result. */
-export const COMMUTATIVE: ReadonlySet<string> = new Set(['add', 'mul', 'maximum', 'minimum', 'equal', 'notEqual', 'logicalAnd', 'logicalOr']);
+/** Operands can be swapped without changing a bit of the result (the op's `commutative` trait). */
+export function isCommutative(op: string): boolean {
+  return hasOp(op) && getOp(op).traits.commutative;
+}
 
-/** Leaves whose value the executor supplies. */
-export const SOURCES: ReadonlySet<string> = new Set(['input', 'param', 'constant']);
+/** A leaf whose value the executor supplies (an op of kind `source`: input, param, constant). */
+export function isSourceOp(op: string): boolean {
+  return hasOp(op) && getOp(op).kind === 'source';
+}
 
 /** Random nodes draw fresh numbers per run: never merged, never folded. */
 export function isRandomOp(op: string): boolean {
@@ -64,7 +68,7 @@ export function nodeKey(op: string, inputs: readonly number[], attrs: Attrs, dty
   if (isRandomOp(op)) return null;
   const attrKey = encode(attrs);
   if (attrKey === null) return null;
-  const ins = COMMUTATIVE.has(op) && inputs.length === 2 && inputs[0] > inputs[1] ? [inputs[1], inputs[0]] : inputs;
+  const ins = isCommutative(op) && inputs.length === 2 && inputs[0] > inputs[1] ? [inputs[1], inputs[0]] : inputs;
   return `${op}|${dtype}|${ins.join(',')}|${attrKey}`;
 }
 
@@ -91,7 +95,7 @@ export function allFinite(t: Tensor): boolean {
  * or a kernel that throws (the error belongs to run time, with its context).
  */
 export function evalConstant(op: string, inputs: readonly Tensor[], attrs: Attrs, node: Node): Tensor | undefined {
-  if (SOURCES.has(op) || isRandomOp(op) || !hasOp(op)) return undefined;
+  if (isSourceOp(op) || isRandomOp(op) || !hasOp(op)) return undefined;
   const def = getOp(op);
   try {
     const t = def.infer(inputs, attrs);

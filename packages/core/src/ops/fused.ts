@@ -7,7 +7,7 @@ import { GraphError } from '../errors';
 import type { Sym } from '../graph';
 import type { Attrs } from '../ir';
 import { captureOrigin } from '../origin';
-import { fail, type OpDef } from '../registry';
+import { fail, traits, type OpDef } from '../registry';
 import { fmtShape, sizeOf } from '../shape';
 import { Tensor } from '../tensor';
 import { normOneAxis, reducedShape, reductionIndex, requireFloat, requireSameDtype } from './util';
@@ -25,6 +25,7 @@ export const softmaxCrossEntropyOp: OpDef<SoftmaxCrossEntropyAttrs> = {
   name: 'softmaxCrossEntropy',
   arity: 2,
   kind: 'reduction',
+  traits: traits(),
   doc: '−Σ t·logSoftmax(x) along an axis (logits x, target distribution t), in one stable pass',
   attrs: (raw, [x]) => ({ axis: normOneAxis(raw.axis ?? -1, x.shape.length), keepDims: !!raw.keepDims }),
   infer: ([x, t], a) => {

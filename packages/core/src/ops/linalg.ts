@@ -1,7 +1,7 @@
 /** Batched matrix multiplication with broadcasting batch dims and transposed variants. */
 import * as api from '../api';
 import type { Attrs } from '../ir';
-import { fail, type OpDef } from '../registry';
+import { fail, traits, type OpDef } from '../registry';
 import { fmtShape, sizeOf } from '../shape';
 import { Tensor } from '../tensor';
 import { broadcastOffsets, broadcastOrFail, requireNumeric, requireSameDtype } from './util';
@@ -17,6 +17,7 @@ export const matmulOp: OpDef<MatmulAttrs> = {
   name: 'matmul',
   arity: 2,
   kind: 'matmul',
+  traits: traits(),
   doc: 'batched matrix product op(A)·op(B); batch dims broadcast',
   attrs: (raw) => ({ transposeA: !!raw.transposeA, transposeB: !!raw.transposeB }),
   infer: ([a, b], at) => {

@@ -4,7 +4,7 @@ import { coerce, isDType, isFloat, type DType } from '../dtype';
 import { GraphError } from '../errors';
 import type { Attrs } from '../ir';
 import { fillNormal, fillUniform } from '../random';
-import { fail, notDifferentiable, type OpDef } from '../registry';
+import { fail, notDifferentiable, traits, type OpDef } from '../registry';
 import { fmtShape, sizeOf } from '../shape';
 import { Tensor } from '../tensor';
 import { intList, noAttrs } from './util';
@@ -19,6 +19,7 @@ export const sourceOps: OpDef<any>[] = [
     name: 'input',
     arity: 0,
     kind: 'source',
+    traits: traits(),
     doc: 'a value fed at run time by name',
     attrs: (raw) => raw,
     infer: () => fail('inputs are made with g.input()'),
@@ -30,6 +31,7 @@ export const sourceOps: OpDef<any>[] = [
     name: 'param',
     arity: 0,
     kind: 'source',
+    traits: traits(),
     doc: 'a value owned by the graph: trainable, or state with trainable = false',
     attrs: (raw) => raw,
     infer: () => fail('params are made with g.param()'),
@@ -41,6 +43,8 @@ export const sourceOps: OpDef<any>[] = [
     name: 'constant',
     arity: 0,
     kind: 'source',
+    // finite when every element of its value is
+    traits: traits({ finiteIfInputsFinite: (a) => ((a.value as Tensor).data.every((v: number) => Number.isFinite(v)) ? [] : null) }),
     doc: 'a fixed tensor',
     attrs: (raw) => {
       if (!(raw.value instanceof Tensor)) fail('a constant needs a Tensor value');
@@ -64,6 +68,8 @@ export const castOp: OpDef<CastAttrs> = {
   name: 'cast',
   arity: 1,
   kind: 'elementwise',
+  // ints and bools cast to finite floats; float64 → float32 can overflow to ∞
+  traits: traits({ elementwise: true, shapePreserving: true, finiteIfInputsFinite: (a, [x]) => (!isFloat(x.dtype) ? [] : x.dtype === 'float32' || a.dtype === 'float64' ? [0] : null) }),
   doc: 'converts to another dtype (floats to int32 truncate toward zero; nonzero to bool is true)',
   attrs: (raw) => {
     if (!isDType(raw.dtype)) fail(`unknown dtype ${JSON.stringify(raw.dtype)}`);
@@ -84,6 +90,7 @@ export const stopGradientOp: OpDef<Attrs> = {
   name: 'stopGradient',
   arity: 1,
   kind: 'elementwise',
+  traits: traits({ elementwise: true, shapePreserving: true, finiteIfInputsFinite: [0] }),
   doc: 'the identity on values; its gradient is zero',
   attrs: noAttrs,
   infer: ([x]) => ({ dtype: x.dtype, shape: x.shape }),
@@ -121,6 +128,8 @@ function randomOp(name: string, doc: string, fill: (t: Tensor, a: RandomAttrs, k
     name,
     arity: { min: 0, max: 1 },
     kind: 'random',
+    // the optional input only lends its shape
+    traits: traits({ dataInputs: 'none', finiteIfInputsFinite: [] }),
     doc,
     attrs: randomAttrs,
     infer: (ins, a) => ({ dtype: a.dtype, shape: ins.length ? ins[0].shape : (a.shape as number[]) }),

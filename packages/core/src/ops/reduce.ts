@@ -3,7 +3,7 @@ import * as api from '../api';
 import type { DType } from '../dtype';
 import type { Sym } from '../graph';
 import type { Attrs } from '../ir';
-import { notDifferentiable, type OpDef } from '../registry';
+import { notDifferentiable, traits, type OpDef } from '../registry';
 import { isStatic, sizeOf } from '../shape';
 import { Tensor } from '../tensor';
 import { normAxes, normOneAxis, reduceKernel, reducedShape, reductionIndex, requireFloat, requireNumeric } from './util';
@@ -23,11 +23,12 @@ function keep(dy: Sym, a: ReduceAttrs): Sym {
   return a.keepDims || a.axes.length === 0 ? dy : api.expandDims(dy, a.axes);
 }
 
-function reduceOp(name: string, doc: string, float: boolean, kernel: OpDef<ReduceAttrs>['kernel'], vjp: OpDef<ReduceAttrs>['vjp'], kinks?: string): OpDef<ReduceAttrs> {
+function reduceOp(name: string, doc: string, float: boolean, kernel: OpDef<ReduceAttrs>['kernel'], vjp: OpDef<ReduceAttrs>['vjp'], kinks?: string, finite: readonly number[] | null = null): OpDef<ReduceAttrs> {
   return {
     name,
     arity: 1,
     kind: 'reduction',
+    traits: traits({ reduction: true, finiteIfInputsFinite: finite }),
     doc,
     attrs: reduceAttrs,
     infer: ([x], a) => {
@@ -71,8 +72,8 @@ export const reduceOps: OpDef<any>[] = [
       return [api.broadcastToShapeOf(keep(n, attrs), x)];
     },
   ),
-  reduceOp('max', 'maximum over axes', false, ([x], a, ctx) => reduceKernel(x, a.axes, ctx.out, -Infinity, Math.max), extremumVjp, 'ties split the gradient equally among the maximal elements'),
-  reduceOp('min', 'minimum over axes', false, ([x], a, ctx) => reduceKernel(x, a.axes, ctx.out, Infinity, Math.min), extremumVjp, 'ties split the gradient equally among the minimal elements'),
+  reduceOp('max', 'maximum over axes', false, ([x], a, ctx) => reduceKernel(x, a.axes, ctx.out, -Infinity, Math.max), extremumVjp, 'ties split the gradient equally among the maximal elements', [0]),
+  reduceOp('min', 'minimum over axes', false, ([x], a, ctx) => reduceKernel(x, a.axes, ctx.out, Infinity, Math.min), extremumVjp, 'ties split the gradient equally among the minimal elements', [0]),
   // d logΣeˣ = dy·e^(x − lse) = dy·softmax(x)
   reduceOp(
     'logsumexp',
@@ -109,6 +110,7 @@ function argOp(name: string, doc: string, better: (v: number, best: number) => b
     name,
     arity: 1,
     kind: 'reduction',
+    traits: traits(),
     doc,
     attrs: (raw, [x]) => ({ axis: normOneAxis(raw.axis ?? -1, x.shape.length), keepDims: !!raw.keepDims }),
     infer: ([x], a) => {
@@ -168,6 +170,7 @@ export const softmaxOps: OpDef<AxisAttrs>[] = [
     name: 'softmax',
     arity: 1,
     kind: 'reduction',
+    traits: traits({ shapePreserving: true, finiteIfInputsFinite: [0] }),
     doc: 'e^(x − max) / Σ e^(x − max) along an axis',
     attrs: axisAttrs,
     infer: ([x]) => {
@@ -183,6 +186,7 @@ export const softmaxOps: OpDef<AxisAttrs>[] = [
     name: 'logSoftmax',
     arity: 1,
     kind: 'reduction',
+    traits: traits({ shapePreserving: true }),
     doc: 'x − logΣeˣ along an axis, computed stably',
     attrs: axisAttrs,
     infer: ([x]) => {

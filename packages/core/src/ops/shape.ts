@@ -8,7 +8,7 @@ import { isFloat, type DType } from '../dtype';
 import { GradError, ShapeError } from '../errors';
 import type { Sym } from '../graph';
 import type { Attrs, TypeInfo } from '../ir';
-import { fail, type OpDef } from '../registry';
+import { fail, type OpDef, traits } from '../registry';
 import { broadcastShapes, fmtShape, isStatic, shapeEq, sizeOf, stridesOf, type Shape, type SymShape } from '../shape';
 import { Tensor } from '../tensor';
 import { broadcastOffsets, intList, normAxes, normOneAxis, reductionIndex } from './util';
@@ -48,6 +48,7 @@ const reshapeOp: OpDef<ReshapeAttrs> = {
   name: 'reshape',
   arity: 1,
   kind: 'shape',
+  traits: traits({ view: true, finiteIfInputsFinite: [0] }),
   doc: 'the same elements in a new shape; one dim may be -1',
   attrs: (raw) => {
     const shape = intList(raw.shape, 'shape');
@@ -95,6 +96,7 @@ const transposeOp: OpDef<PermAttrs> = {
   name: 'transpose',
   arity: 1,
   kind: 'shape',
+  traits: traits({ finiteIfInputsFinite: [0] }),
   doc: 'permutes axes: out.shape[i] = x.shape[perm[i]]',
   attrs: (raw, [x]) => {
     const perm = intList(raw.perm, 'perm').map((p) => (p < 0 ? p + x.shape.length : p));
@@ -139,6 +141,7 @@ const broadcastToOp: OpDef<ReshapeAttrs> = {
   name: 'broadcastTo',
   arity: 1,
   kind: 'shape',
+  traits: traits({ elementwise: true, finiteIfInputsFinite: [0] }),
   doc: 'x broadcast to a static shape',
   attrs: (raw) => {
     const shape = intList(raw.shape, 'shape');
@@ -163,6 +166,7 @@ const broadcastLikeOp: OpDef<Attrs> = {
   name: 'broadcastLike',
   arity: 2,
   kind: 'shape',
+  traits: traits({ elementwise: true, dataInputs: 'first', finiteIfInputsFinite: [0] }),
   doc: 'x broadcast against the run-time shape of ref (ref only lends its shape)',
   attrs: () => ({}),
   infer: ([x, ref]) => {
@@ -180,11 +184,13 @@ const sumLikeOp: OpDef<Attrs> = {
   name: 'sumLike',
   arity: 2,
   kind: 'reduction',
+  traits: traits({ dataInputs: 'first' }),
   doc: 'x summed down to the run-time shape of ref (undoes broadcasting)',
   attrs: () => ({}),
   infer: ([x, ref]) => {
     const s = broadcastShapes(x.shape, ref.shape);
-    if (!s || ref.shape.length > x.shape.length) fail(`cannot sum ${fmtShape(x.shape)} down to ${fmtShape(ref.shape)}`);
+    // ref must broadcast to x: known dims of the broadcast are x's own
+    if (!s || ref.shape.length > x.shape.length || s.some((d, i) => d !== null && x.shape[i] !== null && d !== x.shape[i])) fail(`cannot sum ${fmtShape(x.shape)} down to ${fmtShape(ref.shape)}`);
     return { dtype: x.dtype, shape: ref.shape };
   },
   kernel: ([x, ref], _a, ctx) => {
@@ -201,6 +207,7 @@ const reshapeLikeOp: OpDef<Attrs> = {
   name: 'reshapeLike',
   arity: 2,
   kind: 'shape',
+  traits: traits({ view: true, dataInputs: 'first', finiteIfInputsFinite: [0] }),
   doc: 'x reshaped to the run-time shape of ref',
   attrs: () => ({}),
   infer: ([x, ref]) => {
@@ -225,6 +232,7 @@ const expandDimsOp: OpDef<AxesAttrs> = {
   name: 'expandDims',
   arity: 1,
   kind: 'shape',
+  traits: traits({ view: true, finiteIfInputsFinite: [0] }),
   doc: 'inserts size-1 axes at the given output positions',
   attrs: (raw, [x]) => {
     const list = typeof raw.axes === 'number' ? [raw.axes] : raw.axes;
@@ -246,13 +254,18 @@ const squeezeOp: OpDef<AxesAttrs> = {
   name: 'squeeze',
   arity: 1,
   kind: 'shape',
+  traits: traits({ view: true, finiteIfInputsFinite: [0] }),
   doc: 'drops the given size-1 axes',
   attrs: (raw, [x]) => {
     const axes = normAxes(raw.axes ?? [], x.shape.length);
     for (const ax of axes) if (x.shape[ax] !== 1 && x.shape[ax] !== null) fail(`axis ${ax} of ${fmtShape(x.shape)} has size ${x.shape[ax]}, not 1`);
     return { axes };
   },
-  infer: ([x], a) => ({ dtype: x.dtype, shape: x.shape.filter((_, i) => !a.axes.includes(i)) }),
+  infer: ([x], a) => {
+    // checked again here for shapes known only at run time
+    for (const ax of a.axes) if (x.shape[ax] !== 1 && x.shape[ax] !== null) fail(`axis ${ax} of ${fmtShape(x.shape)} has size ${x.shape[ax]}, not 1`);
+    return { dtype: x.dtype, shape: x.shape.filter((_, i) => !a.axes.includes(i)) };
+  },
   kernel: ([x], a, ctx) => {
     for (const ax of a.axes) if (x.shape[ax] !== 1) fail(`axis ${ax} of ${fmtShape(x.shape)} has size ${x.shape[ax]}, not 1`);
     return new Tensor(x.dtype, ctx.out.shape, x.data.slice());
@@ -309,6 +322,7 @@ const sliceOp: OpDef<SliceAttrs> = {
   name: 'slice',
   arity: 1,
   kind: 'shape',
+  traits: traits({ finiteIfInputsFinite: [0] }),
   doc: 'a block of x: [begin, end) on each axis',
   attrs: (raw, [x]) => {
     const r = x.shape.length;
@@ -364,6 +378,7 @@ const padOp: OpDef<PadAttrs> = {
   name: 'pad',
   arity: 1,
   kind: 'shape',
+  traits: traits({ finiteIfInputsFinite: (a) => (Number.isFinite(a.value as number) ? [0] : null) }),
   doc: 'x with [before, after] elements of a constant added on each axis',
   attrs: (raw, [x]) => {
     const pads = raw.pads;
@@ -393,6 +408,7 @@ const concatOp: OpDef<AxisAttrs> = {
   name: 'concat',
   arity: { min: 1 },
   kind: 'shape',
+  traits: traits({ finiteIfInputsFinite: 'all' }),
   doc: 'joins tensors along an axis',
   attrs: (raw, ts) => ({ axis: normOneAxis(raw.axis ?? 0, ts[0].shape.length) }),
   infer: (ts, a) => {
@@ -448,6 +464,7 @@ const gatherOp: OpDef<AxisAttrs> = {
   name: 'gather',
   arity: 2,
   kind: 'shape',
+  traits: traits({ finiteIfInputsFinite: [0] }),
   doc: 'elements of x at integer indices along an axis (NumPy take)',
   attrs: (raw, [x]) => ({ axis: normOneAxis(raw.axis ?? 0, x.shape.length) }),
   infer: ([x, idx], a) => {
@@ -476,6 +493,7 @@ const scatterAddOp: OpDef<AxisAttrs> = {
   name: 'scatterAdd',
   arity: 3,
   kind: 'shape',
+  traits: traits(),
   doc: 'zeros shaped like ref, with updates added at indices along an axis (the adjoint of gather)',
   attrs: (raw, [, , ref]) => ({ axis: normOneAxis(raw.axis ?? 0, ref.shape.length) }),
   infer: ([u, idx, ref], a) => {
@@ -512,6 +530,7 @@ const shapeSizeOp: OpDef<ShapeSizeAttrs> = {
   name: 'shapeSize',
   arity: 1,
   kind: 'other',
+  traits: traits({ dataInputs: 'none', finiteIfInputsFinite: [] }),
   doc: 'the number of elements of x over axes, as a scalar (x lends only its shape)',
   attrs: (raw, [x]) => ({ axes: normAxes(raw.axes, x.shape.length), dtype: (raw.dtype as DType) ?? 'float32' }),
   infer: (_x, a) => {

@@ -6,7 +6,7 @@
  * `pred` and `target` must have the same shape (null dims match anything): a silent broadcast of
  * a [N, 1] prediction against a [N] target is the classic regression bug, so it is an error.
  */
-import { DTypeError, ShapeError, abs, captureOrigin, cast, clip, fmtShape, hasOp, isFloat, logsumexp, notDifferentiable, oneHot, registerOp, softplus, where, type Operand, type Sym } from '@gradgraph/core';
+import { DTypeError, ShapeError, abs, captureOrigin, cast, clip, fmtShape, hasOp, isFloat, logsumexp, notDifferentiable, oneHot, registerOp, softplus, traits, where, type Operand, type Sym } from '@gradgraph/core';
 import { logSoftmax } from './activations';
 import { checkNumber, checkOptions, graphError, requireFloat, requireSym, staticDim } from './util';
 
@@ -170,6 +170,8 @@ if (!hasOp(CHECK_LABELS)) {
     name: CHECK_LABELS,
     arity: 1,
     kind: 'other',
+    // no traits: a check the compiler must not see through
+    traits: traits(),
     doc: 'the identity on int32 class indices; fails at run time on an index outside [0, depth)',
     attrs: (raw) => {
       const depth = raw.depth;

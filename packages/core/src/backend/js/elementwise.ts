@@ -17,7 +17,8 @@ import type { DType, TypedArray } from '../../dtype';
 import { DTypeError, GraphError, ShapeError } from '../../errors';
 import type { Attrs } from '../../ir';
 import { sigmoidScalar, softplusScalar } from '../../ops/elementwise';
-import { getOp, hasOp } from '../../registry';
+import { dataInputIndices, getOp, hasOp } from '../../registry';
+import { ownLowering } from '../../lowering';
 import { fmtShape, sizeOf, stridesOf, type Shape } from '../../shape';
 
 // ---- the expression AST ---------------------------------------------------------------------
@@ -335,32 +336,14 @@ export const ew = {
    */
   op(name: string, args: readonly Expr[], attrs: Attrs = {}): Expr {
     if (!hasOp(name) || getOp(name).kind !== 'elementwise') throw new GraphError(`"${name}" is not an elementwise op`, { op: 'backend.js' });
-    const arity = (n: number) => {
-      if (args.length !== n) throw new GraphError(`${name} takes ${n} argument(s), got ${args.length}`, { op: name });
-    };
-    if (UNARY_JS[name]) {
-      arity(1);
-      return ew.unary(name, args[0]);
-    }
-    if (BINARY_JS[name]) {
-      arity(2);
-      return ew.binary(name, args[0], args[1]);
-    }
-    switch (name) {
-      case 'where':
-        arity(3);
-        return ew.select(args[0], args[1], args[2]);
-      case 'cast':
-        arity(1);
-        return ew.cast(args[0], resultDtype('cast', args, attrs));
-      case 'stopGradient':
-        arity(1);
-        return args[0];
-      case 'customGrad':
-        if (args.length < 1) throw new GraphError('customGrad needs at least one argument', { op: name });
-        return args[args.length - 1];
-    }
-    throw new GraphError(`no JS code for elementwise op "${name}"`, { op: name });
+    const emit = (ownLowering('js', name)?.impl as { emit?: (args: readonly Expr[], attrs: Attrs) => Expr } | undefined)?.emit;
+    if (!emit) throw new GraphError(`no JS code for elementwise op "${name}"`, { op: name });
+    const def = getOp(name);
+    const { min, max } = typeof def.arity === 'number' ? { min: def.arity, max: def.arity } : { min: def.arity.min, max: def.arity.max ?? Infinity };
+    if (args.length < min || args.length > max) throw new GraphError(`${name} takes ${min === max ? min : `${min} or more`} argument(s), got ${args.length}`, { op: name });
+    // the op's data inputs only: customGrad's value is its last argument
+    const data = dataInputIndices(def, args.length).map((i) => args[i]);
+    return emit(data, attrs);
   },
 };
 

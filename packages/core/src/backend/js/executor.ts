@@ -24,12 +24,15 @@ import { fillNormal, fillUniform, streamKey } from '../../random';
 import { fail, getOp, type ConcreteType } from '../../registry';
 import { broadcastShapes, fmtShape, isStatic, shapeEq, sizeOf, type Shape } from '../../shape';
 import { Tensor } from '../../tensor';
-import { stripLeadingOnes } from '../../compiler/fuse';
+import { dataInputs, stripLeadingOnes, type FusionPlan } from '../../compiler/fuse';
+import { capabilities } from '../../lowering';
+import './lowerings';
+import type { JsLowering } from './lowerings';
 import { formatKernels, formatMemory, lowerProgram, type LoweredKernel, type LoweredProgram } from '../../compiler/lower';
 import type { Location } from '../../compiler/memory';
 import { compileElementwise, ew, type Expr } from './elementwise';
 import { makeMatmul, MatmulScratch } from './matmul';
-import { makeRowKernel, type RowOp } from './rows';
+import { makeRowKernel } from './rows';
 
 /** Feeds as `validateFeeds` returns them: tensors by input node id. */
 export type Validate = (feeds: unknown) => Map<number, Tensor>;
@@ -63,17 +66,10 @@ function concreteTypes(program: Program, feedShape: (id: number) => Shape): Type
     }
     const ins = node.inputs.map((i) => types[i] as ConcreteType);
     try {
+      // the shape rules check what the reference kernels would, for concrete shapes
       const def = getOp(node.op);
       const t = def.infer(ins, node.attrs);
       if (!isStatic(t.shape)) throw new OpDefError(`shape rule gave ${fmtShape(t.shape)} for concrete inputs`);
-      // what the reference kernels check beyond the shape rule, for ops that run generated code
-      if (node.op === 'squeeze') {
-        for (const ax of node.attrs.axes as number[]) if (ins[0].shape[ax] !== 1) fail(`axis ${ax} of ${fmtShape(ins[0].shape)} has size ${ins[0].shape[ax]}, not 1`);
-      }
-      if (node.op === 'sumLike') {
-        const s = broadcastShapes(ins[0].shape, ins[1].shape);
-        if (!s || !shapeEq(s, ins[0].shape)) fail(`cannot sum ${fmtShape(ins[0].shape)} down to ${fmtShape(ins[1].shape)}`);
-      }
       types[id] = { dtype: t.dtype, shape: t.shape };
     } catch (e) {
       throw nodeError(e, node, ins);
@@ -99,6 +95,10 @@ class Places {
 
   types(id: number): TypeInfo {
     return this.lowered.fusion.types(id);
+  }
+
+  get fusion(): FusionPlan {
+    return this.lowered.fusion;
   }
 
   baseOf(id: number): number {
@@ -169,7 +169,7 @@ function makeKernel(k: LoweredKernel, i: number, places: Places, ctx: { program:
   const types = (id: number) => places.types(id);
   switch (k.kind) {
     case 'elementwise': {
-      const { spec, slots } = elementwiseSpec(program, k, types, (id) => places.baseOf(id), ctx.exact);
+      const { spec, slots } = elementwiseSpec(program, k, places.fusion, (id) => places.baseOf(id), ctx.exact);
       const args = [...slots.flatMap((x) => places.operand(x)), ...k.outputs.flatMap((o) => places.operand(o)), ...(k.reduce ? places.operand(k.reduce.node) : [])];
       return { fn: compileElementwise(spec).fn, args };
     }
@@ -199,21 +199,20 @@ function makeKernel(k: LoweredKernel, i: number, places: Places, ctx: { program:
     case 'row': {
       const node = program.nodes[k.nodes[0]];
       const x = types(node.inputs[0]).shape as Shape;
-      const kernel = makeRowKernel({ op: node.op as RowOp, dtype: node.type.dtype as 'float32' | 'float64', rows: sizeOf(x.slice(0, -1)), cols: x[x.length - 1] });
-      return { fn: kernel, args: [...places.operand(node.inputs[0]), ...places.operand(node.id), ...(node.op === 'softmaxCrossEntropy' ? places.operand(node.inputs[1]) : [])] };
+      const op = jsLowering(node).impl!.row!;
+      const kernel = makeRowKernel({ op, dtype: node.type.dtype as 'float32' | 'float64', rows: sizeOf(x.slice(0, -1)), cols: x[x.length - 1] });
+      // the row kernel reads x, and a target row when there is one
+      return { fn: kernel, args: [...places.operand(node.inputs[0]), ...places.operand(node.id), ...node.inputs.slice(1).flatMap((t) => places.operand(t))] };
     }
     case 'random': {
       // the interpreter's fills and stream keys: the same numbers
       const node = program.nodes[k.nodes[0]];
       const out = places.dataOf(node.id)([]);
-      const a = node.attrs;
       const { seed } = graph;
-      const key = a.key as string;
+      const key = node.attrs.key as string;
       const dtype = node.type.dtype;
-      const fill =
-        node.op === 'randomUniform'
-          ? (c: number) => fillUniform(out, dtype, streamKey(seed, key, c), (a.low as number) ?? 0, (a.high as number) ?? 1)
-          : (c: number) => fillNormal(out, dtype, streamKey(seed, key, c), (a.mean as number) ?? 0, (a.std as number) ?? 1);
+      const fillFrom = jsLowering(node).impl!.fill!;
+      const fill = (c: number) => fillFrom(out, dtype, streamKey(seed, key, c), node.attrs);
       return { fn: fill, args: ['c'] };
     }
     case 'reference':
@@ -257,7 +256,7 @@ class Specialization {
       const node = program.nodes[b.nodes[0]];
       const at = b.offset / bytesPer(b.dtype);
       if (node.op === 'constant') views[b.dtype].set((node.attrs.value as Tensor).data, at);
-      else views[b.dtype][at] = shapeSizeValue(node, types);
+      else views[b.dtype][at] = jsLowering(node).impl!.value!(node, types);
     }
     const scratch = new MatmulScratch(new Float64Array(buffer, mem.scratchOffset, mem.scratchBytes / 8));
 
@@ -316,13 +315,17 @@ class Specialization {
   }
 }
 
-function shapeSizeValue(node: Node, types: (id: number) => TypeInfo): number {
-  const x = types(node.inputs[0]).shape as Shape;
-  return (node.attrs.axes as number[]).reduce((p, i) => p * x[i], 1);
+/** The JS lowering of a node the plan gave a generated kernel (a planner bug otherwise). */
+function jsLowering(node: Node): JsLowering {
+  const low = capabilities('js').lowering(node.op) as JsLowering | undefined;
+  if (!low?.impl) throw new GraphError(`no JS lowering for %${node.id} (${node.op}), which the plan gave a generated kernel`, { op: 'backend.js', node: node.id });
+  return low;
 }
 
 /** The fused loop of an elementwise kernel: its expression DAG over input slots. */
-function elementwiseSpec(program: Program, k: LoweredKernel, types: (id: number) => TypeInfo, baseOf: (id: number) => number, exact: boolean) {
+function elementwiseSpec(program: Program, k: LoweredKernel, fusion: FusionPlan, baseOf: (id: number) => number, exact: boolean) {
+  const types = fusion.types;
+  const classOf = (id: number) => fusion.classes.get(id);
   const exprOf = new Map<number, Expr>();
   const slots: number[] = [];
   const slotIndex = new Map<number, number>();
@@ -332,7 +335,7 @@ function elementwiseSpec(program: Program, k: LoweredKernel, types: (id: number)
     const t = types(x);
     const base = program.nodes[baseOf(x)];
     if (sizeOf(t.shape as Shape) === 1 && base.op === 'constant') return ew.constant((base.attrs.value as Tensor).data[0], t.dtype);
-    if (base.op === 'shapeSize') return ew.constant(shapeSizeValue(base, types), t.dtype);
+    if (classOf(base.id) === 'shapeConst') return ew.constant(jsLowering(base).impl!.value!(base, types), t.dtype);
     let s = slotIndex.get(x);
     if (s === undefined) {
       s = slots.length;
@@ -344,26 +347,12 @@ function elementwiseSpec(program: Program, k: LoweredKernel, types: (id: number)
   for (const m of k.nodes) {
     if (m === k.reduce?.node) continue;
     const node = program.nodes[m];
-    let e: Expr;
-    switch (node.op) {
-      case 'broadcastTo':
-      case 'broadcastLike':
-      case 'reshape':
-      case 'expandDims':
-      case 'squeeze':
-      case 'reshapeLike':
-      case 'stopGradient':
-        e = arg(node.inputs[0]);
-        break;
-      case 'customGrad':
-        e = arg(node.inputs[node.inputs.length - 1]);
-        break;
-      default:
-        e = ew.op(node.op, node.inputs.map(arg), node.attrs);
-    }
+    // views keep their input's elements in order; every other member has an expression
+    const data = dataInputs(node, 'ew');
+    const e: Expr = getOp(node.op).traits.view ? arg(data[0]) : jsLowering(node).impl!.emit!(data.map(arg), node.attrs);
     exprOf.set(m, e);
   }
-  const reduce = k.reduce ? { op: program.nodes[k.reduce.node].op as 'sum' | 'mean' | 'max' | 'min', expr: arg(program.nodes[k.reduce.node].inputs[0]), axes: k.reduce.mode } : undefined;
+  const reduce = k.reduce ? { op: jsLowering(program.nodes[k.reduce.node]).impl!.reduce!, expr: arg(program.nodes[k.reduce.node].inputs[0]), axes: k.reduce.mode } : undefined;
   const outputs = k.outputs.map((o) => exprOf.get(o)!);
   const spec = {
     shape: k.shape as Shape,

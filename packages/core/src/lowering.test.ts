@@ -1,0 +1,93 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compile, BACKENDS } from './compile';
+import { GraphError, OpDefError } from './errors';
+import { Graph } from './graph';
+import { capabilities, defineLoweringTarget, loweredOps, registerLowering } from './lowering';
+import { builtinOpNames } from './ops/index';
+import { getOp, listOps, traits, TRAIT_NAMES } from './registry';
+import { planFusion } from './compiler/fuse';
+import { Tensor } from './tensor';
+
+/** Built-in ops that compute (not sources, not views) with no lowering on `backend`. */
+function fallbacks(backend: string): string[] {
+  const caps = capabilities(backend);
+  return builtinOpNames.filter((op) => {
+    const def = getOp(op);
+    return def.kind !== 'source' && !def.traits.view && !caps.lowering(op);
+  });
+}
+
+describe('op traits', () => {
+  it('every registered op declares every trait, well formed', () => {
+    for (const def of listOps()) {
+      expect(Object.keys(def.traits).sort(), def.name).toEqual([...TRAIT_NAMES].sort());
+      for (const k of TRAIT_NAMES) {
+        const v = def.traits[k];
+        if (k === 'dataInputs') expect(['all', 'first', 'last', 'none'], def.name).toContain(v);
+        else if (k === 'finiteIfInputsFinite') expect(v === null || v === 'all' || typeof v === 'function' || Array.isArray(v), def.name).toBe(true);
+        else expect(typeof v, `${def.name}.${k}`).toBe('boolean');
+      }
+    }
+  });
+
+  it('the facts the compiler used to keep in lists', () => {
+    const has = (trait: 'commutative' | 'view' | 'shapePreserving' | 'broadcasting' | 'reduction' | 'elementwise') => builtinOpNames.filter((op) => getOp(op).traits[trait]);
+    expect(has('commutative')).toEqual(['add', 'mul', 'maximum', 'minimum', 'equal', 'notEqual', 'logicalAnd', 'logicalOr']);
+    expect(has('view')).toEqual(['reshape', 'expandDims', 'squeeze', 'reshapeLike']);
+    expect(has('reduction')).toEqual(['sum', 'mean', 'max', 'min', 'logsumexp']);
+    expect(has('shapePreserving')).toEqual(expect.arrayContaining(['neg', 'exp', 'tanh', 'logicalNot', 'cast', 'stopGradient', 'softmax', 'logSoftmax']));
+    expect(has('broadcasting')).toEqual(expect.arrayContaining(['add', 'sub', 'pow', 'greater', 'logicalOr', 'where']));
+    expect(has('elementwise')).toEqual(expect.arrayContaining(['where', 'cast', 'broadcastTo', 'broadcastLike']));
+    expect(getOp('customGrad').traits.elementwise).toBe(true);
+    expect(getOp('broadcastLike').traits.dataInputs).toBe('first');
+    expect(getOp('customGrad').traits.dataInputs).toBe('last');
+    expect(getOp('shapeSize').traits.dataInputs).toBe('none');
+  });
+
+  it('malformed or unknown traits are refused with a typed error', () => {
+    expect(() => traits({ vieww: true } as never)).toThrow(OpDefError);
+    expect(() => traits({ vieww: true } as never)).toThrow(/unknown op trait "vieww"/);
+  });
+});
+
+describe('lowerings', () => {
+  it('the compiler imports nothing from backend/', () => {
+    const dir = join(__dirname, 'compiler');
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.ts'))) {
+      const text = readFileSync(join(dir, f), 'utf8');
+      expect(text, f).not.toMatch(/from '\.\.\/backend\//);
+    }
+  });
+
+  it('lists the built-in ops that still run their reference kernel on each compiled back end', () => {
+    const expected: Record<string, string[]> = {
+      js: ['argmax', 'argmin', 'transpose', 'slice', 'concat', 'gather', 'scatterAdd', 'pad', 'sumLike'],
+    };
+    for (const b of BACKENDS.filter((x) => x !== 'interpreter')) expect(fallbacks(b), b).toEqual(expected[b]);
+  });
+
+  it('a fallback shows up in explain(), with the back end named', () => {
+    const g = new Graph();
+    const x = g.input('x', [2, 3]);
+    const exe = compile(g, { outputs: [x.transpose().tanh()] });
+    exe.run({ x: Tensor.randn([2, 3]) });
+    expect(exe.explain({ program: false })).toMatch(/reference kernels on js \(no lowering there; they allocate their results\): transpose/);
+    expect(exe.explain({ program: false })).toMatch(/reference\s+\[3,2\]\s+transpose/);
+  });
+
+  it('the planner reads lowerings: without one, an op is a reference kernel', () => {
+    defineLoweringTarget({ name: 'test-bare' });
+    registerLowering('test-bare', 'tanh', { kernel: 'ew' });
+    const g = new Graph();
+    const x = g.input('x', [4]);
+    const exe = compile(g, { outputs: [x.tanh().exp()], backend: 'interpreter' });
+    const plan = planFusion(exe.program, undefined, capabilities('test-bare'));
+    expect(plan.kernels.map((k) => k.kind)).toEqual(['elementwise', 'reference']);
+    expect(loweredOps('test-bare')).toEqual(['tanh']);
+    expect(() => registerLowering('test-bare', 'tanh', { kernel: 'ew' })).toThrow(/already has a lowering/);
+    expect(() => registerLowering('test-bare', 'noSuchOp', { kernel: 'ew' })).toThrow(/no op of that name/);
+    expect(() => capabilities('nope')).toThrow(GraphError);
+  });
+});
