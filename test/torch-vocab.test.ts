@@ -130,12 +130,17 @@ function runFn(c: FnCase): { out: Tensor; grads: (Tensor | null)[] } {
 function checkFn(c: FnCase): void {
   const { out, grads } = runFn(c);
   expect(out.shape).toEqual(c.out.shape);
-  expect(worstRelative(out.data, c.out.data), `value of ${c.name}`).toBeLessThanOrEqual(c.tolerance?.value ?? REL);
+  const errValue = worstRelative(out.data, c.out.data);
+  expect(errValue, `value of ${c.name}`).toBeLessThanOrEqual(c.tolerance?.value ?? REL);
+  let errGrad = 0;
   c.grads.forEach((want, i) => {
     if (!want) return;
     expect(grads[i]!.shape).toEqual(want.shape);
-    expect(worstRelative(grads[i]!.data, want.data), `gradient in ${c.args[i].name} of ${c.name}`).toBeLessThanOrEqual(c.tolerance?.grad ?? REL);
+    const err = worstRelative(grads[i]!.data, want.data);
+    expect(err, `gradient in ${c.args[i].name} of ${c.name}`).toBeLessThanOrEqual(c.tolerance?.grad ?? REL);
+    errGrad = Math.max(errGrad, err);
   });
+  if (process.env.VOCAB_REPORT) console.log(`${c.name}: value ${errValue.toExponential(1)}, gradient ${errGrad.toExponential(1)}`);
 }
 
 describe(`activations against PyTorch ${fixture.meta.torch} (value and gradient, float64, 1e-9 relative)`, () => {
@@ -200,6 +205,7 @@ describe(`optimizers against PyTorch ${fixture.meta.torch} (float64 trajectories
       step.run();
       worst = Math.max(worst, worstRelative(params.flatMap((p) => Array.from(g.getValue(p).data)), c.trajectory[k]));
     }
+    if (process.env.VOCAB_REPORT) console.log(`${c.name}: ${worst.toExponential(1)}`);
     expect(worst).toBeLessThanOrEqual(REL);
     // the run went somewhere
     const start = problem.init.flatMap((p) => p.values);
@@ -219,7 +225,9 @@ describe(`schedules against PyTorch ${fixture.meta.torch} (the rate at steps 0..
     const { factorFn, ...opts } = c.opts as Record<string, unknown> & { factorFn?: string };
     if (factorFn !== undefined) opts.factor = FACTORS[factorFn];
     const make = (optim.schedules as unknown as Record<string, (o: unknown) => optim.Schedule>)[c.schedule];
-    expect(worstRelative(make(opts).values(c.values.length), c.values)).toBeLessThanOrEqual(1e-12);
+    const worst = worstRelative(make(opts).values(c.values.length), c.values);
+    if (process.env.VOCAB_REPORT) console.log(`${c.name}: ${worst.toExponential(1)}`);
+    expect(worst).toBeLessThanOrEqual(1e-12);
   });
 });
 
@@ -249,6 +257,7 @@ describe('the exact GELU and its erf/erfc, against mpmath at 50 digits', () => {
         worst[k] = Math.max(worst[k], Math.abs(got - w) / scale);
       });
     });
+    if (process.env.VOCAB_REPORT) console.log(`erf, erfc, gelu, gelu' vs mpmath: ${worst.map((e) => e.toExponential(1)).join(', ')}`);
     expect(worst.every((e) => e <= 1e-12), `worst relative errors erf, erfc, gelu, gelu': ${worst.map((e) => e.toExponential(2)).join(', ')}`).toBe(true);
   });
 });
