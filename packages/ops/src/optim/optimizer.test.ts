@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DTypeError, Graph, GraphError, ShapeError, Tensor, compile, grad, type Sym } from '@gradgraph/core';
+import { checkpoint, parseCheckpoint, restoreCheckpoint } from '../train/checkpoint';
 import { adadelta, adagrad, adam, adamax, adamw, momentum, nadam, nesterov, radam, rmsprop, schedules, sgd, type Optimizer } from './index';
 
 /** A small float model: loss = Σ (w·x − 1)² + Σ b², params w [3], b [2]. */
@@ -299,6 +300,17 @@ describe('nadam, radam, adamax, adadelta', () => {
       const first = Array.from({ length: 8 }, () => step.run()[0].item());
       g.restore(saved);
       expect(Array.from({ length: 8 }, () => step.run()[0].item())).toEqual(first);
+    }
+  });
+
+  it('resume from a checkpoint (JSON) bit for bit, NAdam\'s float64 momentum product in a float32 model included', () => {
+    for (const make of [() => nadam({ lr: 0.05 }), () => radam({ lr: 0.05 }), () => adamax({ lr: 0.05 }), () => adadelta()]) {
+      const a = train(make(), 4, 'float32');
+      const doc = JSON.parse(JSON.stringify(checkpoint(a.g)));
+      const first = Array.from({ length: 6 }, () => a.step.run()[0].item());
+      const b = train(make(), 0, 'float32');
+      restoreCheckpoint(b.g, parseCheckpoint(doc));
+      expect(Array.from({ length: 6 }, () => b.step.run()[0].item())).toEqual(first);
     }
   });
 
