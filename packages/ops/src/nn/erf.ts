@@ -60,13 +60,16 @@ function erfSmall(x: Sym): Sym {
   return xs.mul(horner(P1, s)).div(horner(Q1, s));
 }
 
-/** erfc(y) for y = |x| > SMALL (y clamped to [SMALL, BIG]). */
+/**
+ * erfc(y) for y = |x| > SMALL, with y clamped to [SMALL, BIG]. Both rational forms are finite on
+ * that whole range, so they share one clamped input and one e^(−y²); `where` keeps the right one.
+ */
 function erfcLarge(y: Sym): Sym {
-  const y2 = clip(y, SMALL, 4);
-  const mid = expNegSquare(y2).mul(horner(P2, y2)).div(horner(Q2, y2));
-  const y3 = clip(y, 4, BIG);
-  const z = y3.mul(y3).reciprocal();
-  const tail = expNegSquare(y3).mul(z.mul(horner(P3, z)).div(horner(Q3, z)).neg().add(INV_SQRT_PI)).div(y3);
+  const yc = clip(y, SMALL, BIG);
+  const e = expNegSquare(yc);
+  const mid = e.mul(horner(P2, yc)).div(horner(Q2, yc));
+  const z = yc.mul(yc).reciprocal();
+  const tail = e.mul(z.mul(horner(P3, z)).div(horner(Q3, z)).neg().add(INV_SQRT_PI)).div(yc);
   return where(y.lessEqual(4), mid, tail);
 }
 
