@@ -167,7 +167,7 @@ export function bceWithLogits(logits: Sym, target: Sym | number, opts: LossOptio
 // for none) is a label that is allowed anywhere and then ignored by the loss.
 const CHECK_LABELS = 'nn.checkClassIndices';
 if (!hasOp(CHECK_LABELS)) {
-  registerOp<{ depth: number; ignoreIndex: number | null }>({
+  registerOp<{ depth: number; ignoreIndex?: number }>({
     name: CHECK_LABELS,
     arity: 1,
     kind: 'other',
@@ -175,8 +175,9 @@ if (!hasOp(CHECK_LABELS)) {
     attrs: (raw) => {
       const depth = raw.depth;
       if (typeof depth !== 'number' || !Number.isInteger(depth) || depth <= 0) throw new ShapeError(`depth must be a positive integer, got ${String(depth)}`);
-      const ignoreIndex = raw.ignoreIndex ?? null;
-      if (ignoreIndex !== null && (typeof ignoreIndex !== 'number' || !Number.isInteger(ignoreIndex))) throw new ShapeError(`ignoreIndex must be an integer, got ${String(ignoreIndex)}`);
+      const ignoreIndex = raw.ignoreIndex;
+      if (ignoreIndex === undefined || ignoreIndex === null) return { depth }; // the attrs (and graph hashes) of graphs made before ignoreIndex existed
+      if (typeof ignoreIndex !== 'number' || !Number.isInteger(ignoreIndex)) throw new ShapeError(`ignoreIndex must be an integer, got ${String(ignoreIndex)}`);
       return { depth, ignoreIndex };
     },
     infer: ([x]) => {
@@ -188,7 +189,7 @@ if (!hasOp(CHECK_LABELS)) {
         const v = x.data[i];
         if ((v < 0 || v >= depth) && v !== ignoreIndex) {
           const at = x.rank <= 1 ? `position ${i}` : `position [${unravel(i, x.shape).join(', ')}]`;
-          const hint = ignoreIndex === null && v < 0 ? ` (to skip padding labels, as PyTorch's default ignore_index = -100 does, pass { ignoreIndex: ${v} })` : '';
+          const hint = ignoreIndex === undefined && v < 0 ? ` (to skip padding labels, as PyTorch's default ignore_index = -100 does, pass { ignoreIndex: ${v} })` : '';
           throw new ShapeError(`label ${v} at ${at} is outside the ${depth} classes [0, ${depth})${hint}`);
         }
       }
