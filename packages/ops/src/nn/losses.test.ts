@@ -224,6 +224,13 @@ describe('class weights and ignored labels (softmaxCrossEntropy, nll)', () => {
     expect(none.grad.toArray().flat().every((v: number) => v === 0)).toBe(true);
   });
 
+  it('without weight and ignoreIndex the graph is the plain stable form (no masks, no extra attrs)', () => {
+    const g = new Graph();
+    nn.softmaxCrossEntropy(g.input('z', [null, 3]), g.input('y', [null], 'int32'));
+    expect(g.nodes.map((n) => n.op)).not.toContain('notEqual');
+    expect(g.nodes.find((n) => n.op === 'nn.checkClassIndices')!.attrs).toEqual({ depth: 3 });
+  });
+
   it('without ignoreIndex a −100 label is an error that says how to skip it', () => {
     expect(() => run([0, -100, 1, 2], {})).toThrow(/label -100 at position 1 is outside the 3 classes \[0, 3\) \(to skip padding labels, as PyTorch's default ignore_index = -100 does, pass \{ ignoreIndex: -100 \}\)/);
     expect(() => run([0, 3, 1, -7], { ignoreIndex: -7 })).toThrow(/label 3 at position 1/);
