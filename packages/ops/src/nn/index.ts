@@ -8,9 +8,10 @@ import { denseFn } from './layers';
 import { aplFn, preluFn, splashFn } from './learnable';
 import { layerNormFn } from './normalization';
 
-export { relu, leakyRelu, sigmoid, tanh, softplus, softmax, logSoftmax } from './activations';
+export { relu, leakyRelu, sigmoid, tanh, softplus, softmax, logSoftmax, silu, gelu, elu, selu, celu, mish, hardtanh, relu6, hardSigmoid, hardSwish, logSigmoid, softsign } from './activations';
 export { prelu, splash, apl, splashHinges, type PreluOptions, type SplashOptions, type SplashHinges, type AplOptions } from './learnable';
-export { mse, mae, huber, tukey, binaryCrossEntropy, bceWithLogits, softmaxCrossEntropy, type Reduction, type LossOptions } from './losses';
+export { mse, mae, huber, tukey, binaryCrossEntropy, bceWithLogits, softmaxCrossEntropy, nll, type Reduction, type LossOptions, type ClassOptions, type ClassWeight, type SoftmaxCrossEntropyOptions } from './losses';
+export { klDiv, poissonNll, gaussianNll, hingeEmbedding, marginRanking, tripletMargin, cosineEmbedding } from './losses-extra';
 export { dense, sequential, dropout, type DenseOptions, type DropoutOptions, type Layer } from './layers';
 export { batchNorm, layerNorm, stateUpdates, type BatchNormOptions, type LayerNormOptions, type StateUpdate } from './normalization';
 export { trainingInput, TRAINING, type TrainingOption } from './mode';

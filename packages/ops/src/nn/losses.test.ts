@@ -174,6 +174,84 @@ describe('nn.softmaxCrossEntropy', () => {
   });
 });
 
+describe('class weights and ignored labels (softmaxCrossEntropy, nll)', () => {
+  const logits = [[2, 1, -1], [0.5, 0.5, 3], [-2, 4, 0], [1, 0, 0]];
+  const lse = (row: number[]) => Math.log(row.reduce((s, v) => s + Math.exp(v), 0));
+  const w = [0.5, 2, 3];
+
+  function run(labels: number[], opts: NonNullable<Parameters<typeof nn.softmaxCrossEntropy>[2]>, weightAs?: 'tensor' | 'sym') {
+    const g = new Graph();
+    const z = g.input('z', [null, 3], 'float64');
+    const y = g.input('y', [null], 'int32');
+    const ws = g.input('w', [3], 'float64');
+    const o = weightAs === 'tensor' ? { ...opts, weight: Tensor.from(w, 'float64') } : weightAs === 'sym' ? { ...opts, weight: ws } : opts;
+    const l = nn.softmaxCrossEntropy(z, y, o);
+    const { labelSmoothing: _ls, ...nllOpts } = o;
+    const nl = nn.nll(nn.logSoftmax(z), y, nllOpts);
+    const [dz] = grad(l.rank === 0 ? l : l.sum(), [z]);
+    const [lv, nv, dv] = compile(g, { outputs: [l, nl, dz] }).run({ z: Tensor.from(logits, 'float64'), y: Tensor.from(labels, 'int32'), w: Tensor.from(w, 'float64') });
+    return { loss: lv, nll: nv, grad: dv };
+  }
+
+  it("a weighted 'mean' divides by Σ w[label] (PyTorch), and nll agrees with softmaxCrossEntropy", () => {
+    const labels = [0, 2, 1, 2];
+    const { loss, nll } = run(labels, { weight: w });
+    const num = labels.reduce((s, k, i) => s + w[k] * (lse(logits[i]) - logits[i][k]), 0);
+    const den = labels.reduce((s, k) => s + w[k], 0);
+    expect(loss.item()).toBeCloseTo(num / den, 14);
+    expect(nll.item()).toBeCloseTo(num / den, 14);
+  });
+
+  it('takes the weight as a number array, a Tensor or a symbol, with the same result', () => {
+    const labels = [0, 2, 1, 1];
+    const a = run(labels, { weight: w, labelSmoothing: 0.2 });
+    for (const as of ['tensor', 'sym'] as const) {
+      const b = run(labels, { labelSmoothing: 0.2 }, as);
+      expect(b.loss.item()).toBeCloseTo(a.loss.item(), 15);
+      expect(b.grad.toArray()).toEqual(a.grad.toArray().map((r: number[]) => r.map((v) => expect.closeTo(v, 15))));
+    }
+  });
+
+  it('ignored positions count neither in the sum nor in the mean; with nothing counted the mean is 0', () => {
+    const { loss, grad: dz } = run([0, -100, 1, -100], { ignoreIndex: -100, reduction: 'mean' });
+    expect(loss.item()).toBeCloseTo((lse(logits[0]) - logits[0][0] + lse(logits[2]) - logits[2][1]) / 2, 14);
+    expect(dz.toArray()[1]).toEqual([0, 0, 0]);
+    // ignoreIndex may be a real class: class 1 is skipped
+    const one = run([1, 0, 1, 2], { ignoreIndex: 1, weight: w, reduction: 'none' });
+    expect(Array.from(one.loss.data)).toEqual([0, expect.closeTo(0.5 * (lse(logits[1]) - 0.5), 14), 0, expect.closeTo(3 * (lse(logits[3]) - 0), 14)]);
+    const none = run([-1, -1, -1, -1], { ignoreIndex: -1, weight: w });
+    expect([none.loss.item(), none.nll.item()]).toEqual([0, 0]);
+    expect(none.grad.toArray().flat().every((v: number) => v === 0)).toBe(true);
+  });
+
+  it('without weight and ignoreIndex the graph is the plain stable form (no masks, no extra attrs)', () => {
+    const g = new Graph();
+    nn.softmaxCrossEntropy(g.input('z', [null, 3]), g.input('y', [null], 'int32'));
+    expect(g.nodes.map((n) => n.op)).not.toContain('notEqual');
+    expect(g.nodes.find((n) => n.op === 'nn.checkClassIndices')!.attrs).toEqual({ depth: 3 });
+  });
+
+  it('without ignoreIndex a −100 label is an error that says how to skip it', () => {
+    expect(() => run([0, -100, 1, 2], {})).toThrow(/label -100 at position 1 is outside the 3 classes \[0, 3\) \(to skip padding labels, as PyTorch's default ignore_index = -100 does, pass \{ ignoreIndex: -100 \}\)/);
+    expect(() => run([0, 3, 1, -7], { ignoreIndex: -7 })).toThrow(/label 3 at position 1/);
+  });
+
+  it('checks weights and options when the graph is built', () => {
+    const g = new Graph();
+    const z = g.input('z', [null, 3], 'float64');
+    const y = g.input('y', [null], 'int32');
+    expect(() => nn.softmaxCrossEntropy(z, y, { weight: [1, 2] })).toThrow(/weight must have 3 entries \(one per class\), got 2/);
+    expect(() => nn.softmaxCrossEntropy(z, y, { weight: Tensor.from([[1, 2, 3]]) })).toThrow(/weight must have shape \[3\]/);
+    expect(() => nn.softmaxCrossEntropy(z, y, { weight: g.input('wi', [3], 'int32') })).toThrow(DTypeError);
+    expect(() => nn.softmaxCrossEntropy(z, y, { weight: [1, NaN, 1] })).toThrow(/weight\[1\] must be a finite number/);
+    expect(() => nn.softmaxCrossEntropy(z, y, { weight: 'heavy' as never })).toThrow(/weight must be a number array, a Tensor or a symbol/);
+    expect(() => nn.softmaxCrossEntropy(z, y, { ignoreIndex: 0.5 })).toThrow(/ignoreIndex must be an integer/);
+    expect(() => nn.softmaxCrossEntropy(z, g.input('p', [null, 3], 'float64'), { ignoreIndex: -100 })).toThrow(/ignoreIndex needs int32 class indices/);
+    expect(() => nn.nll(z, g.input('pf', [null], 'float64'))).toThrow(/labels must be int32 class indices/);
+    expect(() => nn.nll(z, g.input('y2', [null, 3], 'int32'))).toThrow(/int32 labels must be shaped like the logProbs without the class axis/);
+  });
+});
+
 describe('loss argument checks', () => {
   it('refuses to broadcast pred against target', () => {
     const g = new Graph();

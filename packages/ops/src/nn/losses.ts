@@ -6,7 +6,7 @@
  * `pred` and `target` must have the same shape (null dims match anything): a silent broadcast of
  * a [N, 1] prediction against a [N] target is the classic regression bug, so it is an error.
  */
-import { DTypeError, ShapeError, abs, captureOrigin, cast, clip, fmtShape, hasOp, isFloat, logsumexp, notDifferentiable, oneHot, registerOp, softplus, traits, where, type Operand, type Sym } from '@gradgraph/core';
+import { DTypeError, ShapeError, Sym, Tensor, abs, type DType, captureOrigin, cast, clip, fmtShape, hasOp, isFloat, logsumexp, notDifferentiable, oneHot, registerOp, softplus, traits, where, type Operand } from '@gradgraph/core';
 import { logSoftmax } from './activations';
 import { checkNumber, checkOptions, graphError, requireFloat, requireSym, staticDim } from './util';
 
@@ -18,7 +18,7 @@ export interface LossOptions {
 }
 
 /** Applies a reduction to a per-element loss. */
-function reduceLoss(op: string, loss: Sym, reduction: Reduction | undefined): Sym {
+export function reduceLoss(op: string, loss: Sym, reduction: Reduction | undefined): Sym {
   switch (reduction ?? 'mean') {
     case 'mean':
       return loss.mean();
@@ -31,12 +31,12 @@ function reduceLoss(op: string, loss: Sym, reduction: Reduction | undefined): Sy
   }
 }
 
-function compatible(a: Sym, b: Sym): boolean {
+export function compatible(a: Sym, b: Sym): boolean {
   return a.rank === b.rank && a.shape.every((d, i) => d === null || b.shape[i] === null || d === b.shape[i]);
 }
 
 /** Checks `pred` (float) and `target` (a symbol of the same shape, or a number); casts `target` to pred's dtype. */
-function prepare(op: string, pred: unknown, target: unknown, names: [string, string] = ['pred', 'target']): [Sym, Sym] {
+export function prepare(op: string, pred: unknown, target: unknown, names: [string, string] = ['pred', 'target']): [Sym, Sym] {
   requireFloat(op, pred, names[0]);
   if (typeof target === 'number') {
     checkNumber(op, names[1], target);
@@ -163,31 +163,36 @@ export function bceWithLogits(logits: Sym, target: Sym | number, opts: LossOptio
 }
 
 // A run-time check of class indices: the identity on int32, failing with the offending label.
-// A primitive (through core's public registerOp) so no rewrite can drop it.
+// A primitive (through core's public registerOp) so no rewrite can drop it. `ignoreIndex` (null
+// for none) is a label that is allowed anywhere and then ignored by the loss.
 const CHECK_LABELS = 'nn.checkClassIndices';
 if (!hasOp(CHECK_LABELS)) {
-  registerOp<{ depth: number }>({
+  registerOp<{ depth: number; ignoreIndex?: number }>({
     name: CHECK_LABELS,
     arity: 1,
     kind: 'other',
     // no traits: a check the compiler must not see through
     traits: traits(),
-    doc: 'the identity on int32 class indices; fails at run time on an index outside [0, depth)',
+    doc: 'the identity on int32 class indices; fails at run time on an index outside [0, depth) other than ignoreIndex',
     attrs: (raw) => {
       const depth = raw.depth;
       if (typeof depth !== 'number' || !Number.isInteger(depth) || depth <= 0) throw new ShapeError(`depth must be a positive integer, got ${String(depth)}`);
-      return { depth };
+      const ignoreIndex = raw.ignoreIndex;
+      if (ignoreIndex === undefined || ignoreIndex === null) return { depth }; // the attrs (and graph hashes) of graphs made before ignoreIndex existed
+      if (typeof ignoreIndex !== 'number' || !Number.isInteger(ignoreIndex)) throw new ShapeError(`ignoreIndex must be an integer, got ${String(ignoreIndex)}`);
+      return { depth, ignoreIndex };
     },
     infer: ([x]) => {
       if (x.dtype !== 'int32') throw new DTypeError(`class indices must be int32, got ${x.dtype}`);
       return { dtype: x.dtype, shape: x.shape };
     },
-    kernel: ([x], { depth }) => {
+    kernel: ([x], { depth, ignoreIndex }) => {
       for (let i = 0; i < x.size; i++) {
         const v = x.data[i];
-        if (v < 0 || v >= depth) {
+        if ((v < 0 || v >= depth) && v !== ignoreIndex) {
           const at = x.rank <= 1 ? `position ${i}` : `position [${unravel(i, x.shape).join(', ')}]`;
-          throw new ShapeError(`label ${v} at ${at} is outside the ${depth} classes [0, ${depth})`);
+          const hint = ignoreIndex === undefined && v < 0 ? ` (to skip padding labels, as PyTorch's default ignore_index = -100 does, pass { ignoreIndex: ${v} })` : '';
+          throw new ShapeError(`label ${v} at ${at} is outside the ${depth} classes [0, ${depth})${hint}`);
         }
       }
       return x.clone();
@@ -206,42 +211,147 @@ function unravel(i: number, shape: readonly number[]): number[] {
   return out;
 }
 
+/** A class weight: one number per class, as a number array, a Tensor or a float symbol. */
+export type ClassWeight = readonly number[] | Tensor | Sym;
+
+export interface ClassOptions {
+  /** Per-class weights w (shape [C]): class c's loss is scaled by w_c; a weighted `'mean'` divides by Σ w[target]. */
+  weight?: ClassWeight;
+  /** A label value whose positions contribute nothing, neither to the sum nor to the mean's count. Default: none. */
+  ignoreIndex?: number;
+}
+
+/** The class weight as a [C] symbol in `dtype`. */
+function classWeight(op: string, w: ClassWeight, c: number, like: Sym): Sym {
+  const g = like.graph;
+  if (w instanceof Sym) {
+    if (w.graph !== g) throw graphError(op, 'weight belongs to another graph than the input');
+    if (!isFloat(w.dtype)) throw new DTypeError(`weight must be float32 or float64, got ${w.dtype}`, { op, dtypes: [w.dtype], origin: captureOrigin() });
+    if (w.rank !== 1 || (w.shape[0] !== null && w.shape[0] !== c)) throw new ShapeError(`weight must have shape [${c}] (one per class), got ${fmtShape(w.shape)}`, { op, shapes: [w.shape], origin: captureOrigin() });
+    return cast(w, like.dtype);
+  }
+  let t: Tensor;
+  if (w instanceof Tensor) {
+    if (w.rank !== 1 || w.shape[0] !== c) throw new ShapeError(`weight must have shape [${c}] (one per class), got ${fmtShape(w.shape)}`, { op, shapes: [w.shape], origin: captureOrigin() });
+    t = w;
+  } else if (Array.isArray(w)) {
+    if (w.length !== c) throw new ShapeError(`weight must have ${c} entries (one per class), got ${w.length}`, { op, shapes: [[w.length]], origin: captureOrigin() });
+    w.forEach((v, i) => checkNumber(op, `weight[${i}]`, v));
+    t = Tensor.from([...w], 'float64');
+  } else throw graphError(op, `weight must be a number array, a Tensor or a symbol, got ${w === null ? 'null' : typeof w}`);
+  for (let i = 0; i < t.size; i++) checkNumber(op, `weight[${i}]`, t.data[i]);
+  return g.constant(t.astype(like.dtype as DType));
+}
+
+/**
+ * The pieces every class-index loss needs, for `x` [..., C] and int32 `labels` shaped like x
+ * without its class axis: the label checked at run time, the one-hot mask of the label, the
+ * target's weight w[label] (1 without weight), and `valid` (false at ignored positions).
+ */
+function classIndexParts(op: string, x: Sym, what: string, labels: Sym, c: number, opts: ClassOptions) {
+  const rows = x.shape.slice(0, -1);
+  const fits = labels.rank === rows.length && labels.shape.every((d, i) => d === null || rows[i] === null || d === rows[i]);
+  if (!fits) {
+    throw new ShapeError(`int32 labels must be shaped like the ${what} without the class axis, ${fmtShape(rows)}; got ${fmtShape(labels.shape)} for ${what} ${fmtShape(x.shape)}`, {
+      op,
+      shapes: [x.shape, labels.shape],
+      origin: captureOrigin(),
+    });
+  }
+  const ignoreIndex = opts.ignoreIndex === undefined ? null : checkNumber(op, 'ignoreIndex', opts.ignoreIndex, { integer: true });
+  const checked = x.graph.apply(CHECK_LABELS, [labels], ignoreIndex === null ? { depth: c } : { depth: c, ignoreIndex });
+  const mask = oneHot(checked, c, 'bool');
+  const w = opts.weight === undefined ? undefined : classWeight(op, opts.weight, c, x);
+  const wTarget = w && where(mask, w, 0).sum(-1); // w[label] (0 where the label is the ignore index outside [0, C))
+  const valid = ignoreIndex === null ? undefined : checked.notEqual(ignoreIndex);
+  return { mask, w, wTarget, valid };
+}
+
+/**
+ * Reduces a per-position class loss: ignored positions count 0; `'mean'` divides by the number of
+ * counted positions, or by Σ w[label] over them when weighted (PyTorch). With nothing counted,
+ * the mean is 0 (PyTorch gives 0/0 = NaN).
+ */
+function reduceClassLoss(op: string, loss: Sym, parts: { wTarget?: Sym; valid?: Sym }, reduction: Reduction | undefined): Sym {
+  const { wTarget, valid } = parts;
+  const masked = valid ? where(valid, loss, 0) : loss;
+  if ((reduction ?? 'mean') !== 'mean' || (!wTarget && !valid)) return reduceLoss(op, masked, reduction);
+  let count: Sym;
+  if (wTarget) count = (valid ? where(valid, wTarget, 0) : wTarget).sum();
+  else count = cast(valid!, loss.dtype).sum();
+  return masked.sum().div(where(count.equal(0), 1, count));
+}
+
+function requireClassAxis(op: string, x: Sym, labels: unknown, what: string): number {
+  if (x.rank === 0) throw new ShapeError(`${what} must have a class axis (rank ≥ 1), got a scalar`, { op, shapes: [x.shape], origin: captureOrigin() });
+  requireSym(op, labels, 'labels');
+  if (labels.graph !== x.graph) throw graphError(op, `labels belong to another graph than ${what}`);
+  return staticDim(op, x, -1, 'the class axis');
+}
+
+/**
+ * Negative log-likelihood on log-probabilities [..., C] (classes on the last axis; PyTorch puts
+ * them on axis 1): −w[label]·logProbs[label] for int32 labels shaped like the input without its
+ * class axis. `weight` scales each class; `ignoreIndex` skips a label value. A weighted `'mean'`
+ * divides by the summed weights of the counted targets, as PyTorch. A label outside [0, C) other
+ * than `ignoreIndex` fails at run time. Use it after `nn.logSoftmax`; `softmaxCrossEntropy` does
+ * both in one stable step.
+ * @example const loss = nn.nll(nn.logSoftmax(logits), y, { weight: [1, 5], ignoreIndex: -100 });
+ */
+export function nll(logProbs: Sym, labels: Sym, opts: LossOptions & ClassOptions = {}): Sym {
+  const op = 'nn.nll';
+  checkOptions(op, opts, ['reduction', 'weight', 'ignoreIndex']);
+  requireFloat(op, logProbs, 'logProbs');
+  const c = requireClassAxis(op, logProbs, labels, 'logProbs');
+  if (labels.dtype !== 'int32') throw new DTypeError(`labels must be int32 class indices, got ${labels.dtype}`, { op, dtypes: [logProbs.dtype, labels.dtype], origin: captureOrigin() });
+  const parts = classIndexParts(op, logProbs, 'logProbs', labels, c, opts);
+  const picked = where(parts.mask, logProbs, 0).sum(-1); // logProbs[label]
+  const loss = parts.wTarget ? picked.mul(parts.wTarget).neg() : picked.neg();
+  return reduceClassLoss(op, loss, parts, opts.reduction);
+}
+
+export interface SoftmaxCrossEntropyOptions extends LossOptions, ClassOptions {
+  /** ε: the target becomes (1 − ε)·t + ε/C. Default 0. */
+  labelSmoothing?: number;
+}
+
 /**
  * Softmax cross-entropy on logits [..., C] (classes on the last axis). `labels` are int32 class
  * indices shaped like the logits without the class axis, or a float distribution (one-hot or soft)
  * shaped like the logits. Computed stably as logsumexp(z) − z[label] (indices) or
  * −Σ t·logSoftmax(z) (distributions). The mean is over the batch (every position but the class
  * axis). `labelSmoothing` ε mixes the target with the uniform distribution: (1 − ε)·t + ε/C.
- * A label outside [0, C) fails at run time, naming it.
+ * `weight` (one per class) and `ignoreIndex` follow PyTorch's `cross_entropy`: with int32 labels
+ * the per-position loss is (1 − ε)·w[label]·(lse − z[label]) + (ε/C)·Σ_c w_c·(lse − z_c), and a
+ * weighted `'mean'` divides by Σ w[label] over the counted positions; with a distribution it is
+ * −Σ_c w_c·t_c·logSoftmax(z)_c and `'mean'` divides by the number of rows. A label outside [0, C)
+ * (other than `ignoreIndex`) fails at run time, naming it.
  * @example const loss = nn.softmaxCrossEntropy(logits, g.input('y', [null], 'int32'));
+ * @example nn.softmaxCrossEntropy(logits, y, { weight: [1, 1, 4], ignoreIndex: -100, labelSmoothing: 0.1 })
  */
-export function softmaxCrossEntropy(logits: Sym, labels: Sym, opts: LossOptions & { labelSmoothing?: number } = {}): Sym {
+export function softmaxCrossEntropy(logits: Sym, labels: Sym, opts: SoftmaxCrossEntropyOptions = {}): Sym {
   const op = 'nn.softmaxCrossEntropy';
-  checkOptions(op, opts, ['reduction', 'labelSmoothing']);
+  checkOptions(op, opts, ['reduction', 'labelSmoothing', 'weight', 'ignoreIndex']);
   requireFloat(op, logits, 'logits');
-  requireSym(op, labels, 'labels');
-  if (logits.rank === 0) throw new ShapeError('logits must have a class axis (rank ≥ 1), got a scalar', { op, shapes: [logits.shape], origin: captureOrigin() });
-  if (labels.graph !== logits.graph) throw graphError(op, 'labels belong to another graph than logits');
+  const c = requireClassAxis(op, logits, labels, 'logits');
   const eps = checkNumber(op, 'labelSmoothing', opts.labelSmoothing ?? 0, { min: 0, max: 1 });
-  const c = staticDim(op, logits, -1, 'the class axis');
-  let loss: Sym;
   if (labels.dtype === 'int32') {
-    const rows = logits.shape.slice(0, -1);
-    const fits = labels.rank === rows.length && labels.shape.every((d, i) => d === null || rows[i] === null || d === rows[i]);
-    if (!fits) {
-      throw new ShapeError(`int32 labels must be shaped like the logits without the class axis, ${fmtShape(rows)}; got ${fmtShape(labels.shape)} for logits ${fmtShape(logits.shape)}`, {
-        op,
-        shapes: [logits.shape, labels.shape],
-        origin: captureOrigin(),
-      });
-    }
-    const checked = logits.graph.apply(CHECK_LABELS, [labels], { depth: c });
-    const mask = oneHot(checked, c, 'bool');
-    const picked = where(mask, logits, 0).sum(-1); // z[label]
+    const parts = classIndexParts(op, logits, 'logits', labels, c, opts);
+    const picked = where(parts.mask, logits, 0).sum(-1); // z[label]
     const lse = logsumexp(logits, -1);
-    // −Σ t·log p with t = (1−ε)·onehot + ε/C, log p = z − lse:  lse − (1−ε)·z[label] − (ε/C)·Σz
-    loss = eps === 0 ? lse.sub(picked) : lse.sub(picked.mul(1 - eps)).sub(logits.sum(-1).mul(eps / c));
-  } else if (isFloat(labels.dtype)) {
+    let loss: Sym;
+    if (!parts.w) {
+      // −Σ t·log p with t = (1−ε)·onehot + ε/C, log p = z − lse:  lse − (1−ε)·z[label] − (ε/C)·Σz
+      loss = eps === 0 ? lse.sub(picked) : lse.sub(picked.mul(1 - eps)).sub(logits.sum(-1).mul(eps / c));
+    } else {
+      // (1−ε)·w[label]·(lse − z[label]) + (ε/C)·(lse·Σw − Σ w_c z_c)
+      loss = lse.sub(picked).mul(parts.wTarget!);
+      if (eps > 0) loss = loss.mul(1 - eps).add(lse.mul(parts.w.sum()).sub(logits.mul(parts.w).sum(-1)).mul(eps / c));
+    }
+    return reduceClassLoss(op, loss, parts, opts.reduction);
+  }
+  if (isFloat(labels.dtype)) {
+    if (opts.ignoreIndex !== undefined) throw graphError(op, 'ignoreIndex needs int32 class indices; with a float distribution as labels, give the rows to skip zero weight instead');
     if (!compatible(logits, labels)) {
       throw new ShapeError(`float labels (one-hot or probabilities) must be shaped like the logits ${fmtShape(logits.shape)}, got ${fmtShape(labels.shape)}; pass int32 class indices otherwise`, {
         op,
@@ -251,9 +361,9 @@ export function softmaxCrossEntropy(logits: Sym, labels: Sym, opts: LossOptions 
     }
     let t = cast(labels, logits.dtype);
     if (eps > 0) t = t.mul(1 - eps).add(eps / c);
-    loss = t.mul(logSoftmax(logits, -1)).sum(-1).neg();
-  } else {
-    throw new DTypeError(`labels must be int32 class indices or a float distribution, got ${labels.dtype}`, { op, dtypes: [logits.dtype, labels.dtype], origin: captureOrigin() });
+    if (opts.weight !== undefined) t = t.mul(classWeight(op, opts.weight, c, logits));
+    // Σ t·logSoftmax(z) is rewritten by the compiler into the fused stable primitive
+    return reduceLoss(op, t.mul(logSoftmax(logits, -1)).sum(-1).neg(), opts.reduction);
   }
-  return reduceLoss(op, loss, opts.reduction);
+  throw new DTypeError(`labels must be int32 class indices or a float distribution, got ${labels.dtype}`, { op, dtypes: [logits.dtype, labels.dtype], origin: captureOrigin() });
 }

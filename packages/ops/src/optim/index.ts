@@ -9,7 +9,7 @@ import { registerLibraryPath } from '@gradgraph/core';
 registerLibraryPath(new URL('.', import.meta.url).href);
 
 export { Optimizer, type CommonOptions, type DecayExclusion, type LearningRate, type UpdatePair } from './optimizer';
-export { sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, type SgdOptions, type AdagradOptions, type RmspropOptions, type AdamOptions } from './optimizers';
+export { sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, nadam, radam, adamax, adadelta, type SgdOptions, type AdagradOptions, type RmspropOptions, type AdamOptions, type NadamOptions, type RadamOptions, type AdamaxOptions, type AdadeltaOptions } from './optimizers';
 export { clipByGlobalNorm, clipByValue, globalNorm } from './clip';
 export { ReduceOnPlateau, reduceOnPlateau, type ReduceOnPlateauOptions, type PlateauState } from './plateau';
 export { Schedule, isSchedule } from './schedules';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DTypeError, Graph, GraphError, ShapeError, Tensor, compile, grad, type Sym } from '@gradgraph/core';
-import { adagrad, adam, adamw, momentum, nesterov, rmsprop, schedules, sgd, type Optimizer } from './index';
+import { checkpoint, parseCheckpoint, restoreCheckpoint } from '../train/checkpoint';
+import { adadelta, adagrad, adam, adamax, adamw, momentum, nadam, nesterov, radam, rmsprop, schedules, sgd, type Optimizer } from './index';
 
 /** A small float model: loss = Σ (w·x − 1)² + Σ b², params w [3], b [2]. */
 function model(dtype: 'float32' | 'float64' = 'float64') {
@@ -98,6 +99,10 @@ describe('optimizer state', () => {
       ['rmsprop', () => rmsprop({ lr: 0.03 })],
       ['adam', () => adam({ lr: 0.05 })],
       ['adamw', () => adamw({ lr: 0.05 })],
+      ['nadam', () => nadam({ lr: 0.05 })],
+      ['radam', () => radam({ lr: 0.05 })],
+      ['adamax', () => adamax({ lr: 0.05 })],
+      ['adadelta', () => adadelta({ lr: 10 })],
     ];
     for (const [name, make] of makers) {
       const { losses } = train(make(), 60);
@@ -115,6 +120,10 @@ describe('defaults follow PyTorch', () => {
     [rmsprop(), { lr: 1e-2, alpha: 0.99, eps: 1e-8, momentum: 0, centered: false, epsInsideSqrt: false, weightDecay: 0 }],
     [adam(), { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, amsgrad: false, epsHat: false, weightDecay: 0, decoupledWeightDecay: 0 }],
     [adamw(), { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, amsgrad: false, weightDecay: 0, decoupledWeightDecay: 0.01 }],
+    [nadam(), { lr: 2e-3, betas: [0.9, 0.999], eps: 1e-8, momentumDecay: 4e-3, weightDecay: 0, decoupledWeightDecay: 0 }],
+    [radam(), { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, decoupledWeightDecay: 0 }],
+    [adamax(), { lr: 2e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 }],
+    [adadelta(), { lr: 1, rho: 0.9, eps: 1e-6, weightDecay: 0 }],
   ])('%#', (opt, want) => {
     expect(opt.config).toMatchObject(want);
   });
@@ -247,7 +256,7 @@ describe('no silent NaN', () => {
   });
 
   it('a param with an all-zero gradient stays finite and unmoved under every optimizer', () => {
-    const makers = [sgd({ momentum: 0.9, dampening: 0.5 }), nesterov(), adagrad(), adagrad({ eps: 0, initialAccumulator: 0.1 }), rmsprop({ centered: true, momentum: 0.5 }), adam({ amsgrad: true }), adam({ epsHat: true }), adamw({ weightDecay: 0 })];
+    const makers = [sgd({ momentum: 0.9, dampening: 0.5 }), nesterov(), adagrad(), adagrad({ eps: 0, initialAccumulator: 0.1 }), rmsprop({ centered: true, momentum: 0.5 }), adam({ amsgrad: true }), adam({ epsHat: true }), adamw({ weightDecay: 0 }), nadam(), radam(), adamax(), adadelta()];
     for (const opt of makers) {
       const g = new Graph();
       const w = g.param('w', Tensor.from([1, -2], 'float32'));
@@ -257,5 +266,86 @@ describe('no silent NaN', () => {
       for (let i = 0; i < 3; i++) step.run();
       expect(Array.from(g.getValue(w).data), opt.name).toEqual([1, -2]);
     }
+  });
+});
+
+describe('nadam, radam, adamax, adadelta', () => {
+  it('keep their state in snapshots under their own names; NAdam\'s momentum product is a float64 scalar', () => {
+    const cases: [Optimizer, string[]][] = [
+      [nadam(), ['m', 'v', 'muProduct']],
+      [radam(), ['m', 'v']],
+      [adamax(), ['m', 'u']],
+      [adadelta(), ['squareAvg', 'accDelta']],
+    ];
+    for (const [opt, slots] of cases) {
+      const { g, w } = train(opt, 3, 'float32');
+      expect(Object.keys(opt.stateOf(w)), opt.name).toEqual(slots);
+      expect(g.stateVars().map((v) => v.name)).toEqual([`${opt.name}/step`, ...slots.map((n) => `${opt.name}/w/${n}`), ...slots.map((n) => `${opt.name}/b/${n}`)]);
+      for (const n of slots) expect([...g.snapshot().values.keys()]).toContain(`${opt.name}/w/${n}`);
+      if (opt.name === 'nadam') {
+        const mu = g.getValue(opt.stateOf(w).muProduct);
+        expect([mu.dtype, mu.shape]).toEqual(['float64', []]);
+        // Π μ_t for t = 1..3, μ_t = 0.9·(1 − ½·0.96^(0.004t))
+        const want = [1, 2, 3].reduce((p, t) => p * 0.9 * (1 - 0.5 * 0.96 ** (0.004 * t)), 1);
+        expect(mu.item()).toBeCloseTo(want, 15);
+      }
+      expect(g.getValue(opt.stateOf(w)[slots[0]]).dtype).toBe('float32');
+    }
+  });
+
+  it('resume from a snapshot bit for bit', () => {
+    for (const make of [() => nadam({ lr: 0.05 }), () => radam({ lr: 0.05 }), () => adamax({ lr: 0.05 }), () => adadelta()]) {
+      const { g, step } = train(make(), 4);
+      const saved = g.snapshot();
+      const first = Array.from({ length: 8 }, () => step.run()[0].item());
+      g.restore(saved);
+      expect(Array.from({ length: 8 }, () => step.run()[0].item())).toEqual(first);
+    }
+  });
+
+  it('resume from a checkpoint (JSON) bit for bit, NAdam\'s float64 momentum product in a float32 model included', () => {
+    for (const make of [() => nadam({ lr: 0.05 }), () => radam({ lr: 0.05 }), () => adamax({ lr: 0.05 }), () => adadelta()]) {
+      const a = train(make(), 4, 'float32');
+      const doc = JSON.parse(JSON.stringify(checkpoint(a.g)));
+      const first = Array.from({ length: 6 }, () => a.step.run()[0].item());
+      const b = train(make(), 0, 'float32');
+      restoreCheckpoint(b.g, parseCheckpoint(doc));
+      expect(Array.from({ length: 6 }, () => b.step.run()[0].item())).toEqual(first);
+    }
+  });
+
+  it('radam takes plain momentum steps while ρ_t ≤ 5 (the first steps), then rectified adaptive ones', () => {
+    // with β₂ = 0.9: ρ∞ = 19, ρ_t = 19 − 2t·0.9ᵗ/(1 − 0.9ᵗ): 1, 1.95, … ≤ 5 up to t = 5 (4.58), 5.39 at t = 6
+    const rho = (t: number) => 19 - (2 * t * 0.9 ** t) / (1 - 0.9 ** t);
+    expect([5, 6].map((t) => rho(t) > 5)).toEqual([false, true]);
+    const g = new Graph();
+    const w = g.param('w', Tensor.from([3], 'float64'));
+    const loss = w.mul(w).sum().mul(0.5); // gradient w
+    const opt = radam({ lr: 0.1, betas: [0.5, 0.9] });
+    const step = compile(g, { outputs: [loss], updates: opt.updates([w], grad(loss, [w])) });
+    let m = 0;
+    let v = 0;
+    let x = 3;
+    for (let t = 1; t <= 8; t++) {
+      step.run();
+      m = 0.5 * m + 0.5 * x;
+      v = 0.9 * v + 0.1 * x * x;
+      const mHat = m / (1 - 0.5 ** t);
+      const r = rho(t);
+      if (r > 5) {
+        const rect = Math.sqrt(((r - 4) * (r - 2) * 19) / (15 * 17 * r));
+        x -= (0.1 * mHat * rect * Math.sqrt(1 - 0.9 ** t)) / (Math.sqrt(v) + 1e-8);
+      } else x -= 0.1 * mHat;
+      expect(g.getValue(w).item()).toBeCloseTo(x, 13);
+    }
+  });
+
+  it('reject bad hyperparameters, naming them', () => {
+    expect(() => nadam({ momentumDecay: -1 })).toThrow(/option "momentumDecay" must be a number in \[0, ∞\)/);
+    expect(() => nadam({ betas: [0.9, 1] })).toThrow(/betas\[1\]/);
+    expect(() => radam({ eps: 0 })).toThrow(GraphError);
+    expect(() => adamax({ lr: -1 })).toThrow(/option "lr"/);
+    expect(() => adadelta({ rho: 1.5 })).toThrow(/option "rho" must be a number in \[0, 1\]/);
+    expect(() => adadelta({ momentum: 0.9 } as never)).toThrow(/unknown option "momentum"/);
   });
 });

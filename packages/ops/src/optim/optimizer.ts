@@ -42,6 +42,8 @@ export interface ParamContext {
   scalar(x: Sym | number): Sym;
   /** A state tensor shaped like the param, in its dtype, starting at `init` (default 0). */
   state(name: string, init?: number): Sym;
+  /** A float64 scalar state of this param (e.g. NAdam's running product of momentum factors), starting at `init` (default 0). */
+  scalarState(name: string, init?: number): Sym;
   /** Writes `value` to `state` at the end of the step. */
   assign(state: Sym, value: Sym): void;
 }
@@ -158,6 +160,10 @@ export class Optimizer {
           scalar: (x) => (typeof x === 'number' ? g.constant(x, dt) : cast(x, dt)),
           state: (name, init = 0) => {
             if (!slots[name]) slots[name] = g.state(`${p.name}/${name}`, Tensor.full([...(p.shape as number[])], init, dt));
+            return slots[name];
+          },
+          scalarState: (name, init = 0) => {
+            if (!slots[name]) slots[name] = g.state(`${p.name}/${name}`, Tensor.scalar(init, 'float64'));
             return slots[name];
           },
           assign: (target, value) => assigns.push([target, value]),

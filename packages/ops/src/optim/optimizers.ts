@@ -3,7 +3,7 @@
  * `optimizer.ts` (θ ← θ·(1 − lr·λ_dec) − Δ). Formulas and defaults follow `torch.optim`; where
  * TensorFlow.js differs, an option reproduces its form (documented in docs/optim.md).
  */
-import { Sym, add, div, maximum, mul, pow, sqrt, sub, where } from '@gradgraph/core';
+import { Sym, abs, add, div, greater, maximum, mul, pow, sqrt, sub, where } from '@gradgraph/core';
 import { Optimizer, exclusionOption, lrOption, type CommonOptions, type LearningRate, type UpdateRule } from './optimizer';
 import { boolOption, checkKeys, numberOption, optionError } from './options';
 
@@ -215,6 +215,13 @@ export function rmsprop(opts?: RmspropOptions): Optimizer {
 
 // ---- Adam, AdamW -----------------------------------------------------------------------------
 
+/** `betas`: a pair [β₁, β₂], each in [0, 1); default [0.9, 0.999]. */
+function betasOption(op: string, value: unknown): [number, number] {
+  if (value === undefined) return [0.9, 0.999];
+  if (!Array.isArray(value) || value.length !== 2) throw optionError(op, `option "betas" must be a pair [β₁, β₂], got ${JSON.stringify(value)}`);
+  return [numberOption(op, 'betas[0]', value[0], undefined, { min: 0, below: 1 }), numberOption(op, 'betas[1]', value[1], undefined, { min: 0, below: 1 })];
+}
+
 export interface AdamOptions extends CommonOptions {
   /** Default 1e-3 (PyTorch). */
   lr?: CommonOptions['lr'];
@@ -238,11 +245,7 @@ function makeAdam(kind: 'adam' | 'adamw', opts: AdamOptions | undefined): Optimi
   const keys = [...COMMON, 'betas', 'eps', 'amsgrad', 'epsHat', 'weightDecay'].filter((k) => kind === 'adam' || k !== 'decoupledWeightDecay');
   const o = checkKeys(op, opts, keys);
   const common = parseCommon(op, o, 1e-3, kind);
-  let betas: [number, number] = [0.9, 0.999];
-  if (o.betas !== undefined) {
-    if (!Array.isArray(o.betas) || o.betas.length !== 2) throw optionError(op, `option "betas" must be a pair [β₁, β₂], got ${JSON.stringify(o.betas)}`);
-    betas = [numberOption(op, 'betas[0]', o.betas[0], undefined, { min: 0, below: 1 }), numberOption(op, 'betas[1]', o.betas[1], undefined, { min: 0, below: 1 })];
-  }
+  const betas = betasOption(op, o.betas);
   const [b1, b2] = betas;
   const eps = numberOption(op, 'eps', o.eps, 1e-8, { above: 0 });
   const amsgrad = boolOption(op, 'amsgrad', o.amsgrad, false);
@@ -293,4 +296,180 @@ export function adam(opts?: AdamOptions): Optimizer {
  */
 export function adamw(opts?: Omit<AdamOptions, 'decoupledWeightDecay'>): Optimizer {
   return makeAdam('adamw', opts);
+}
+
+// ---- NAdam, RAdam, Adamax, Adadelta ------------------------------------------------------------
+
+export interface NadamOptions extends CommonOptions {
+  /** Default 2e-3 (PyTorch). */
+  lr?: CommonOptions['lr'];
+  /** [β₁, β₂], each in [0, 1). Default [0.9, 0.999]. */
+  betas?: readonly [number, number];
+  /** Default 1e-8. */
+  eps?: number;
+  /** ψ of the momentum schedule μ_t = β₁·(1 − ½·0.96^(tψ)). Default 4e-3 (PyTorch's momentum_decay). */
+  momentumDecay?: number;
+  /** Coupled L2 weight decay. Default 0. */
+  weightDecay?: number;
+}
+
+/**
+ * NAdam (Dozat 2016), as `torch.optim.NAdam`: Adam with Nesterov momentum and a warming momentum
+ * schedule μ_t = β₁·(1 − ½·0.96^(t·ψ)). With Π_t = μ₁⋯μ_t (state `muProduct`),
+ * `Δ = lr·(1 − μ_t)/(1 − Π_t)·g/d + lr·μ_{t+1}/(1 − Π_t·μ_{t+1})·m/d`, `d = √(v/(1 − β₂ᵗ)) + ε`.
+ * (PyTorch before 2.0 multiplied Π_{t+1} by μ_t twice in its default single-tensor path; this is
+ * the corrected form of PyTorch 2.)
+ * @example const opt = optim.nadam({ lr: 2e-3, momentumDecay: 4e-3 });
+ */
+export function nadam(opts?: NadamOptions): Optimizer {
+  const op = 'optim.nadam';
+  const o = checkKeys(op, opts, [...COMMON, 'betas', 'eps', 'momentumDecay', 'weightDecay']);
+  const common = parseCommon(op, o, 2e-3, 'nadam');
+  const betas = betasOption(op, o.betas);
+  const [b1, b2] = betas;
+  const eps = numberOption(op, 'eps', o.eps, 1e-8, { above: 0 });
+  const momentumDecay = numberOption(op, 'momentumDecay', o.momentumDecay, 4e-3, { min: 0 });
+  const weightDecay = numberOption(op, 'weightDecay', o.weightDecay, 0, { min: 0 });
+  // μ_t = β₁·(1 − ½·0.96^(tψ)), a float64 scalar of the 1-based step t
+  const muAt = (t: Sym): Sym => mul(b1, sub(1, mul(0.5, pow(0.96, mul(t, momentumDecay)))));
+  const rule: UpdateRule = (c) => {
+    const g = c.grad;
+    const m = c.state('m');
+    const v = c.state('v');
+    const muProduct = c.scalarState('muProduct', 1);
+    const mu = muAt(c.t);
+    const muNext = muAt(add(c.t, 1));
+    const prod = mul(muProduct, mu); // Π_t
+    c.assign(muProduct, prod);
+    const m1 = add(mul(m, b1), mul(g, 1 - b1));
+    const v1 = add(mul(v, b2), mul(mul(g, g), 1 - b2));
+    c.assign(m, m1);
+    c.assign(v, v1);
+    const denom = add(sqrt(div(v1, c.scalar(sub(1, pow(b2, c.t))))), eps);
+    const gradStep = c.scalar(div(mul(c.lr64, sub(1, mu)), sub(1, prod)));
+    const momentumStep = c.scalar(div(mul(c.lr64, muNext), sub(1, mul(prod, muNext))));
+    return div(add(mul(gradStep, g), mul(momentumStep, m1)), denom);
+  };
+  return build('nadam', common, { betas, eps, momentumDecay }, weightDecay, rule);
+}
+
+export interface RadamOptions extends CommonOptions {
+  /** Default 1e-3 (PyTorch). */
+  lr?: CommonOptions['lr'];
+  /** [β₁, β₂], each in [0, 1). Default [0.9, 0.999]. */
+  betas?: readonly [number, number];
+  /** Added to √v before the bias correction (PyTorch). Default 1e-8. */
+  eps?: number;
+  /** Coupled L2 weight decay. Default 0. */
+  weightDecay?: number;
+}
+
+/**
+ * RAdam (Liu et al. 2020), as `torch.optim.RAdam`: with ρ∞ = 2/(1 − β₂) − 1 and
+ * ρ_t = ρ∞ − 2t·β₂ᵗ/(1 − β₂ᵗ), while ρ_t ≤ 5 the step is SGD with momentum, `Δ = lr·m̂`; after,
+ * `Δ = lr·m̂·r_t·√(1 − β₂ᵗ)/(√v + ε)` with the rectification
+ * r_t = √((ρ_t − 4)(ρ_t − 2)ρ∞/((ρ∞ − 4)(ρ∞ − 2)ρ_t)) and m̂ = m/(1 − β₁ᵗ).
+ * @example const opt = optim.radam({ lr: 1e-3 });
+ */
+export function radam(opts?: RadamOptions): Optimizer {
+  const op = 'optim.radam';
+  const o = checkKeys(op, opts, [...COMMON, 'betas', 'eps', 'weightDecay']);
+  const common = parseCommon(op, o, 1e-3, 'radam');
+  const betas = betasOption(op, o.betas);
+  const [b1, b2] = betas;
+  const eps = numberOption(op, 'eps', o.eps, 1e-8, { above: 0 });
+  const weightDecay = numberOption(op, 'weightDecay', o.weightDecay, 0, { min: 0 });
+  const rhoInf = 2 / (1 - b2) - 1;
+  const rule: UpdateRule = (c) => {
+    const g = c.grad;
+    const m = c.state('m');
+    const v = c.state('v');
+    const m1 = add(mul(m, b1), mul(g, 1 - b1));
+    const v1 = add(mul(v, b2), mul(mul(g, g), 1 - b2));
+    c.assign(m, m1);
+    c.assign(v, v1);
+    const b2t = pow(b2, c.t);
+    const bc2 = sub(1, b2t);
+    const rho = sub(rhoInf, div(mul(mul(2, c.t), b2t), bc2));
+    const rectified = greater(rho, 5);
+    const r = maximum(rho, 5); // the rectification's ρ, kept > 4 so its unused branch is finite
+    const rect = sqrt(div(mul(mul(sub(r, 4), sub(r, 2)), rhoInf), mul((rhoInf - 4) * (rhoInf - 2), r)));
+    const mHat = div(m1, c.scalar(sub(1, pow(b1, c.t))));
+    const adaptive = div(c.scalar(mul(sqrt(bc2), rect)), add(sqrt(v1), eps));
+    return mul(c.lr, where(rectified, mul(mHat, adaptive), mHat));
+  };
+  return build('radam', common, { betas, eps }, weightDecay, rule);
+}
+
+export interface AdamaxOptions extends CommonOptions {
+  /** Default 2e-3 (PyTorch). */
+  lr?: CommonOptions['lr'];
+  /** [β₁, β₂], each in [0, 1). Default [0.9, 0.999]. */
+  betas?: readonly [number, number];
+  /** Added to |g| inside the infinity norm. Default 1e-8. */
+  eps?: number;
+  /** Coupled L2 weight decay. Default 0. */
+  weightDecay?: number;
+}
+
+/**
+ * Adamax (Kingma & Ba §7.1), as `torch.optim.Adamax`: `m ← β₁m + (1 − β₁)g`,
+ * `u ← max(β₂·u, |g| + ε)`, `Δ = lr/(1 − β₁ᵗ)·m/u`.
+ * @example const opt = optim.adamax({ lr: 2e-3 });
+ */
+export function adamax(opts?: AdamaxOptions): Optimizer {
+  const op = 'optim.adamax';
+  const o = checkKeys(op, opts, [...COMMON, 'betas', 'eps', 'weightDecay']);
+  const common = parseCommon(op, o, 2e-3, 'adamax');
+  const betas = betasOption(op, o.betas);
+  const [b1, b2] = betas;
+  const eps = numberOption(op, 'eps', o.eps, 1e-8, { above: 0 });
+  const weightDecay = numberOption(op, 'weightDecay', o.weightDecay, 0, { min: 0 });
+  const rule: UpdateRule = (c) => {
+    const g = c.grad;
+    const m = c.state('m');
+    const u = c.state('u');
+    const m1 = add(mul(m, b1), mul(g, 1 - b1));
+    const u1 = maximum(mul(u, b2), add(abs(g), eps));
+    c.assign(m, m1);
+    c.assign(u, u1);
+    return mul(c.scalar(div(c.lr64, sub(1, pow(b1, c.t)))), div(m1, u1));
+  };
+  return build('adamax', common, { betas, eps }, weightDecay, rule);
+}
+
+export interface AdadeltaOptions extends CommonOptions {
+  /** Default 1 (PyTorch). */
+  lr?: CommonOptions['lr'];
+  /** Decay ρ of both running averages, in [0, 1]. Default 0.9. */
+  rho?: number;
+  /** Default 1e-6. */
+  eps?: number;
+  /** Coupled L2 weight decay. Default 0. */
+  weightDecay?: number;
+}
+
+/**
+ * Adadelta (Zeiler 2012), as `torch.optim.Adadelta`: `v ← ρv + (1 − ρ)g²`,
+ * `δ = √(a + ε)/√(v + ε)·g`, `a ← ρa + (1 − ρ)δ²`, `Δ = lr·δ`.
+ * @example const opt = optim.adadelta({ rho: 0.95 });
+ */
+export function adadelta(opts?: AdadeltaOptions): Optimizer {
+  const op = 'optim.adadelta';
+  const o = checkKeys(op, opts, [...COMMON, 'rho', 'eps', 'weightDecay']);
+  const common = parseCommon(op, o, 1, 'adadelta');
+  const rho = numberOption(op, 'rho', o.rho, 0.9, { min: 0, max: 1 });
+  const eps = numberOption(op, 'eps', o.eps, 1e-6, { above: 0 });
+  const weightDecay = numberOption(op, 'weightDecay', o.weightDecay, 0, { min: 0 });
+  const rule: UpdateRule = (c) => {
+    const g = c.grad;
+    const sq = c.state('squareAvg');
+    const acc = c.state('accDelta');
+    const v = add(mul(sq, rho), mul(mul(g, g), 1 - rho));
+    const delta = mul(div(sqrt(add(acc, eps)), sqrt(add(v, eps))), g);
+    c.assign(sq, v);
+    c.assign(acc, add(mul(acc, rho), mul(mul(delta, delta), 1 - rho)));
+    return mul(c.lr, delta);
+  };
+  return build('adadelta', common, { rho, eps }, weightDecay, rule);
 }

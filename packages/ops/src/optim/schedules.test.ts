@@ -67,6 +67,57 @@ describe('schedules: values against closed forms', () => {
     close(three.values([0, 20, 29, 40, 58, 80, 99]), [0, 20, 29, 40, 58, 80, 99].map(threeRef));
   });
 
+  it('constant with options: PyTorch ConstantLR, lr·factor for totalSteps steps (defaults 1/3 and 5)', () => {
+    close(schedules.constant({ lr: 0.3 }).values([0, 4, 5, 100]), [0.1, 0.1, 0.3, 0.3]);
+    close(schedules.constant({ lr: 1, factor: 0.5, totalSteps: 2 }).values(4), [0.5, 0.5, 1, 1]);
+    expect(schedules.constant({ lr: 1, factor: 0.5, totalSteps: 0 }).values([0])).toEqual([1]);
+  });
+
+  it('polynomial: (lr − endLr)·(1 − min(s, T)/T)^p + endLr', () => {
+    close(schedules.polynomial({ lr: 1, totalSteps: 4 }).values(6), [1, 0.75, 0.5, 0.25, 0, 0]);
+    const p = schedules.polynomial({ lr: 0.5, totalSteps: 10, power: 2, endLr: 0.1 });
+    close(p.values([0, 3, 10, 50]), [0.5, 0.4 * 0.7 ** 2 + 0.1, 0.1, 0.1]);
+  });
+
+  it('cyclic: triangular, triangular2 (halving heights) and exp_range (γ^s), asymmetric up/down', () => {
+    const tri = schedules.cyclic({ baseLr: 1, maxLr: 3, stepSizeUp: 2, stepSizeDown: 4 });
+    // up over 2 steps, down over 4: 1, 2, 3, 2.5, 2, 1.5, then again
+    close(tri.values(8), [1, 2, 3, 2.5, 2, 1.5, 1, 2]);
+    const two = schedules.cyclic({ baseLr: 0, maxLr: 4, stepSizeUp: 1, mode: 'triangular2' });
+    close(two.values(7), [0, 4, 0, 2, 0, 1, 0]);
+    const exp = schedules.cyclic({ baseLr: 0, maxLr: 1, stepSizeUp: 1, mode: 'exp_range', gamma: 0.5 });
+    close(exp.values([1, 3, 4]), [0.5, 0.125, 0]);
+  });
+
+  it('cosineWarmRestarts: restarts at t0·(mᶦ − 1)/(m − 1), exactly, even a million steps in', () => {
+    const ref = (lr: number, t0: number, m: number, minLr: number) => (s: number) => {
+      let start = 0;
+      let len = t0;
+      while (s >= start + len) {
+        start += len;
+        len *= m;
+      }
+      return minLr + (lr - minLr) * 0.5 * (1 + Math.cos((Math.PI * (s - start)) / len));
+    };
+    const flat = schedules.cosineWarmRestarts({ lr: 1, t0: 4 });
+    close(flat.values(10), [...Array(10).keys()].map(ref(1, 4, 1, 0)));
+    for (const m of [2, 3]) {
+      const sched = schedules.cosineWarmRestarts({ lr: 0.2, t0: 3, tMult: m, minLr: 0.01 });
+      // every period's first step and last step, up to periods of 3·mⁱ with i = 12 (m = 3: ~800k steps)
+      const steps: number[] = [];
+      for (let i = 0, start = 0, len = 3; i <= 12; i++, start += len, len *= m) steps.push(start, start + 1, start + len - 1);
+      close(sched.values(steps), steps.map(ref(0.2, 3, m, 0.01)));
+      expect(sched.values(steps).filter((_, k) => k % 3 === 0)).toEqual(steps.filter((_, k) => k % 3 === 0).map(() => 0.2));
+    }
+  });
+
+  it('multiplicative: lr·Π factor(k) for k = 1..s, a number or a host function (tabulated)', () => {
+    close(schedules.multiplicative({ lr: 2, factor: 0.5 }).values(4), [2, 1, 0.5, 0.25]);
+    const f = schedules.multiplicative({ lr: 1, factor: (k) => (k % 2 === 0 ? 0.5 : 1), totalSteps: 5 });
+    close(f.values([0, 1, 2, 3, 4, 5, 9]), [1, 1, 0.5, 0.5, 0.25, 0.25, 0.25]);
+    expect(f.toJSON()).toEqual({ schedule: 'multiplicative', lr: 1, factor: 'function', totalSteps: 5 });
+  });
+
   it('custom: any elementwise expression of the step', () => {
     const inv = schedules.custom((s) => s.add(1).rsqrt().mul(0.1), 'invSqrt');
     close(inv.values([0, 3, 99]), [0.1, 0.05, 0.01]);
@@ -134,6 +185,15 @@ describe('schedules: bad options', () => {
     ['one-cycle pctStart 1', () => schedules.oneCycle({ maxLr: 1, totalSteps: 100, pctStart: 1 }), /"pctStart"/],
     ['bad anneal', () => schedules.oneCycle({ maxLr: 1, totalSteps: 100, annealStrategy: 'exp' as never }), /'cos', 'linear'/],
     ['negative step', () => schedules.constant(1).values([-1]), /non-negative/],
+    ['constant factor above 1', () => schedules.constant({ lr: 1, factor: 2 }), /"factor" must be a number in \[0, 1\]/],
+    ['polynomial without totalSteps', () => schedules.polynomial({ lr: 1 } as never), /"totalSteps" is required/],
+    ['polynomial power 0', () => schedules.polynomial({ lr: 1, totalSteps: 5, power: 0 }), /"power"/],
+    ['cyclic mode', () => schedules.cyclic({ baseLr: 0, maxLr: 1, stepSizeUp: 2, mode: 'expRange' as never }), /'triangular', 'triangular2', 'exp_range'/],
+    ['cyclic step size 0', () => schedules.cyclic({ baseLr: 0, maxLr: 1, stepSizeUp: 0 }), /"stepSizeUp"/],
+    ['warm restarts tMult 1.5', () => schedules.cosineWarmRestarts({ lr: 1, t0: 2, tMult: 1.5 }), /"tMult" must be an integer/],
+    ['multiplicative without totalSteps', () => schedules.multiplicative({ lr: 1, factor: () => 0.9 }), /"totalSteps" is required/],
+    ['multiplicative factor returns NaN', () => schedules.multiplicative({ lr: 1, factor: () => NaN, totalSteps: 3 }), /factor\(1\) returned NaN/],
+    ['multiplicative factor a string', () => schedules.multiplicative({ lr: 1, factor: '0.9' as never }), /"factor" must be a number or a function/],
   ];
   it.each(cases)('%s', (_name, fn, message) => {
     let err: unknown;

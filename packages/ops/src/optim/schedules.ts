@@ -8,7 +8,7 @@
  * `t = s + 1`, as in PyTorch.) Every schedule computes in float64; the optimizer casts the result
  * to each param's dtype.
  */
-import { Graph, Sym, Tensor, add, addN, broadcastLike, cast, clip, compile, cos, div, greaterEqual, less, lessEqual, maximum, mul, pow, sub, where, type Executable } from '@gradgraph/core';
+import { Graph, Sym, Tensor, add, addN, broadcastLike, cast, clip, compile, cos, div, gather, greaterEqual, less, lessEqual, log, maximum, minimum, mul, pow, sub, where, type Executable } from '@gradgraph/core';
 import { checkKeys, choiceOption, boolOption, numberOption, optionError } from './options';
 
 /**
@@ -89,13 +89,32 @@ const LR = { min: 0 };
 /** ⌊x⌋ for x ≥ 0: casting to int32 truncates toward zero. */
 const floorNonNegative = (x: Sym): Sym => cast(cast(x, 'int32'), 'float64');
 
+export interface ConstantOptions {
+  /** The base rate. */
+  lr: number;
+  /** The rate is `lr·factor` for the first `totalSteps` steps. Default 1/3 (PyTorch `ConstantLR`). */
+  factor?: number;
+  /** How many steps the factor applies. Default 5 (PyTorch's total_iters). */
+  totalSteps?: number;
+}
+
 /**
- * The same learning rate at every step.
+ * `constant(lr)`: the same rate at every step. `constant({ lr, factor = 1/3, totalSteps = 5 })`:
+ * PyTorch's `ConstantLR`, `lr·factor` for `s < totalSteps`, then `lr`.
  * @example const opt = optim.sgd({ lr: schedules.constant(0.1) }); // same as lr: 0.1
+ * @example schedules.constant({ lr: 0.1, factor: 0.5, totalSteps: 100 }) // 0.05 for 100 steps, then 0.1
  */
-export function constant(lr: number): Schedule {
-  const v = numberOption('schedules.constant', 'lr', lr, undefined, LR);
-  return new Schedule('constant', { lr: v }, () => v);
+export function constant(opts: number | ConstantOptions): Schedule {
+  const op = 'schedules.constant';
+  if (typeof opts === 'number' || opts === undefined) {
+    const v = numberOption(op, 'lr', opts, undefined, LR);
+    return new Schedule('constant', { lr: v }, () => v);
+  }
+  const o = checkKeys(op, opts, ['lr', 'factor', 'totalSteps']);
+  const lr = numberOption(op, 'lr', o.lr, undefined, LR);
+  const factor = numberOption(op, 'factor', o.factor, 1 / 3, { min: 0, max: 1 });
+  const totalSteps = numberOption(op, 'totalSteps', o.totalSteps, 5, { min: 0, integer: true });
+  return new Schedule('constant', { lr, factor, totalSteps }, (s) => where(less(s, totalSteps), lr * factor, lr, 'float64'));
 }
 
 export interface StepDecayOptions {
@@ -298,6 +317,169 @@ export function oneCycle(opts: OneCycleOptions): Schedule {
     let out = value(bounds[bounds.length - 1]);
     for (let i = bounds.length - 2; i >= 0; i--) out = where(lessEqual(s, bounds[i].end), value(bounds[i]), out);
     return out;
+  });
+}
+
+export interface PolynomialOptions {
+  /** The initial rate. */
+  lr: number;
+  /** Step at which the rate reaches `endLr`; it stays there afterwards. */
+  totalSteps: number;
+  /** Default 1 (linear decay). */
+  power?: number;
+  /** Default 0 (PyTorch `PolynomialLR` decays to 0). */
+  endLr?: number;
+}
+
+/**
+ * Polynomial decay in its optax / TensorFlow closed form:
+ * `(lr − endLr)·(1 − min(s, T)/T)^power + endLr`. With `endLr = 0` this is PyTorch's
+ * `PolynomialLR` (`total_iters = T`).
+ * @example schedules.polynomial({ lr: 0.1, totalSteps: 1000, power: 2, endLr: 1e-4 })
+ */
+export function polynomial(opts: PolynomialOptions): Schedule {
+  const op = 'schedules.polynomial';
+  const o = checkKeys(op, opts, ['lr', 'totalSteps', 'power', 'endLr']);
+  const lr = numberOption(op, 'lr', o.lr, undefined, LR);
+  const totalSteps = numberOption(op, 'totalSteps', o.totalSteps, undefined, { min: 1, integer: true });
+  const power = numberOption(op, 'power', o.power, 1, { above: 0 });
+  const endLr = numberOption(op, 'endLr', o.endLr, 0, LR);
+  return new Schedule('polynomial', { lr, totalSteps, power, endLr }, (s) => {
+    const frac = sub(1, div(minimum(s, totalSteps), totalSteps));
+    return add(mul(lr - endLr, pow(frac, power)), endLr);
+  });
+}
+
+export interface CyclicOptions {
+  /** The rate at the bottom of each cycle. */
+  baseLr: number;
+  /** The rate at the top of the first cycle. */
+  maxLr: number;
+  /** Steps from the bottom to the top of a cycle (a positive integer). */
+  stepSizeUp: number;
+  /** Steps from the top back down. Default `stepSizeUp`. */
+  stepSizeDown?: number;
+  /** `'triangular'` (default), `'triangular2'` (the height halves each cycle) or `'exp_range'` (scaled by γ^s). */
+  mode?: 'triangular' | 'triangular2' | 'exp_range';
+  /** γ of `'exp_range'`. Default 1. */
+  gamma?: number;
+}
+
+/**
+ * PyTorch's `CyclicLR` (Smith 2017) in closed form: with L = up + down, c = ⌊1 + s/L⌋ (the
+ * cycle), x = 1 + s/L − c, the height factor is x·L/up while x ≤ up/L and (x − 1)/(up/L − 1)
+ * after, and the rate `baseLr + (maxLr − baseLr)·factor·scale` with scale 1 (`triangular`),
+ * 1/2^(c−1) (`triangular2`) or γ^s (`exp_range`). Only the rate cycles (PyTorch's default also
+ * cycles momentum).
+ * @example schedules.cyclic({ baseLr: 1e-3, maxLr: 6e-3, stepSizeUp: 2000, mode: 'triangular2' })
+ */
+export function cyclic(opts: CyclicOptions): Schedule {
+  const op = 'schedules.cyclic';
+  const o = checkKeys(op, opts, ['baseLr', 'maxLr', 'stepSizeUp', 'stepSizeDown', 'mode', 'gamma']);
+  const baseLr = numberOption(op, 'baseLr', o.baseLr, undefined, LR);
+  const maxLr = numberOption(op, 'maxLr', o.maxLr, undefined, LR);
+  const stepSizeUp = numberOption(op, 'stepSizeUp', o.stepSizeUp, undefined, { min: 1, integer: true });
+  const stepSizeDown = numberOption(op, 'stepSizeDown', o.stepSizeDown, stepSizeUp, { min: 1, integer: true });
+  const mode = choiceOption(op, 'mode', o.mode, 'triangular', ['triangular', 'triangular2', 'exp_range'] as const);
+  const gamma = numberOption(op, 'gamma', o.gamma, 1, { above: 0 });
+  const total = stepSizeUp + stepSizeDown;
+  const ratio = stepSizeUp / total;
+  return new Schedule('cyclic', { baseLr, maxLr, stepSizeUp, stepSizeDown, mode, gamma }, (s) => {
+    const cycle = floorNonNegative(add(1, div(s, total)));
+    const x = sub(add(1, div(s, total)), cycle);
+    const factor = where(lessEqual(x, ratio), div(x, ratio), div(sub(x, 1), ratio - 1));
+    const scale = mode === 'triangular' ? 1 : mode === 'triangular2' ? pow(0.5, sub(cycle, 1)) : pow(gamma, s);
+    return add(baseLr, mul(mul(maxLr - baseLr, factor), scale));
+  });
+}
+
+export interface CosineWarmRestartsOptions {
+  /** The rate at the start of each period. */
+  lr: number;
+  /** Length of the first period (a positive integer; PyTorch's T_0). */
+  t0: number;
+  /** Each period is `tMult` times the previous one (a positive integer). Default 1. */
+  tMult?: number;
+  /** The floor (PyTorch's eta_min). Default 0. */
+  minLr?: number;
+}
+
+/**
+ * SGDR (Loshchilov & Hutter 2017), PyTorch's `CosineAnnealingWarmRestarts`: periods of length
+ * T_i = t0·tMult^i; within a period, at step c of it, the rate is
+ * `minLr + (lr − minLr)·(1 + cos(π·c/T_i))/2`, restarting at `lr` when a period ends.
+ * @example schedules.cosineWarmRestarts({ lr: 0.1, t0: 10, tMult: 2 })
+ */
+export function cosineWarmRestarts(opts: CosineWarmRestartsOptions): Schedule {
+  const op = 'schedules.cosineWarmRestarts';
+  const o = checkKeys(op, opts, ['lr', 't0', 'tMult', 'minLr']);
+  const lr = numberOption(op, 'lr', o.lr, undefined, LR);
+  const t0 = numberOption(op, 't0', o.t0, undefined, { min: 1, integer: true });
+  const tMult = numberOption(op, 'tMult', o.tMult, 1, { min: 1, integer: true });
+  const minLr = numberOption(op, 'minLr', o.minLr, 0, { min: 0, max: lr });
+  return new Schedule('cosineWarmRestarts', { lr, t0, tMult, minLr }, (s) => {
+    let start: Sym; // the first step of the current period
+    let len: Sym | number; // its length
+    if (tMult === 1) {
+      start = mul(floorNonNegative(div(s, t0)), t0);
+      len = t0;
+    } else {
+      // period i starts at t0·(mᶦ − 1)/(m − 1); i = ⌊log_m(s·(m − 1)/t0 + 1)⌋, then corrected by one
+      // either way where the rounded logarithm lands on the wrong side of an integer
+      const startOf = (i: Sym) => mul(t0 / (tMult - 1), sub(pow(tMult, i), 1));
+      let i = floorNonNegative(div(log(add(mul(s, (tMult - 1) / t0), 1)), Math.log(tMult)));
+      i = where(greaterEqual(s, startOf(add(i, 1))), add(i, 1), i);
+      i = where(less(s, startOf(i)), maximum(sub(i, 1), 0), i);
+      start = startOf(i);
+      len = mul(t0, pow(tMult, i));
+    }
+    const p = div(sub(s, start), len);
+    return add(minLr, mul(lr - minLr, mul(0.5, add(1, cos(mul(p, Math.PI))))));
+  });
+}
+
+export interface MultiplicativeOptions {
+  /** The initial rate. */
+  lr: number;
+  /**
+   * The factor by which step k's rate multiplies step k − 1's: a number (the rate is lr·factorˢ),
+   * or a function of k = 1, 2, … evaluated on the host (PyTorch's lr_lambda), which needs
+   * `totalSteps`.
+   */
+  factor: number | ((k: number) => number);
+  /** With a factor function: how many steps to tabulate; the rate stays at its step-`totalSteps` value afterwards. */
+  totalSteps?: number;
+}
+
+/**
+ * PyTorch's `MultiplicativeLR`: `lr_s = lr·Π_{k=1..s} factor(k)`. A number factor is the
+ * closed form lr·factorˢ (like `exponential`); a function is evaluated on the host for
+ * k = 1..totalSteps when the schedule is built, and the running products become a table the
+ * graph indexes by step.
+ * @example schedules.multiplicative({ lr: 0.1, factor: (k) => (k % 10 === 0 ? 0.5 : 1), totalSteps: 1000 })
+ */
+export function multiplicative(opts: MultiplicativeOptions): Schedule {
+  const op = 'schedules.multiplicative';
+  const o = checkKeys(op, opts, ['lr', 'factor', 'totalSteps']);
+  const lr = numberOption(op, 'lr', o.lr, undefined, LR);
+  if (typeof o.factor === 'number') {
+    const factor = numberOption(op, 'factor', o.factor, undefined, { min: 0 });
+    if (o.totalSteps !== undefined) throw optionError(op, 'option "totalSteps" is only for a factor function');
+    return new Schedule('multiplicative', { lr, factor }, (s) => mul(lr, pow(factor, s)));
+  }
+  if (typeof o.factor !== 'function') throw optionError(op, `option "factor" must be a number or a function of the step, got ${o.factor === undefined ? 'nothing' : typeof o.factor}`);
+  const fn = o.factor as (k: number) => number;
+  const totalSteps = numberOption(op, 'totalSteps', o.totalSteps, undefined, { min: 1, integer: true });
+  const table = new Float64Array(totalSteps + 1);
+  table[0] = lr;
+  for (let k = 1; k <= totalSteps; k++) {
+    const f = fn(k);
+    if (typeof f !== 'number' || !Number.isFinite(f) || f < 0) throw optionError(op, `factor(${k}) returned ${String(f)}; it must be a finite number ≥ 0`);
+    table[k] = table[k - 1] * f;
+  }
+  return new Schedule('multiplicative', { lr, factor: 'function', totalSteps }, (s) => {
+    const at = cast(minimum(s, totalSteps), 'int32');
+    return gather(s.graph.constant(new Tensor('float64', [totalSteps + 1], table)), at);
   });
 }
 
