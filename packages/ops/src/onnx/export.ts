@@ -112,7 +112,11 @@ export const exporters: Record<string, ExportRule> = {
   rsqrt: (c) => c.op('Reciprocal', [c.op('Sqrt', [c.inputs[0]])]),
   sin: unary('Sin'),
   cos: unary('Cos'),
-  softplus: unary('Softplus'),
+  // ONNX Runtime has no double Softplus: float64 takes the stable form max(x, 0) + log(1 + e^−|x|)
+  softplus: (c) =>
+    c.node.type.dtype === 'float32'
+      ? c.op('Softplus', [c.inputs[0]])
+      : c.op('Add', [c.op('Max', [c.inputs[0], c.constant(0)]), c.op('Log', [c.op('Add', [c.op('Exp', [c.op('Neg', [c.op('Abs', [c.inputs[0]])])]), c.constant(1)])])]),
   reciprocal: unary('Reciprocal'),
   logicalNot: unary('Not'),
   // elementwise, binary (ONNX broadcasts as NumPy does)
@@ -525,6 +529,7 @@ export async function exportOnnx(g: Graph, opts: ExportOptions): Promise<Uint8Ar
     const last = made.find((p) => p.output[0] === result);
     if (last) {
       taken.delete(result);
+      for (const [k, v] of constants) if (v === result) constants.set(k, outName);
       for (const p of made) p.input = p.input.map((s) => (s === result ? outName : s));
       last.output = [outName];
       last.name = outName;

@@ -14,7 +14,7 @@ import { Graph, Tensor, getOp, shapeSize, type DType, type Sym } from '@gradgrap
 import * as nn from '../nn/index';
 import { OnnxFormatError, OnnxOpsetError, OnnxUnsupportedError } from './errors';
 import { META } from './export';
-import { ElemType, decodeModel, dtypeOf, readTensorProto, toTensor, type NodeProto, type TensorProto, type ValueInfoProto } from './proto';
+import { ElemType, decodeModel, dtypeOf, readTensorProto, toTensor, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto';
 
 /** The default-domain opsets importOnnx reads. */
 export const IMPORT_OPSETS = Object.freeze({ min: 13, max: 21 });
@@ -719,6 +719,16 @@ function inScopes<T>(g: Graph, scopes: readonly string[], fn: () => T): T {
   return scopes.length ? g.scope(scopes[0], () => inScopes(g, scopes.slice(1), fn)) : fn();
 }
 
+export interface ImportOptions {
+  /**
+   * Build into this graph instead of a new one: the model's params are created in its current
+   * scope, and its inputs are taken from `inputs` where given (a model applied to your symbols).
+   */
+  graph?: Graph;
+  /** Symbols of `graph` to use for the model's inputs, by input name. */
+  inputs?: Readonly<Record<string, Sym>>;
+}
+
 /**
  * A gradgraph graph from ONNX model bytes: inputs and outputs named as in the file, float
  * initializers as params (trainable; BatchNormalization's running statistics as state). An op
@@ -728,8 +738,12 @@ function inScopes<T>(g: Graph, scopes: readonly string[], fn: () => T): T {
  * const { graph, inputs, outputs } = await importOnnx(readFileSync('mlp.onnx'));
  * const [y] = compile(graph, { inputs, outputs }).run({ [inputs[0].name!]: x });
  */
-export async function importOnnx(bytes: Uint8Array): Promise<ImportResult> {
-  const model = await decodeModel(bytes);
+export async function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): Promise<ImportResult> {
+  return buildFromModel(await decodeModel(bytes), opts);
+}
+
+/** importOnnx after decoding: builds the graph of a decoded model (synchronous). */
+export function buildFromModel(model: ModelProto, opts: ImportOptions = {}): ImportResult {
   const gp = model.graph;
   if (!gp) throw new OnnxFormatError('the model has no graph (not an ONNX model, or truncated)', { op: 'importOnnx' });
   const opsets = model.opset_import ?? [];
@@ -747,7 +761,12 @@ export async function importOnnx(bytes: Uint8Array): Promise<ImportResult> {
   } catch {
     stateNames = [];
   }
-  const g = new Graph({ seed: Number.isFinite(seed) ? seed : 0 });
+  const g = opts.graph ?? new Graph({ seed: Number.isFinite(seed) ? seed : 0 });
+  const given = opts.inputs ?? {};
+  for (const [name, s] of Object.entries(given)) {
+    if (!(s instanceof core.Sym) || s.graph !== g) throw new core.GraphError(`inputs.${name} must be a symbol of the graph given as \`graph\``, { op: 'importOnnx', origin: core.captureOrigin() });
+    if (!(gp.input ?? []).some((v) => v.name === name)) throw new core.GraphError(`the model has no input named "${name}"; its inputs are ${(gp.input ?? []).map((v) => `"${v.name}"`).join(', ')}`, { op: 'importOnnx', origin: core.captureOrigin() });
+  }
   const nodes = gp.node ?? [];
 
   // which initializers feed computation (params) and which are read at import time (host)
@@ -786,7 +805,7 @@ export async function importOnnx(bytes: Uint8Array): Promise<ImportResult> {
       const r = readTensorProto(def, `default of input "${v.name}"`);
       return toTensor(r.elem, r.dims, r.values, `default of input "${v.name}"`);
     })() : undefined;
-    const s = g.input(v.name, dimsOf(v), dtype, defT ? { default: defT } : {});
+    const s = given[v.name] ?? g.input(v.name, dimsOf(v), dtype, defT ? { default: defT } : {});
     inputs.push(s);
     values.set(v.name, s);
   }

@@ -5,4 +5,4 @@
  */
 export { exportOnnx, exporters, fusions, EXPORT_OPSETS, type ExportOptions, type ExportCtx, type Fusion, type FusionMatch } from './export';
 export { OnnxError, OnnxFormatError, OnnxOpsetError, OnnxUnsupportedError } from './errors';
-export { importOnnx, importers, IMPORT_OPSETS, type ImportResult, type ImportRule, type ImportCtx, type Host } from './import';
+export { importOnnx, importers, IMPORT_OPSETS, type ImportResult, type ImportOptions, type ImportRule, type ImportCtx, type Host } from './import';

@@ -176,7 +176,9 @@ export function tensorProto(t: Tensor, name?: string): TensorProto {
 
 /** An int64 TensorProto (shapes, axes, indices for ONNX's int64 inputs). */
 export function int64Proto(values: readonly number[], dims: readonly number[] = [values.length]): TensorProto {
-  return { dims: [...dims], data_type: ElemType.INT64, int64_data: values.map((v) => (v >= 2 ** 63 - 1 ? '9223372036854775807' : v <= -(2 ** 63) ? '-9223372036854775808' : v)) as unknown as number[] };
+  // ±2⁶³ (open slice ends) as exact Longs: a double can't hold INT64_MAX
+  const Long = protobuf.util.Long as unknown as { MAX_VALUE: unknown; MIN_VALUE: unknown };
+  return { dims: [...dims], data_type: ElemType.INT64, int64_data: values.map((v) => (v >= 2 ** 63 - 1 ? Long.MAX_VALUE : v <= -(2 ** 63) ? Long.MIN_VALUE : v)) as number[] };
 }
 
 /**
