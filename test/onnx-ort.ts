@@ -45,3 +45,57 @@ export function closeness(a: Tensor, b: Tensor, tol = 1e-5): { ok: boolean; wors
   const ok = at === -1 || worst <= 0;
   return { ok, worst, at, detail: at === -1 ? 'equal' : `element ${at}: ${a.data[at]} vs ${b.data[at]}` };
 }
+
+// ---- hand-built models (through protobufjs and onnx.proto, like the exporter) ----------------
+
+import { AttrType, ElemType, encodeModel, int64Proto, tensorProto, type AttributeProto, type TensorProto } from '../packages/ops/src/onnx/proto';
+
+export { ElemType };
+type Attr = Omit<AttributeProto, 'name'>;
+/** Typed ONNX attributes. */
+export const at = {
+  i: (v: number): Attr => ({ type: AttrType.INT, i: v }),
+  f: (v: number): Attr => ({ type: AttrType.FLOAT, f: v }),
+  ints: (v: number[]): Attr => ({ type: AttrType.INTS, ints: v }),
+  floats: (v: number[]): Attr => ({ type: AttrType.FLOATS, floats: v }),
+  s: (v: string): Attr => ({ type: AttrType.STRING, s: new TextEncoder().encode(v) }),
+  t: (v: Tensor): Attr => ({ type: AttrType.TENSOR, t: tensorProto(v) }),
+  i64: (v: number[], dims?: number[]): Attr => ({ type: AttrType.TENSOR, t: int64Proto(v, dims) }),
+};
+
+export interface ModelSpec {
+  opset?: number;
+  /** [name, element type, dims (null: symbolic)] */
+  inputs: [string, number, (number | null)[]][];
+  /** [name, element type] */
+  outputs: [string, number][];
+  /** [op, inputs, outputs, attributes?, node name?] */
+  nodes: [string, string[], string[], Record<string, Attr>?, string?][];
+  /** initializers: a Tensor, or int64 values */
+  inits?: Record<string, Tensor | { int64: number[]; dims?: number[] }>;
+  domain?: string;
+}
+
+/** Model bytes from a compact description. */
+export function onnxModel(spec: ModelSpec): Promise<Uint8Array> {
+  const inits: TensorProto[] = Object.entries(spec.inits ?? {}).map(([name, v]) => ({ ...(v instanceof Tensor ? tensorProto(v) : int64Proto(v.int64, v.dims)), name }));
+  return encodeModel({
+    ir_version: 8,
+    opset_import: [{ domain: '', version: spec.opset ?? 17 }],
+    producer_name: 'hand',
+    graph: {
+      name: 'g',
+      node: spec.nodes.map(([op, inputs, outputs, attrs, name], k) => ({
+        name: name ?? `${op}_${k}`,
+        op_type: op,
+        ...(spec.domain && k === 0 ? { domain: spec.domain } : {}),
+        input: inputs,
+        output: outputs,
+        attribute: Object.entries(attrs ?? {}).map(([n, a]) => ({ name: n, ...a })),
+      })),
+      initializer: inits,
+      input: spec.inputs.map(([name, elem, dims]) => ({ name, type: { tensor_type: { elem_type: elem, shape: { dim: dims.map((d) => (d === null ? { dim_param: `${name}_n` } : { dim_value: d })) } } } })),
+      output: spec.outputs.map(([name, elem]) => ({ name, type: { tensor_type: { elem_type: elem } } })),
+    },
+  });
+}

@@ -532,7 +532,7 @@ export async function exportOnnx(g: Graph, opts: ExportOptions): Promise<Uint8Ar
       for (const [k, v] of constants) if (v === result) constants.set(k, outName);
       for (const p of made) p.input = p.input.map((s) => (s === result ? outName : s));
       last.output = [outName];
-      last.name = outName;
+      last.name = base; // the node keeps <scope>/<op>_<id> even when its value is an output's name
       value.set(id, outName);
     } else {
       if (!preset.has(id)) taken.delete(outName);
