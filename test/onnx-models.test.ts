@@ -4,7 +4,7 @@
  * off their initial values), exported, run in ONNX Runtime on held-out data and compared with
  * gradgraph, |a − b| ≤ 1e-5·max(1, |a|) in float32; then imported back, run and compared again.
  */
-import { Graph, compile, type Sym } from '@gradgraph/core';
+import { Graph, Tensor, compile, grad, type Sym } from '@gradgraph/core';
 import { data, exportOnnx, importOnnx, init, nn, optim, train } from '@gradgraph/ops';
 import { describe, expect, it } from 'vitest';
 import { decodeModel } from '../packages/ops/src/onnx/proto';
@@ -31,7 +31,7 @@ function mnistModel(act: 'relu' | 'prelu' | 'splash') {
 }
 
 /** Export → ONNX Runtime → compare; import → run → compare. Returns the file's op types. */
-async function roundTrip(g: Graph, x: Sym, out: Sym, xs: import('@gradgraph/core').Tensor): Promise<string[]> {
+async function roundTrip(g: Graph, x: Sym, out: Sym, xs: Tensor): Promise<string[]> {
   const [want] = compile(g, { inputs: [x], outputs: [out] }).run({ x: xs });
   const bytes = await exportOnnx(g, { inputs: [x], outputs: [out], outputNames: ['logits'] });
   const [ort] = await runOrt(bytes, { x: xs });
@@ -87,5 +87,34 @@ describe('the iris model (dropout: the training switch is fixed off in the file)
     const ops = await roundTrip(g, x, logits, test.x);
     expect(ops.some((op) => op.startsWith('Random'))).toBe(false);
     expect(ops).toContain('Relu');
+  });
+});
+
+describe('a training step’s gradients with a dynamic batch (shape-driven ops: Shape, Expand, ReduceProd)', () => {
+  it('loss and ∂loss/∂params of the PReLU MNIST model, exported with x [?, 784] and y [?]', async () => {
+    const m = mnistModel('prelu');
+    const g = m.g;
+    const y = g.byName('y')!;
+    const loss = nn.softmaxCrossEntropy(m.logits, y);
+    const grads = grad(loss, g.params());
+    const outs = [loss, ...grads];
+    const digits = data.loadMnist({ count: 50 });
+    const feeds = { x: digits.x, y: digits.y! };
+    const want = compile(g, { inputs: [m.x, y], outputs: outs }).run(feeds);
+    const bytes = await exportOnnx(g, { inputs: [m.x, y], outputs: outs });
+    const ops = new Set((await decodeModel(bytes)).graph!.node!.map((n) => n.op_type));
+    expect([...ops].filter((op) => ['Shape', 'Expand'].includes(op)).sort()).toEqual(['Expand', 'Shape']);
+    const viaOrt = await runOrt(bytes, feeds);
+    const back = await importOnnx(bytes);
+    const again = compile(back.graph, { inputs: back.inputs, outputs: back.outputs }).run(feeds);
+    want.forEach((w, i) => {
+      expect(closeness(w, viaOrt[i]).ok, `ONNX Runtime, output ${i}: ${closeness(w, viaOrt[i]).detail}`).toBe(true);
+      expect(closeness(w, again[i]).ok, `imported, output ${i}: ${closeness(w, again[i]).detail}`).toBe(true);
+    });
+    // another batch size runs through the same file
+    const seven = { x: new Tensor('float32', [7, 784], digits.x.data.slice(0, 7 * 784)), y: new Tensor('int32', [7], digits.y!.data.slice(0, 7)) };
+    const [l7] = await runOrt(bytes, seven);
+    const [w7] = compile(g, { inputs: [m.x, y], outputs: [loss] }).run(seven);
+    expect(closeness(w7, l7).ok).toBe(true);
   });
 });

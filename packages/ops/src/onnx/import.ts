@@ -103,7 +103,7 @@ function shapeOwner(h: Host): Sym | undefined {
   if (!dims.length || h.shape.length !== 1) return undefined;
   const owner = dims[0].sym;
   if (owner.rank !== h.data.length) return undefined;
-  return h.data.every((v, i) => (isDim(v) ? v.sym.id === owner.id && v.axis === i : dimOrigin(owner, i) && owner.shape[i] === v)) ? owner : undefined;
+  return h.data.every((v, i) => (isDim(v) ? v.sym.id === owner.id && v.axis === i : owner.shape[i] === v)) ? owner : undefined;
 }
 
 // ---- what an import rule sees ----------------------------------------------------------------
@@ -388,21 +388,15 @@ function slice(c: ImportCtx): Value {
   const steps = c.has(4) ? c.numbers(4) : starts.map(() => 1);
   if (steps.some((s) => s !== 1)) throw c.unsupported(`Slice with steps [${steps.join(', ')}] (only step 1)`);
   const v = c.value(0);
-  const shape = isHost(v) ? v.shape : v.shape;
+  const shape = v.shape;
   const rank = shape.length;
   const axes = c.has(3) ? c.numbers(3).map((a) => normAxis(c, a, rank)) : starts.map((_, i) => i);
   const begin = Array(rank).fill(0);
   const end: (number | null)[] = Array(rank).fill(null);
   axes.forEach((a, k) => ([begin[a], end[a]] = sliceBounds(c, shape[a], starts[k], ends[k])));
-  if (isHost(v)) {
-    if (rank !== 1) return hostSlice(c, v, begin, end);
-    return host(v.elem, [((end[0] ?? v.shape[0]) as number) - begin[0]], v.data.slice(begin[0], end[0] ?? undefined));
-  }
-  return core.sliceRange(v, begin, end);
-}
-
-function hostSlice(c: ImportCtx, v: Host, begin: number[], end: (number | null)[]): Value {
-  return core.sliceRange(c.materialize(v), begin, end);
+  // a shape vector sliced at import time; anything else as a slice node
+  if (isHost(v) && rank === 1) return host(v.elem, [((end[0] ?? v.shape[0]) as number) - begin[0]], v.data.slice(begin[0], end[0] ?? undefined));
+  return core.sliceRange(isHost(v) ? c.materialize(v) : v, begin, end);
 }
 
 function gather(c: ImportCtx): Value {
@@ -440,7 +434,7 @@ function unsqueeze(c: ImportCtx): Value {
 
 function squeeze(c: ImportCtx): Value {
   const v = c.value(0);
-  const shape = isHost(v) ? v.shape : v.shape;
+  const shape = v.shape;
   const given = c.has(1) ? c.numbers(1) : c.attr.has('axes') ? c.attr.ints('axes') : undefined;
   if (!given && shape.some((d) => d === null)) throw c.unsupported(`Squeeze without axes of ${core.fmtShape(shape)}: which dims are 1 is known only at run time`);
   const axes = given ? given.map((a) => normAxis(c, a, shape.length)) : shape.flatMap((d, i) => (d === 1 ? [i] : []));
@@ -820,6 +814,7 @@ export function buildFromModel(model: ModelProto, opts: ImportOptions = {}): Imp
     return g.constant(t);
   };
 
+  const unmade = new Map<string, string>(); // outputs a row leaves out, and whose
   nodes.forEach((node, index) => {
     const label = `${node.op_type} node "${node.name || `#${index}`}"`;
     if (node.domain && node.domain !== 'ai.onnx') throw new OnnxUnsupportedError(`unsupported op ${node.domain}.${node.op_type} (${label}): only the default ONNX domain is read`, { op: node.op_type });
@@ -830,6 +825,7 @@ export function buildFromModel(model: ModelProto, opts: ImportOptions = {}): Imp
       const name = node.input[i];
       if (!name) throw new OnnxFormatError(`${label} has no input ${i}`, { op: 'importOnnx' });
       const v = values.get(name);
+      if (v === undefined && unmade.has(name)) throw new OnnxUnsupportedError(`${label} reads "${name}", an output of ${unmade.get(name)} that gradgraph does not compute (a Dropout mask, say)`, { op: node.op_type });
       if (v === undefined) throw new OnnxFormatError(`${label} reads "${name}", which no earlier node, input or initializer defines`, { op: 'importOnnx' });
       return v;
     };
@@ -873,6 +869,7 @@ export function buildFromModel(model: ModelProto, opts: ImportOptions = {}): Imp
     const outs = Array.isArray(out) ? out : [out];
     node.output.forEach((name, k) => {
       if (name && outs[k] !== undefined) values.set(name, outs[k]!);
+      else if (name) unmade.set(name, label);
     });
   });
 
