@@ -51,6 +51,8 @@ export interface Host {
   readonly elem: number;
   readonly shape: readonly number[];
   readonly data: readonly Scalar[];
+  /** For `Shape(x)` itself: x, whose run-time shape this is. */
+  readonly of?: Sym;
 }
 type Value = Sym | Host;
 
@@ -99,6 +101,7 @@ function shapeHost(x: Sym): Host {
 
 /** The symbol whose full run-time shape `h` is, if it is one (`Shape(ref)` passed along). */
 function shapeOwner(h: Host): Sym | undefined {
+  if (h.of) return h.of;
   const dims = h.data.filter(isDim);
   if (!dims.length || h.shape.length !== 1) return undefined;
   const owner = dims[0].sym;
@@ -468,6 +471,7 @@ function shape(c: ImportCtx): Value {
   const clamp = (a: number) => Math.min(Math.max(a < 0 ? a + n : a, 0), n);
   const start = clamp(c.attr.i('start', 0));
   const end = clamp(c.attr.i('end', n));
+  if (start === 0 && end === n && !isHost(v)) return { ...full, of: v };
   return host(ElemType.INT64, [Math.max(end - start, 0)], full.data.slice(start, end));
 }
 
