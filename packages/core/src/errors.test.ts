@@ -94,4 +94,17 @@ describe('errors', () => {
     expect(err.message).toMatch(/^gather: index 7 at position 1 is out of range \[0, 3\)/);
     expect(err.origin!.startsWith(thisFile)).toBe(true);
   });
+
+  it('withOrigin: nodes made inside record the given origin (an importer points at the file), and run-time errors name it', () => {
+    const g = new Graph();
+    const x = g.input('x', [3]);
+    const idx = g.input('i', [2], 'int32');
+    const y = g.withOrigin('model.onnx: Gather node "/emb/Gather"', () => x.gather(idx));
+    const z = y.exp();
+    expect(y.node.origin).toBe('model.onnx: Gather node "/emb/Gather"');
+    expect(z.node.origin.startsWith(thisFile)).toBe(true); // back to the caller's line outside
+    const err = catchErr(() => compile(g, { outputs: [y] }).run({ x: [1, 2, 3], i: Tensor.from([0, 7], 'int32') }));
+    expect(err.origin).toBe('model.onnx: Gather node "/emb/Gather"');
+    expect(catchErr(() => g.withOrigin('', () => x)).message).toMatch(/non-empty string/);
+  });
 });

@@ -56,6 +56,7 @@ export class Graph {
   private readonly _keys = new Set<string>();
   private readonly _scopeUses = new Map<string, number>();
   private _adjoint: number | undefined;
+  private _origin: string | undefined;
   private _uniqueConst = 0;
   private readonly _collections = new Map<string, CollectionItem[]>();
 
@@ -232,7 +233,7 @@ export class Graph {
       attrs,
       type: Object.freeze({ dtype: type.dtype, shape: Object.freeze([...type.shape]) }),
       scope: this.currentScope,
-      origin: captureOrigin(),
+      origin: this._origin ?? captureOrigin(),
       ...(this._adjoint !== undefined ? { adjointOf: this._adjoint } : {}),
     });
     this._nodes.push(node);
@@ -278,6 +279,23 @@ export class Graph {
       return fn();
     } finally {
       this._adjoint = prev;
+    }
+  }
+
+  /**
+   * Runs `fn` so that every node it creates records `origin` instead of the caller's source line.
+   * For importers: a node built from a file points at its place in the file, so errors and viz
+   * name the file's node rather than the importer's call.
+   * @example g.withOrigin('model.onnx: node "/fc1/Gemm"', () => x.matmul(w));
+   */
+  withOrigin<T>(origin: string, fn: () => T): T {
+    if (typeof origin !== 'string' || !origin) throw new GraphError('an origin must be a non-empty string', { op: 'withOrigin', origin: captureOrigin() });
+    const prev = this._origin;
+    this._origin = origin;
+    try {
+      return fn();
+    } finally {
+      this._origin = prev;
     }
   }
 

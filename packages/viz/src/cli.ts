@@ -11,12 +11,13 @@ import type { DotOptions } from './dot';
 export const USAGE = `gradgraph — tools for gradgraph models
 
 Usage:
-  gradgraph viz <model.json> [-o <out>] [options]
+  gradgraph viz <model.json|model.onnx> [-o <out>] [options]
   gradgraph --help | --version
 
 Commands:
-  viz            Draw a graph saved with g.toJSON(); with --checkpoint, load a checkpoint's
-                 values into it first (train.saveCheckpoint files hold values, not the graph).
+  viz            Draw a graph saved with g.toJSON(), or an ONNX model (.onnx, imported with
+                 importOnnx); with --checkpoint, load a checkpoint's values into it first
+                 (train.saveCheckpoint files hold values, not the graph).
                  The output format follows the extension of <out>:
                    .dot   Graphviz DOT text (also what is printed when -o is left out)
                    .svg   SVG laid out by Graphviz (WebAssembly build, no system Graphviz)
@@ -45,6 +46,7 @@ Examples:
   gradgraph viz model.json -o model.svg --collapse 2
   gradgraph viz model.json -o backward.png --show backward --width 2400
   gradgraph viz model.json -o model.html --title "16-layer MLP"
+  gradgraph viz model.onnx -o model.svg
 `;
 
 /** A command-line mistake: printed as one line with exit code 2. */
@@ -162,6 +164,24 @@ export function loadGraphFile(file: string): Graph {
   }
 }
 
+/** Imports an ONNX model file (`importOnnx`); its errors become one-line messages naming the file. */
+export async function loadOnnxFile(file: string): Promise<Graph> {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new SerializationError(code === 'ENOENT' ? `no such file: ${file}` : `cannot read ${file}: ${(e as Error).message}`, { op: 'gradgraph viz' });
+  }
+  const { importOnnx } = await import('@gradgraph/ops');
+  try {
+    return (await importOnnx(bytes)).graph;
+  } catch (e) {
+    if (e instanceof GradgraphError) throw new SerializationError(`${file}: ${e.message.replace(/\s*\n\s*/g, ' ')}`, { op: 'gradgraph viz' });
+    throw e;
+  }
+}
+
 /** What `train.saveCheckpoint` writes in `format`. */
 const CHECKPOINT_FORMAT = 'gradgraph.checkpoint';
 
@@ -179,7 +199,7 @@ async function loadCheckpointInto(g: Graph, file: string): Promise<Record<string
 
 async function viz(args: string[], io: Io): Promise<number> {
   const a = parseViz(args);
-  const g = loadGraphFile(a.file);
+  const g = extname(a.file).toLowerCase() === '.onnx' ? await loadOnnxFile(a.file) : loadGraphFile(a.file);
   const out = a.out;
   const fmt = out === undefined || out === '-' ? 'dot' : extname(out).toLowerCase().slice(1);
   if (!['dot', 'gv', 'svg', 'png', 'html', 'htm'].includes(fmt)) throw new UsageError(`cannot tell the format of "${out}": use .dot, .svg, .png or .html`);
