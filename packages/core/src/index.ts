@@ -10,6 +10,7 @@ export * from './errors';
 export { Tensor, type Nested } from './tensor';
 export { Graph, Sym, assertShape, type CollectionItem, type GraphOptions, type GraphState, type InputOptions, type Operand, type ParamOptions } from './graph';
 export * from './api';
+export { conv, convTranspose, maxPool, avgPool, type Padding, type ConvOptions, type ConvTransposeOptions, type PoolOptions, type AvgPoolOptions } from './conv';
 export { grad, customGrad, hvp, jacobian, hessian, defineOp, unbroadcast } from './autodiff';
 export { compile, Executable, buildProgram, validateFeeds, BACKENDS, DEFAULT_BACKEND, type Backend, type CompileOptions, type Feeds } from './compile';
 export { registerBackend, findBackend, listBackends, type BackendDef, type BackendOptions, type ProgramRunner, type Validate } from './backends';

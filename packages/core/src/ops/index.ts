@@ -6,6 +6,7 @@ import { fusedOps } from './fused';
 import { castOp, randomOps, sourceOps, stopGradientOp } from './misc';
 import { reduceOps, softmaxOps } from './reduce';
 import { shapeOps } from './shape';
+import { convOps } from './conv';
 
 /** Every built-in primitive. */
 export const builtinOps: readonly OpDef<any>[] = [
@@ -21,6 +22,7 @@ export const builtinOps: readonly OpDef<any>[] = [
   ...shapeOps,
   ...randomOps,
   ...fusedOps,
+  ...convOps,
 ];
 
 for (const def of builtinOps) registerOp(def);
