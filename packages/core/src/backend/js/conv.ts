@@ -97,20 +97,41 @@ export const PATCH_BLOCK = 1 << 18;
 export function im2col(x: FloatArray, xo: number, g: ConvGeometry, group: number, r0: number, count: number, patches: Float64Array, po: number): void {
   const cg = g.c / g.groups;
   const c0 = group * cg;
+  // with unit dilation and one group, a tap row's channels are one contiguous run of x
+  const runs = g.dw === 1 && cg === g.c;
   let d = po;
   let j = r0 % g.ow;
   let i = Math.floor(r0 / g.ow) % g.oh;
   let n = Math.floor(r0 / (g.ow * g.oh));
   for (let r = 0; r < count; r++) {
+    const xj0 = j * g.sw - g.pl;
     for (let ki = 0; ki < g.kh; ki++) {
       const xi = i * g.sh + ki * g.dh - g.pt;
-      const rowIn = xi >= 0 && xi < g.h;
+      const tapRow = g.kw * cg;
+      if (xi < 0 || xi >= g.h) {
+        for (let t = 0; t < tapRow; t++) patches[d + t] = 0;
+        d += tapRow;
+        continue;
+      }
+      const rowAt = xo + (n * g.h + xi) * g.w * g.c + c0;
+      if (runs) {
+        // taps kj in [lo, hi) land inside x: zeros, one copy, zeros (loops: fill() costs more on short runs)
+        const lo = Math.min(g.kw, Math.max(0, -xj0)) * cg;
+        const hi = Math.max(lo, Math.min(g.kw, g.w - xj0) * cg);
+        const src = rowAt + xj0 * g.c;
+        let t = 0;
+        for (; t < lo; t++) patches[d + t] = 0;
+        for (; t < hi; t++) patches[d + t] = x[src + t];
+        for (; t < tapRow; t++) patches[d + t] = 0;
+        d += tapRow;
+        continue;
+      }
       for (let kj = 0; kj < g.kw; kj++) {
-        const xj = j * g.sw + kj * g.dw - g.pl;
-        if (rowIn && xj >= 0 && xj < g.w) {
-          const at = xo + ((n * g.h + xi) * g.w + xj) * g.c + c0;
+        const xj = xj0 + kj * g.dw;
+        if (xj >= 0 && xj < g.w) {
+          const at = rowAt + xj * g.c;
           for (let ch = 0; ch < cg; ch++) patches[d + ch] = x[at + ch];
-        } else patches.fill(0, d, d + cg);
+        } else for (let ch = 0; ch < cg; ch++) patches[d + ch] = 0;
         d += cg;
       }
     }
@@ -132,18 +153,32 @@ export function im2col(x: FloatArray, xo: number, g: ConvGeometry, group: number
 export function col2im(patches: Float64Array, po: number, g: ConvGeometry, group: number, r0: number, count: number, acc: Float64Array): void {
   const cg = g.c / g.groups;
   const c0 = group * cg;
+  const runs = g.dw === 1 && cg === g.c;
   let d = po;
   let j = r0 % g.ow;
   let i = Math.floor(r0 / g.ow) % g.oh;
   let n = Math.floor(r0 / (g.ow * g.oh));
   for (let r = 0; r < count; r++) {
+    const xj0 = j * g.sw - g.pl;
     for (let ki = 0; ki < g.kh; ki++) {
       const xi = i * g.sh + ki * g.dh - g.pt;
-      const rowIn = xi >= 0 && xi < g.h;
+      if (xi < 0 || xi >= g.h) {
+        d += g.kw * cg;
+        continue;
+      }
+      const rowAt = (n * g.h + xi) * g.w * g.c + c0;
+      if (runs) {
+        const lo = Math.min(g.kw, Math.max(0, -xj0)) * cg;
+        const hi = Math.max(lo, Math.min(g.kw, g.w - xj0) * cg);
+        const dst = rowAt + xj0 * g.c;
+        for (let t = lo; t < hi; t++) acc[dst + t] += patches[d + t];
+        d += g.kw * cg;
+        continue;
+      }
       for (let kj = 0; kj < g.kw; kj++) {
-        const xj = j * g.sw + kj * g.dw - g.pl;
-        if (rowIn && xj >= 0 && xj < g.w) {
-          const at = ((n * g.h + xi) * g.w + xj) * g.c + c0;
+        const xj = xj0 + kj * g.dw;
+        if (xj >= 0 && xj < g.w) {
+          const at = rowAt + xj * g.c;
           for (let ch = 0; ch < cg; ch++) acc[at + ch] += patches[d + ch];
         }
         d += cg;
@@ -234,6 +269,7 @@ function directConv(g: ConvGeometry): ConvKernel {
   const cg = g.c / G;
   const coutg = g.cout / G;
   const acc = new Float64Array(g.cout);
+  const depthwise = cg === 1 && coutg === 1;
   return (x, xo, w, wo, y, yo) => {
     let out = yo;
     for (let n = 0; n < g.n; n++) {
@@ -247,6 +283,12 @@ function directConv(g: ConvGeometry): ConvKernel {
               const inside = xi >= 0 && xi < g.h && xj >= 0 && xj < g.w;
               const xRow = xo + ((n * g.h + xi) * g.w + xj) * g.c;
               const wTap = wo + (ki * g.kw + kj) * cg * g.cout;
+              if (depthwise) {
+                // one input and one output channel per group: a row of channels at once
+                if (inside) for (let ch = 0; ch < g.c; ch++) acc[ch] += x[xRow + ch] * w[wTap + ch];
+                else for (let ch = 0; ch < g.c; ch++) acc[ch] += 0 * w[wTap + ch];
+                continue;
+              }
               for (let grp = 0; grp < G; grp++) {
                 const a0 = grp * coutg;
                 for (let cl = 0; cl < cg; cl++) {
