@@ -1,9 +1,10 @@
 /**
  * @gradgraph/ops/nn — activations, learnable activations, losses, layers, normalization and
- * penalties, all built from @gradgraph/core's public API. Builders (`dense`, `prelu`, `splash`,
+ * penalties, all built from @gradgraph/core's public API. Builders (`dense`, `conv`, `prelu`, `splash`,
  * `apl`, `batchNorm`, `layerNorm`) create their params in the current scope, in the dtype of their
  * input; `functional` holds the same maps as pure functions of explicit params.
  */
+import { convFn } from './conv';
 import { denseFn } from './layers';
 import { aplFn, preluFn, splashFn } from './learnable';
 import { layerNormFn } from './normalization';
@@ -13,6 +14,7 @@ export { prelu, splash, apl, splashHinges, type PreluOptions, type SplashOptions
 export { mse, mae, huber, tukey, binaryCrossEntropy, bceWithLogits, softmaxCrossEntropy, nll, type Reduction, type LossOptions, type ClassOptions, type ClassWeight, type SoftmaxCrossEntropyOptions } from './losses';
 export { klDiv, poissonNll, gaussianNll, hingeEmbedding, marginRanking, tripletMargin, cosineEmbedding } from './losses-extra';
 export { dense, sequential, dropout, type DenseOptions, type DropoutOptions, type Layer } from './layers';
+export { conv, maxPool, avgPool, globalAvgPool, flatten, type ConvLayerOptions } from './conv';
 export { batchNorm, layerNorm, stateUpdates, type BatchNormOptions, type LayerNormOptions, type StateUpdate } from './normalization';
 export { trainingInput, TRAINING, type TrainingOption } from './mode';
 export { l1Penalty, l2Penalty, type PenaltyOptions, type ParamFilter } from './regularization';
@@ -25,6 +27,7 @@ export { paramRole, type ParamRole } from './util';
  */
 export const functional = Object.freeze({
   dense: denseFn,
+  conv: convFn,
   prelu: preluFn,
   splash: splashFn,
   apl: aplFn,
