@@ -38,6 +38,7 @@ import {
   padPairs,
   perDim,
   planeOf,
+  poolScratchSize,
   reshapeSpec,
   samePadding,
   spatialDims,
@@ -552,7 +553,7 @@ export const avgPoolTransposeOp: OpDef<AvgPoolTransposeAttrs> = {
   },
   kernel: ([dy], a, ctx) => {
     const dx = new Tensor(ctx.out.dtype, ctx.out.shape);
-    avgPoolTransposeInto(dy.data, 0, dx.data, 0, poolPlane(ctx.out.shape, a), last(dy.shape), a.countIncludePad, new Float64Array(dx.size));
+    avgPoolTransposeInto(dy.data, 0, dx.data, 0, poolPlane(ctx.out.shape, a), last(dy.shape), a.countIncludePad, new Float64Array(poolScratchSize(dx.size, last(dy.shape))));
     return dx;
   },
   // linear: its adjoint is avgPool
@@ -584,7 +585,7 @@ export const maxPoolScatterOp: OpDef<PoolAttrs> = {
   infer: maxPoolHelperInfer('like x'),
   kernel: ([x, y, dy], a, ctx) => {
     const dx = new Tensor(ctx.out.dtype, ctx.out.shape);
-    maxPoolScatterInto(x.data, 0, y.data, 0, dy.data, 0, dx.data, 0, poolPlane(x.shape, a), last(x.shape), new Float64Array(dx.size));
+    maxPoolScatterInto(x.data, 0, y.data, 0, dy.data, 0, dx.data, 0, poolPlane(x.shape, a), last(x.shape), new Float64Array(poolScratchSize(dx.size, last(x.shape))));
     return dx;
   },
   // linear in dy, its adjoint the gather; piecewise constant in x and y
@@ -605,7 +606,7 @@ export const maxPoolGatherOp: OpDef<PoolAttrs> = {
   infer: maxPoolHelperInfer('like y'),
   kernel: ([x, y, t], a, ctx) => {
     const out = new Tensor(ctx.out.dtype, ctx.out.shape);
-    maxPoolGatherInto(x.data, 0, y.data, 0, t.data, 0, out.data, 0, poolPlane(x.shape, a), last(x.shape));
+    maxPoolGatherInto(x.data, 0, y.data, 0, t.data, 0, out.data, 0, poolPlane(x.shape, a), last(x.shape), new Float64Array(2 * last(x.shape)));
     return out;
   },
   vjp: ({ dy: g, inputs: [x, y], node, needsGrad }) => [null, null, needsGrad[2] ? poolApply('maxPoolScatter', [x, y, g], node.attrs) : null],

@@ -119,26 +119,43 @@ export function planeOf(n: number, sizes: readonly number[], outs: readonly numb
 //
 // Flat typed arrays with element offsets, so the reference kernels (offset 0, fresh tensors) and
 // the JavaScript back end (views into its arena) run the same loops. Windows are visited in
-// output order (n, i, j) and taps in order (ki, kj); sums are float64 in that order, so the two
-// agree bit for bit. A pooling window always holds at least one element of x (pads < size).
+// output order (n, i, j) and taps in order (ki, kj), channels innermost; sums are float64 in that
+// order. A pooling window always holds at least one element of x (pads < size). `scratch` is
+// float64 space the kernel may use (`poolScratchSize` elements).
 
 type Arr = Float32Array | Float64Array | { [i: number]: number; length: number };
 
+/** Float64 scratch elements the pooling kernels need for x `[.., c]` of `size` elements. */
+export function poolScratchSize(size: number, c: number): number {
+  return size + 2 * c;
+}
+
+/** The taps of window (i, j) that land inside x: rows [kiLo, kiHi), columns [kjLo, kjHi). */
+function tapRange(p: Plane, i: number, j: number, out: Int32Array): void {
+  const r0 = i * p.sh - p.pt;
+  const c0 = j * p.sw - p.pl;
+  out[0] = Math.max(0, -r0);
+  out[1] = Math.min(p.kh, p.h - r0);
+  out[2] = Math.max(0, -c0);
+  out[3] = Math.min(p.kw, p.w - c0);
+}
+
 /** Each window's maximum: y[n,i,j,c] = max over the window of x (−∞ outside x, NaN wins, as Math.max). */
 export function maxPoolInto(x: Arr, xo: number, y: Arr, yo: number, p: Plane, c: number): void {
+  const t = new Int32Array(4);
   for (let n = 0; n < p.n; n++) {
     for (let i = 0; i < p.oh; i++) {
       for (let j = 0; j < p.ow; j++) {
         const o = yo + ((n * p.oh + i) * p.ow + j) * c;
-        for (let ch = 0; ch < c; ch++) y[o + ch] = -Infinity;
-        for (let ki = 0; ki < p.kh; ki++) {
-          const xi = i * p.sh + ki - p.pt;
-          if (xi < 0 || xi >= p.h) continue;
-          for (let kj = 0; kj < p.kw; kj++) {
-            const xj = j * p.sw + kj - p.pl;
-            if (xj < 0 || xj >= p.w) continue;
-            const at = xo + ((n * p.h + xi) * p.w + xj) * c;
-            for (let ch = 0; ch < c; ch++) y[o + ch] = Math.max(y[o + ch], x[at + ch]);
+        tapRange(p, i, j, t);
+        let first = true;
+        for (let ki = t[0]; ki < t[1]; ki++) {
+          const rowAt = xo + ((n * p.h + i * p.sh + ki - p.pt) * p.w + j * p.sw - p.pl) * c;
+          for (let kj = t[2]; kj < t[3]; kj++) {
+            const at = rowAt + kj * c;
+            if (first) for (let ch = 0; ch < c; ch++) y[o + ch] = x[at + ch];
+            else for (let ch = 0; ch < c; ch++) y[o + ch] = Math.max(y[o + ch], x[at + ch]);
+            first = false;
           }
         }
       }
@@ -146,35 +163,24 @@ export function maxPoolInto(x: Arr, xo: number, y: Arr, yo: number, p: Plane, c:
   }
 }
 
-/** How many elements of x the window at (i, j) holds (the rest is padding). */
-function windowCount(p: Plane, i: number, j: number): number {
-  const rows = Math.min(p.h, i * p.sh - p.pt + p.kh) - Math.max(0, i * p.sh - p.pt);
-  const cols = Math.min(p.w, j * p.sw - p.pl + p.kw) - Math.max(0, j * p.sw - p.pl);
-  return rows * cols;
-}
-
 /**
  * Each window's mean: the float64 sum of its elements of x divided by kh·kw (padded zeros
  * counted, `countIncludePad`) or by how many elements of x it holds.
  */
-export function avgPoolInto(x: Arr, xo: number, y: Arr, yo: number, p: Plane, c: number, countIncludePad: boolean, acc: Float64Array): void {
+export function avgPoolInto(x: Arr, xo: number, y: Arr, yo: number, p: Plane, c: number, countIncludePad: boolean, scratch: Float64Array): void {
+  const t = new Int32Array(4);
   for (let n = 0; n < p.n; n++) {
     for (let i = 0; i < p.oh; i++) {
       for (let j = 0; j < p.ow; j++) {
-        acc.fill(0, 0, c);
-        for (let ki = 0; ki < p.kh; ki++) {
-          const xi = i * p.sh + ki - p.pt;
-          if (xi < 0 || xi >= p.h) continue;
-          for (let kj = 0; kj < p.kw; kj++) {
-            const xj = j * p.sw + kj - p.pl;
-            if (xj < 0 || xj >= p.w) continue;
-            const at = xo + ((n * p.h + xi) * p.w + xj) * c;
-            for (let ch = 0; ch < c; ch++) acc[ch] += x[at + ch];
-          }
+        for (let ch = 0; ch < c; ch++) scratch[ch] = 0;
+        tapRange(p, i, j, t);
+        for (let ki = t[0]; ki < t[1]; ki++) {
+          const rowAt = xo + ((n * p.h + i * p.sh + ki - p.pt) * p.w + j * p.sw - p.pl) * c;
+          for (let kj = t[2]; kj < t[3]; kj++) for (let ch = 0; ch < c; ch++) scratch[ch] += x[rowAt + kj * c + ch];
         }
-        const count = countIncludePad ? p.kh * p.kw : windowCount(p, i, j);
+        const count = countIncludePad ? p.kh * p.kw : (t[1] - t[0]) * (t[3] - t[2]);
         const o = yo + ((n * p.oh + i) * p.ow + j) * c;
-        for (let ch = 0; ch < c; ch++) y[o + ch] = acc[ch] / count;
+        for (let ch = 0; ch < c; ch++) y[o + ch] = scratch[ch] / count;
       }
     }
   }
@@ -182,111 +188,92 @@ export function avgPoolInto(x: Arr, xo: number, y: Arr, yo: number, p: Plane, c:
 
 /**
  * The adjoint of avgPool: dx[k] = Σ over the windows holding k of dy/count, accumulated in float64
- * (`acc`, x's size) window by window, then stored.
+ * window by window (in `scratch`), then stored.
  */
-export function avgPoolTransposeInto(dy: Arr, dyo: number, dx: Arr, dxo: number, p: Plane, c: number, countIncludePad: boolean, acc: Float64Array): void {
+export function avgPoolTransposeInto(dy: Arr, dyo: number, dx: Arr, dxo: number, p: Plane, c: number, countIncludePad: boolean, scratch: Float64Array): void {
   const size = p.n * p.h * p.w * c;
-  acc.fill(0, 0, size);
+  const share = size; // c shares after the accumulators
+  const t = new Int32Array(4);
+  for (let k = 0; k < size; k++) scratch[k] = 0;
   for (let n = 0; n < p.n; n++) {
     for (let i = 0; i < p.oh; i++) {
       for (let j = 0; j < p.ow; j++) {
-        const count = countIncludePad ? p.kh * p.kw : windowCount(p, i, j);
+        tapRange(p, i, j, t);
+        const count = countIncludePad ? p.kh * p.kw : (t[1] - t[0]) * (t[3] - t[2]);
         const o = dyo + ((n * p.oh + i) * p.ow + j) * c;
-        for (let ki = 0; ki < p.kh; ki++) {
-          const xi = i * p.sh + ki - p.pt;
-          if (xi < 0 || xi >= p.h) continue;
-          for (let kj = 0; kj < p.kw; kj++) {
-            const xj = j * p.sw + kj - p.pl;
-            if (xj < 0 || xj >= p.w) continue;
-            const at = ((n * p.h + xi) * p.w + xj) * c;
-            for (let ch = 0; ch < c; ch++) acc[at + ch] += dy[o + ch] / count;
-          }
+        for (let ch = 0; ch < c; ch++) scratch[share + ch] = dy[o + ch] / count;
+        for (let ki = t[0]; ki < t[1]; ki++) {
+          const rowAt = ((n * p.h + i * p.sh + ki - p.pt) * p.w + j * p.sw - p.pl) * c;
+          for (let kj = t[2]; kj < t[3]; kj++) for (let ch = 0; ch < c; ch++) scratch[rowAt + kj * c + ch] += scratch[share + ch];
         }
       }
     }
   }
-  for (let k = 0; k < size; k++) dx[dxo + k] = acc[k];
+  for (let k = 0; k < size; k++) dx[dxo + k] = scratch[k];
 }
 
 /**
  * The gradient of maxPool, ties split equally: each window sends dy/t to each of its t elements
- * equal to its maximum y (none when y is NaN). Accumulated in float64 (`acc`, x's size).
+ * equal to its maximum y (none when y is NaN). Accumulated in float64 (in `scratch`).
  */
-export function maxPoolScatterInto(x: Arr, xo: number, y: Arr, yo: number, dy: Arr, dyo: number, dx: Arr, dxo: number, p: Plane, c: number, acc: Float64Array): void {
+export function maxPoolScatterInto(x: Arr, xo: number, y: Arr, yo: number, dy: Arr, dyo: number, dx: Arr, dxo: number, p: Plane, c: number, scratch: Float64Array): void {
   const size = p.n * p.h * p.w * c;
-  acc.fill(0, 0, size);
+  const ties = size; // per channel: how many elements equal the maximum, then each one's share
+  const share = size + c;
+  const t = new Int32Array(4);
+  for (let k = 0; k < size; k++) scratch[k] = 0;
   for (let n = 0; n < p.n; n++) {
     for (let i = 0; i < p.oh; i++) {
       for (let j = 0; j < p.ow; j++) {
         const o = ((n * p.oh + i) * p.ow + j) * c;
-        for (let ch = 0; ch < c; ch++) {
-          const m = y[yo + o + ch];
-          const t = tiesAt(x, xo, p, c, n, i, j, ch, m);
-          if (t === 0) continue;
-          const share = dy[dyo + o + ch] / t;
-          for (let ki = 0; ki < p.kh; ki++) {
-            const xi = i * p.sh + ki - p.pt;
-            if (xi < 0 || xi >= p.h) continue;
-            for (let kj = 0; kj < p.kw; kj++) {
-              const xj = j * p.sw + kj - p.pl;
-              if (xj < 0 || xj >= p.w) continue;
-              const at = ((n * p.h + xi) * p.w + xj) * c + ch;
-              if (x[xo + at] === m) acc[at] += share;
-            }
+        tapRange(p, i, j, t);
+        for (let ch = 0; ch < c; ch++) scratch[ties + ch] = 0;
+        for (let ki = t[0]; ki < t[1]; ki++) {
+          const rowAt = ((n * p.h + i * p.sh + ki - p.pt) * p.w + j * p.sw - p.pl) * c;
+          for (let kj = t[2]; kj < t[3]; kj++) for (let ch = 0; ch < c; ch++) if (x[xo + rowAt + kj * c + ch] === y[yo + o + ch]) scratch[ties + ch]++;
+        }
+        for (let ch = 0; ch < c; ch++) scratch[share + ch] = scratch[ties + ch] === 0 ? 0 : dy[dyo + o + ch] / scratch[ties + ch];
+        for (let ki = t[0]; ki < t[1]; ki++) {
+          const rowAt = ((n * p.h + i * p.sh + ki - p.pt) * p.w + j * p.sw - p.pl) * c;
+          for (let kj = t[2]; kj < t[3]; kj++) {
+            const at = rowAt + kj * c;
+            for (let ch = 0; ch < c; ch++) if (x[xo + at + ch] === y[yo + o + ch]) scratch[at + ch] += scratch[share + ch];
           }
         }
       }
     }
   }
-  for (let k = 0; k < size; k++) dx[dxo + k] = acc[k];
+  for (let k = 0; k < size; k++) dx[dxo + k] = scratch[k];
 }
 
 /**
  * The adjoint of maxPoolScatter in its last input: each window's mean of t over the elements of x
  * equal to its maximum y (0 when y is NaN). It is also maxPool's forward-mode derivative.
  */
-export function maxPoolGatherInto(x: Arr, xo: number, y: Arr, yo: number, t: Arr, to: number, out: Arr, oo: number, p: Plane, c: number): void {
+export function maxPoolGatherInto(x: Arr, xo: number, y: Arr, yo: number, tv: Arr, to: number, out: Arr, oo: number, p: Plane, c: number, scratch: Float64Array): void {
+  const t = new Int32Array(4);
   for (let n = 0; n < p.n; n++) {
     for (let i = 0; i < p.oh; i++) {
       for (let j = 0; j < p.ow; j++) {
         const o = ((n * p.oh + i) * p.ow + j) * c;
-        for (let ch = 0; ch < c; ch++) {
-          const m = y[yo + o + ch];
-          let count = 0;
-          let sum = 0;
-          for (let ki = 0; ki < p.kh; ki++) {
-            const xi = i * p.sh + ki - p.pt;
-            if (xi < 0 || xi >= p.h) continue;
-            for (let kj = 0; kj < p.kw; kj++) {
-              const xj = j * p.sw + kj - p.pl;
-              if (xj < 0 || xj >= p.w) continue;
-              const at = ((n * p.h + xi) * p.w + xj) * c + ch;
-              if (x[xo + at] === m) {
-                count++;
-                sum += t[to + at];
+        tapRange(p, i, j, t);
+        for (let ch = 0; ch < 2 * c; ch++) scratch[ch] = 0; // counts, then sums
+        for (let ki = t[0]; ki < t[1]; ki++) {
+          const rowAt = ((n * p.h + i * p.sh + ki - p.pt) * p.w + j * p.sw - p.pl) * c;
+          for (let kj = t[2]; kj < t[3]; kj++) {
+            const at = rowAt + kj * c;
+            for (let ch = 0; ch < c; ch++) {
+              if (x[xo + at + ch] === y[yo + o + ch]) {
+                scratch[ch]++;
+                scratch[c + ch] += tv[to + at + ch];
               }
             }
           }
-          out[oo + o + ch] = count === 0 ? 0 : sum / count;
         }
+        for (let ch = 0; ch < c; ch++) out[oo + o + ch] = scratch[ch] === 0 ? 0 : scratch[c + ch] / scratch[ch];
       }
     }
   }
-}
-
-/** How many elements of the window at (n, i, j), channel ch, equal m. */
-function tiesAt(x: Arr, xo: number, p: Plane, c: number, n: number, i: number, j: number, ch: number, m: number): number {
-  let t = 0;
-  for (let ki = 0; ki < p.kh; ki++) {
-    const xi = i * p.sh + ki - p.pt;
-    if (xi < 0 || xi >= p.h) continue;
-    for (let kj = 0; kj < p.kw; kj++) {
-      const xj = j * p.sw + kj - p.pl;
-      if (xj < 0 || xj >= p.w) continue;
-      if (x[xo + ((n * p.h + xi) * p.w + xj) * c + ch] === m) t++;
-    }
-  }
-  return t;
 }
 
 // ---- batching ----------------------------------------------------------------------------------

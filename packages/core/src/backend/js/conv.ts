@@ -24,9 +24,9 @@
 import type { Node } from '../../ir';
 import type { TypeOf } from '../../lowering';
 import type { ConvAttrs, ConvTransposeAttrs, PoolAttrs, AvgPoolAttrs, AvgPoolTransposeAttrs } from '../../ops/conv';
-import { avgPoolInto, avgPoolTransposeInto, maxPoolGatherInto, maxPoolInto, maxPoolScatterInto, outSize, planeOf, type Plane } from '../../ops/window';
+import { avgPoolInto, avgPoolTransposeInto, maxPoolGatherInto, maxPoolInto, maxPoolScatterInto, outSize, planeOf, poolScratchSize, type Plane } from '../../ops/window';
 import type { Shape } from '../../shape';
-import { makeMatmul, MatmulScratch, type FloatArray, type MatmulKernel } from './matmul';
+import { makeMatmul, MatmulScratch, MATMUL_BLOCKING, type FloatArray, type MatmulKernel } from './matmul';
 
 // ---- workspace -----------------------------------------------------------------------------------
 
@@ -38,16 +38,25 @@ import { makeMatmul, MatmulScratch, type FloatArray, type MatmulKernel } from '.
  */
 export class Workspace {
   private buf = new Float64Array(0);
+  private view32 = new Float32Array(0);
   readonly matmul = new MatmulScratch();
 
   /** Makes sure `size` float64 elements are available. */
   reserve(size: number): void {
-    if (this.buf.length < size) this.buf = new Float64Array(size);
+    if (this.buf.length < size) {
+      this.buf = new Float64Array(size);
+      this.view32 = new Float32Array(this.buf.buffer);
+    }
   }
 
   /** The buffer (at least as large as every reservation so far). */
   get f64(): Float64Array {
     return this.buf;
+  }
+
+  /** The same memory as float32 elements (twice as many). */
+  get f32(): Float32Array {
+    return this.view32;
   }
 
   /** Float64 elements reserved. */
@@ -82,8 +91,8 @@ export function convGeometry(xShape: Shape, wShape: Shape, a: Pick<ConvAttrs, 's
   return { ...plane, c: xShape[xShape.length - 1], cout: wShape[wShape.length - 1], groups: a.groups };
 }
 
-/** Float64 elements of patches one block of rows takes at most: rows are taken in blocks of about this many elements. */
-export const PATCH_BLOCK = 1 << 18;
+/** Elements of patches in one block of rows (rows are taken in blocks of about this many elements; see blockRows). */
+export const PATCH_BLOCK = 1 << 16;
 
 // ---- im2col and col2im ---------------------------------------------------------------------------
 
@@ -91,10 +100,11 @@ export const PATCH_BLOCK = 1 << 18;
  * Copies the receptive fields of output rows `[r0, r0 + count)` (row r = (n·oh + i)·ow + j) into
  * `patches` from offset `po`: row r − r0 holds, for each tap (ki, kj) in order and each channel of
  * `group`, x̃[n, i·sh + ki·dh − pt, j·sw + kj·dw − pl, group·cg + ch] — zero outside x. Each row
- * has kc = kh·kw·cg elements: the patches matrix is `[count, kc]`, row-major, float64.
+ * has kc = kh·kw·cg elements: the patches matrix is `[count, kc]`, row-major (float64, or float32
+ * for float32 x: the values are copied exactly either way).
  * @example im2col(x, 0, geo, 0, 0, geo.n * geo.oh * geo.ow, patches, 0) // all rows of group 0
  */
-export function im2col(x: FloatArray, xo: number, g: ConvGeometry, group: number, r0: number, count: number, patches: Float64Array, po: number): void {
+export function im2col(x: FloatArray, xo: number, g: ConvGeometry, group: number, r0: number, count: number, patches: FloatArray, po: number): void {
   const cg = g.c / g.groups;
   const c0 = group * cg;
   // with unit dilation and one group, a tap row's channels are one contiguous run of x
@@ -210,9 +220,13 @@ export function chooseConvMethod(g: ConvGeometry): ConvMethod {
   return g.cout / g.groups <= 2 ? 'direct' : 'im2col';
 }
 
-/** Rows per block of patches: about PATCH_BLOCK elements, whole rows, at least one. */
+/**
+ * Rows per block of patches: about PATCH_BLOCK elements (a block stays in cache between im2col and
+ * the product), but at least 64 rows, so the product's packing of the kernel (once per call) is
+ * paid over enough rows even for the long rows of a weight gradient.
+ */
 function blockRows(rows: number, kc: number): number {
-  return Math.max(1, Math.min(rows, Math.floor(PATCH_BLOCK / Math.max(kc, 1))));
+  return Math.max(1, Math.min(rows, Math.max(64, Math.floor(PATCH_BLOCK / Math.max(kc, 1)))));
 }
 
 /**
@@ -231,27 +245,34 @@ function im2colConv(g: ConvGeometry, dtype: 'float32' | 'float64', ws: Workspace
   const kc = g.kh * g.kw * cg;
   const rows = g.n * g.oh * g.ow;
   const R = blockRows(rows, kc);
-  // the product writes y in place when it is float64 and one group wide; else a float64 block, then y
-  const direct = dtype === 'float64' && G === 1;
+  // float32 with kc ≤ KC: a float32 product sums each output in float64 and rounds it once, as the
+  // reference does, so patches, kernel and result stay float32 (half the memory traffic); longer
+  // sums run in float64 (the float32 kernel would round each KC block).
+  const narrow = dtype === 'float32' && kc <= MATMUL_BLOCKING.KC;
+  const mdt = narrow ? 'float32' : 'float64';
+  // the product reads w and writes y in place when they have its dtype and one group; else a packed
+  // kernel and a block of results in the workspace
+  const direct = G === 1 && (narrow || dtype === 'float64');
   const wPacked = direct ? 0 : kc * coutg;
   const cBlock = direct ? 0 : R * coutg;
-  ws.reserve(R * kc + wPacked + cBlock);
-  const full = makeMatmul({ dtype: 'float64', m: R, n: coutg, k: kc, scratch: ws.matmul });
-  const tail = rows % R ? makeMatmul({ dtype: 'float64', m: rows % R, n: coutg, k: kc, scratch: ws.matmul }) : full;
+  // offsets in elements of the product's dtype; the workspace holds float64s (two float32s each)
+  const pOff = 0;
+  const wOff = R * kc;
+  const cOff = wOff + wPacked;
+  ws.reserve(narrow ? Math.ceil((cOff + cBlock) / 2) : cOff + cBlock);
+  const full = makeMatmul({ dtype: mdt, m: R, n: coutg, k: kc, scratch: ws.matmul });
+  const tail = rows % R ? makeMatmul({ dtype: mdt, m: rows % R, n: coutg, k: kc, scratch: ws.matmul }) : full;
   return (x, xo, w, wo, y, yo) => {
-    const S = ws.f64;
-    const pOff = 0;
-    const wOff = R * kc;
-    const cOff = wOff + wPacked;
+    const S: FloatArray = narrow ? ws.f32 : ws.f64;
     for (let grp = 0; grp < G; grp++) {
-      // the group's kernel as a float64 [kc, coutg] matrix
+      // the group's kernel as a [kc, coutg] matrix
       if (!direct) for (let t = 0; t < kc; t++) for (let o = 0; o < coutg; o++) S[wOff + t * coutg + o] = w[wo + t * g.cout + grp * coutg + o];
       for (let r0 = 0; r0 < rows; r0 += R) {
         const count = Math.min(R, rows - r0);
         const mm: MatmulKernel = count === R ? full : tail;
         im2col(x, xo, g, grp, r0, count, S, pOff);
         if (direct) {
-          mm(S, pOff, w as Float64Array, wo, y as Float64Array, yo + r0 * g.cout);
+          mm(S, pOff, w, wo, y, yo + r0 * g.cout);
           continue;
         }
         mm(S, pOff, S, wOff, S, cOff);
@@ -458,7 +479,7 @@ export function avgPoolTransposeKernelFor(node: Node, types: TypeOf, ws: Workspa
   const xs = shapeOf(types, node.id);
   const a = node.attrs as AvgPoolTransposeAttrs;
   const p = poolPlane(xs, a);
-  ws.reserve(sizeOf(xs));
+  ws.reserve(poolScratchSize(sizeOf(xs), channels(xs)));
   return (dy: FloatArray, dyo: number, dx: FloatArray, dxo: number) => avgPoolTransposeInto(dy, dyo, dx, dxo, p, channels(xs), a.countIncludePad, ws.f64);
 }
 
@@ -466,13 +487,14 @@ export function avgPoolTransposeKernelFor(node: Node, types: TypeOf, ws: Workspa
 export function maxPoolScatterKernelFor(node: Node, types: TypeOf, ws: Workspace): CustomKernel {
   const xs = shapeOf(types, node.inputs[0]);
   const p = poolPlane(xs, node.attrs as PoolAttrs);
-  ws.reserve(sizeOf(xs));
+  ws.reserve(poolScratchSize(sizeOf(xs), channels(xs)));
   return (x: FloatArray, xo: number, y: FloatArray, yo: number, dy: FloatArray, dyo: number, dx: FloatArray, dxo: number) => maxPoolScatterInto(x, xo, y, yo, dy, dyo, dx, dxo, p, channels(xs), ws.f64);
 }
 
 /** maxPoolGather(x, y, t) → out. */
-export function maxPoolGatherKernelFor(node: Node, types: TypeOf): CustomKernel {
+export function maxPoolGatherKernelFor(node: Node, types: TypeOf, ws: Workspace): CustomKernel {
   const xs = shapeOf(types, node.inputs[0]);
   const p = poolPlane(xs, node.attrs as PoolAttrs);
-  return (x: FloatArray, xo: number, y: FloatArray, yo: number, t: FloatArray, to: number, out: FloatArray, oo: number) => maxPoolGatherInto(x, xo, y, yo, t, to, out, oo, p, channels(xs));
+  ws.reserve(2 * channels(xs));
+  return (x: FloatArray, xo: number, y: FloatArray, yo: number, t: FloatArray, to: number, out: FloatArray, oo: number) => maxPoolGatherInto(x, xo, y, yo, t, to, out, oo, p, channels(xs), ws.f64);
 }
