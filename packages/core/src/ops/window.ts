@@ -140,8 +140,14 @@ function tapRange(p: Plane, i: number, j: number, out: Int32Array): void {
   out[3] = Math.min(p.kw, p.w - c0);
 }
 
+/** 2×2 windows with stride 2 and no padding (or 1-d windows of 2): the usual pooling, unrolled. */
+function isPairs(p: Plane): boolean {
+  return p.kw === 2 && p.sw === 2 && p.pl === 0 && p.pt === 0 && ((p.kh === 2 && p.sh === 2) || p.kh === 1);
+}
+
 /** Each window's maximum: y[n,i,j,c] = max over the window of x (−∞ outside x, NaN wins, as Math.max). */
 export function maxPoolInto(x: Arr, xo: number, y: Arr, yo: number, p: Plane, c: number): void {
+  if (isPairs(p)) return maxPoolPairs(x, xo, y, yo, p, c);
   const t = new Int32Array(4);
   for (let n = 0; n < p.n; n++) {
     for (let i = 0; i < p.oh; i++) {
@@ -154,10 +160,42 @@ export function maxPoolInto(x: Arr, xo: number, y: Arr, yo: number, p: Plane, c:
           for (let kj = t[2]; kj < t[3]; kj++) {
             const at = rowAt + kj * c;
             if (first) for (let ch = 0; ch < c; ch++) y[o + ch] = x[at + ch];
-            else for (let ch = 0; ch < c; ch++) y[o + ch] = Math.max(y[o + ch], x[at + ch]);
+            else for (let ch = 0; ch < c; ch++) y[o + ch] = max2(y[o + ch], x[at + ch]);
             first = false;
           }
         }
+      }
+    }
+  }
+}
+
+/** m = Math.max(m, v) spelled out (Math.max is slow in V8's optimized loops): NaN wins, +0 beats −0. */
+function max2(m: number, v: number): number {
+  if (v > m || v !== v) return v;
+  if (v === 0 && m === 0) return v + m;
+  return m;
+}
+
+/** maxPool over 2×2 (or 1×2) windows with stride 2 and no padding: the taps in the same order as the general loop. */
+function maxPoolPairs(x: Arr, xo: number, y: Arr, yo: number, p: Plane, c: number): void {
+  const row = p.w * c;
+  const down = p.kh === 2 ? row : 0;
+  for (let n = 0; n < p.n; n++) {
+    for (let i = 0; i < p.oh; i++) {
+      let a = xo + (n * p.h + i * p.sh) * row;
+      let o = yo + (n * p.oh + i) * p.ow * c;
+      for (let j = 0; j < p.ow; j++) {
+        for (let ch = 0; ch < c; ch++) {
+          let m = x[a + ch];
+          m = max2(m, x[a + c + ch]);
+          if (down) {
+            m = max2(m, x[a + down + ch]);
+            m = max2(m, x[a + down + c + ch]);
+          }
+          y[o + ch] = m;
+        }
+        a += 2 * c;
+        o += c;
       }
     }
   }
@@ -217,6 +255,7 @@ export function avgPoolTransposeInto(dy: Arr, dyo: number, dx: Arr, dxo: number,
  * equal to its maximum y (none when y is NaN). Accumulated in float64 (in `scratch`).
  */
 export function maxPoolScatterInto(x: Arr, xo: number, y: Arr, yo: number, dy: Arr, dyo: number, dx: Arr, dxo: number, p: Plane, c: number, scratch: Float64Array): void {
+  if (p.sh >= p.kh && p.sw >= p.kw) return maxPoolScatterDisjoint(x, xo, y, yo, dy, dyo, dx, dxo, p, c, scratch);
   const size = p.n * p.h * p.w * c;
   const ties = size; // per channel: how many elements equal the maximum, then each one's share
   const share = size + c;
@@ -244,6 +283,79 @@ export function maxPoolScatterInto(x: Arr, xo: number, y: Arr, yo: number, dy: A
     }
   }
   for (let k = 0; k < size; k++) dx[dxo + k] = scratch[k];
+}
+
+/**
+ * maxPoolScatter when windows don't overlap (stride ≥ size, the usual pooling): each element of x
+ * gets at most one share, written directly as 0 + share (what the accumulating form computes,
+ * −0 included) — no accumulator pass.
+ */
+function maxPoolScatterDisjoint(x: Arr, xo: number, y: Arr, yo: number, dy: Arr, dyo: number, dx: Arr, dxo: number, p: Plane, c: number, scratch: Float64Array): void {
+  if (isPairs(p)) return maxPoolScatterPairs(x, xo, y, yo, dy, dyo, dx, dxo, p, c);
+  const size = p.n * p.h * p.w * c;
+  const t = new Int32Array(4);
+  for (let k = 0; k < size; k++) dx[dxo + k] = 0;
+  for (let n = 0; n < p.n; n++) {
+    for (let i = 0; i < p.oh; i++) {
+      for (let j = 0; j < p.ow; j++) {
+        const o = ((n * p.oh + i) * p.ow + j) * c;
+        tapRange(p, i, j, t);
+        // per channel: the maximum, how many elements equal it, then each one's share
+        for (let ch = 0; ch < c; ch++) {
+          scratch[ch] = y[yo + o + ch];
+          scratch[c + ch] = 0;
+        }
+        for (let ki = t[0]; ki < t[1]; ki++) {
+          const rowAt = xo + ((n * p.h + i * p.sh + ki - p.pt) * p.w + j * p.sw - p.pl) * c;
+          for (let kj = t[2]; kj < t[3]; kj++) {
+            const at = rowAt + kj * c;
+            for (let ch = 0; ch < c; ch++) if (x[at + ch] === scratch[ch]) scratch[c + ch]++;
+          }
+        }
+        for (let ch = 0; ch < c; ch++) scratch[c + ch] = scratch[c + ch] === 0 ? 0 : dy[dyo + o + ch] / scratch[c + ch];
+        for (let ki = t[0]; ki < t[1]; ki++) {
+          const rowAt = ((n * p.h + i * p.sh + ki - p.pt) * p.w + j * p.sw - p.pl) * c;
+          for (let kj = t[2]; kj < t[3]; kj++) {
+            const at = rowAt + kj * c;
+            for (let ch = 0; ch < c; ch++) if (x[xo + at + ch] === scratch[ch]) dx[dxo + at + ch] = 0 + scratch[c + ch];
+          }
+        }
+      }
+    }
+  }
+}
+
+/** maxPoolScatter over 2×2 (or 1×2) windows with stride 2 and no padding, unrolled: one pass, no scratch. */
+function maxPoolScatterPairs(x: Arr, xo: number, y: Arr, yo: number, dy: Arr, dyo: number, dx: Arr, dxo: number, p: Plane, c: number): void {
+  const row = p.w * c;
+  const down = p.kh === 2 ? row : 0;
+  // elements no window covers (an odd last row or column) get 0
+  if (p.h !== p.oh * p.kh || p.w !== p.ow * 2) for (let k = 0; k < p.n * p.h * row; k++) dx[dxo + k] = 0;
+  for (let n = 0; n < p.n; n++) {
+    for (let i = 0; i < p.oh; i++) {
+      let a = (n * p.h + i * p.sh) * row;
+      let o = ((n * p.oh + i) * p.ow) * c;
+      for (let j = 0; j < p.ow; j++) {
+        for (let ch = 0; ch < c; ch++) {
+          const m = y[yo + o + ch];
+          const e0 = x[xo + a + ch] === m;
+          const e1 = x[xo + a + c + ch] === m;
+          const e2 = down !== 0 && x[xo + a + down + ch] === m;
+          const e3 = down !== 0 && x[xo + a + down + c + ch] === m;
+          const t = +e0 + +e1 + +e2 + +e3;
+          const share = t === 0 ? 0 : 0 + dy[dyo + o + ch] / t;
+          dx[dxo + a + ch] = e0 ? share : 0;
+          dx[dxo + a + c + ch] = e1 ? share : 0;
+          if (down) {
+            dx[dxo + a + down + ch] = e2 ? share : 0;
+            dx[dxo + a + down + c + ch] = e3 ? share : 0;
+          }
+        }
+        a += 2 * c;
+        o += c;
+      }
+    }
+  }
 }
 
 /**

@@ -164,6 +164,33 @@ describe.each(['float32', 'float64'] as const)('conv kernels equal the reference
   }
 });
 
+describe('long sums (kc > KC): float32 operands into float64 results, still bit for bit', () => {
+  it.each([
+    { x: [2, 9, 8, 32], w: [3, 3, 32, 5], raw: {} },
+    { x: [1, 7, 7, 64], w: [3, 3, 32, 6], raw: { groups: 2, padding: 'same' } },
+    // a weight gradient's shape: the batch is the channel axis, the kernel as large as the output
+    { x: [3, 12, 12, 16], w: [10, 10, 16, 4], raw: {} },
+  ])('conv and convTranspose $x ⊛ $w', ({ x, w, raw }) => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const { attrs, out } = normalized('conv', x, w, raw);
+      const geo = convGeometry(x, w, attrs as ConvAttrs);
+      const xv = Tensor.randn(x, dtype, 1);
+      const wv = Tensor.randn(w, dtype, 2);
+      const want = getOp('conv').kernel([xv, wv], attrs, { out: { dtype, shape: out }, node: undefined as never });
+      const y = new Tensor(dtype, out);
+      makeConvKernel(geo, dtype, new Workspace(), 'im2col')(xv.data as Float32Array, 0, wv.data as Float32Array, 0, y.data as Float32Array, 0);
+      expect(Array.from(y.data)).toEqual(Array.from(want.data));
+      // and back: convTranspose of a y of that shape
+      const t = normalized('convTranspose', out, w, raw);
+      const yv = Tensor.randn(out, dtype, 3);
+      const zWant = getOp('convTranspose').kernel([yv, wv], t.attrs, { out: { dtype, shape: t.out }, node: undefined as never });
+      const z = new Tensor(dtype, t.out);
+      makeConvTransposeKernel(convGeometry(t.out, w, t.attrs as ConvTransposeAttrs), dtype, new Workspace(), 'im2col')(yv.data as Float32Array, 0, wv.data as Float32Array, 0, z.data as Float32Array, 0);
+      expect(Array.from(z.data)).toEqual(Array.from(zWant.data));
+    }
+  });
+});
+
 describe('choosing a method', () => {
   it('thin products (depthwise kernels) run direct loops, the rest im2col + matmul', () => {
     const geo = (x: number[], w: number[], groups: number) => convGeometry(x, w, { stride: [1, 1], dilation: [1, 1], padding: [[0, 0], [0, 0]], groups });

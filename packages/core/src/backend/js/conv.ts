@@ -245,40 +245,48 @@ function im2colConv(g: ConvGeometry, dtype: 'float32' | 'float64', ws: Workspace
   const kc = g.kh * g.kw * cg;
   const rows = g.n * g.oh * g.ow;
   const R = blockRows(rows, kc);
-  // float32 with kc ≤ KC: a float32 product sums each output in float64 and rounds it once, as the
-  // reference does, so patches, kernel and result stay float32 (half the memory traffic); longer
-  // sums run in float64 (the float32 kernel would round each KC block).
-  const narrow = dtype === 'float32' && kc <= MATMUL_BLOCKING.KC;
-  const mdt = narrow ? 'float32' : 'float64';
-  // the product reads w and writes y in place when they have its dtype and one group; else a packed
-  // kernel and a block of results in the workspace
-  const direct = G === 1 && (narrow || dtype === 'float64');
-  const wPacked = direct ? 0 : kc * coutg;
-  const cBlock = direct ? 0 : R * coutg;
-  // offsets in elements of the product's dtype; the workspace holds float64s (two float32s each)
-  const pOff = 0;
-  const wOff = R * kc;
-  const cOff = wOff + wPacked;
-  ws.reserve(narrow ? Math.ceil((cOff + cBlock) / 2) : cOff + cBlock);
-  const full = makeMatmul({ dtype: mdt, m: R, n: coutg, k: kc, scratch: ws.matmul });
-  const tail = rows % R ? makeMatmul({ dtype: mdt, m: rows % R, n: coutg, k: kc, scratch: ws.matmul }) : full;
+  // Every output is a float64 sum over kc terms, rounded once. In float32 with kc ≤ KC the float32
+  // product does exactly that (it rounds once per K block); longer sums (weight gradients) take
+  // float32 operands into a float64 block of results, rounded when copied out.
+  const f32 = dtype === 'float32';
+  const roundsOnce = f32 && kc <= MATMUL_BLOCKING.KC;
+  // w is read in place with one group (else each group's columns are packed), y written in place
+  // when the product's dtype is y's and there is one group (else a block of results)
+  const wInPlace = G === 1;
+  const yInPlace = G === 1 && (roundsOnce || !f32);
+  const wPacked = wInPlace ? 0 : kc * coutg;
+  const cBlock = yInPlace ? 0 : R * coutg;
+  // workspace layout, in float64 elements: patches (float32 or float64), the packed kernel (w's
+  // dtype), then a block of results (the product's dtype)
+  const el = (count: number, is32: boolean) => (is32 ? Math.ceil(count / 2) : count);
+  const wAt = el(R * kc, f32);
+  const cAt = wAt + el(wPacked, f32);
+  ws.reserve(cAt + el(cBlock, roundsOnce));
+  const spec = { dtype: (roundsOnce || !f32 ? dtype : 'float64') as 'float32' | 'float64', operandDtype: dtype, n: coutg, k: kc, scratch: ws.matmul };
+  const full = makeMatmul({ ...spec, m: R });
+  const tail = rows % R ? makeMatmul({ ...spec, m: rows % R }) : full;
   return (x, xo, w, wo, y, yo) => {
-    const S: FloatArray = narrow ? ws.f32 : ws.f64;
+    const P: FloatArray = f32 ? ws.f32 : ws.f64;
+    const Cv: FloatArray = roundsOnce ? ws.f32 : ws.f64;
+    const cOff = roundsOnce ? 2 * cAt : cAt;
+    const wOff = f32 ? 2 * wAt : wAt;
     for (let grp = 0; grp < G; grp++) {
-      // the group's kernel as a [kc, coutg] matrix
-      if (!direct) for (let t = 0; t < kc; t++) for (let o = 0; o < coutg; o++) S[wOff + t * coutg + o] = w[wo + t * g.cout + grp * coutg + o];
+      // the group's kernel as a [kc, coutg] matrix (w's own dtype)
+      if (!wInPlace) for (let t = 0; t < kc; t++) for (let o = 0; o < coutg; o++) P[wOff + t * coutg + o] = w[wo + t * g.cout + grp * coutg + o];
+      const B = wInPlace ? w : P;
+      const bOff = wInPlace ? wo : wOff;
       for (let r0 = 0; r0 < rows; r0 += R) {
         const count = Math.min(R, rows - r0);
         const mm: MatmulKernel = count === R ? full : tail;
-        im2col(x, xo, g, grp, r0, count, S, pOff);
-        if (direct) {
-          mm(S, pOff, w, wo, y, yo + r0 * g.cout);
+        im2col(x, xo, g, grp, r0, count, P, 0);
+        if (yInPlace) {
+          mm(P, 0, B, bOff, y, yo + r0 * g.cout);
           continue;
         }
-        mm(S, pOff, S, wOff, S, cOff);
+        mm(P, 0, B, bOff, Cv, cOff);
         for (let r = 0; r < count; r++) {
           const at = yo + (r0 + r) * g.cout + grp * coutg;
-          for (let o = 0; o < coutg; o++) y[at + o] = S[cOff + r * coutg + o];
+          for (let o = 0; o < coutg; o++) y[at + o] = Cv[cOff + r * coutg + o];
         }
       }
     }
@@ -355,36 +363,42 @@ function col2imConvTranspose(g: ConvGeometry, dtype: 'float32' | 'float64', ws: 
   const rows = g.n * g.oh * g.ow;
   const zSize = g.n * g.h * g.w * g.c;
   const R = blockRows(rows, kcx);
-  // dy's block as float64 [R, cyg] unless it can be read in place (float64, one group)
-  const inPlace = dtype === 'float64' && G === 1;
-  const accSize = dtype === 'float64' ? 0 : zSize;
-  const dOff = 0;
-  const wOff = R * kcx;
-  const yOff = wOff + kcx * cyg;
-  const aOff = yOff + (inPlace ? 0 : R * cyg);
-  ws.reserve(aOff + accSize);
-  const full = makeMatmul({ dtype: 'float64', m: R, n: kcx, k: cyg, transposeB: true, scratch: ws.matmul });
-  const tail = rows % R ? makeMatmul({ dtype: 'float64', m: rows % R, n: kcx, k: cyg, transposeB: true, scratch: ws.matmul }) : full;
+  const f32 = dtype === 'float32';
+  // D = dy·Wᵀ, each term's channel sum in float64 (float32 operands into a float64 product); with
+  // one group dy and w are read in place, else each group's columns are packed (their own dtype)
+  const inPlace = G === 1;
+  const el = (count: number, is32: boolean) => (is32 ? Math.ceil(count / 2) : count);
+  const dAt = 0; // D: [R, kcx] float64
+  const wAt = R * kcx; // the group's kernel [kcx, cyg]
+  const yAt = wAt + el(inPlace ? 0 : kcx * cyg, f32); // the group's block of dy [R, cyg]
+  const aAt = yAt + el(inPlace ? 0 : R * cyg, f32); // float64 accumulators of z (float32 only)
+  ws.reserve(aAt + (f32 ? zSize : 0));
+  const spec = { dtype: 'float64' as const, operandDtype: dtype, n: kcx, k: cyg, transposeB: true, scratch: ws.matmul };
+  const full = makeMatmul({ ...spec, m: R });
+  const tail = rows % R ? makeMatmul({ ...spec, m: rows % R }) : full;
   return (y, yo, w, wo, z, zo) => {
     const S = ws.f64;
+    const O: FloatArray = f32 ? ws.f32 : ws.f64; // operand copies, in dy's dtype
+    const wOff = f32 ? 2 * wAt : wAt;
+    const yOff = f32 ? 2 * yAt : yAt;
     // contributions add up in float64: in z itself (float64) or in the workspace
-    const acc = dtype === 'float64' ? (z as Float64Array).subarray(zo, zo + zSize) : S.subarray(aOff, aOff + zSize);
+    const acc = f32 ? S.subarray(aAt, aAt + zSize) : (z as Float64Array).subarray(zo, zo + zSize);
     acc.fill(0);
     for (let grp = 0; grp < G; grp++) {
       // the group's kernel as [kcx, cyg] (the product uses it transposed)
-      for (let t = 0; t < kcx; t++) for (let o = 0; o < cyg; o++) S[wOff + t * cyg + o] = w[wo + t * g.cout + grp * cyg + o];
+      if (!inPlace) for (let t = 0; t < kcx; t++) for (let o = 0; o < cyg; o++) O[wOff + t * cyg + o] = w[wo + t * g.cout + grp * cyg + o];
       for (let r0 = 0; r0 < rows; r0 += R) {
         const count = Math.min(R, rows - r0);
         const mm = count === R ? full : tail;
-        if (inPlace) mm(y as Float64Array, yo + r0 * g.cout, S, wOff, S, dOff);
+        if (inPlace) mm(y, yo + r0 * g.cout, w, wo, S, dAt);
         else {
-          for (let r = 0; r < count; r++) for (let o = 0; o < cyg; o++) S[yOff + r * cyg + o] = y[yo + (r0 + r) * g.cout + grp * cyg + o];
-          mm(S, yOff, S, wOff, S, dOff);
+          for (let r = 0; r < count; r++) for (let o = 0; o < cyg; o++) O[yOff + r * cyg + o] = y[yo + (r0 + r) * g.cout + grp * cyg + o];
+          mm(O, yOff, O, wOff, S, dAt);
         }
-        col2im(S, dOff, g, grp, r0, count, acc);
+        col2im(S, dAt, g, grp, r0, count, acc);
       }
     }
-    if (dtype !== 'float64') for (let k = 0; k < zSize; k++) z[zo + k] = acc[k];
+    if (f32) for (let k = 0; k < zSize; k++) z[zo + k] = acc[k];
   };
 }
 
