@@ -34,10 +34,10 @@ export interface CurveOptions {
   channels?: number;
 }
 
-const LEARNED = /^(prelu|splash|apl)(_\d+)?$/i;
+const LEARNED = /^(prelu|twoSlope|splash|apl)(_\d+)?$/i;
 
 /**
- * Finds learned activations by the scope their params live in: `prelu`, `splash`, `apl` (with
+ * Finds learned activations by the scope their params live in: `prelu`, `twoSlope`, `splash`, `apl` (with
  * `_1`, `_2`, ... for repeats), as the `nn` builders create them, or any scope `match` accepts.
  * The builder's nodes are the run of nodes made right after its params by the same call (same
  * source line); the output is the last of them and the input the value from outside they read.
