@@ -1,6 +1,6 @@
 /**
  * @gradgraph/ops — everything built from @gradgraph/core's public API: `nn` (activations,
- * losses, layers), `init`, `optim` (+ schedules), `data`, `train`.
+ * losses, layers), `init`, `optim` (+ schedules), `data`, `train`, `adversarial` (FGSM, PGD).
  */
 import { registerLibraryPath } from '@gradgraph/core';
 
@@ -12,3 +12,4 @@ export * as init from './init/index';
 export * as optim from './optim/index';
 export * as data from './data/index';
 export * as train from './train/index';
+export * as adversarial from './adversarial/index';
