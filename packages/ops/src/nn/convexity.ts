@@ -61,40 +61,43 @@ export function convexity(x: readonly number[], shapes: Tensor | readonly (reado
     if (i > 0 && !(v > x[i - 1])) throw graphError(op, `x must increase strictly, but x[${i}] = ${v} ≤ x[${i - 1}] = ${x[i - 1]}`);
   });
   const n = x.length;
-  const columns = shapeColumns(op, shapes, n);
-  const convex: boolean[] = [];
-  const minSlopeChange: number[] = [];
-  columns.forEach((f, u) => {
-    const slopes = new Float64Array(n - 1);
-    let steepest = 0;
-    for (let i = 0; i + 1 < n; i++) {
-      if (!Number.isFinite(f(i)) || !Number.isFinite(f(i + 1))) throw graphError(op, `shape ${u} is not finite at x = ${Number.isFinite(f(i)) ? x[i + 1] : x[i]}`);
-      slopes[i] = (f(i + 1) - f(i)) / (x[i + 1] - x[i]);
-      steepest = Math.max(steepest, Math.abs(slopes[i]));
+  const { data, units } = asColumns(op, shapes, n);
+  // one pass over the grid, all shapes at once: the previous slope, the worst drop, the steepest slope
+  const prev = new Float64Array(units);
+  const worst = new Float64Array(units).fill(Infinity);
+  const steepest = new Float64Array(units);
+  for (let i = 0; i + 1 < n; i++) {
+    const h = x[i + 1] - x[i];
+    for (let u = 0; u < units; u++) {
+      const a = data[i * units + u];
+      const b = data[(i + 1) * units + u];
+      if (!Number.isFinite(a) || !Number.isFinite(b)) throw graphError(op, `shape ${u} is not finite at x = ${Number.isFinite(a) ? x[i + 1] : x[i]}`);
+      const slope = (b - a) / h;
+      if (i > 0) worst[u] = Math.min(worst[u], slope - prev[u]);
+      prev[u] = slope;
+      steepest[u] = Math.max(steepest[u], Math.abs(slope));
     }
-    let worst = Infinity;
-    for (let i = 1; i < n - 1; i++) worst = Math.min(worst, slopes[i] - slopes[i - 1]);
-    const rel = steepest === 0 ? 0 : worst / steepest;
-    minSlopeChange.push(rel);
-    convex.push(rel >= -tol);
-  });
+  }
+  const minSlopeChange = Array.from(worst, (w, u) => (steepest[u] === 0 ? 0 : w / steepest[u]));
+  const convex = minSlopeChange.map((rel) => rel >= -tol);
   const fraction = convex.length ? convex.filter(Boolean).length / convex.length : NaN;
   return { convex, minSlopeChange, fraction, tol };
 }
 
-/** Accessors for each shape's values, checked against the grid's length. */
-function shapeColumns(op: string, shapes: Tensor | readonly (readonly number[])[], n: number): ((i: number) => number)[] {
+/** The shapes as one row-major block [points, units], checked against the grid's length. */
+function asColumns(op: string, shapes: Tensor | readonly (readonly number[])[], n: number): { data: ArrayLike<number>; units: number } {
   if (shapes instanceof Tensor) {
     if (shapes.shape.length !== 2 || shapes.shape[0] !== n) throw graphError(op, `shapes must be a Tensor [points, units] with ${n} points (the grid's), got [${shapes.shape.join(', ')}]`);
-    const units = shapes.shape[1];
-    const d = shapes.data;
-    return Array.from({ length: units }, (_, u) => (i: number) => d[i * units + u]);
+    return { data: shapes.data, units: shapes.shape[1] };
   }
   if (!Array.isArray(shapes)) throw graphError(op, `shapes must be a Tensor [points, units] or an array of arrays, got ${typeof shapes}`);
-  return shapes.map((s, u) => {
+  const units = shapes.length;
+  const data = new Float64Array(n * units);
+  shapes.forEach((s, u) => {
     if (!s || typeof s !== 'object' || (s as ArrayLike<number>).length !== n) throw graphError(op, `shape ${u} must have ${n} values (one per grid point), got ${(s as ArrayLike<number> | undefined)?.length ?? typeof s}`);
-    return (i: number) => s[i];
+    for (let i = 0; i < n; i++) data[i * units + u] = s[i];
   });
+  return { data, units };
 }
 
 // ---- the learned activations of a graph -------------------------------------------------------
