@@ -92,6 +92,31 @@ describe('learned activations, evaluated by running the graph on a grid', () => 
     for (const text of ['prelu', 'splash', 'apl', 'before', 'after']) expect(svg).toContain(text);
   });
 
+  it('marks each curve convex or not, dashes the ones that are not, and counts them per panel', async () => {
+    const g = new Graph();
+    const x = g.input('x', [null, 3]);
+    nn.prelu(nn.dense(x, 3), { perChannel: true });
+    nn.twoSlope(nn.dense(x, 2));
+    g.setValue('prelu/alpha', Tensor.from([0.1, 1.5, -0.5])); // a slope > 1 on the left makes it concave
+    const before = activationCurves(findActivations(g), { range: [-2, 2], points: 41 });
+    g.setValue('twoSlope/k2', Tensor.from(3));
+    const after = activationCurves(findActivations(g), { range: [-2, 2], points: 41 });
+    expect(before.map((c) => [c.name, c.channel, c.convex])).toEqual([
+      ['prelu', 0, true],
+      ['prelu', 1, false],
+      ['prelu', 2, true],
+      ['twoSlope', 'all', true],
+    ]);
+    expect(after.find((c) => c.name === 'twoSlope')!.convex).toBe(false);
+    expect(activationCurves(findActivations(g), { points: 2 })[0].convex).toBeUndefined();
+    const spec = activationChart({ before, after }) as { data: { values: { panel: string; shape: string }[] }; spec: { encoding: Record<string, unknown> } };
+    expect(new Set(spec.data.values.map((v) => v.panel))).toEqual(new Set(['prelu: 2/3 convex before, 2/3 convex after', 'twoSlope: 1/1 convex before, 0/1 convex after']));
+    expect(spec.spec.encoding.strokeDash).toBeDefined();
+    const svg = await renderChart(activationChart({ before, after }));
+    for (const text of ['not convex', '0/1 convex after']) expect(svg).toContain(text);
+    expect(svg).toMatch(/stroke-dasharray="5,3"|stroke-dasharray="5 3"/);
+  });
+
   it('refuses an activation that needs other inputs', () => {
     const g = new Graph();
     const x = g.input('x', [null, 2]);

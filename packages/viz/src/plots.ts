@@ -244,7 +244,8 @@ function tinyFloor(xs: readonly number[]): number {
 
 /**
  * Learned activation shapes per layer: one panel per activation, curves before and after
- * training (from `activationCurves` called at both times).
+ * training (from `activationCurves` called at both times). Curves that are not convex on the grid
+ * are dashed, and each panel's title counts the convex ones (`3/8 convex after`).
  * @example
  * const before = activationCurves(sites);  // ... train ...
  * const svg = await renderChart(activationChart({ before, after: activationCurves(sites) }));
@@ -252,14 +253,33 @@ function tinyFloor(xs: readonly number[]): number {
 export function activationChart(curves: { before?: readonly ActivationCurve[]; after?: readonly ActivationCurve[] } | readonly ActivationCurve[], opts: { title?: string; columns?: number } = {}): ChartSpec {
   const sets: [string, readonly ActivationCurve[]][] = Array.isArray(curves) ? [['current', curves as readonly ActivationCurve[]]] : Object.entries(curves as Record<string, readonly ActivationCurve[]>).filter(([, v]) => v && v.length);
   if (!sets.length) throw new PlotError('no activation curves to plot', { op: 'activationChart', origin: captureOrigin() });
+  const marked = sets.some(([, list]) => list.some((c) => c.convex !== undefined));
+  // the panel title: the activation's name and, per set, how many of its curves are convex
+  const panel = new Map<string, string>();
+  for (const name of new Set(sets.flatMap(([, list]) => list.map((c) => c.name)))) {
+    const counts = sets
+      .map(([when, list]) => {
+        const mine = list.filter((c) => c.name === name && c.convex !== undefined);
+        return mine.length ? `${mine.filter((c) => c.convex).length}/${mine.length} convex ${when === 'current' ? '' : when}`.trim() : '';
+      })
+      .filter(Boolean);
+    panel.set(name, counts.length ? `${name}: ${counts.join(', ')}` : name);
+  }
   const values: Record<string, unknown>[] = [];
-  for (const [when, list] of sets) for (const c of list) c.x.forEach((x, i) => values.push({ activation: c.name, when, channel: c.channel, x, y: c.y[i] }));
+  for (const [when, list] of sets) {
+    for (const c of list) {
+      const shape = c.convex === undefined ? 'not judged' : c.convex ? 'convex' : 'not convex';
+      c.x.forEach((x, i) => values.push({ activation: c.name, panel: panel.get(c.name), when, channel: c.channel, shape, x, y: c.y[i] }));
+    }
+  }
   const domain = sets.map(([w]) => w);
+  const dashes: [string, number[]][] = [['convex', [1, 0]], ['not convex', [5, 3]], ['not judged', [1, 2]]];
+  const present = dashes.filter(([k]) => values.some((v) => v.shape === k));
   return {
     $schema: SCHEMA,
     title: opts.title ?? 'learned activations',
     data: { values },
-    facet: { field: 'activation', type: 'nominal', title: null },
+    facet: { field: 'panel', type: 'nominal', title: null },
     columns: opts.columns ?? 3,
     resolve: { scale: { y: 'independent' } },
     spec: {
@@ -271,8 +291,9 @@ export function activationChart(curves: { before?: readonly ActivationCurve[]; a
         y: { field: 'y', type: 'quantitative', title: 'output' },
         color: { field: 'when', type: 'nominal', title: null, scale: { domain, range: domain.length === 1 ? ['#08519c'] : ['#aab7b8', '#08519c'] } },
         detail: { field: 'channel', type: 'nominal' },
+        ...(marked ? { strokeDash: { field: 'shape', type: 'nominal', title: null, scale: { domain: present.map(([k]) => k), range: present.map(([, d]) => d) } } } : {}),
         opacity: { value: 0.8 },
-        tooltip: [{ field: 'activation' }, { field: 'when' }, { field: 'channel' }, { field: 'x', format: '.3g' }, { field: 'y', format: '.3g' }],
+        tooltip: [{ field: 'activation' }, { field: 'when' }, { field: 'channel' }, { field: 'shape' }, { field: 'x', format: '.3g' }, { field: 'y', format: '.3g' }],
       },
     },
     config: CONFIG,
