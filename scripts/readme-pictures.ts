@@ -8,7 +8,6 @@
  * Run: pnpm exec tsx scripts/readme-pictures.ts   (about half a minute)
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -93,10 +92,8 @@ mkdirSync(dir, { recursive: true });
 const file = join(dir, 'report.html');
 await report({ out: file, title: 'toy classifier: PReLU, SPLASH, APL', graph: toy.step, gradients: toy.probe, history: toy.history, activations: toy.activations, histograms: toy.histograms, explain: toy.step, manifest: { seed: toy.config.seed as number, config: toy.config } });
 try {
-  const requireFromTest = createRequire(fileURLToPath(new URL('../test/package.json', import.meta.url)));
-  const pw = (await import(pathToFileURL(requireFromTest.resolve('playwright-core')).href)) as typeof import('playwright-core') & { default?: typeof import('playwright-core') };
-  const chromium = pw.chromium ?? pw.default!.chromium;
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  const { launchBrowser } = await import('../test/browser'); // the system's Chromium, or npm's
+  const browser = await launchBrowser();
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   await page.goto(pathToFileURL(file).href);
   await page.waitForSelector('body[data-ready="true"]');

@@ -7,7 +7,7 @@
  * dotted line to the forward node whose adjoint it computes.
  */
 import { GraphError, Sym, Tensor, captureOrigin, fmtConstant, fmtType, getOp, hasOp, type Node } from '@gradgraph/core';
-import { EXPLODING_COLOR, GRAD_STOPS, SET3, VANISHING_COLOR, attrs, fmtNum, q, ramp } from './dotutil';
+import { EXPLODING_COLOR, GRAD_STOPS, SET3, VANISHING_COLOR, attrs, fmtNum, leafName, q, ramp } from './dotutil';
 import type { CompiledOverlay, EdgeGrad, Flag, GradientFlow } from './types';
 import { viewOf, type GraphView, type Phase, type Viewable } from './view';
 
@@ -521,7 +521,7 @@ class DotBuilder {
       Object.assign(a, { shape: 'invhouse', style: 'filled', fillcolor: STYLE.input.fill, color: STYLE.input.line });
     } else if (n.op === 'param') {
       const full = String(n.attrs.name);
-      title = full.split('/').pop()!;
+      title = leafName(full);
       const state = n.attrs.trainable === false;
       Object.assign(a, { shape: 'box', style: state ? 'filled,dashed' : 'filled', fillcolor: STYLE.param.fill, color: STYLE.param.line });
       if (state) sub = `state ${type}`;
@@ -588,7 +588,7 @@ class DotBuilder {
   private ghostLine(id: number): string {
     const n = this.view.nodes.get(id);
     const name = `g${id}`;
-    const title = n ? (n.op === 'input' || n.op === 'param' ? String(n.attrs.name).split('/').pop()! : n.op) : `%${id}`;
+    const title = n ? (n.op === 'input' || n.op === 'param' ? leafName(String(n.attrs.name)) : n.op) : `%${id}`;
     this.units.set(name, { id: name, kind: 'ghost', title, node: n ? this.nodeInfo(n) : undefined });
     return `  ${name}${attrs({ id: this.pfx + name, label: label(title, n ? fmtType(n.type) : ''), style: 'rounded,dashed', color: STYLE.ghost.line, fontcolor: STYLE.ghost.text, tooltip: n ? `${this.tooltip(n)}\n(${this.view.phase.get(id)} node, not part of this view)` : `node %${id}` })};`;
   }

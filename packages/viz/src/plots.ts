@@ -11,6 +11,7 @@ import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { EpochRecord, GradientFlow, GradientRecord, History } from './types';
 import type { ActivationCurve } from './activations';
+import { visibleStrings } from './dotutil';
 
 /** A vega-lite specification (a JSON object). */
 export type ChartSpec = Record<string, unknown>;
@@ -32,7 +33,10 @@ export async function renderChart(spec: ChartSpec): Promise<string> {
   if (!spec || typeof spec !== 'object') throw new PlotError('renderChart needs a vega-lite spec object', { op: 'renderChart', origin });
   let compiled;
   try {
-    compiled = vl.compile(spec as unknown as vl.TopLevelSpec).spec;
+    // names in the spec (layers, scopes) as visible text: vega-lite copies sort orders into
+    // expressions, where U+2028 is a line break ("Unexpected token ILLEGAL"), and a control
+    // character in a text mark would make the SVG invalid XML
+    compiled = vl.compile(visibleStrings(spec) as unknown as vl.TopLevelSpec).spec;
   } catch (e) {
     throw new PlotError(`vega-lite rejected the spec: ${(e as Error).message}`, { op: 'renderChart', origin });
   }

@@ -13,6 +13,7 @@ import * as vl from 'vega-lite';
 import type { ActivationCurve } from './activations';
 import { REPORT_CSS, REPORT_JS } from './client';
 import { buildDot, type DotOptions, type UnitInfo } from './dot';
+import { visible } from './dotutil';
 import { GradientProbe } from './gradflow';
 import { passDot } from './compiled';
 import { activationChart, gradientBarChart, gradientHistoryChart, histogramChart, lossChart, renderChart, type ChartSpec, type Histogram, type TrainHistoryLike } from './plots';
@@ -251,13 +252,18 @@ function cleanSvg(svg: string): string {
   return svg.slice(at).replace(/<!--[\s\S]*?-->/g, '');
 }
 
+/** Text for HTML; control characters, line separators and bidi overrides become visible `\u` text. */
 function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  return visible(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-/** JSON safe inside a <script> element. */
+/**
+ * JSON safe inside a <script> element: no `<` (no `</script>`), and the characters JSON.stringify
+ * leaves raw but a page should not hold (C1 controls, U+2028/U+2029, bidi overrides) as `\u`
+ * escapes, which JSON.parse turns back into the names.
+ */
 function jsonForScript(x: unknown): string {
-  return JSON.stringify(x).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(x).replace(/[<\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**

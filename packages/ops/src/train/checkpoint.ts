@@ -114,11 +114,18 @@ let cachedVersion: string | undefined;
  */
 export function libraryVersion(): string {
   if (cachedVersion === undefined) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-      cachedVersion = typeof pkg.version === 'string' ? pkg.version : 'unknown';
-    } catch {
-      cachedVersion = 'unknown';
+    cachedVersion = 'unknown';
+    // src/train/checkpoint.ts in the workspace, dist/index.js once built: two levels or one
+    for (const rel of ['../../package.json', '../package.json']) {
+      try {
+        const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown };
+        if (pkg.name === '@gradgraph/ops' && typeof pkg.version === 'string') {
+          cachedVersion = pkg.version;
+          break;
+        }
+      } catch {
+        // not there: try the next
+      }
     }
   }
   return cachedVersion;
