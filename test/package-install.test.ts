@@ -196,7 +196,7 @@ describe('the packed packages, installed with npm in a fresh project', () => {
 
   it('npx gradgraph --help; gradgraph viz draws the quick start graph, and a graph with a user op via --import', async () => {
     const help = await sh('npx', ['gradgraph', '--help'], { cwd: project, env: npmEnv });
-    expect(help.stdout).toContain('gradgraph viz <model.json>');
+    expect(help.stdout).toContain('gradgraph viz <model.json|model.onnx>');
     expect(help.stdout).toContain('--import <module>');
     // the same command, without npx's start-up
     const gradgraph = (...args: string[]) => sh(join(project, 'node_modules', '.bin', 'gradgraph'), args, { cwd: project });

@@ -149,7 +149,7 @@ function parseViz(args: string[]): VizArgs {
         file = a;
     }
   }
-  if (file === undefined) throw new UsageError('viz needs a model file: gradgraph viz <model.json> -o <out.svg|.dot|.png|.html>');
+  if (file === undefined) throw new UsageError('viz needs a model file: gradgraph viz <model.json|model.onnx> -o <out.svg|.dot|.png|.html>');
   return { file, imports, out, dot, width, title, checkpoint };
 }
 
