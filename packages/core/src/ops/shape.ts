@@ -309,7 +309,7 @@ const sliceOp: OpDef<SliceAttrs> = {
   name: 'slice',
   arity: 1,
   kind: 'shape',
-  doc: 'a block of x: [begin, end) on each axis',
+  doc: 'a block of x: [begin, end) on each axis (a negative begin or end counts from the end)',
   attrs: (raw, [x]) => {
     const r = x.shape.length;
     const begin = intList(raw.begin, 'begin');
@@ -320,6 +320,7 @@ const sliceOp: OpDef<SliceAttrs> = {
       if (b >= 0) return b;
       const d = x.shape[i];
       if (d === null) fail(`a negative begin on axis ${i} needs a known dim`);
+      if (d + b < 0) fail(`begin ${b} is out of range for axis ${i} of size ${d} in ${fmtShape(x.shape)}`);
       return d + b;
     });
     return { begin: b2, end: endRaw as (number | null)[] };
