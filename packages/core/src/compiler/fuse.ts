@@ -130,6 +130,8 @@ export function classify(node: Node, types: TypeOf): NodeClass {
   if (op === 'input' || op === 'param' || op === 'constant') return 'source';
   if (op === 'shapeSize') return 'shapeConst';
   if (VIEW_OPS.has(op)) return 'view';
+  // a run-time sum over no broadcast dims (these shapes are equal) is its input: a view
+  if (op === 'sumLike' && sameShape(types(node.inputs[0]).shape, types(node.id).shape)) return 'view';
   if (hasElementwiseCode(op)) return 'ew';
   const t = node.type;
   if (REDUCE_OPS.has(op)) {

@@ -95,8 +95,8 @@ export const reduceOps: OpDef<any>[] = [
     },
     ({ dy, inputs: [x], output, attrs }) => [api.mul(keep(dy, attrs), api.exp(api.sub(x, keep(output, attrs))))],
   ),
-  argOp('argmax', 'index of the maximum along an axis (first on ties)', (v, best) => v > best),
-  argOp('argmin', 'index of the minimum along an axis (first on ties)', (v, best) => v < best),
+  argOp('argmax', 'index of the maximum along an axis (first on ties; an empty axis is an error)', (v, best) => v > best),
+  argOp('argmin', 'index of the minimum along an axis (first on ties; an empty axis is an error)', (v, best) => v < best),
 ];
 
 interface ArgAttrs extends Attrs {

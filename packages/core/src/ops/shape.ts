@@ -190,9 +190,6 @@ const sumLikeOp: OpDef<Attrs> = {
   kernel: ([x, ref], _a, ctx) => {
     const s = broadcastShapes(x.shape, ref.shape);
     if (!s || !shapeEq(s as Shape, x.shape)) fail(`cannot sum ${fmtShape(x.shape)} down to ${fmtShape(ref.shape)}`);
-    // nothing was broadcast (the common case of a gradient whose open dims could have been):
-    // x itself, which executors copy where they need it, without allocating
-    if (shapeEq(x.shape, ctx.out.shape)) return x;
     return unbroadcastKernel(x, ctx.out.shape);
   },
   // d sumLike(x, ref) = dy broadcast back to x

@@ -352,6 +352,7 @@ function elementwiseSpec(program: Program, k: LoweredKernel, types: (id: number)
       case 'expandDims':
       case 'squeeze':
       case 'reshapeLike':
+      case 'sumLike': // only as a view: nothing to sum at these shapes
       case 'stopGradient':
         e = arg(node.inputs[0]);
         break;
