@@ -278,6 +278,14 @@ describe.each(BACKENDS)('gradients with dims known only at run time (%s backend)
     const grads = grad(h.square().mean(), [x, w, b]);
     const ops = compile(g, { outputs: grads, backend }).source;
     expect(Object.values(ops.nodes).filter((n) => n.op === 'sumLike')).toEqual([]);
+    // reductions keep the batch dim's name: a softmax and a centering written by hand
+    const g2 = new Graph();
+    const v = g2.input('v', [null, 3], 'float64');
+    const e = v.exp();
+    const centered = v.sub(v.mean(-1, true));
+    const loss = e.div(e.sum(-1, true)).mul(centered.div(centered.square().mean(-1, true).add(1e-5).sqrt())).sum();
+    const [dv] = grad(loss, [v]);
+    expect(Object.values(compile(g2, { outputs: [dv], backend }).source.nodes).filter((n) => n.op === 'sumLike')).toEqual([]);
   });
 });
 

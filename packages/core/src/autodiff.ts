@@ -7,7 +7,7 @@
  */
 import * as api from './api';
 import { isFloat } from './dtype';
-import { dimTermsOf, type DimTerm } from './dims';
+import { dimTermsOf, markUserOp, type DimTerm } from './dims';
 import { GradError, GradgraphError, GraphError } from './errors';
 import { Graph, Sym } from './graph';
 import { fmtType, type Node, type TypeInfo } from './ir';
@@ -394,6 +394,7 @@ export function defineOp(
   };
   registerOp(full);
   userOps.add(full.name);
+  markUserOp(full.name);
   return (...args) => {
     const last = args[args.length - 1];
     const attrs = last !== undefined && !(last instanceof Sym) ? (args.pop() as Record<string, unknown>) : {};

@@ -6,9 +6,10 @@
  * Every dim gets a term: its size when known, else the name of a run-time dim. A source's open
  * dim is a fresh name (`%3:0`: dim 0 of node 3). An elementwise op's open dim takes the name its
  * inputs agree on — every input that has that (right-aligned) dim either is statically 1 there or
- * carries that same name — so `x > 0`, `where(x > 0, x, 0)` and `2·x` keep `x`'s names. Any other
- * op's open dims are fresh names. Equal names therefore mean equal sizes at run time; different
- * names mean nothing.
+ * carries that same name — so `x > 0`, `where(x > 0, x, 0)` and `2·x` keep `x`'s names. A built-in
+ * reduction keeps the names of the dims it does not reduce (`mean(x, -1, keepDims)` has `x`'s batch
+ * dim; `softmax(x)` all of `x`'s). Any other op's open dims are fresh names. Equal names therefore
+ * mean equal sizes at run time; different names mean nothing.
  */
 import type { Node } from './ir';
 import { getOp, hasOp } from './registry';
@@ -33,7 +34,7 @@ export function dimTerms(nodeOf: (id: number) => Node, id: number, memo: Map<num
       continue;
     }
     const node = nodeOf(top);
-    const pending = elementwise(node) ? node.inputs.filter((i) => !memo.has(i)) : [];
+    const pending = elementwise(node) ? node.inputs.filter((i) => !memo.has(i)) : reduction(node) && !memo.has(node.inputs[0]) ? [node.inputs[0]] : [];
     if (pending.length) {
       stack.push(...pending);
       continue;
@@ -44,13 +45,46 @@ export function dimTerms(nodeOf: (id: number) => Node, id: number, memo: Map<num
   return memo.get(id)!;
 }
 
+/** Ops registered by users (`defineOp`): their reductions' attributes are not taken on trust. */
+const userOps = new Set<string>();
+
+/** Marks an op as user-defined (called by `defineOp`). */
+export function markUserOp(name: string): void {
+  userOps.add(name);
+}
+
 function elementwise(node: Node): boolean {
   return node.inputs.length > 0 && node.type.shape.includes(null) && hasOp(node.op) && getOp(node.op).kind === 'elementwise';
+}
+
+/** A built-in reduction of its first input whose kept dims can be read off its attributes. */
+function reduction(node: Node): boolean {
+  return node.inputs.length > 0 && node.type.shape.includes(null) && hasOp(node.op) && getOp(node.op).kind === 'reduction' && !userOps.has(node.op) && reducedAxes(node) !== null;
+}
+
+/**
+ * The axes of input 0 a reduction removes or keeps as 1, and whether it keeps them: from
+ * `axes`/`axis` and `keepDims`; an op with `axis` and no `keepDims` whose output has its input's
+ * rank (softmax) reduces nothing away. Null when the attributes don't say.
+ */
+function reducedAxes(node: Node): { axes: number[]; keep: boolean } | null {
+  const a = node.attrs;
+  const keep = a.keepDims === true;
+  if (Array.isArray(a.axes) && a.axes.every((x) => Number.isInteger(x))) return { axes: a.axes as number[], keep };
+  if (Number.isInteger(a.axis)) return 'keepDims' in a ? { axes: [a.axis as number], keep } : { axes: [], keep: true };
+  return null;
 }
 
 function termsOf(node: Node, inputTerms: (id: number) => DimTerm[], nodeOf: (id: number) => Node): DimTerm[] {
   const shape = node.type.shape;
   const fresh = (i: number) => `%${node.id}:${i}`;
+  if (reduction(node)) {
+    const { axes, keep } = reducedAxes(node)!;
+    const inTerms = inputTerms(node.inputs[0]);
+    const kept = inTerms.flatMap((t, j) => (axes.includes(j) ? (keep ? [1] : []) : [t]));
+    if (kept.length !== shape.length) return shape.map((d, i) => d ?? fresh(i));
+    return shape.map((d, i) => d ?? (typeof kept[i] === 'string' ? kept[i] : fresh(i)));
+  }
   if (!elementwise(node)) return shape.map((d, i) => d ?? fresh(i));
   const rank = shape.length;
   const ins = node.inputs.map((i) => ({ rank: nodeOf(i).type.shape.length, terms: inputTerms(i) }));
