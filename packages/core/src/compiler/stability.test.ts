@@ -194,6 +194,8 @@ describe.each(BACKENDS)('stabilize rewrites the gradient graph too: a table at e
     backward: string[];
     /** Which inputs get gradients (default: all). */
     wrt?: number[];
+    /** Declare the first dim of every input `null` (a batch known only at run time). */
+    openBatch?: boolean;
   }
   const row3 = [[1000, -1000, 0], [-1000, 1000, 0.5]];
   const onehot = [[0, 1, 0], [1, 0, 0]];
@@ -235,6 +237,14 @@ describe.each(BACKENDS)('stabilize rewrites the gradient graph too: a table at e
       backward: ['softmax-ratio', 'log-softmax'],
       wrt: [0],
     },
+    'the same cross-entropy with a batch dim known only at run time': {
+      feeds: { x: row3, t: onehot },
+      written: ([x, t]) => { const e = x.exp(); return t.mul(e.div(e.sum(1, true)).log()).sum(1).neg().mean(); },
+      stable: ([x, t]) => t.mul(x.logSoftmax(1)).sum(1).neg().mean(),
+      backward: ['softmax-ratio', 'log-softmax'],
+      wrt: [0],
+      openBatch: true,
+    },
     'naive BCE on σ(logits), logits ±100': {
       feeds: { z: [100, -100, 100, -100, 3], y: [0, 1, 1, 0, 1] },
       written: ([z, y]) => { const s = z.sigmoid(); return y.mul(s.log()).add(api.sub(1, y).mul(api.sub(1, s).log())).neg().mean(); },
@@ -253,9 +263,9 @@ describe.each(BACKENDS)('stabilize rewrites the gradient graph too: a table at e
   /** f(x) and the gradient of Σ f(x)·w (w fixed, so every element's gradient counts). */
   function build(c: Case, f: (x: Sym[]) => Sym) {
     const g = new Graph();
-    const xs = Object.entries(c.feeds).map(([name, v]) => g.input(name, Tensor.from(v, 'float64').shape, 'float64'));
+    const xs = Object.entries(c.feeds).map(([name, v]) => g.input(name, Tensor.from(v, 'float64').shape.map((d, i) => (c.openBatch && i === 0 ? null : d)), 'float64'));
     const y = f(xs);
-    const w = g.constant(Tensor.from(Array.from({ length: Math.max(1, y.shape.reduce<number>((p, d) => p * (d as number), 1)) }, (_, i) => 0.5 + 0.25 * i), 'float64').reshape(y.shape as number[]));
+    const w = g.constant(Tensor.from(Array.from({ length: Math.max(1, y.shape.reduce<number>((p, d) => p * (d ?? 1), 1)) }, (_, i) => 0.5 + 0.25 * i), 'float64').reshape(y.shape.map((d) => d ?? 1)));
     const grads = grad(y.mul(w).sum(), (c.wrt ?? xs.map((_, i) => i)).map((i) => xs[i]));
     return { g, outs: [y, ...grads] };
   }
