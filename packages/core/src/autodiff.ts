@@ -7,7 +7,7 @@
  */
 import * as api from './api';
 import { isFloat } from './dtype';
-import { dimTermsOf, markUserOp, type DimTerm } from './dims';
+import { dimTermsOf, isUserOp, markUserOp, type DimTerm } from './dims';
 import { GradError, GradgraphError, GraphError } from './errors';
 import { Graph, Sym } from './graph';
 import { fmtType, type Node, type TypeInfo } from './ir';
@@ -21,9 +21,6 @@ export interface GradientSource {
   readonly node: Node;
   readonly input: number;
 }
-
-/** Ops registered with `defineOp`: their gradients' shapes are taken on trust only as far as their inputs allow. */
-const userOps = new Set<string>();
 
 /** The terms of a symbol's dims (see dims.ts): equal names are equal sizes at run time. */
 function termsOf(s: Sym): DimTerm[] {
@@ -40,7 +37,7 @@ function termsOf(s: Sym): DimTerm[] {
 function mayBroadcast(from: GradientSource, x: Sym, j: number): boolean {
   const { node, input } = from;
   const def = getOp(node.op);
-  if (def.kind === 'reduction' && !userOps.has(node.op)) return false;
+  if (def.kind === 'reduction' && !isUserOp(node.op)) return false; // a user op is taken on trust only as far as its inputs allow
   if (def.kind === 'matmul' && j >= x.rank - 2) return false;
   const g = x.graph;
   const own = termsOf(x)[j];
@@ -393,7 +390,6 @@ export function defineOp(
     ...def,
   };
   registerOp(full);
-  userOps.add(full.name);
   markUserOp(full.name);
   return (...args) => {
     const last = args[args.length - 1];

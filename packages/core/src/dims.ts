@@ -53,6 +53,11 @@ export function markUserOp(name: string): void {
   userOps.add(name);
 }
 
+/** True for ops registered with `defineOp`. */
+export function isUserOp(name: string): boolean {
+  return userOps.has(name);
+}
+
 function elementwise(node: Node): boolean {
   return node.inputs.length > 0 && node.type.shape.includes(null) && hasOp(node.op) && getOp(node.op).kind === 'elementwise';
 }
