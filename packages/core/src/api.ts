@@ -4,7 +4,7 @@
  * of different dtypes are promoted (bool < int32 < float32 < float64).
  */
 import { isFloat, promote, type DType } from './dtype';
-import { GraphError } from './errors';
+import { GraphError, ShapeError } from './errors';
 import { Graph, Sym, type Operand } from './graph';
 import type { Attrs } from './ir';
 import { captureOrigin } from './origin';
@@ -200,13 +200,26 @@ export const expandDims = (x: Sym, axes: number | readonly number[]): Sym => una
 export const squeeze = (x: Sym, axes?: number | readonly number[]): Sym =>
   unary('squeeze', x, { axes: axes ?? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) });
 /**
- * A block of `x`: `size[i]` elements from `begin[i]` (-1 or omitted: to the end).
+ * The block of `x` that starts at `begin` and has `size` elements on each axis (TensorFlow's
+ * `slice`). A size of `-1` (or a missing `size`) runs to the end of the axis; any other negative
+ * size is an error. A negative `begin` counts from the end (`-1` is the last element; the dim
+ * must then be known).
  * @example x.slice([0, 1], [-1, 2]) // all rows, columns 1..2
+ * @example slice(x, [-2], [-1]) // the last two elements
  */
 export function slice(x: Sym, begin: readonly number[], size?: readonly number[]): Sym {
+  if (!(x instanceof Sym)) throw new GraphError('slice needs a symbol', { op: 'slice', origin: captureOrigin() });
+  const bad = (detail: string) => new ShapeError(detail, { op: 'slice', shapes: [x.shape], origin: captureOrigin() });
+  if (!Array.isArray(begin) || !begin.every(Number.isInteger)) throw bad(`begin must be an array of integers, got ${JSON.stringify(begin)}`);
+  if (size !== undefined && (!Array.isArray(size) || size.length !== begin.length || !size.every(Number.isInteger))) throw bad(`size must be an array of ${begin.length} integers, got ${JSON.stringify(size)}`);
   const end = begin.map((b, i) => {
     const s = size?.[i] ?? -1;
-    return s === -1 ? null : b + s;
+    if (s === -1) return null;
+    if (s < 0) throw bad(`size ${s} on axis ${i} is negative; use -1 for "to the end of the axis"`);
+    if (b >= 0) return b + s;
+    // a negative begin counts from the end: the block ends s elements later, at most at the end
+    if (b + s > 0) throw bad(`begin ${b} with size ${s} runs past the end of axis ${i}`);
+    return b + s === 0 ? null : b + s;
   });
   return unary('slice', x, { begin, end });
 }

@@ -223,3 +223,129 @@ describe.each(BACKENDS)('higher-order helpers (%s backend)', (backend) => {
     expect(run(g, [H], { x: Tensor.from([3, 5], 'float64') })[0].toArray()).toEqual([[10, 6], [6, 0]]);
   });
 });
+
+/**
+ * Gradients of inputs broadcast along a dim known only at run time (issue 12, item 1): two `null`
+ * dims are not the same dim, so the gradient sums at run time where the static shapes can't
+ * tell; where they can (the same run-time dim, or an op that cannot broadcast), it doesn't.
+ */
+describe.each(BACKENDS)('gradients with dims known only at run time (%s backend)', (backend) => {
+  const run = runOn(backend);
+
+  it('the issue: a = [null], b = [null], d sum(a·b)/db fed a = [1,2,3,4], b = [2] is [10]', () => {
+    const g = new Graph();
+    const a = g.input('a', [null], 'float64');
+    const b = g.input('b', [null], 'float64');
+    const [ga, gb] = grad(a.mul(b).sum(), [a, b]);
+    const [va, vb] = run(g, [ga, gb], { a: Tensor.from([1, 2, 3, 4], 'float64'), b: Tensor.from([2], 'float64') });
+    expect(vb.shape).toEqual([1]);
+    expect(Array.from(vb.data)).toEqual([10]);
+    expect(Array.from(va.data)).toEqual([2, 2, 2, 2]);
+    // and the other way round, and with equal sizes (nothing broadcast)
+    const [wa, wb] = run(g, [ga, gb], { a: Tensor.from([3], 'float64'), b: Tensor.from([1, 2, 3], 'float64') });
+    expect([Array.from(wa.data), Array.from(wb.data)]).toEqual([[6], [3, 3, 3]]);
+    const [xa, xb] = run(g, [ga, gb], { a: Tensor.from([1, 2], 'float64'), b: Tensor.from([5, 7], 'float64') });
+    expect([Array.from(xa.data), Array.from(xb.data)]).toEqual([[5, 7], [1, 2]]);
+  });
+
+  it('the trees that crashed in kernels: matmul, scatterAdd and a broadcast chain with open dims', () => {
+    const g = new Graph();
+    const x = g.input('x', [null, null], 'float64');
+    const w = g.input('w', [null, null], 'float64');
+    const s = g.input('s', [null], 'float64');
+    // x·s broadcasts s along x's rows; (x·s)ᵀ·w needs the summed gradient of s, shaped like s
+    const y = x.mul(s).matmul(w).tanh().sum();
+    const [gx, gw, gs] = grad(y, [x, w, s]);
+    const feeds = { x: Tensor.randn([4, 3], 'float64', 1), w: Tensor.randn([3, 2], 'float64', 2), s: Tensor.randn([1], 'float64', 3) };
+    const [vx, vw, vs] = run(g, [gx, gw, gs], feeds);
+    expect([vx.shape, vw.shape, vs.shape]).toEqual([[4, 3], [3, 2], [1]]);
+    // against the same graph with static shapes
+    const h = new Graph();
+    const hx = h.input('x', [4, 3], 'float64');
+    const hw = h.input('w', [3, 2], 'float64');
+    const hs = h.input('s', [1], 'float64');
+    const want = run(h, grad(hx.mul(hs).matmul(hw).tanh().sum(), [hx, hw, hs]), feeds);
+    [vx, vw, vs].forEach((t, i) => Array.from(t.data).forEach((v, k) => expect(v).toBeCloseTo(want[i].data[k], 12)));
+  });
+
+  it('no run-time sum where the shapes decide: a batch dim shared by relu, bias and matmul', () => {
+    const g = new Graph();
+    const x = g.input('x', [null, 4], 'float64');
+    const w = g.param('w', Tensor.randn([4, 3], 'float64', 5));
+    const b = g.param('b', Tensor.randn([3], 'float64', 6));
+    const z = x.matmul(w).add(b);
+    const h = concat([z.greater(0).cast('float64').mul(z), z.mul(2)], 1); // relu, written out
+    const grads = grad(h.square().mean(), [x, w, b]);
+    const ops = compile(g, { outputs: grads, backend }).source;
+    expect(Object.values(ops.nodes).filter((n) => n.op === 'sumLike')).toEqual([]);
+    // reductions keep the batch dim's name: a softmax and a centering written by hand
+    const g2 = new Graph();
+    const v = g2.input('v', [null, 3], 'float64');
+    const e = v.exp();
+    const centered = v.sub(v.mean(-1, true));
+    const loss = e.div(e.sum(-1, true)).mul(centered.div(centered.square().mean(-1, true).add(1e-5).sqrt())).sum();
+    const [dv] = grad(loss, [v]);
+    expect(Object.values(compile(g2, { outputs: [dv], backend }).source.nodes).filter((n) => n.op === 'sumLike')).toEqual([]);
+  });
+});
+
+describe.each(BACKENDS)('custom VJPs: wrong shapes and errors are named (%s backend)', (backend) => {
+  it('a custom VJP returning [3,3] for a [3] input is a GradError naming op, input and both shapes', () => {
+    const wrong = customGrad((x: Sym) => x.sin(), (x, _y, dy) => [dy.reshape([3, 1]).mul(x)], { name: 'wrongShape' });
+    const g = new Graph();
+    const x = g.input('x', [3], 'float64');
+    let err: unknown;
+    try {
+      grad(wrong(x).sum(), [x]);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(GradError);
+    const msg = (err as Error).message;
+    expect(msg).toMatch(/customGrad: the custom VJP "wrongShape" returned a gradient of shape \[3,3\] for input 0 \(input "x" of shape \[3\]\), expected \[3\]/);
+    expect(msg).toMatch(/autodiff\.test\.ts/); // the line that built the custom node
+    // a gradient in the broadcast output shape is fine: the loop sums it down
+    const scaled = customGrad((a: Sym, m: Sym) => a.mul(m), (_a, m, _y, dy) => [dy.mul(m), null], { name: 'scaledRows' });
+    const h = new Graph();
+    const a = h.input('a', [3], 'float64');
+    const m = h.input('m', [2, 3], 'float64');
+    const [da] = grad(scaled(a, m).sum(), [a]);
+    const [v] = compile(h, { outputs: [da], backend }).run({ a: Tensor.from([1, 2, 3], 'float64'), m: Tensor.from([[1, 2, 3], [4, 5, 6]], 'float64') });
+    expect(Array.from(v.data)).toEqual([5, 7, 9]);
+  });
+
+  it('built-in rules keep their broadcast gradients (matmul batch dims, broadcastTo, add)', () => {
+    const g = new Graph();
+    const a = g.input('a', [2, 3, 4], 'float64');
+    const w = g.input('w', [4, 5], 'float64');
+    const c = g.input('c', [1, 5], 'float64');
+    const [dw, dc] = grad(a.matmul(w).add(c).broadcastTo([6, 2, 3, 5]).sum(), [w, c]);
+    expect([dw.shape, dc.shape]).toEqual([[4, 5], [1, 5]]);
+  });
+
+  it('a VJP that throws is wrapped with the op, scope and source line', () => {
+    const boom = customGrad((x: Sym) => x.exp(), () => {
+      throw new TypeError('cannot read properties of undefined');
+    }, { name: 'boom' });
+    const g = new Graph();
+    const x = g.input('x', [2], 'float64');
+    const y = g.scope('layer', () => boom(x));
+    let err: unknown;
+    try {
+      grad(y.sum(), [x]);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(GradError);
+    const e = err as GradError;
+    expect(e.message).toMatch(/^customGrad: the custom VJP "boom" threw TypeError: cannot read properties of undefined/);
+    expect(e.scope).toBe('layer');
+    expect(e.origin).toMatch(/autodiff\.test\.ts:\d+/);
+    expect((e as { cause?: unknown }).cause).toBeInstanceOf(TypeError);
+    // a defineOp rule likewise
+    const bad = defineOp({ name: `testThrowingVjp_${backend}`, arity: 1, kind: 'elementwise', infer: ([t]) => t, kernel: ([t]) => t.clone(), vjp: () => { throw new Error('no rule yet'); } });
+    const h = new Graph();
+    const z = h.input('z', [2], 'float64');
+    expect(() => grad(bad(z).sum(), [z])).toThrow(/testThrowingVjp_\w+: the VJP rule of testThrowingVjp_\w+ threw Error: no rule yet[\s\S]*autodiff\.test\.ts/);
+  });
+});

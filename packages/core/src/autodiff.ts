@@ -7,43 +7,142 @@
  */
 import * as api from './api';
 import { isFloat } from './dtype';
-import { GradError, GraphError } from './errors';
+import { dimTermsOf, isUserOp, markUserOp, type DimTerm } from './dims';
+import { GradError, GradgraphError, GraphError } from './errors';
 import { Graph, Sym } from './graph';
-import { fmtType } from './ir';
+import { fmtType, type Node, type TypeInfo } from './ir';
 import { captureOrigin } from './origin';
 import { getOp, isDifferentiable, registerOp, hasOp, traits, type OpDef, type OpTraits } from './registry';
 import { fmtShape, isStatic, shapeEq, sizeOf, type SymShape } from './shape';
 import { Tensor } from './tensor';
 
+/** Where a gradient comes from: input `input` of `node`, whose VJP made it. */
+export interface GradientSource {
+  readonly node: Node;
+  readonly input: number;
+}
+
+/** The terms of a symbol's dims (see dims.ts): equal names are equal sizes at run time. */
+function termsOf(s: Sym): DimTerm[] {
+  const g = s.graph;
+  return dimTermsOf(g, (id) => g.node(id), s.id);
+}
+
 /**
- * Sums `g` (shaped like a broadcast of `x`) down to `x`'s shape. Static shapes give a static
- * `sum`; when a dim is unknown until run time and it can't be told whether it was broadcast,
- * `sumLike` decides at run time.
+ * Whether the op of `from` can have broadcast its input along dim `j` of that input, whose size is
+ * known only at run time. Reductions (built in) never broadcast; a matmul broadcasts only its batch
+ * dims; any other op only where another of its inputs has that (right-aligned) dim and that dim is
+ * not provably the same size — statically 1, or the same run-time dim.
  */
-export function unbroadcast(g: Sym, x: Sym): Sym {
+function mayBroadcast(from: GradientSource, x: Sym, j: number): boolean {
+  const { node, input } = from;
+  const def = getOp(node.op);
+  if (def.kind === 'reduction' && !isUserOp(node.op)) return false; // a user op is taken on trust only as far as its inputs allow
+  if (def.kind === 'matmul' && j >= x.rank - 2) return false;
+  const g = x.graph;
+  const own = termsOf(x)[j];
+  return node.inputs.some((id, k) => {
+    if (k === input || id === x.id) return false;
+    const other = g.sym(id);
+    const at = j - (x.rank - other.rank);
+    if (at < 0) return false;
+    const t = termsOf(other)[at];
+    return t !== 1 && t !== own;
+  });
+}
+
+/**
+ * Sums `g` (a gradient shaped like `x` broadcast by the op that used it) down to `x`'s shape.
+ * Static shapes give a static `sum`; where a dim is known only at run time and the shapes can't
+ * tell whether it was broadcast, `sumLike` decides at run time. Two open dims count as the same
+ * only when they provably are (the same run-time dim, see dims.ts), or when `from` — the op whose
+ * VJP made `g` — cannot have broadcast `x` along that dim.
+ */
+export function unbroadcast(g: Sym, x: Sym, from?: GradientSource): Sym {
   const gs = g.shape;
   const xs = x.shape;
-  if (shapeEq(gs, xs)) return g;
   const lead = gs.length - xs.length;
-  if (lead < 0) throw new GradError(`gradient of shape ${fmtShape(gs)} has lower rank than its input ${fmtShape(xs)}`);
+  if (lead < 0) throw new GradError(`gradient of shape ${fmtShape(gs)} has lower rank than its input ${fmtShape(xs)}`, { op: from?.node.op, shapes: [gs, xs] });
   const axes: number[] = [];
+  let atRunTime = false;
   for (let i = 0; i < gs.length; i++) {
     if (i < lead) {
       axes.push(i);
       continue;
     }
-    const xd = xs[i - lead];
+    const j = i - lead;
+    const xd = xs[j];
     const gd = gs[i];
-    if (xd === gd || (xd !== null && xd !== 1 && gd === null)) continue; // not broadcast
     if (xd === 1) {
       if (gd !== 1) axes.push(i);
       continue;
     }
-    return api.sumLike(g, x); // x's dim unknown, g's known: decided at run time
+    if (xd !== null) {
+      if (gd !== null && gd !== xd) throw new GradError(`gradient of shape ${fmtShape(gs)} cannot be summed down to ${fmtShape(xs)}`, { op: from?.node.op, shapes: [gs, xs] });
+      continue; // g's dim is x's known size
+    }
+    // x's dim is open: is g's the same run-time dim?
+    if (gd === 1) continue;
+    if (gd === null && (termsOf(g)[i] === termsOf(x)[j] || (from !== undefined && !mayBroadcast(from, x, j)))) continue;
+    atRunTime = true;
   }
+  if (atRunTime) return api.sumLike(g, x);
   let out = axes.length ? api.sum(g, axes, true) : g;
   if (lead > 0) out = api.squeeze(out, [...Array(lead).keys()]);
   return out;
+}
+
+/**
+ * Checks the gradient `r` a VJP returned for input `k` (`x`) of `node`. It must have `x`'s shape,
+ * or be larger only where the op broadcast `x` to its output: extra leading dims and dims where
+ * `x` has 1, each of the output's size there. Anything else (a `[3,3]` gradient for a `[3]`
+ * input of an elementwise op) is a wrong rule, not something to sum away.
+ */
+function checkGradientShape(r: Sym, x: Sym, node: Node, k: number, what: string): void {
+  const rs = r.shape;
+  const xs = x.shape;
+  const out = node.type.shape;
+  const fits = (a: number | null, b: number | null) => a === null || b === null || a === b;
+  let ok = rs.length >= xs.length;
+  for (let i = 1; ok && i <= rs.length; i++) {
+    const rd = rs[rs.length - i];
+    const xd = i <= xs.length ? xs[xs.length - i] : undefined;
+    if (xd !== undefined && xd !== 1 && fits(rd, xd)) continue; // x's own dim
+    if (xd === 1 && rd === 1) continue;
+    // a broadcast dim: the output must have it, of r's size
+    ok = i <= out.length && fits(rd, out[out.length - i]) && (xd === undefined || xd === 1 || xd === null);
+  }
+  if (!ok) {
+    throw new GradError(`${what} returned a gradient of shape ${fmtShape(rs)} for input ${k} (${describeInput(x)}), expected ${fmtShape(xs)}${shapeEq(out, xs) ? '' : ` or a broadcast of it to the output shape ${fmtShape(out)}`}`, {
+      op: node.op,
+      shapes: [rs, xs],
+      scope: node.scope,
+      origin: node.origin,
+      node: node.id,
+    });
+  }
+}
+
+function describeInput(x: Sym): string {
+  return x.name !== undefined && (x.op === 'input' || x.op === 'param') ? `${x.op} "${x.name}" of shape ${fmtShape(x.shape)}` : `%${x.id} ${x.op} of shape ${fmtShape(x.shape)}`;
+}
+
+/** How a node's VJP rule is named in errors: the op, and a custom gradient's own name. */
+function ruleName(node: Node): string {
+  return node.op === CUSTOM_OP ? `the custom VJP "${String(node.attrs.name)}"` : `the VJP rule of ${node.op}`;
+}
+
+/** Wraps an error thrown by a VJP rule with the node's op, scope and source line (like kernel errors). */
+function vjpError(e: unknown, node: Node, types: readonly TypeInfo[]): Error {
+  const ctx = { op: node.op, shapes: types.map((t) => t.shape), dtypes: types.map((t) => t.dtype), scope: node.scope, origin: node.origin, node: node.id };
+  if (e instanceof GradgraphError) {
+    if (e.origin) return e;
+    const Ctor = e.constructor as new (d: string, c: object) => GradgraphError;
+    return new Ctor(e.detail, ctx);
+  }
+  const err = new GradError(`${ruleName(node)} threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`, ctx);
+  (err as { cause?: unknown }).cause = e;
+  return err;
 }
 
 /**
@@ -104,18 +203,25 @@ export function grad(y: Sym, xs: readonly Sym[] | Sym, dy?: Sym): Sym[] {
     const needsGrad = node.inputs.map((i) => onPath.has(i) && isFloat(g.node(i).type.dtype));
     if (!needsGrad.some(Boolean)) continue;
     const inputs = node.inputs.map((i) => new Sym(g, i));
-    const results = g.withAdjoint(id, () => def.vjp({ inputs, output: new Sym(g, id), dy: adj, attrs: node.attrs, node, needsGrad }));
+    let results: readonly (Sym | null)[];
+    try {
+      results = g.withAdjoint(id, () => def.vjp({ inputs, output: new Sym(g, id), dy: adj, attrs: node.attrs, node, needsGrad }));
+    } catch (e) {
+      throw vjpError(e, node, inputs.map((x) => x.node.type));
+    }
+    const what = ruleName(node);
     if (!Array.isArray(results) || results.length !== inputs.length) {
-      throw new GradError(`the VJP rule returned ${Array.isArray(results) ? results.length : 'no array'} gradients for ${inputs.length} inputs`, { op: node.op, scope: node.scope, origin: node.origin });
+      throw new GradError(`${what} returned ${Array.isArray(results) ? results.length : 'no array of'} gradients for ${inputs.length} inputs`, { op: node.op, scope: node.scope, origin: node.origin, node: node.id });
     }
     results.forEach((r, k) => {
       if (!needsGrad[k] || r === null || r === undefined) return;
       const x = inputs[k];
-      if (!(r instanceof Sym) || r.graph !== g) throw new GradError(`the VJP rule returned a non-symbol for input ${k}`, { op: node.op, scope: node.scope, origin: node.origin });
-      if (r.dtype !== x.dtype) throw new GradError(`the VJP rule returned ${r.dtype} for input ${k}, which is ${x.dtype}`, { op: node.op, dtypes: [r.dtype, x.dtype], scope: node.scope, origin: node.origin });
-      const u = g.withAdjoint(id, () => unbroadcast(r, x));
+      if (!(r instanceof Sym) || r.graph !== g) throw new GradError(`${what} returned a non-symbol for input ${k}`, { op: node.op, scope: node.scope, origin: node.origin, node: node.id });
+      if (r.dtype !== x.dtype) throw new GradError(`${what} returned ${r.dtype} for input ${k}, which is ${x.dtype}`, { op: node.op, dtypes: [r.dtype, x.dtype], scope: node.scope, origin: node.origin, node: node.id });
+      checkGradientShape(r, x, node, k, what);
+      const u = g.withAdjoint(id, () => unbroadcast(r, x, { node, input: k }));
       if (!compatible(u.shape, x.shape)) {
-        throw new GradError(`the VJP rule returned shape ${fmtShape(r.shape)} for input ${k} of shape ${fmtShape(x.shape)}`, { op: node.op, shapes: [r.shape, x.shape], scope: node.scope, origin: node.origin });
+        throw new GradError(`${what} returned shape ${fmtShape(r.shape)} for input ${k} of shape ${fmtShape(x.shape)}`, { op: node.op, shapes: [r.shape, x.shape], scope: node.scope, origin: node.origin, node: node.id });
       }
       const list2 = contributions.get(x.id);
       if (list2) list2.push(u);
@@ -132,12 +238,41 @@ function compatible(a: SymShape, b: SymShape): boolean {
 // ---- custom gradients ----------------------------------------------------------------------
 
 export type CustomVjp = (...args: Sym[]) => readonly (Sym | null)[];
-const customVjps = new Map<string, { vjp: CustomVjp; arity: number }>();
+
+/** One `customGrad` definition of this process. */
+interface CustomDef {
+  readonly name: string;
+  readonly vjp: CustomVjp;
+  readonly arity: number;
+}
+
+/**
+ * Custom gradients by process-local id (what a node built here refers to: exact even when two
+ * definitions share a name), and by name (what a saved graph refers to).
+ */
+const customById = new Map<string, CustomDef>();
+const customByName = new Map<string, string[]>();
 let customCount = 0;
 
 const CUSTOM_OP = 'customGrad';
 
-/** The node that carries a custom VJP: its value is its last input, `f(...xs)`. */
+/**
+ * The process-local id of the custom gradient called `name`, for a graph loaded from a document
+ * (which names it): a `GraphError` when no definition or more than one has that name.
+ */
+function resolveCustom(name: unknown): string {
+  if (typeof name !== 'string' || !name) throw new GraphError(`a customGrad node needs the name of its custom gradient, got ${JSON.stringify(name)}`, { op: CUSTOM_OP });
+  const ids = customByName.get(name) ?? [];
+  if (ids.length === 0) throw new GraphError(`no custom gradient named "${name}" is defined in this process: create it with customGrad(f, vjp, { name: '${name}' }) before loading`, { op: CUSTOM_OP });
+  if (ids.length > 1) throw new GraphError(`the custom gradient name "${name}" is ambiguous: ${ids.length} customGrad definitions in this process have it; give each its own name ({ name })`, { op: CUSTOM_OP });
+  return ids[0];
+}
+
+/**
+ * The node that carries a custom VJP: its value is its last input, `f(...xs)`. Its attributes
+ * are the custom gradient's name (saved with the graph) and `fn`, the id of the definition in
+ * this process (not saved: a loaded graph finds its definition by name).
+ */
 const customGradOp: OpDef<{ fn: string; name: string }> = {
   name: CUSTOM_OP,
   arity: { min: 1 },
@@ -145,17 +280,21 @@ const customGradOp: OpDef<{ fn: string; name: string }> = {
   // the value is f's result, the last input; the xs are there for the gradient only
   traits: traits({ elementwise: true, dataInputs: 'last', finiteIfInputsFinite: (_a, ins) => [ins.length - 1] }),
   doc: 'f(...xs) with a user-provided VJP: the value is the last input, the gradient the user rule',
-  attrs: (raw) => ({ fn: raw.fn as string, name: (raw.name as string) ?? 'custom' }),
+  attrs: (raw) => {
+    const fn = raw.fn;
+    if (typeof fn === 'string' && customById.get(fn)?.name === raw.name) return { fn, name: raw.name as string };
+    return { fn: resolveCustom(raw.name), name: raw.name as string };
+  },
   infer: (ins) => ins[ins.length - 1],
   kernel: (ins) => ins[ins.length - 1].clone(),
   // the user's rule gives the xs' gradients; f's own nodes get none, so grad never looks inside f
   vjp: ({ inputs, output, dy, attrs, node }) => {
-    const entry = customVjps.get(attrs.fn);
+    const entry = customById.get(attrs.fn);
     if (!entry) throw new GradError(`the custom gradient "${attrs.name}" is not defined in this process; re-create it with customGrad`, { op: CUSTOM_OP, origin: node.origin });
     const xs = inputs.slice(0, -1);
     const gs = entry.vjp(...xs, output, dy);
     if (!Array.isArray(gs) || gs.length !== xs.length) {
-      throw new GradError(`custom VJP "${attrs.name}" returned ${Array.isArray(gs) ? gs.length : 'no array of'} gradients for ${xs.length} inputs`, { op: CUSTOM_OP, scope: node.scope, origin: node.origin });
+      throw new GradError(`the custom VJP "${attrs.name}" returned ${Array.isArray(gs) ? gs.length : 'no array of'} gradients for ${xs.length} inputs`, { op: CUSTOM_OP, scope: node.scope, origin: node.origin });
     }
     return [...gs, null];
   },
@@ -165,15 +304,23 @@ if (!hasOp(CUSTOM_OP)) registerOp(customGradOp);
 
 /**
  * `f` with a gradient you provide. `vjp(...xs, y, dy)` returns one gradient symbol (or null) per
- * input; it is itself symbolic, so higher-order gradients go through it.
+ * input, of that input's shape (or of the output's shape where `f` broadcast the input); it is
+ * itself symbolic, so higher-order gradients go through it.
+ *
+ * `name` (default: `f`'s function name, else `"custom"`) is how a saved graph refers to this
+ * gradient: `Graph.fromJSON` finds the definition by name, and refuses a document whose name no
+ * definition or more than one definition in the loading process has. Name the custom gradients
+ * of graphs you save, uniquely.
  * @example
- * const safeLog = customGrad((x) => x.log(), (x, y, dy) => [dy.div(x.maximum(1e-12))]);
+ * const safeLog = customGrad((x) => x.log(), (x, y, dy) => [dy.div(x.maximum(1e-12))], { name: 'safeLog' });
  */
 export function customGrad<F extends (...xs: Sym[]) => Sym>(f: F, vjp: (...args: Sym[]) => readonly (Sym | null)[], opts: { name?: string } = {}): F {
   if (typeof f !== 'function' || typeof vjp !== 'function') throw new GraphError('customGrad(f, vjp) needs two functions', { op: CUSTOM_OP, origin: captureOrigin() });
-  const fn = `custom${customCount++}`;
   const name = opts.name ?? (f.name || 'custom');
-  customVjps.set(fn, { vjp, arity: f.length });
+  if (typeof name !== 'string' || !name) throw new GraphError(`a custom gradient's name must be a non-empty string, got ${JSON.stringify(opts.name)}`, { op: CUSTOM_OP, origin: captureOrigin() });
+  const fn = `custom${customCount++}`;
+  customById.set(fn, { name, vjp, arity: f.length });
+  customByName.set(name, [...(customByName.get(name) ?? []), fn]);
   const wrapped = (...xs: Sym[]): Sym => {
     if (!xs.length || !xs.every((x) => x instanceof Sym)) throw new GraphError(`custom function "${name}" takes symbols`, { op: CUSTOM_OP, origin: captureOrigin() });
     const g = xs[0].graph;
@@ -247,6 +394,7 @@ export function defineOp(
     traits: traits(def.traits ?? {}),
   };
   registerOp(full);
+  markUserOp(full.name);
   return (...args) => {
     const last = args[args.length - 1];
     const attrs = last !== undefined && !(last instanceof Sym) ? (args.pop() as Record<string, unknown>) : {};

@@ -10,6 +10,7 @@ import './ops/index'; // registers the built-in primitives wherever graphs are b
 import { isDType, type DType } from './dtype';
 import { GradgraphError, GraphError, OpDefError, ShapeError, UpdateError } from './errors';
 import { fmtType, type Attrs, type Node, type TypeInfo } from './ir';
+import { nodeKey } from './key';
 import { captureOrigin } from './origin';
 import { getOp } from './registry';
 import { graphFromJSON, graphToJSON, type GraphDocument } from './serialize';
@@ -222,7 +223,7 @@ export class Graph {
   }
 
   private addNode(op: string, inputs: number[], attrs: Attrs, type: TypeInfo): Sym {
-    const key = consKey(op, inputs, attrs, type.dtype) ?? `${op}#unique${this._uniqueConst++}`;
+    const key = nodeKey(op, inputs, attrs, type.dtype) ?? `${op}#unique${this._uniqueConst++}`;
     const hit = this._cons.get(key);
     if (hit !== undefined) return new Sym(this, hit);
     const id = this._nodes.length;
@@ -306,7 +307,7 @@ export class Graph {
   _load(nodes: readonly Node[], values: ReadonlyMap<string, Tensor>, rngCounter: number, collections: Readonly<Record<string, readonly CollectionItem[]>> = {}): void {
     if (this._nodes.length) throw new GraphError('can only load into an empty graph', { op: 'Graph.fromJSON' });
     for (const node of nodes) {
-      const key = consKey(node.op, [...node.inputs], node.attrs, node.type.dtype) ?? `${node.op}#unique${this._uniqueConst++}`;
+      const key = nodeKey(node.op, node.inputs, node.attrs, node.type.dtype) ?? `${node.op}#unique${this._uniqueConst++}`;
       this._nodes.push(node);
       if (!this._cons.has(key)) this._cons.set(key, node.id);
       const name = node.attrs.name as string;
@@ -435,26 +436,6 @@ export class Graph {
     for (const [name, t] of state.values) this._values.get(this._vars.get(name)!)!.data.set(t.data);
     this.rngCounter = state.rngCounter;
   }
-}
-
-/** Hash-consing key, or null for nodes that must stay unique (large constants). */
-function consKey(op: string, inputs: number[], attrs: Attrs, dtype: DType): string | null {
-  let unique = false;
-  const enc = (v: unknown): string => {
-    if (v instanceof Tensor) {
-      if (v.size > 256) {
-        unique = true;
-        return '';
-      }
-      return `T${v.dtype}${fmtShape(v.shape)}(${Array.from(v.data, (x) => (Object.is(x, -0) ? '-0' : String(x))).join(',')})`;
-    }
-    if (Array.isArray(v)) return `[${v.map(enc).join(',')}]`;
-    if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${k}:${enc((v as Record<string, unknown>)[k])}`).join(',')}}`;
-    if (typeof v === 'number' && Object.is(v, -0)) return '-0';
-    return JSON.stringify(v) ?? 'undefined';
-  };
-  const key = `${op}|${dtype}|${inputs.join(',')}|${enc(attrs)}`;
-  return unique ? null : key;
 }
 
 function describe(x: unknown): string {

@@ -10,7 +10,7 @@ export * from './errors';
 export { Tensor, type Nested } from './tensor';
 export { Graph, Sym, assertShape, type CollectionItem, type GraphOptions, type GraphState, type InputOptions, type Operand, type ParamOptions } from './graph';
 export * from './api';
-export { grad, customGrad, hvp, jacobian, hessian, defineOp, unbroadcast } from './autodiff';
+export { grad, customGrad, hvp, jacobian, hessian, defineOp, unbroadcast, type GradientSource } from './autodiff';
 export { compile, Executable, buildProgram, validateFeeds, BACKENDS, DEFAULT_BACKEND, type Backend, type CompileOptions, type Feeds } from './compile';
 export { registerBackend, findBackend, listBackends, type BackendDef, type BackendOptions, type ProgramRunner, type Validate } from './backends';
 export {

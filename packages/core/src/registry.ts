@@ -109,6 +109,8 @@ export interface OpTraits {
   readonly reduction: boolean;
   /** The result is the data input's elements in the same order (reshape-like): it can share the input's storage. */
   readonly view: boolean;
+  /** The result is the data input itself when the two shapes agree (a run-time `sumLike` over nothing): then it is a view. */
+  readonly identityOnSameShape: boolean;
   /** f(a, b) = f(b, a): the compiler may order the operands, and patterns match either way round. */
   readonly commutative: boolean;
   /** The result's run-time shape is exactly input 0's (unary elementwise ops, cast, softmax). */
@@ -125,6 +127,7 @@ const TRAIT_DEFAULTS: OpTraits = Object.freeze({
   elementwise: false,
   reduction: false,
   view: false,
+  identityOnSameShape: false,
   commutative: false,
   shapePreserving: false,
   broadcasting: false,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compile, grad, Graph, printProgram, buildProgram, SerializationError, Tensor, verifyGraph, randomNormalLike } from './index';
+import { compile, customGrad, defineOp, grad, Graph, printProgram, buildProgram, SerializationError, Tensor, verifyGraph, randomNormalLike, type Sym } from './index';
 
 function model() {
   const g = new Graph({ seed: 11 });
@@ -89,5 +89,119 @@ describe('graph serialization', () => {
     expectRefusal((d) => (d.values['dense/kernel'].shape = [2, 3]), /value of "dense\/kernel" is float32\[2,3\], the param is float32\[3,2\]/);
     expectRefusal((d) => (d.values.ghost = d.values.steps), /value for "ghost", which is not a param/);
     expectRefusal((d) => (d.nodes[1].id = 5), /node 1 has id 5/);
+  });
+});
+
+describe('custom gradients and user ops are saved by name', () => {
+  // two custom gradients; the saved graph uses the second. The old format referred to it by
+  // creation index ("custom1"), so a process that defined them in the other order used the first.
+  const square = customGrad((x: Sym) => x.mul(x), (x, _y, dy) => [dy.mul(x).mul(2)], { name: 'trust.square' });
+  const softplusish = customGrad((x: Sym) => x.exp().add(1).log(), (x, _y, dy) => [dy.mul(x.sigmoid())], { name: 'trust.softplus' });
+
+  function saved() {
+    const g = new Graph();
+    const x = g.input('x', [2], 'float64');
+    const y = softplusish(x).sum();
+    return { doc: JSON.parse(JSON.stringify(g.toJSON())), x, y };
+  }
+  const gradOf = (h: Graph, yId: number) => {
+    const [dx] = grad(h.sym(yId), [h.byName('x')!]);
+    return Array.from(compile(h, { outputs: [dx] }).run({ x: Tensor.from([0.5, -1], 'float64') })[0].data);
+  };
+  const sig = (v: number) => 1 / (1 + Math.exp(-v));
+
+  it('a document names the custom gradient, not its creation index, and loads by that name', () => {
+    const { doc, y } = saved();
+    const node = doc.nodes.find((n: { op: string }) => n.op === 'customGrad');
+    expect(node.attrs).toEqual({ name: 'trust.softplus' });
+    const got = gradOf(Graph.fromJSON(doc), y.id);
+    expect(got[0]).toBeCloseTo(sig(0.5), 14);
+    expect(got[1]).toBeCloseTo(sig(-1), 14);
+  });
+
+  it('an old document pointing at another definition by index still gets the named one', () => {
+    const { doc, y } = saved();
+    // what "custom0" meant in a process that created trust.square first: the wrong VJP (2x·dy)
+    const other = new Graph();
+    const wrongFn = square(other.input('z', [1], 'float64')).node.attrs.fn;
+    doc.nodes.find((n: { op: string }) => n.op === 'customGrad').attrs.fn = wrongFn;
+    const got = gradOf(Graph.fromJSON(doc), y.id);
+    expect(got.map((v) => +v.toFixed(2))).toEqual([0.62, 0.27]);
+  });
+
+  it('refuses a document whose custom gradient is missing or ambiguous, naming it', () => {
+    const { doc } = saved();
+    doc.nodes.find((n: { op: string }) => n.op === 'customGrad').attrs.name = 'trust.nowhere';
+    expect(() => Graph.fromJSON(doc)).toThrow(SerializationError);
+    expect(() => Graph.fromJSON(doc)).toThrow(/node \d+ \(customGrad\): no custom gradient named "trust\.nowhere" is defined in this process: create it with customGrad\(f, vjp, \{ name: 'trust\.nowhere' \}\) before loading/);
+    // two definitions with one name: a graph built here knows which; a loaded one cannot
+    const a = customGrad((x: Sym) => x.sin(), (x, _y, dy) => [dy.mul(x.cos())], { name: 'trust.twice' });
+    customGrad((x: Sym) => x.sin(), (_x, _y, dy) => [dy], { name: 'trust.twice' });
+    const g = new Graph();
+    const x = g.input('x', [2], 'float64');
+    const y = a(x).sum();
+    const [dx] = grad(y, [x]);
+    expect(Array.from(compile(g, { outputs: [dx] }).run({ x: Tensor.from([0, 0], 'float64') })[0].data)).toEqual([1, 1]);
+    expect(() => Graph.fromJSON(JSON.stringify(g.toJSON()))).toThrow(/the custom gradient name "trust\.twice" is ambiguous: 2 customGrad definitions in this process have it; give each its own name/);
+  });
+
+  it('the default name is the function’s name, else "custom"', () => {
+    const g = new Graph();
+    const x = g.input('x', [2], 'float64');
+    const named = customGrad(function trustHalf(v: Sym) {
+      return v.mul(0.5);
+    }, (_v, _y, dy) => [dy.mul(0.5)]);
+    const anonymous = customGrad((v: Sym) => v.mul(3), (_v, _y, dy) => [dy.mul(3)]);
+    expect(named(x).node.attrs.name).toBe('trustHalf');
+    expect(anonymous(x).node.attrs.name).toBe('custom');
+  });
+
+  it('a defineOp op is referred to by its op name: loads where defined, refused by name where not', () => {
+    const twice = defineOp({ name: 'trustTwice', arity: 1, kind: 'elementwise', infer: ([t]) => t, kernel: ([t]) => { const o = t.clone(); o.data.forEach((v, i) => (o.data[i] = 2 * v)); return o; }, vjp: ({ dy }) => [dy.mul(2)] });
+    const g = new Graph();
+    const x = g.input('x', [2], 'float64');
+    const y = twice(x).sum();
+    const doc = JSON.parse(JSON.stringify(g.toJSON()));
+    const h = Graph.fromJSON(doc);
+    const [dx] = grad(h.sym(y.id), [h.byName('x')!]);
+    expect(Array.from(compile(h, { outputs: [h.sym(y.id), dx] }).run({ x: Tensor.from([1, 2], 'float64') }).flatMap((t) => Array.from(t.data)))).toEqual([6, 2, 2]);
+    doc.nodes.find((n: { op: string }) => n.op === 'trustTwice').op = 'trustThrice';
+    expect(() => Graph.fromJSON(doc)).toThrow(/node 1 uses op "trustThrice", which is not registered in this process \(define it with defineOp before loading\)/);
+  });
+});
+
+describe('Graph.fromJSON stores the attributes the op normalizes, as building does', () => {
+  function doc(axes: unknown) {
+    const g = new Graph();
+    const x = g.input('x', [2, 3], 'float64');
+    const s = x.sum([1]);
+    const d = JSON.parse(JSON.stringify(g.toJSON()));
+    d.nodes[s.id].attrs.axes = axes;
+    return { d, s };
+  }
+  const feeds = { x: Tensor.from([[1, 2, 3], [4, 5, 6]], 'float64') };
+
+  it('axes: [-1] is stored as [1] (it gave a wrong answer)', () => {
+    const { d, s } = doc([-1]);
+    const h = Graph.fromJSON(d);
+    expect(h.node(s.id).attrs.axes).toEqual([1]);
+    expect(Array.from(compile(h, { outputs: [h.sym(s.id)] }).run(feeds)[0].data)).toEqual([6, 15]);
+    // and hash-consing sees the same node the builder would make
+    expect(h.byName('x')!.sum([-1]).id).toBe(s.id);
+  });
+
+  it('axes: null is stored as every axis, with the recorded type checked against it (it was a TypeError in fuse)', () => {
+    const { d, s } = doc(null);
+    d.nodes[s.id].type.shape = [];
+    const h = Graph.fromJSON(d);
+    expect(h.node(s.id).attrs.axes).toEqual([0, 1]);
+    expect(compile(h, { outputs: [h.sym(s.id)] }).run(feeds)[0].item()).toBe(21);
+    expect(compile(h, { outputs: [h.sym(s.id)], backend: 'interpreter' }).run(feeds)[0].item()).toBe(21);
+  });
+
+  it('attributes the op refuses are a SerializationError naming the node', () => {
+    const { d } = doc([7]);
+    expect(() => Graph.fromJSON(d)).toThrow(SerializationError);
+    expect(() => Graph.fromJSON(d)).toThrow(/node 1 \(sum\): /);
   });
 });

@@ -5,7 +5,7 @@
  * refuses a corrupt or mismatched document with a `SerializationError` naming what is wrong.
  */
 import { allocArray, bytesPer, isDType, type DType, type TypedArray } from './dtype';
-import { SerializationError } from './errors';
+import { SerializationError, type GradgraphError } from './errors';
 import { Graph, type CollectionItem } from './graph';
 import { fmtType, type Attrs, type Node, type TypeInfo } from './ir';
 import { getOp, hasOp } from './registry';
@@ -98,7 +98,7 @@ export function graphToJSON(g: Graph): GraphDocument {
       id: n.id,
       op: n.op,
       inputs: [...n.inputs],
-      attrs: encodeAttr(n.attrs) as Record<string, unknown>,
+      attrs: encodeAttr(savedAttrs(n.op, n.attrs)) as Record<string, unknown>,
       type: { dtype: n.type.dtype, shape: [...n.type.shape] },
       scope: n.scope,
       origin: n.origin,
@@ -107,6 +107,16 @@ export function graphToJSON(g: Graph): GraphDocument {
     values,
     collections: Object.fromEntries(g.collectionNames().map((n) => [n, g.collection(n)])),
   };
+}
+
+/**
+ * The attributes a document keeps. A custom gradient is saved by its name only: `fn` is the id of
+ * its definition in the saving process, meaningless in another (the loader finds it by name).
+ */
+function savedAttrs(op: string, attrs: Attrs): Attrs {
+  if (op !== 'customGrad') return attrs;
+  const { fn: _processLocal, ...rest } = attrs;
+  return rest;
 }
 
 const bad = (detail: string) => new SerializationError(detail, { op: 'Graph.fromJSON' });
@@ -140,10 +150,19 @@ export function graphFromJSON(input: GraphDocument | string): Graph {
     if (!nd.type || !isDType(nd.type.dtype) || !Array.isArray(nd.type.shape) || !nd.type.shape.every((d) => d === null || (Number.isInteger(d) && d >= 0))) throw bad(`${where} (${nd.op}) has an invalid type`);
     if (typeof nd.scope !== 'string' || typeof nd.origin !== 'string') throw bad(`${where} (${nd.op}) needs string scope and origin`);
     if (nd.adjointOf !== undefined && !(Number.isInteger(nd.adjointOf) && nd.adjointOf >= 0 && nd.adjointOf < doc.nodes.length)) throw bad(`${where} (${nd.op}) has an invalid adjointOf`);
-    const attrs = Object.freeze(decodeAttr(nd.attrs ?? {}, `${where} attrs`)) as Attrs;
+    const raw = savedAttrs(nd.op, (decodeAttr(nd.attrs ?? {}, `${where} attrs`) ?? {}) as Attrs);
     const type: TypeInfo = { dtype: nd.type.dtype, shape: Object.freeze([...nd.type.shape]) };
     const def = getOp(nd.op);
     const inputTypes = nd.inputs.map((k) => nodes[k].type);
+    // store what the op's normalizer makes of the attributes, as building does (axes: [-1] → [r-1])
+    let attrs: Attrs = Object.freeze(raw);
+    if (def.kind !== 'source') {
+      try {
+        attrs = Object.freeze(def.attrs(raw, inputTypes));
+      } catch (e) {
+        throw bad(`${where} (${nd.op}): ${(e as GradgraphError).detail ?? (e as Error).message.split('\n')[0]}`);
+      }
+    }
     if (def.kind === 'source') {
       if (nd.op === 'param') {
         const name = attrs.name;
@@ -163,7 +182,7 @@ export function graphFromJSON(input: GraphDocument | string): Graph {
     } else {
       let t: TypeInfo;
       try {
-        t = def.infer(inputTypes, def.attrs(attrs, inputTypes));
+        t = def.infer(inputTypes, attrs);
       } catch (e) {
         throw bad(`${where} (${nd.op}): its shape rule rejects it: ${(e as Error).message.split('\n')[0]}`);
       }

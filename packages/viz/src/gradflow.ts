@@ -122,7 +122,7 @@ export class GradientProbe {
         const parts = g.withAdjoint(id, () => def.vjp({ inputs, output: g.sym(id), dy: adj.get(id)!, attrs: node.attrs, node, needsGrad }));
         parts.forEach((r, k) => {
           if (!needsGrad[k] || !r) return;
-          const c = g.withAdjoint(id, () => unbroadcast(r, inputs[k]));
+          const c = g.withAdjoint(id, () => unbroadcast(r, inputs[k], { node, input: k }));
           // ‖c‖ = m·‖c/m‖ with m = max|c|: no float32 underflow of tiny squares
           g.scope('gradflow', () => {
             const m = c.abs().max();

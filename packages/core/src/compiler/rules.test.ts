@@ -134,6 +134,7 @@ const properties: Record<string, RuleProperty> = {
   log1p: { lhs: [(x) => api.add(1, x).log(), (x) => x.add(1).log()], inputs: [R([3], { min: -0.5, max: 3 })], extreme: [{ inputs: [[1e-20, 1e-17, 0]], reference: [1e-20, 1e-17, 0] }] },
   log1m: { lhs: (x) => api.sub(1, x).log(), inputs: [R([3], { min: -3, max: 0.5 })], extreme: [{ inputs: [[1e-20, -1e-17, 0]], reference: [-1e-20, 1e-17, 0] }] },
   expm1: { lhs: [(x) => x.exp().sub(1), (x) => x.exp().add(-1)], inputs: [R([3], { min: -5, max: 5 })], extreme: [{ inputs: [[1e-20, -1e-18, 0]], reference: [1e-20, -1e-18, 0] }] },
+  'tanh-ratio': { lhs: [(x) => { const e = x.mul(2).exp(); return e.sub(1).div(e.add(1)); }, (x) => { const e = x.exp(); return e.add(-1).div(api.add(1, e)); }], inputs: [R([3], { min: -5, max: 5 })], extreme: [{ inputs: [[800, -800, 0]] }] },
   'softmax-ratio': { lhs: [(x) => { const e = x.exp(); return e.div(e.sum(1, true)); }, (x) => { const e = x.exp(); return e.div(e.sum(0, true).broadcastTo([2, 3])); }], inputs: [R([2, 3], { min: -20, max: 20 })], extreme: [{ inputs: [[800, 0, -800, 1, 2, 3]] }] },
   'log-softmax-lse': { lhs: (x) => x.sub(x.logsumexp(1, true)), inputs: [R([2, 3], { min: -20, max: 20 })], noExtreme: 'both sides are already stable: the rule recognises logSoftmax so the softmax cross-entropy fusion can see it' },
   'softmax-cross-entropy': { lhs: [(x, t) => t.mul(x.logSoftmax(1)).sum(1), (x, t) => x.logSoftmax(0).mul(t).sum(0, true)], inputs: [R([2, 3], { min: -20, max: 20 }), pos([2, 3])], noExtreme: 'logSoftmax is already stable; the fused form computes the loss in one pass (Σt·(lse − x)) with its own gradient' },
@@ -337,7 +338,7 @@ describe('the rule tables', () => {
       {
         "canonicalize": 53,
         "specialize": 10,
-        "stabilize": 25,
+        "stabilize": 26,
       }
     `);
   });

@@ -3,8 +3,8 @@ import * as api from '../api';
 import type { DType } from '../dtype';
 import type { Sym } from '../graph';
 import type { Attrs } from '../ir';
-import { notDifferentiable, traits, type OpDef } from '../registry';
-import { isStatic, sizeOf } from '../shape';
+import { fail, notDifferentiable, traits, type OpDef } from '../registry';
+import { fmtShape, isStatic, sizeOf } from '../shape';
 import { Tensor } from '../tensor';
 import { normAxes, normOneAxis, reduceKernel, reducedShape, reductionIndex, requireFloat, requireNumeric } from './util';
 
@@ -96,8 +96,8 @@ export const reduceOps: OpDef<any>[] = [
     },
     ({ dy, inputs: [x], output, attrs }) => [api.mul(keep(dy, attrs), api.exp(api.sub(x, keep(output, attrs))))],
   ),
-  argOp('argmax', 'index of the maximum along an axis (first on ties)', (v, best) => v > best),
-  argOp('argmin', 'index of the minimum along an axis (first on ties)', (v, best) => v < best),
+  argOp('argmax', 'index of the maximum along an axis (first on ties; an empty axis is an error)', (v, best) => v > best),
+  argOp('argmin', 'index of the minimum along an axis (first on ties; an empty axis is an error)', (v, best) => v < best),
 ];
 
 interface ArgAttrs extends Attrs {
@@ -115,11 +115,14 @@ function argOp(name: string, doc: string, better: (v: number, best: number) => b
     attrs: (raw, [x]) => ({ axis: normOneAxis(raw.axis ?? -1, x.shape.length), keepDims: !!raw.keepDims }),
     infer: ([x], a) => {
       requireNumeric(x);
+      // an empty axis has no index to return (NumPy refuses too)
+      if (x.shape[a.axis] === 0) fail(`axis ${a.axis} of ${fmtShape(x.shape)} is empty: there is no ${name === 'argmax' ? 'maximum' : 'minimum'} to index`);
       return { dtype: 'int32', shape: reducedShape(x.shape, [a.axis], a.keepDims) };
     },
     kernel: ([x], a, ctx) => {
       // out[o, i] = the first k along the axis with the best x[o, k, i]; a NaN wins (NumPy)
       const n = x.shape[a.axis];
+      if (n === 0) fail(`axis ${a.axis} of ${fmtShape(x.shape)} is empty: there is no ${name === 'argmax' ? 'maximum' : 'minimum'} to index`);
       const inner = x.shape.slice(a.axis + 1).reduce((p, d) => p * d, 1);
       const outer = x.shape.slice(0, a.axis).reduce((p, d) => p * d, 1);
       const out = new Tensor('int32', ctx.out.shape);

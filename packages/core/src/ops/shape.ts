@@ -184,7 +184,7 @@ const sumLikeOp: OpDef<Attrs> = {
   name: 'sumLike',
   arity: 2,
   kind: 'reduction',
-  traits: traits({ dataInputs: 'first' }),
+  traits: traits({ dataInputs: 'first', identityOnSameShape: true }),
   doc: 'x summed down to the run-time shape of ref (undoes broadcasting)',
   attrs: () => ({}),
   infer: ([x, ref]) => {
@@ -323,7 +323,7 @@ const sliceOp: OpDef<SliceAttrs> = {
   arity: 1,
   kind: 'shape',
   traits: traits({ finiteIfInputsFinite: [0] }),
-  doc: 'a block of x: [begin, end) on each axis',
+  doc: 'a block of x: [begin, end) on each axis (a negative begin or end counts from the end)',
   attrs: (raw, [x]) => {
     const r = x.shape.length;
     const begin = intList(raw.begin, 'begin');
@@ -334,6 +334,7 @@ const sliceOp: OpDef<SliceAttrs> = {
       if (b >= 0) return b;
       const d = x.shape[i];
       if (d === null) fail(`a negative begin on axis ${i} needs a known dim`);
+      if (d + b < 0) fail(`begin ${b} is out of range for axis ${i} of size ${d} in ${fmtShape(x.shape)}`);
       return d + b;
     });
     return { begin: b2, end: endRaw as (number | null)[] };

@@ -489,6 +489,11 @@ export interface GraphRecipe {
   readonly seed: number;
   /** The float dtype of inputs, params and every value. Default float64. */
   readonly dtype?: 'float32' | 'float64';
+  /**
+   * Declare every dim of every input `null` (known only at run time); the feeds are the same.
+   * Params keep their shapes (they own their values).
+   */
+  readonly openDims?: boolean;
 }
 
 export interface BuiltGraph {
@@ -503,6 +508,11 @@ export interface BuiltGraph {
   readonly feeds: Record<string, Tensor>;
   /** Gradients of `loss` wrt inputs then params, when built with `withGrad`. */
   readonly grads: Sym[];
+  /**
+   * Second-order gradients, when built with `order: 2`: the gradients of Σₖ Σ gₖ·gₖ (gₖ the
+   * first-order gradients) wrt inputs then params.
+   */
+  readonly grads2: Sym[];
   /** The ops the built graph contains. */
   readonly ops: Set<string>;
 }
@@ -510,7 +520,7 @@ export interface BuiltGraph {
 export interface GraphCase {
   readonly recipe: GraphRecipe;
   /** Builds the expression in a fresh graph (deterministic: same recipe, same graph). */
-  build(opts?: { withGrad?: boolean }): BuiltGraph;
+  build(opts?: BuildOptions): BuiltGraph;
   toString(): string;
 }
 
@@ -520,18 +530,26 @@ function valuesFor(shape: readonly number[], seed: number, key: string, dtype: '
   return t;
 }
 
+export interface BuildOptions {
+  /** Build the gradients of the loss wrt every input and param. */
+  withGrad?: boolean;
+  /** 2: also the second-order gradients (`grads2`); implies `withGrad`. */
+  order?: 1 | 2;
+}
+
 /** Builds a recipe into a fresh graph. */
-export function buildRecipe(recipe: GraphRecipe, opts: { withGrad?: boolean } = {}): BuiltGraph {
+export function buildRecipe(recipe: GraphRecipe, opts: BuildOptions = {}): BuiltGraph {
   const g = new Graph({ seed: recipe.seed });
   const dtype = recipe.dtype ?? 'float64';
   graphDtypes.set(g, dtype);
   const feeds: Record<string, Tensor> = {};
   const inputs = recipe.inputs.map((shape, i) => {
     feeds[`x${i}`] = valuesFor(shape, recipe.seed, `x${i}`, dtype);
-    return g.input(`x${i}`, shape, dtype);
+    return g.input(`x${i}`, recipe.openDims ? shape.map(() => null) : shape, dtype);
   });
   const params = recipe.params.map((shape, i) => g.param(`p${i}`, valuesFor(shape, recipe.seed, `p${i}`, dtype)));
-  const pool: PoolValue[] = [...inputs, ...params].map((s) => val(s, [...(s.shape as number[])], 4));
+  // the pool tracks run-time shapes (inputs may be declared with open dims)
+  const pool: PoolValue[] = [...inputs, ...params].map((s, i) => val(s, [...(i < inputs.length ? recipe.inputs[i] : recipe.params[i - inputs.length])], 4));
   const values: Sym[] = [];
   for (const step of recipe.steps) {
     const app = graphApplicators[step.op];
@@ -544,9 +562,11 @@ export function buildRecipe(recipe: GraphRecipe, opts: { withGrad?: boolean } = 
   }
   const tail = (values.length ? values : pool.map((v) => v.sym)).slice(-3);
   const loss = api.addN(tail.map((s) => api.mean(s)));
-  const grads = opts.withGrad ? gradOf(loss, [...inputs, ...params]) : [];
+  const wrt = [...inputs, ...params];
+  const grads = opts.withGrad || opts.order === 2 ? gradOf(loss, wrt) : [];
+  const grads2 = opts.order === 2 ? gradOf(api.addN(grads.map((gk) => api.sum(api.mul(gk, gk)))), wrt) : [];
   const ops = new Set(g.nodes.map((n) => n.op));
-  return { graph: g, inputs, params, values, loss, feeds, grads, ops };
+  return { graph: g, inputs, params, values, loss, feeds, grads, grads2, ops };
 }
 
 export interface GraphOptions {
@@ -562,6 +582,8 @@ export interface GraphOptions {
   maxDim?: number;
   /** The float dtype of the graph (inputs, params, every value). Default float64. */
   dtype?: 'float32' | 'float64';
+  /** Declare every input dim `null` (see `GraphRecipe.openDims`). */
+  openDims?: boolean;
 }
 
 /**
@@ -584,10 +606,10 @@ export function arbGraph(o: GraphOptions = {}): fc.Arbitrary<GraphCase> {
       steps: fc.array(step, { minLength: o.minSteps ?? 1, maxLength: o.maxSteps ?? 8 }),
       seed: fc.nat({ max: 1_000_000 }),
     })
-    .map((r): GraphRecipe => (o.dtype ? { ...r, dtype: o.dtype } : r))
+    .map((r): GraphRecipe => ({ ...r, ...(o.dtype ? { dtype: o.dtype } : {}), ...(o.openDims ? { openDims: true } : {}) }))
     .map((recipe) => ({
       recipe,
-      build: (b?: { withGrad?: boolean }) => buildRecipe(recipe, b),
+      build: (b?: BuildOptions) => buildRecipe(recipe, b),
       toString: () => `GraphCase(${JSON.stringify(recipe)})`,
     }));
 }
