@@ -73,7 +73,7 @@ export function tile(x: Sym, reps: number | readonly number[]): Sym {
   requireSym(op, x);
   const list = typeof reps === 'number' ? [reps] : reps;
   if (!Array.isArray(list) || !list.every((r) => Number.isInteger(r) && r >= 0)) throw new GraphError(`reps must be a non-negative integer or an array of them, got ${JSON.stringify(reps)}`, { op, origin: captureOrigin() });
-  if (!isStatic(x.shape)) throw new ShapeError(`tile needs a known shape, got ${fmtShape(x.shape)}`, { op, shapes: [x.shape], origin: captureOrigin() });
+  if (!isStatic(x.shape)) throw new ShapeError(`needs a known shape, got ${fmtShape(x.shape)}`, { op, shapes: [x.shape], origin: captureOrigin() });
   const rank = Math.max(x.rank, list.length);
   const dims = [...Array(rank - x.rank).fill(1), ...x.shape] as number[];
   const r = [...Array(rank - list.length).fill(1), ...list] as number[];
