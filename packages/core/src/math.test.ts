@@ -277,3 +277,18 @@ describe('norm', () => {
     expect(() => norm(s, { axes: [0, 5] })).toThrow(/^norm: axis 5 is out of range for \[2,3\]/);
   });
 });
+
+describe('graphs of the new ops', () => {
+  it('round-trip through graph JSON, values and gradients unchanged (nothing but primitives and attrs in them)', () => {
+    const g = new Graph();
+    const x = g.input('x', [3, 3], 'float64');
+    const y = api.add(api.add(cumprod(x, 1, { exclusive: true }), prod(x, 0, true)), api.add(atan2(x, 2), x.erfc().asinh()));
+    const loss = api.add(api.sum(y), norm(x, { ord: 3 }));
+    const [dx] = grad(loss, [x]);
+    const doc = JSON.stringify(g.toJSON());
+    const h = Graph.fromJSON(doc);
+    const xv = Tensor.randn([3, 3], 'float64', 3);
+    const run = (gr: Graph, ids: number[]) => compile(gr, { outputs: ids.map((id) => gr.sym(id)) }).run({ x: xv }).map((t) => Array.from(t.data));
+    expect(run(h, [loss.id, dx.id])).toEqual(run(g, [loss.id, dx.id]));
+  });
+});
