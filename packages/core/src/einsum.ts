@@ -20,7 +20,8 @@ import * as api from './api';
 import { promote, type DType } from './dtype';
 import { GraphError, ShapeError } from './errors';
 import type { Sym } from './graph';
-import { cumsum, requireSym } from './math';
+import { requireSym } from './checks';
+import { cumsum } from './math';
 import { captureOrigin } from './origin';
 import { fmtShape, isStatic, sizeOf } from './shape';
 import { Tensor } from './tensor';
@@ -239,15 +240,17 @@ export function einsum(spec: string, ...xs: Sym[]): Sym {
       acc = { x: api.mul(ax, bx), labels: [...batch, ...aOnly, ...bOnly] };
       continue;
     }
-    // a matmul: [batch, M, K] @ [batch, K, N] → [batch, M, N], M, K, N the groups flattened
-    const a2 = arrange(acc, [...batch, ...aOnly, ...contracted]);
-    const b2 = arrange(b, [...batch, ...contracted, ...bOnly]);
-    const batchA = dimsOf(a2, batch);
-    const batchB = dimsOf(b2, batch);
+    // a matmul: [batch, M, K] @ [batch, K, N] → [batch, M, N], M, K, N the groups flattened; an
+    // operand already laid out as [batch, K, M] or [batch, N, K] is read transposed, not copied
+    const inOrder = (t: Term, order: readonly Label[]) => order.every((l, i) => t.labels[i] === l);
+    const ta = !inOrder(acc, [...batch, ...aOnly, ...contracted]) && inOrder(acc, [...batch, ...contracted, ...aOnly]);
+    const tb = !inOrder(b, [...batch, ...contracted, ...bOnly]) && inOrder(b, [...batch, ...bOnly, ...contracted]);
+    const a2 = arrange(acc, ta ? [...batch, ...contracted, ...aOnly] : [...batch, ...aOnly, ...contracted]);
+    const b2 = arrange(b, tb ? [...batch, ...bOnly, ...contracted] : [...batch, ...contracted, ...bOnly]);
     const [m, kk, n] = [product(dimsOf(a2, aOnly)), product(dimsOf(a2, contracted)), product(dimsOf(b2, bOnly))];
-    const am = regroup(spec, a2.x, [...batchA, m, kk]);
-    const bm = regroup(spec, b2.x, [...batchB, kk, n]);
-    const mm = api.matmul(am, bm);
+    const am = regroup(spec, a2.x, [...dimsOf(a2, batch), ...(ta ? [kk, m] : [m, kk])]);
+    const bm = regroup(spec, b2.x, [...dimsOf(b2, batch), ...(tb ? [n, kk] : [kk, n])]);
+    const mm = api.matmul(am, bm, { transposeA: ta, transposeB: tb });
     const outBatch = mm.shape.slice(0, batch.length);
     acc = { x: regroup(spec, mm, [...outBatch, ...dimsOf(a2, aOnly), ...dimsOf(b2, bOnly)]), labels: [...batch, ...aOnly, ...bOnly] };
   }
