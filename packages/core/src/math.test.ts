@@ -91,6 +91,12 @@ describe('linearRecurrence', () => {
     assertGradcheck((p, q) => linearRecurrence(p, q, { axis: -1 }).sin().add(linearRecurrence(p.mul(0.5), q, { axis: 0, reverse: true }).square()), [a, b], { order: 2 });
   });
 
+  it('types numbers weakly: a fractional coefficient next to ints gives float32', () => {
+    const g = new Graph();
+    const n = g.input('n', [3], 'int32');
+    expect([linearRecurrence(2, n).dtype, linearRecurrence(0.5, n).dtype, linearRecurrence(0.5, api.cast(n, 'float64')).dtype]).toEqual(['int32', 'float32', 'float64']);
+  });
+
   it('refuses unknown options and non-symbols with typed errors', () => {
     const g = new Graph();
     const x = g.input('x', [3]);

@@ -99,6 +99,8 @@ export function linearRecurrence(a: Operand, b: Operand, opts: { axis?: number; 
   const g = syms[0].graph;
   let dtype: DType = syms.map((s) => s.dtype).reduce(promote);
   if (dtype === 'bool') dtype = 'int32';
+  // weak typing, as in api.ts: a fractional number next to an int makes the result float32
+  if (dtype === 'int32' && [a, b].some((v) => typeof v === 'number' && !Number.isInteger(v))) dtype = 'float32';
   const lift = (v: Operand): Sym => (v instanceof Sym ? api.cast(v, dtype) : g.constant(v, dtype));
   return g.apply('linearRecurrence', [lift(a), lift(b)], { axis: opts.axis ?? -1, reverse: !!opts.reverse });
 }

@@ -102,7 +102,7 @@ export const mathUnaryOps: OpDef[] = [
     doc: 'inverse hyperbolic tangent; ±∞ at ±1, NaN outside [−1, 1]',
     f: Math.atanh,
     slope: (x) => api.reciprocal(oneMinusSquare(x)),
-    kinks: 'at x = ±1 the value and the gradient are +∞ in size (the one-sided limits), as in PyTorch',
+    kinks: 'at x = ±1 the value is ±∞ and the gradient +∞ (the one-sided limits), as in PyTorch',
     cost: 10,
   }),
 ];

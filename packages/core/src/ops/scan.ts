@@ -122,7 +122,7 @@ export const prodOp: OpDef<ProdAttrs> = {
   arity: 1,
   kind: 'reduction',
   traits: traits({ reduction: true }),
-  doc: 'product over axes (1 over none)',
+  doc: 'product over axes; its gradient Π_{j≠i} x_j never divides by x, so it is exact at zeros',
   attrs: (raw, [x]) => ({ axes: normAxes(raw.axes, x.shape.length), keepDims: !!raw.keepDims }),
   infer: ([x], a) => {
     requireNumeric(x);
