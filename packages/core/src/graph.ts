@@ -6,6 +6,7 @@
  * reads and writes the same storage.
  */
 import * as api from './api';
+import * as math from './math';
 import './ops/index'; // registers the built-in primitives wherever graphs are built
 import { isDType, type DType } from './dtype';
 import { GradgraphError, GraphError, OpDefError, ShapeError, UpdateError } from './errors';
@@ -513,6 +514,17 @@ export class Sym {
   cos(): Sym { return api.cos(this); }
   softplus(): Sym { return api.softplus(this); }
   reciprocal(): Sym { return api.reciprocal(this); }
+  erf(): Sym { return math.erf(this); }
+  erfc(): Sym { return math.erfc(this); }
+  tan(): Sym { return math.tan(this); }
+  asin(): Sym { return math.asin(this); }
+  acos(): Sym { return math.acos(this); }
+  atan(): Sym { return math.atan(this); }
+  sinh(): Sym { return math.sinh(this); }
+  cosh(): Sym { return math.cosh(this); }
+  asinh(): Sym { return math.asinh(this); }
+  acosh(): Sym { return math.acosh(this); }
+  atanh(): Sym { return math.atanh(this); }
   square(): Sym { return api.square(this); }
   cast(dtype: DType): Sym { return api.cast(this, dtype); }
   sum(axes?: number | readonly number[], keepDims?: boolean): Sym { return api.sum(this, axes, keepDims); }

@@ -5,6 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as api from '../api';
+import { flip } from '../arrange';
+import * as math from '../math';
 import { customGrad } from '../autodiff';
 import { BACKENDS } from '../compile';
 import { gradcheck, formatReport } from '../gradcheck';
@@ -118,6 +120,24 @@ const rows: Record<string, Row> = {
   randomNormal: { inputs: one(), fn: (x) => api.sin(api.mul(x, api.randomNormalLike(x))) },
   customGrad: { inputs: one(), fn: (x) => cube(x) },
   softmaxCrossEntropy: { inputs: fc.tuple(T({ shape: [2, 3] }), T({ shape: [2, 3], min: 0, max: 1 })), fn: (x, t) => api.sin(fusedSoftmaxCrossEntropy(x, t, { axis: 1 })) },
+  erf: { inputs: one(), fn: (x) => math.erf(x) },
+  erfc: { inputs: one(), fn: (x) => math.erfc(x) },
+  asin: { inputs: one({ min: -0.9, max: 0.9 }), fn: (x) => math.asin(x) },
+  acos: { inputs: one({ min: -0.9, max: 0.9 }), fn: (x) => math.acos(x) },
+  sinh: { inputs: one(), fn: (x) => math.sinh(x) },
+  cosh: { inputs: one(), fn: (x) => math.cosh(x) },
+  asinh: { inputs: one(), fn: (x) => math.asinh(x) },
+  acosh: { inputs: one({ min: 1.2, max: 4 }), fn: (x) => math.acosh(x) },
+  atanh: { inputs: one({ min: -0.9, max: 0.9 }), fn: (x) => math.atanh(x) },
+  // y kept off 0: no point on the jump across the negative x axis, nor at the origin
+  atan2: { inputs: two({ awayFrom: [0], margin: 0.1 }, {}), fn: (y, x) => math.atan2(y, x) },
+  // forward along the rows and backward down the columns; a broadcast [3] or a full [2, 3]
+  linearRecurrence: {
+    inputs: fc.boolean().chain((full) => fc.tuple(T({ shape: full ? [2, 3] : [3] }), T({ shape: [2, 3] }))),
+    fn: (a, b) => api.add(api.sin(math.linearRecurrence(a, b, { axis: 1 })), math.linearRecurrence(api.mul(a, 0.5), api.mul(b, b), { axis: 0, reverse: true })),
+  },
+  prod: { inputs: one(), fn: (x) => api.add(api.mul(math.prod(x, x.rank ? [0] : [], true), api.sin(x)), math.prod(x)) },
+  flip: { inputs: T({ shape: [2, 3] }).map((t) => [t]), fn: (x) => api.mul(flip(api.sin(x), [1]), flip(x, [0, 1])) },
 };
 
 describe('primitive gradients', () => {

@@ -6,6 +6,9 @@ import { fusedOps } from './fused';
 import { castOp, randomOps, sourceOps, stopGradientOp } from './misc';
 import { reduceOps, softmaxOps } from './reduce';
 import { shapeOps } from './shape';
+import { atan2Op, mathUnaryOps } from './math';
+import { scanOps } from './scan';
+import { flipOp } from './flip';
 
 /** Every built-in primitive. */
 export const builtinOps: readonly OpDef<any>[] = [
@@ -21,6 +24,10 @@ export const builtinOps: readonly OpDef<any>[] = [
   ...shapeOps,
   ...randomOps,
   ...fusedOps,
+  ...mathUnaryOps,
+  atan2Op,
+  ...scanOps,
+  flipOp,
 ];
 
 for (const def of builtinOps) registerOp(def);

@@ -12,6 +12,8 @@
  */
 import fc from 'fast-check';
 import * as api from '../api';
+import { flip } from '../arrange';
+import * as math from '../math';
 import { customGrad, grad as gradOf } from '../autodiff';
 import { fusedSoftmaxCrossEntropy } from '../ops/fused';
 import type { DType } from '../dtype';
@@ -452,6 +454,42 @@ export const graphApplicators: Record<string, Applicator> = {
     const t = api.softmax(api.cos(v.sym), axis); // a distribution shaped like the logits
     const shape = v.shape.flatMap((d, i) => (i === axis ? (keepDims ? [1] : []) : [d]));
     return val(fusedSoftmaxCrossEntropy(v.sym, t, { axis, keepDims }), shape, 2 * v.bound + 5);
+  },
+  erf: unaryApp(math.erf, () => 1),
+  erfc: unaryApp(math.erfc, () => 2, { positive: true }),
+  // the inverse sine, cosine and tanh get arguments squashed into [−0.9, 0.9], off their infinite slopes at ±1
+  asin: (pool, p) => {
+    const v = floatValue(pool, p);
+    return val(math.asin(api.mul(api.tanh(v.sym), 0.9)), v.shape, 2);
+  },
+  acos: (pool, p) => {
+    const v = floatValue(pool, p);
+    return val(math.acos(api.mul(api.tanh(v.sym), 0.9)), v.shape, 3, true);
+  },
+  sinh: unaryApp(math.sinh, (b) => Math.sinh(b), { domain: 'tame' }),
+  cosh: unaryApp(math.cosh, (b) => Math.cosh(b), { domain: 'tame', positive: true }),
+  asinh: unaryApp(math.asinh, (b) => Math.asinh(b)),
+  // acosh(v + 1.1) for a positive v: at least 0.44 away from its infinite slope at 1
+  acosh: (pool, p) => {
+    const v = positive(tame(floatValue(pool, p), BIG));
+    return val(math.acosh(api.add(v.sym, 1.1)), v.shape, Math.acosh(v.bound + 1.1), true);
+  },
+  atanh: (pool, p) => {
+    const v = floatValue(pool, p);
+    return val(math.atanh(api.mul(api.tanh(v.sym), 0.9)), v.shape, 1.5);
+  },
+  atan2: binaryApp(math.atan2, () => Math.PI),
+  // h_i = tanh(v_i)·h_{i−1} + v_i along a random axis, either way: |h| ≤ n·|v|
+  linearRecurrence: (pool, p) => {
+    const v = floatValue(pool, p);
+    if (!v.shape.length) return null;
+    const axis = p.int(v.shape.length);
+    return val(math.linearRecurrence(api.tanh(v.sym), v.sym, { axis, reverse: p.bool() }), v.shape, v.bound * v.shape[axis]);
+  },
+  prod: reduceApp(math.prod, (b, n) => b ** n, true),
+  flip: (pool, p) => {
+    const v = floatValue(pool, p);
+    return val(flip(v.sym, randomAxes(v.shape, p)), v.shape, v.bound, v.positive);
   },
 };
 

@@ -17,6 +17,7 @@ import type { DType, TypedArray } from '../../dtype';
 import { DTypeError, GraphError, ShapeError } from '../../errors';
 import type { Attrs } from '../../ir';
 import { sigmoidScalar, softplusScalar } from '../../ops/elementwise';
+import { erfcScalar, erfScalar } from '../../ops/special';
 import { dataInputIndices, getOp, hasOp } from '../../registry';
 import { ownLowering } from '../../lowering';
 import { fmtShape, sizeOf, stridesOf, type Shape } from '../../shape';
@@ -81,6 +82,8 @@ export const KERNEL_HELPERS: Readonly<Record<string, (x: number) => number>> = O
   $sigmoid: sigmoidScalar,
   $softplus: softplusScalar,
   $expNeg: expNegFast,
+  $erf: erfScalar,
+  $erfc: erfcScalar,
 });
 
 /** 2^−k for k = 0 … 160: the scale of e^−a = 2^−k·e^−r. */
@@ -135,6 +138,15 @@ export const UNARY_JS: Readonly<Record<string, (x: string) => string>> = Object.
   softplus: (x) => `$softplus(${x})`,
   reciprocal: (x) => `(1 / ${x})`,
   logicalNot: (x) => `(${x} ? 0 : 1)`,
+  erf: (x) => `$erf(${x})`,
+  erfc: (x) => `$erfc(${x})`,
+  asin: (x) => `Math.asin(${x})`,
+  acos: (x) => `Math.acos(${x})`,
+  sinh: (x) => `Math.sinh(${x})`,
+  cosh: (x) => `Math.cosh(${x})`,
+  asinh: (x) => `Math.asinh(${x})`,
+  acosh: (x) => `Math.acosh(${x})`,
+  atanh: (x) => `Math.atanh(${x})`,
 });
 
 /** The JS expression of each binary elementwise primitive; operands as for `UNARY_JS`. */
@@ -154,6 +166,7 @@ export const BINARY_JS: Readonly<Record<string, (a: string, b: string) => string
   notEqual: (a, b) => `(${a} !== ${b} ? 1 : 0)`,
   logicalAnd: (a, b) => `(${a} && ${b} ? 1 : 0)`,
   logicalOr: (a, b) => `(${a} || ${b} ? 1 : 0)`,
+  atan2: (a, b) => `Math.atan2(${a}, ${b})`,
 });
 
 /**
