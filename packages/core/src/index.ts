@@ -10,7 +10,10 @@ export * from './errors';
 export { Tensor, type Nested } from './tensor';
 export { Graph, Sym, assertShape, type CollectionItem, type GraphOptions, type GraphState, type InputOptions, type Operand, type ParamOptions } from './graph';
 export * from './api';
-export { grad, customGrad, hvp, jacobian, hessian, defineOp, unbroadcast } from './autodiff';
+export { grad, customGrad, hvp, jacobian, hessian, defineOp, unbroadcast, type HvpOptions } from './autodiff';
+export { jvp, jacfwd, vmap, perExampleGrads, doubleVjpJvp, type VmapOptions, type PerExampleOptions } from './transforms';
+export { elementwiseBatch, moveAxis } from './ops/batching';
+export { jvpFromVjp, linearJvp } from './ops/jvp';
 export { compile, Executable, buildProgram, validateFeeds, BACKENDS, DEFAULT_BACKEND, type Backend, type CompileOptions, type Feeds } from './compile';
 export { registerBackend, findBackend, listBackends, type BackendDef, type BackendOptions, type ProgramRunner, type Validate } from './backends';
 export {
@@ -29,7 +32,7 @@ export {
 export { interpret } from './interpreter';
 export { verifyProgram, verifyGraph, programProblems } from './verify';
 export { encodeTensor, decodeTensor, GRAPH_FORMAT, GRAPH_FORMAT_VERSION, type GraphDocument, type NodeDocument, type TensorDocument } from './serialize';
-export { gradcheck, assertGradcheck, formatReport, GradcheckError, type GradcheckOptions, type GradcheckReport, type InputReport, type OrderReport, type Kink, type GradcheckFailure } from './gradcheck';
+export { gradcheck, assertGradcheck, formatReport, GradcheckError, type GradcheckOptions, type GradcheckReport, type InputReport, type OrderReport, type Kink, type GradcheckFailure, type AdMode } from './gradcheck';
 export {
   registerOp,
   getOp,
@@ -38,6 +41,9 @@ export {
   fail,
   notDifferentiable,
   isDifferentiable,
+  derived,
+  derivation,
+  noBatchRule,
   traits,
   finiteInputs,
   dataInputIndices,
