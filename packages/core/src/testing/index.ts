@@ -520,17 +520,20 @@ function valuesFor(shape: readonly number[], seed: number, key: string, dtype: '
   return t;
 }
 
-/** Builds a recipe into a fresh graph. */
-export function buildRecipe(recipe: GraphRecipe, opts: { withGrad?: boolean } = {}): BuiltGraph {
-  const g = new Graph({ seed: recipe.seed });
-  const dtype = recipe.dtype ?? 'float64';
-  graphDtypes.set(g, dtype);
-  const feeds: Record<string, Tensor> = {};
-  const inputs = recipe.inputs.map((shape, i) => {
-    feeds[`x${i}`] = valuesFor(shape, recipe.seed, `x${i}`, dtype);
-    return g.input(`x${i}`, shape, dtype);
-  });
-  const params = recipe.params.map((shape, i) => g.param(`p${i}`, valuesFor(shape, recipe.seed, `p${i}`, dtype)));
+/** The value a recipe gives input `x${i}` or param `p${i}` (`which`: `'x0'`, `'p1'`, ...); `variant` makes another example. */
+export function recipeValue(recipe: GraphRecipe, which: string, variant?: number): Tensor {
+  const shape = which[0] === 'x' ? recipe.inputs[Number(which.slice(1))] : recipe.params[Number(which.slice(1))];
+  return valuesFor(shape, recipe.seed, variant === undefined ? which : `${which}/${variant}`, recipe.dtype ?? 'float64');
+}
+
+/**
+ * The recipe's expression applied to given symbols — inputs and params of one graph shaped as the
+ * recipe says, or one example's placeholders under `vmap` — returning every value made and the
+ * loss. `buildRecipe` is this on fresh inputs and params.
+ */
+export function applyRecipe(recipe: GraphRecipe, inputs: readonly Sym[], params: readonly Sym[]): { values: Sym[]; loss: Sym } {
+  const g = (inputs[0] ?? params[0]).graph;
+  if (!graphDtypes.has(g)) graphDtypes.set(g, recipe.dtype ?? 'float64');
   const pool: PoolValue[] = [...inputs, ...params].map((s) => val(s, [...(s.shape as number[])], 4));
   const values: Sym[] = [];
   for (const step of recipe.steps) {
@@ -543,7 +546,21 @@ export function buildRecipe(recipe: GraphRecipe, opts: { withGrad?: boolean } = 
     }
   }
   const tail = (values.length ? values : pool.map((v) => v.sym)).slice(-3);
-  const loss = api.addN(tail.map((s) => api.mean(s)));
+  return { values, loss: api.addN(tail.map((s) => api.mean(s))) };
+}
+
+/** Builds a recipe into a fresh graph. */
+export function buildRecipe(recipe: GraphRecipe, opts: { withGrad?: boolean } = {}): BuiltGraph {
+  const g = new Graph({ seed: recipe.seed });
+  const dtype = recipe.dtype ?? 'float64';
+  graphDtypes.set(g, dtype);
+  const feeds: Record<string, Tensor> = {};
+  const inputs = recipe.inputs.map((shape, i) => {
+    feeds[`x${i}`] = valuesFor(shape, recipe.seed, `x${i}`, dtype);
+    return g.input(`x${i}`, shape, dtype);
+  });
+  const params = recipe.params.map((shape, i) => g.param(`p${i}`, valuesFor(shape, recipe.seed, `p${i}`, dtype)));
+  const { values, loss } = applyRecipe(recipe, inputs, params);
   const grads = opts.withGrad ? gradOf(loss, [...inputs, ...params]) : [];
   const ops = new Set(g.nodes.map((n) => n.op));
   return { graph: g, inputs, params, values, loss, feeds, grads, ops };
