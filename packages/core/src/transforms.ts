@@ -13,7 +13,7 @@ import { Graph, Sym } from './graph';
 import { fmtType, type Node } from './ir';
 import { captureOrigin } from './origin';
 import { broadcastBatch, moveAxis } from './ops/batching';
-import { dataInputIndices, derived, getOp, notDifferentiable, type Jvp, type JvpArgs, type Vjp } from './registry';
+import { dataInputIndices, derived, getOp, type Jvp, type JvpArgs, type Vjp } from './registry';
 import { fmtShape, isStatic, normAxis, shapeEq, sizeOf, type SymShape } from './shape';
 import { Tensor } from './tensor';
 
