@@ -11,7 +11,7 @@ import { BatchError, GradError } from './errors';
 import { gradcheck } from './gradcheck';
 import { Graph, type Sym } from './graph';
 import type { TypeInfo } from './ir';
-import { derivation, getOp, notDifferentiable, registerOp, traits } from './registry';
+import { derivation, getOp, notDifferentiable, registerOp, traits, type OpDef } from './registry';
 import { Tensor } from './tensor';
 import { jacfwd, jvp, perExampleGrads, vmap } from './transforms';
 
@@ -384,7 +384,10 @@ describe.each(BACKENDS)('transformations (%s backend)', (backend: Backend) => {
 describe('the registry requires both rules', () => {
   it('registerOp refuses an op without jvp or batch; defineOp fills them in', () => {
     const base = { arity: 1, kind: 'other' as const, traits: traits(), doc: 'x', attrs: () => ({}), infer: ([t]: readonly TypeInfo[]) => t, kernel: ([t]: readonly Tensor[]) => t.clone(), vjp: notDifferentiable };
-    expect(() => registerOp({ ...base, name: 'transformsTestNoRules' } as never)).toThrow(/missing jvp, batch/);
+    // the type requires both rules: `tsc -b` fails if this line compiles
+    // @ts-expect-error jvp and batch are missing
+    const incomplete: OpDef = { ...base, name: 'transformsTestNoRules' };
+    expect(() => registerOp(incomplete)).toThrow(/missing jvp, batch/);
     expect(() => registerOp({ ...base, name: 'transformsTestHalf', jvp: () => null, batch: () => ({}) } as never)).toThrow(/must both be rules or both notDifferentiable/);
     defineOp({ ...base, name: 'transformsTestFilled' });
     const def = getOp('transformsTestFilled');

@@ -226,7 +226,7 @@ describe.each(BACKENDS)('primitive batching rules on the %s backend', (backend) 
             });
           });
         }),
-        { numRuns: row.runs === 0 ? 3 : 8, seed: 20261128 },
+        { numRuns: row.runs === 0 ? 3 : 6, seed: 20261128 },
       );
     });
   }
