@@ -117,7 +117,7 @@ export function perAxisBatch<A extends Attrs>(update: (attrs: A) => Attrs): Batc
   return ({ inputs: [x], axes: [b], attrs, node }) => ({ out: reapply(node, [toFront(x, b!)], update(attrs)), axis: 0 });
 }
 
-/** Ops that only lend shapes for the batch (sources have no inputs, so vmap never batches them). */
+/** Sources (input, param, constant) have no inputs, so vmap never batches them: reaching this is a bug. */
 export const sourceBatch: BatchRule<Attrs> = ({ node }) => {
   throw new BatchError('a source has no inputs to batch', { op: node.op, origin: node.origin });
 };
