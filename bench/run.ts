@@ -13,11 +13,15 @@ import * as gg from './gradgraph';
 import { kernelMatmul } from './kernels';
 import * as tfw from './tfjs';
 import { fmtMs, measureInterleaved, type Contender, type Measurement, type MeasureOptions } from './timing';
+import { measureTransforms, PER_EXAMPLE, TRANSFORM_TARGETS, type TransformRow } from './transforms';
 
 type Impl = 'gradgraph-js' | 'gradgraph-wasm' | 'tfjs-cpu' | 'tfjs-wasm';
-type WorkloadName = 'mlp-train' | 'matmul' | 'elementwise-grad' | 'deep-narrow';
+type PeerWorkload = 'mlp-train' | 'matmul' | 'elementwise-grad' | 'deep-narrow';
+type WorkloadName = PeerWorkload | 'per-example-grads' | 'jvp';
 
-const WORKLOADS: readonly WorkloadName[] = ['mlp-train', 'matmul', 'elementwise-grad', 'deep-narrow'];
+const WORKLOADS: readonly WorkloadName[] = ['mlp-train', 'matmul', 'elementwise-grad', 'deep-narrow', 'per-example-grads', 'jvp'];
+/** Workloads of gradgraph's transformations (bench/transforms.ts): gradgraph-js against its own baseline. */
+const TRANSFORM_WORKLOADS: readonly WorkloadName[] = ['per-example-grads', 'jvp'];
 const IMPLS: readonly Impl[] = ['gradgraph-js', 'gradgraph-wasm', 'tfjs-cpu', 'tfjs-wasm'];
 
 /** The issue's targets: the gradgraph-js median over a peer's median, at most this. */
@@ -86,7 +90,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ workload, impl, median_ms: Number(m.medianMs.toFixed(3)) }));
   };
 
-  for (const w of args.workloads) {
+  for (const w of args.workloads.filter((x): x is PeerWorkload => !TRANSFORM_WORKLOADS.includes(x))) {
     const data = {
       'mlp-train': mlpBatches,
       matmul: matmulBatches,
@@ -127,6 +131,10 @@ async function main(): Promise<void> {
 
   if (impls.includes('tfjs-wasm')) console.log(`# tfjs-wasm SIMD: ${(await tfw.wasmSimd()) ? 'yes' : 'no'}`);
 
+  // the transformations: each program next to its baseline, gradgraph-js only
+  const transformRows = impls.includes('gradgraph-js') ? await measureTransforms(args.workloads.filter((w) => TRANSFORM_WORKLOADS.includes(w)), opts) : [];
+  for (const r of transformRows) console.log(JSON.stringify({ workload: r.workload, impl: r.impl, median_ms: Number(r.m.medianMs.toFixed(3)), ratio: Number(r.ratio.toFixed(3)) }));
+
   // compile times: the mlp-train step, and a graph of 10,000 nodes
   const mlpFeeds = { x: mlpBatches()[0].x, y: mlpBatches()[0].y };
   const mlpCompile = gg.compileTimes(gg.buildMlp, mlpFeeds, 'js');
@@ -140,7 +148,8 @@ async function main(): Promise<void> {
   }
 
   printTable(rows, impls, mlpCompile, largeCompile, mem);
-  console.log(`\n(${((performance.now() - started) / 1000).toFixed(0)} s in all; workloads: mlp-train ${MLP.sizes.join('-')} batch ${MLP.batch}; matmul 1024²; elementwise-grad 2²⁰; deep-narrow ${DEEP.depth}×${DEEP.width} batch ${DEEP.batch})`);
+  if (transformRows.length) printTransformTable(transformRows);
+  console.log(`\n(${((performance.now() - started) / 1000).toFixed(0)} s in all; workloads: mlp-train ${MLP.sizes.join('-')} batch ${MLP.batch}; matmul 1024²; elementwise-grad 2²⁰; deep-narrow ${DEEP.depth}×${DEEP.width} batch ${DEEP.batch}; per-example-grads ${PER_EXAMPLE.sizes.join('-')} batch ${PER_EXAMPLE.batch}; jvp of the elementwise-grad function)`);
 }
 
 const round3 = (x: number) => Number(x.toFixed(3));
@@ -190,6 +199,21 @@ function printTable(rows: readonly Row[], impls: readonly Impl[], mlp: gg.Compil
 }
 
 const fmtMaybe = (ms: number | undefined) => (ms === undefined ? '—' : fmtMs(ms));
+
+/** The transformation workloads: each program's median and its ratio to the workload's baseline (the first row). */
+function printTransformTable(rows: readonly TransformRow[]): void {
+  const lines: string[][] = [['workload', 'program (gradgraph-js)', 'median', 'vs baseline', 'target']];
+  for (const r of rows) {
+    const t = TRANSFORM_TARGETS[r.workload]?.[r.impl];
+    lines.push([r.workload, r.impl, fmtMs(r.m.medianMs), `${r.ratio.toFixed(2)}×`, t === undefined ? '' : `≤ ${t}×: ${r.ratio <= t ? 'met' : 'not met'}`]);
+  }
+  const widths = lines[0].map((_, c) => Math.max(...lines.map((l) => l[c].length)));
+  console.log('');
+  lines.forEach((l, k) => {
+    console.log(l.map((cell, c) => (c === 2 || c === 3 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd());
+    if (k === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  });
+}
 
 main().catch((e) => {
   console.error(e);

@@ -12,7 +12,9 @@ import { GradError, GradgraphError, GraphError } from './errors';
 import { Graph, Sym } from './graph';
 import { fmtType, type Node, type TypeInfo } from './ir';
 import { captureOrigin } from './origin';
-import { getOp, isDifferentiable, registerOp, hasOp, traits, type OpDef, type OpTraits } from './registry';
+import { derivation, derived, getOp, isDifferentiable, noBatchRule, notDifferentiable, registerOp, hasOp, traits, type BatchArgs, type JvpArgs, type OpDef, type OpTraits } from './registry';
+import { toFront } from './ops/batching';
+import * as transforms from './transforms';
 import { fmtShape, isStatic, shapeEq, sizeOf, type SymShape } from './shape';
 import { Tensor } from './tensor';
 
@@ -298,8 +300,48 @@ const customGradOp: OpDef<{ fn: string; name: string }> = {
     }
     return [...gs, null];
   },
+  // forward mode through the user's VJP, not through f (the double-VJP trick; f's tangent is ignored)
+  jvp: derived((args: JvpArgs<{ fn: string; name: string }>) => customJvp(args), 'double VJP'),
+  // a new custom node over the batch, whose VJP is the user's rule vmapped
+  batch: (args) => customBatch(args),
   flops: () => 0,
 };
+
+function customJvp(args: JvpArgs<{ fn: string; name: string }>): Sym | null {
+  const rule = transforms.doubleVjpJvp<{ fn: string; name: string }>(customGradOp.vjp as Exclude<typeof customGradOp.vjp, typeof notDifferentiable>);
+  return rule({ ...args, tangents: [...args.tangents.slice(0, -1), null] });
+}
+
+/**
+ * A customGrad node over a batch. Its value is f's, already batched (the last input); its gradient
+ * must stay the user's rule, which was written for one example, so the new node's VJP is that rule
+ * under `vmap` — the xs and f's value batched along axis 0 as here, the cotangent too — with the
+ * gradients of unbatched xs summed over the examples.
+ */
+function customBatch({ inputs, axes, attrs, node }: BatchArgs<{ fn: string; name: string }>): { out: Sym; axis: number } {
+  const entry = customById.get(attrs.fn);
+  if (!entry) throw new GradError(`the custom gradient "${attrs.name}" is not defined in this process; re-create it with customGrad`, { op: CUSTOM_OP, origin: node.origin });
+  const front = inputs.map((x, i) => (axes[i] === null ? x : toFront(x, axes[i]!)));
+  const xAxes = axes.slice(0, -1).map((a) => (a === null ? null : 0));
+  const y = axes[axes.length - 1] === null ? null : front[front.length - 1];
+  if (y === null) throw new GradError(`custom function "${attrs.name}": its value does not depend on the batch but its inputs do`, { op: CUSTOM_OP, origin: node.origin });
+  const vjp = (...args: Sym[]): (Sym | null)[] => {
+    const n = args.length - 2;
+    const perExample = (...ex: Sym[]) => {
+      const gs = entry.vjp(...ex);
+      // a null gradient stays null: vmap needs symbols, so it gets zeros and they are dropped below
+      return gs.map((gx: Sym | null, i: number) => gx ?? api.zerosLike(ex[i]));
+    };
+    const gs = transforms.vmap(perExample, { inAxes: [...xAxes, 0, 0] })(...args) as Sym[];
+    return gs.slice(0, n).map((gx, i) => (xAxes[i] === null ? api.sum(gx, [0]) : gx));
+  };
+  // a name of its own, known only in this process: a saved graph holding it is refused on load
+  // elsewhere rather than given the unbatched rule
+  const fn = `custom${customCount++}`;
+  const name = `${attrs.name}/vmap`;
+  customById.set(fn, { name, vjp, arity: inputs.length });
+  return { out: y.graph.apply(CUSTOM_OP, front, { fn, name }), axis: 0 };
+}
 if (!hasOp(CUSTOM_OP)) registerOp(customGradOp);
 
 /**
@@ -333,20 +375,51 @@ export function customGrad<F extends (...xs: Sym[]) => Sym>(f: F, vjp: (...args:
 
 // ---- higher-order helpers -----------------------------------------------------------------
 
+export interface HvpOptions {
+  /**
+   * `'fwd-rev'`: the JVP of the gradient along v (forward over reverse); `'rev-rev'`: the gradient
+   * of ⟨∇y, v⟩ (reverse over reverse). Default: `'fwd-rev'`, unless an op between xs and y has no
+   * JVP rule of its own (a `defineOp` without `jvp`, whose double-VJP fallback makes forward mode
+   * the dearer one), then `'rev-rev'`. See docs/core.md for the measurements.
+   */
+  mode?: 'fwd-rev' | 'rev-rev';
+}
+
 /**
- * Hessian-vector products: H·v for the scalar `y` and each `x`, computed as the gradient of
- * ⟨∇y, v⟩ (reverse over reverse), without forming H.
+ * Hessian-vector products: H·v for the scalar `y` and each `x`, without forming H — forward over
+ * reverse (`jvp(∇y, xs, vs)`) or reverse over reverse (`grad(⟨∇y, v⟩, xs)`).
+ * @example const [hv] = hvp(loss, [w], [v]);
  */
-export function hvp(y: Sym, xs: readonly Sym[], vs: readonly Sym[]): Sym[] {
+export function hvp(y: Sym, xs: readonly Sym[], vs: readonly Sym[], opts: HvpOptions = {}): Sym[] {
   if (xs.length !== vs.length) throw new GradError(`needs one v per x: ${xs.length} xs, ${vs.length} vs`, { op: 'hvp', origin: captureOrigin() });
+  const mode = opts.mode ?? (forwardIsNative(y, xs) ? 'fwd-rev' : 'rev-rev');
+  if (mode !== 'fwd-rev' && mode !== 'rev-rev') throw new GradError(`mode must be 'fwd-rev' or 'rev-rev', got ${JSON.stringify(mode)}`, { op: 'hvp', origin: captureOrigin() });
   const gs = grad(y, xs);
   gs.forEach((gx, i) => {
-    if (vs[i].dtype !== gx.dtype || !compatible(vs[i].shape, gx.shape)) {
-      throw new GradError(`v ${i} is ${fmtType(vs[i].node.type)}, x is ${fmtType(gx.node.type)}`, { op: 'hvp', origin: captureOrigin() });
+    if (!(vs[i] instanceof Sym) || vs[i].dtype !== gx.dtype || !compatible(vs[i].shape, gx.shape)) {
+      throw new GradError(`v ${i} is ${vs[i] instanceof Sym ? fmtType(vs[i].node.type) : String(vs[i])}, x is ${fmtType(gx.node.type)}`, { op: 'hvp', origin: captureOrigin() });
     }
   });
+  if (mode === 'fwd-rev') return transforms.jvp(gs, xs, vs);
   const dot = api.addN(gs.map((gx, i) => api.sum(api.mul(gx, vs[i]))));
   return grad(dot, xs);
+}
+
+/** Whether every op between xs and y has a JVP rule of its own (not the double-VJP fallback). */
+function forwardIsNative(y: Sym, xs: readonly Sym[]): boolean {
+  const g = y.graph;
+  const seen = new Set<number>();
+  const stack = [y.id];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const node = g.node(id);
+    const def = getOp(node.op);
+    if (def.jvp !== notDifferentiable && derivation(def.jvp) === 'double VJP') return false;
+    stack.push(...node.inputs);
+  }
+  return xs.length > 0;
 }
 
 /**
@@ -377,19 +450,27 @@ export function hessian(y: Sym, x: Sym): Sym {
 /**
  * Defines a new primitive from a kernel, a shape rule and a VJP, registered beside the
  * built-ins, and returns its builder. A trailing plain object is taken as attributes.
+ * Without `jvp`, forward mode uses the double-VJP fallback (the VJP transposed by `grad`: about
+ * the VJP's cost again, see docs/core.md); without `batch`, `vmap` over the op throws a
+ * `BatchError` naming it.
  * @example
  * const cube = defineOp({ name: 'cube', arity: 1, infer: ([x]) => x,
- *   kernel: ([x], _a, ctx) => ..., vjp: ({ inputs: [x], dy }) => [dy.mul(x.mul(x)).mul(3)] });
+ *   kernel: ([x], _a, ctx) => ..., vjp: ({ inputs: [x], dy }) => [dy.mul(x.mul(x)).mul(3)],
+ *   jvp: ({ inputs: [x], tangents: [t] }) => t && t.mul(x.mul(x)).mul(3) });
  */
 export function defineOp(
-  def: Omit<OpDef<any>, 'kind' | 'doc' | 'attrs' | 'arity' | 'traits'> & Partial<Pick<OpDef<any>, 'kind' | 'doc' | 'attrs' | 'arity'>> & { traits?: Partial<OpTraits> },
+  def: Omit<OpDef<any>, 'kind' | 'doc' | 'attrs' | 'arity' | 'traits' | 'jvp' | 'batch'> &
+    Partial<Pick<OpDef<any>, 'kind' | 'doc' | 'attrs' | 'arity' | 'jvp' | 'batch'>> & { traits?: Partial<OpTraits> },
 ): (...args: (Sym | Record<string, unknown>)[]) => Sym {
+  const vjp = def.vjp;
   const full: OpDef<any> = {
     kind: 'other',
     doc: def.name,
     attrs: (raw) => raw,
     arity: { min: 0 },
     ...def,
+    jvp: def.jvp ?? (typeof vjp === 'function' ? transforms.doubleVjpJvp(vjp) : notDifferentiable),
+    batch: def.batch ?? noBatchRule(def.name),
     // undeclared traits take the conservative defaults: the compiler assumes nothing
     traits: traits(def.traits ?? {}),
   };

@@ -48,6 +48,8 @@ export class DTypeError extends GradgraphError {}
 export class FeedError extends GradgraphError {}
 /** A gradient that can't be taken: non-scalar `y` without `dy`, a non-differentiable path asked for. */
 export class GradError extends GradgraphError {}
+/** A `vmap` that can't batch: an op without a batching rule, batch sizes that disagree, a malformed rule. */
+export class BatchError extends GradgraphError {}
 /** An update whose target is not a param, or whose value doesn't fit it. */
 export class UpdateError extends GradgraphError {}
 /** Misuse of the graph builder: duplicate names, symbols from another graph, bad attributes. */

@@ -13,7 +13,10 @@ export * from './api';
 export * from './math';
 export * from './arrange';
 export { einsum } from './einsum';
-export { grad, customGrad, hvp, jacobian, hessian, defineOp, unbroadcast, type GradientSource } from './autodiff';
+export { grad, customGrad, hvp, jacobian, hessian, defineOp, unbroadcast, type GradientSource, type HvpOptions } from './autodiff';
+export { jvp, jacfwd, vmap, perExampleGrads, doubleVjpJvp, type VmapOptions, type PerExampleOptions } from './transforms';
+export { elementwiseBatch, moveAxis } from './ops/batching';
+export { jvpFromVjp, linearJvp } from './ops/jvp';
 export { compile, Executable, buildProgram, validateFeeds, BACKENDS, DEFAULT_BACKEND, type Backend, type CompileOptions, type Feeds } from './compile';
 export { registerBackend, findBackend, listBackends, type BackendDef, type BackendOptions, type ProgramRunner, type Validate } from './backends';
 export {
@@ -32,7 +35,7 @@ export {
 export { interpret } from './interpreter';
 export { verifyProgram, verifyGraph, programProblems } from './verify';
 export { encodeTensor, decodeTensor, GRAPH_FORMAT, GRAPH_FORMAT_VERSION, type GraphDocument, type NodeDocument, type TensorDocument } from './serialize';
-export { gradcheck, assertGradcheck, formatReport, GradcheckError, type GradcheckOptions, type GradcheckReport, type InputReport, type OrderReport, type Kink, type GradcheckFailure } from './gradcheck';
+export { gradcheck, assertGradcheck, formatReport, GradcheckError, type GradcheckOptions, type GradcheckReport, type InputReport, type OrderReport, type Kink, type GradcheckFailure, type AdMode } from './gradcheck';
 export {
   registerOp,
   getOp,
@@ -41,6 +44,9 @@ export {
   fail,
   notDifferentiable,
   isDifferentiable,
+  derived,
+  derivation,
+  noBatchRule,
   traits,
   finiteInputs,
   dataInputIndices,

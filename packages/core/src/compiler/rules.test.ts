@@ -114,6 +114,10 @@ const properties: Record<string, RuleProperty> = {
   'broadcast-like-static': { lhs: (x, y) => api.broadcastLike(x, y), inputs: [R([3]), R([2, 3])] },
   'sum-like-static': { lhs: [(x, y) => api.sumLike(x, y), (x) => api.sumLike(x, c64(x, 0))], inputs: [R([2, 3]), R([1, 3])] },
   'reshape-like-static': { lhs: (x, y) => api.reshapeLike(x, y).mul(y), inputs: [R([6]), R([2, 3])] },
+  'reshape-elementwise': { lhs: [(x, y) => x.mul(y).reshape([-1, 12]).sin(), (x, y) => x.mul(y.sum(2, true)).sin().reshape([-1, 4]).tanh(), (x, y) => api.where(x.greater(0), y, x.sum([1, 2], true)).reshape([-1, 12]).sum(1), (x, y) => y.add(x.sum([0, 1], true)).reshape([6, 4]).mul(2)], inputs: [R([2, 3, 4], { declared: [null, 3, 4] }), R([2, 3, 4])] },
+  'reduce-ones': { lhs: [(x) => x.sum(1), (x) => x.mean([1], true), (x) => x.max([1, 3]), (x) => x.min(3, true)], inputs: [R([2, 1, 3, 1], { declared: [null, 1, 3, 1] })] },
+  'reduce-trailing': { lhs: [(x) => x.sum([1, 2]), (x) => x.mean([1, 2], true), (x) => x.max([1, 2]), (x) => x.min([1, 2])], inputs: [R([2, 3, 4], { declared: [null, 3, 4] })] },
+  'reduce-leading': { lhs: [(x) => x.sum(0), (x) => x.mean([0, 1], true), (x) => x.max([0]), (x) => x.min([0, 1])], inputs: [R([2, 3, 2, 2], { declared: [null, 3, 2, 2] })] },
   'reduce-nothing': { lhs: [(x) => x.sum([]), (x) => x.mean([]), (x) => x.max([]), (x) => x.min([])], inputs: [R([2, 3])] },
   'sum-broadcast': { lhs: [(x) => x.broadcastTo([2, 3]).sum(0), (x) => x.broadcastTo([4, 2, 3]).sum([0, 1], true), (x) => x.reshape([3, 1]).broadcastTo([3, 5]).sum(1)], inputs: [R([3])] },
   'mean-broadcast': { lhs: [(x) => x.broadcastTo([2, 3]).mean(0), (x) => x.reshape([1, 3]).broadcastTo([4, 3]).mean(0, true)], inputs: [R([3])] },
@@ -336,7 +340,7 @@ describe('the rule tables', () => {
   it('counts', () => {
     expect(Object.fromEntries(Object.entries(ruleTables).map(([k, t]) => [k, t.length]))).toMatchInlineSnapshot(`
       {
-        "canonicalize": 53,
+        "canonicalize": 57,
         "specialize": 10,
         "stabilize": 26,
       }

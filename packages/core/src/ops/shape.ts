@@ -11,6 +11,8 @@ import type { Attrs, TypeInfo } from '../ir';
 import { fail, type OpDef, traits } from '../registry';
 import { broadcastShapes, fmtShape, isStatic, shapeEq, sizeOf, stridesOf, type Shape, type SymShape } from '../shape';
 import { Tensor } from '../tensor';
+import { broadcastToBatch, concatBatch, elementwiseBatch, frontBatch, gatherBatch, perAxisBatch, reshapeBatch, scatterAddBatch, shapeSizeBatch, sumLikeBatch } from './batching';
+import { linearJvp, multilinearJvp, zeroJvp } from './jvp';
 import { broadcastOffsets, intList, normAxes, normOneAxis, reductionIndex } from './util';
 
 const copyFlops = (_i: unknown, out: { shape: Shape }) => sizeOf(out.shape);
@@ -62,6 +64,9 @@ const reshapeOp: OpDef<ReshapeAttrs> = {
   },
   // d reshape = dy reshaped back
   vjp: ({ dy, inputs: [x] }) => [reshapeBack(dy, x)],
+  // linear: ṫ = reshape(t)
+  jvp: linearJvp(),
+  batch: reshapeBatch,
   flops: () => 0,
 };
 
@@ -112,6 +117,9 @@ const transposeOp: OpDef<PermAttrs> = {
     attrs.perm.forEach((p, i) => (inv[p] = i));
     return [api.transpose(dy, inv)];
   },
+  jvp: linearJvp(),
+  // the batch axis first, the example's axes after it in the same permutation
+  batch: perAxisBatch<PermAttrs>((a) => ({ perm: [0, ...a.perm.map((p) => p + 1)] })),
   flops: copyFlops,
 };
 
@@ -159,6 +167,8 @@ const broadcastToOp: OpDef<ReshapeAttrs> = {
   },
   // the backprop loop sums dy back down to x's shape
   vjp: ({ dy }) => [dy],
+  jvp: linearJvp(),
+  batch: broadcastToBatch,
   flops: copyFlops,
 };
 
@@ -177,6 +187,8 @@ const broadcastLikeOp: OpDef<Attrs> = {
   kernel: ([x], _a, ctx) => broadcastKernel(x, ctx.out.shape),
   // the backprop loop sums dy back down to x's shape; ref gets no gradient
   vjp: ({ dy }) => [dy, null],
+  jvp: linearJvp(),
+  batch: elementwiseBatch,
   flops: copyFlops,
 };
 
@@ -200,6 +212,8 @@ const sumLikeOp: OpDef<Attrs> = {
   },
   // d sumLike(x, ref) = dy broadcast back to x
   vjp: ({ dy, inputs: [x] }) => [api.broadcastToShapeOf(dy, x), null],
+  jvp: linearJvp(),
+  batch: sumLikeBatch,
   flops: ([x]) => sizeOf(x.shape),
 };
 
@@ -219,6 +233,8 @@ const reshapeLikeOp: OpDef<Attrs> = {
     return new Tensor(x.dtype, ctx.out.shape, x.data.slice());
   },
   vjp: ({ dy, inputs: [x] }) => [reshapeBack(dy, x), null],
+  jvp: linearJvp(),
+  batch: frontBatch(),
   flops: () => 0,
 };
 
@@ -247,6 +263,8 @@ const expandDimsOp: OpDef<AxesAttrs> = {
   },
   kernel: ([x], _a, ctx) => new Tensor(x.dtype, ctx.out.shape, x.data.slice()),
   vjp: ({ dy, attrs }) => [api.squeeze(dy, attrs.axes)],
+  jvp: linearJvp(),
+  batch: perAxisBatch<AxesAttrs>((a) => ({ axes: a.axes.map((x) => x + 1) })),
   flops: () => 0,
 };
 
@@ -271,6 +289,8 @@ const squeezeOp: OpDef<AxesAttrs> = {
     return new Tensor(x.dtype, ctx.out.shape, x.data.slice());
   },
   vjp: ({ dy, attrs }) => [api.expandDims(dy, attrs.axes)],
+  jvp: linearJvp(),
+  batch: perAxisBatch<AxesAttrs>((a) => ({ axes: a.axes.map((x) => x + 1) })),
   flops: () => 0,
 };
 
@@ -367,6 +387,8 @@ const sliceOp: OpDef<SliceAttrs> = {
     });
     return [api.pad(dy, pads)];
   },
+  jvp: linearJvp(),
+  batch: perAxisBatch<SliceAttrs>((a) => ({ begin: [0, ...a.begin], end: [null, ...a.end] })),
   flops: copyFlops,
 };
 
@@ -398,6 +420,9 @@ const padOp: OpDef<PadAttrs> = {
   },
   // d pad = the middle block of dy
   vjp: ({ dy, attrs }) => [api.sliceRange(dy, attrs.pads.map((p) => p[0]), attrs.pads.map((p) => (p[1] === 0 ? null : -p[1])))],
+  // the fill is a constant: ṫ = pad(t) with zeros
+  jvp: linearJvp<PadAttrs>((a) => ({ pads: a.pads, value: 0 })),
+  batch: perAxisBatch<PadAttrs>((a) => ({ pads: [[0, 0], ...a.pads], value: a.value })),
   flops: copyFlops,
 };
 
@@ -452,6 +477,9 @@ const concatOp: OpDef<AxisAttrs> = {
       return api.sliceRange(dy, begin, end);
     });
   },
+  // linear in every input: ṫ = concat of the tangents (zeros for an input without one)
+  jvp: multilinearJvp,
+  batch: concatBatch,
   flops: copyFlops,
 };
 
@@ -487,6 +515,8 @@ const gatherOp: OpDef<AxisAttrs> = {
   },
   // d gather = dy scattered (added) back to the gathered positions
   vjp: ({ dy, inputs: [x, idx], attrs }) => [api.scatterAdd(dy, idx, x, attrs.axis), null],
+  jvp: linearJvp(),
+  batch: gatherBatch,
   flops: copyFlops,
 };
 
@@ -517,6 +547,8 @@ const scatterAddOp: OpDef<AxisAttrs> = {
   },
   // d scatterAdd = dy gathered at the same positions
   vjp: ({ dy, inputs: [, idx], attrs }) => [api.gather(dy, idx, attrs.axis), null, null],
+  jvp: linearJvp(),
+  batch: scatterAddBatch,
   flops: ([u]) => sizeOf(u.shape),
 };
 
@@ -541,6 +573,8 @@ const shapeSizeOp: OpDef<ShapeSizeAttrs> = {
   kernel: ([x], a) => Tensor.scalar(a.axes.reduce((p, i) => p * x.shape[i], 1), a.dtype),
   // depends only on x's shape: no gradient
   vjp: () => [null],
+  jvp: zeroJvp,
+  batch: shapeSizeBatch,
   flops: () => 0,
 };
 

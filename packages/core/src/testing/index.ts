@@ -575,19 +575,24 @@ export interface BuildOptions {
   order?: 1 | 2;
 }
 
-/** Builds a recipe into a fresh graph. */
-export function buildRecipe(recipe: GraphRecipe, opts: BuildOptions = {}): BuiltGraph {
-  const g = new Graph({ seed: recipe.seed });
-  const dtype = recipe.dtype ?? 'float64';
-  graphDtypes.set(g, dtype);
-  const feeds: Record<string, Tensor> = {};
-  const inputs = recipe.inputs.map((shape, i) => {
-    feeds[`x${i}`] = valuesFor(shape, recipe.seed, `x${i}`, dtype);
-    return g.input(`x${i}`, recipe.openDims ? shape.map(() => null) : shape, dtype);
-  });
-  const params = recipe.params.map((shape, i) => g.param(`p${i}`, valuesFor(shape, recipe.seed, `p${i}`, dtype)));
-  // the pool tracks run-time shapes (inputs may be declared with open dims)
-  const pool: PoolValue[] = [...inputs, ...params].map((s, i) => val(s, [...(i < inputs.length ? recipe.inputs[i] : recipe.params[i - inputs.length])], 4));
+/** The value a recipe gives input `x${i}` or param `p${i}` (`which`: `'x0'`, `'p1'`, ...); `variant` makes another example. */
+export function recipeValue(recipe: GraphRecipe, which: string, variant?: number): Tensor {
+  const shape = which[0] === 'x' ? recipe.inputs[Number(which.slice(1))] : recipe.params[Number(which.slice(1))];
+  return valuesFor(shape, recipe.seed, variant === undefined ? which : `${which}/${variant}`, recipe.dtype ?? 'float64');
+}
+
+/**
+ * The recipe's expression applied to given symbols — inputs and params of one graph shaped as the
+ * recipe says (inputs may be declared with open dims), or one example's placeholders under
+ * `vmap` — returning every value made and the loss. `buildRecipe` is this on fresh inputs and
+ * params.
+ */
+export function applyRecipe(recipe: GraphRecipe, inputs: readonly Sym[], params: readonly Sym[]): { values: Sym[]; loss: Sym } {
+  const g = (inputs[0] ?? params[0]).graph;
+  if (!graphDtypes.has(g)) graphDtypes.set(g, recipe.dtype ?? 'float64');
+  // the pool tracks run-time shapes: the recipe's where a symbol's dims are open
+  const runShape = (s: Sym, shape: readonly number[] | undefined) => (shape && s.shape.some((d) => d === null) ? [...shape] : [...(s.shape as number[])]);
+  const pool: PoolValue[] = [...inputs, ...params].map((s, i) => val(s, runShape(s, i < inputs.length ? recipe.inputs[i] : recipe.params[i - inputs.length]), 4));
   const values: Sym[] = [];
   for (const step of recipe.steps) {
     const app = graphApplicators[step.op];
@@ -599,7 +604,21 @@ export function buildRecipe(recipe: GraphRecipe, opts: BuildOptions = {}): Built
     }
   }
   const tail = (values.length ? values : pool.map((v) => v.sym)).slice(-3);
-  const loss = api.addN(tail.map((s) => api.mean(s)));
+  return { values, loss: api.addN(tail.map((s) => api.mean(s))) };
+}
+
+/** Builds a recipe into a fresh graph. */
+export function buildRecipe(recipe: GraphRecipe, opts: BuildOptions = {}): BuiltGraph {
+  const g = new Graph({ seed: recipe.seed });
+  const dtype = recipe.dtype ?? 'float64';
+  graphDtypes.set(g, dtype);
+  const feeds: Record<string, Tensor> = {};
+  const inputs = recipe.inputs.map((shape, i) => {
+    feeds[`x${i}`] = valuesFor(shape, recipe.seed, `x${i}`, dtype);
+    return g.input(`x${i}`, recipe.openDims ? shape.map(() => null) : shape, dtype);
+  });
+  const params = recipe.params.map((shape, i) => g.param(`p${i}`, valuesFor(shape, recipe.seed, `p${i}`, dtype)));
+  const { values, loss } = applyRecipe(recipe, inputs, params);
   const wrt = [...inputs, ...params];
   const grads = opts.withGrad || opts.order === 2 ? gradOf(loss, wrt) : [];
   const grads2 = opts.order === 2 ? gradOf(api.addN(grads.map((gk) => api.sum(api.mul(gk, gk)))), wrt) : [];
