@@ -66,16 +66,24 @@ export function lossChart(input: History | TrainHistoryLike, opts: { title?: str
       metrics.push({ epoch: e.epoch, value: v, metric: val ? k.slice(4) : k, series: val ? 'validation' : 'train' });
     }
   }
-  const marks: Record<string, unknown>[] = [];
+  const marks: { epoch: number; what: string }[] = [];
   if (history.bestEpoch !== undefined) marks.push({ epoch: history.bestEpoch, what: `best (epoch ${history.bestEpoch})` });
   if (history.stoppedAt !== undefined) marks.push({ epoch: history.stoppedAt, what: `stopped early (epoch ${history.stoppedAt})` });
   const color = { field: 'series', type: 'nominal', title: null, scale: { domain: ['train', 'validation'], range: ['#1f77b4', '#ff7f0e'] } };
-  const rules = marks.length
-    ? [
-        { data: { values: marks }, mark: { type: 'rule', strokeDash: [4, 3], color: '#c0392b' }, encoding: { x: { field: 'epoch', type: 'quantitative' }, tooltip: { field: 'what' } } },
-        { data: { values: marks }, mark: { type: 'text', align: 'left', dx: 3, dy: -4, angle: 0, fontSize: 9, color: '#c0392b', baseline: 'bottom' }, encoding: { x: { field: 'epoch', type: 'quantitative' }, y: { value: 0 }, text: { field: 'what' } } },
-      ]
-    : [];
+  const rules = marks.length ? [{ data: { values: marks }, mark: { type: 'rule', strokeDash: [4, 3], color: '#c0392b' }, encoding: { x: { field: 'epoch', type: 'quantitative' }, tooltip: { field: 'what' } } }] : [];
+  // The labels, in the loss panel only: inside its top edge, one row per label so two marks
+  // close together (best at 91, stopped at 106) never overlap; a label in the right half of the
+  // epochs ends at its rule, one in the left half starts there, so it stays inside the panel.
+  const epochs = history.epochs.map((e) => e.epoch);
+  const middle = (Math.min(...epochs) + Math.max(...epochs)) / 2;
+  const labels = marks.map((m, row) => {
+    const right = m.epoch > middle;
+    return {
+      data: { values: [m] },
+      mark: { type: 'text', align: right ? 'right' : 'left', dx: right ? -4 : 4, baseline: 'top', fontSize: 9, color: '#c0392b' },
+      encoding: { x: { field: 'epoch', type: 'quantitative' }, y: { value: 4 + 13 * row }, text: { field: 'what' } },
+    };
+  });
   const lossPanel = {
     width,
     height: 220,
@@ -92,6 +100,7 @@ export function lossChart(input: History | TrainHistoryLike, opts: { title?: str
         },
       },
       ...rules,
+      ...labels,
     ],
   };
   const panels: Record<string, unknown>[] = [lossPanel];
@@ -170,12 +179,22 @@ export function gradientBarChart(flow: GradientFlow, opts: { title?: string; wid
   if (!flow || !Array.isArray(flow.layers) || !flow.layers.length) throw new PlotError('the gradient flow has no layers', { op: 'gradientBarChart', origin: captureOrigin() });
   const rows: Record<string, unknown>[] = [];
   const order = flow.layers.map((l) => l.layer);
-  const floor = tinyFloor(flow.layers.flatMap((l) => [l.meanAbs, l.maxAbs]));
+  // Bars on a log axis need a base (from 0 they would start at −∞ and have no height): a decade
+  // under the decade of the smallest nonzero value. Zeros, which a log axis cannot show, are
+  // stubs half a decade high; their tooltip says 0.
+  const values = flow.layers.flatMap((l) => [l.meanAbs, l.maxAbs]);
+  const base = logBase(values);
+  const finite = values.filter((v) => v > 0 && Number.isFinite(v));
+  const top = 10 ** Math.ceil(Math.log10(Math.max(...finite, base * 10)));
+  // +∞ (an exploded gradient) fills the axis; NaN is drawn as a zero
+  const shown = (v: number) => (v === Infinity ? top : v > 0 ? v : base * Math.sqrt(10));
   for (const l of flow.layers) {
-    rows.push({ layer: l.layer, stat: 'max |grad|', value: Math.max(l.maxAbs, floor), raw: l.maxAbs, flag: l.flag ?? 'ok' });
-    rows.push({ layer: l.layer, stat: 'mean |grad|', value: Math.max(l.meanAbs, floor), raw: l.meanAbs, flag: l.flag ?? 'ok' });
+    rows.push({ layer: l.layer, stat: 'max |grad|', value: shown(l.maxAbs), raw: l.maxAbs, flag: l.flag ?? 'ok' });
+    rows.push({ layer: l.layer, stat: 'mean |grad|', value: shown(l.meanAbs), raw: l.meanAbs, flag: l.flag ?? 'ok' });
   }
-  const flagged = flow.layers.filter((l) => l.flag).map((l) => ({ layer: l.layer, flag: l.flag === 'vanishing' ? '↓' : '⚠', value: Math.max(l.maxAbs, floor) }));
+  const decades: number[] = [];
+  for (let e = Math.round(Math.log10(base)); e <= Math.round(Math.log10(top)); e++) decades.push(10 ** e);
+  const flagged = flow.layers.filter((l) => l.flag).map((l) => ({ layer: l.layer, flag: l.flag === 'vanishing' ? '↓' : '⚠', value: shown(l.maxAbs) }));
   const x = { field: 'layer', type: 'ordinal', sort: order, axis: { labelAngle: -50 } };
   return {
     $schema: SCHEMA,
@@ -189,7 +208,16 @@ export function gradientBarChart(flow: GradientFlow, opts: { title?: string; wid
         encoding: {
           x,
           xOffset: { field: 'stat' },
-          y: { field: 'value', type: 'quantitative', scale: { type: 'log' }, title: '|∂L/∂p| (log)' },
+          // a bar on a log axis starts at the floor, not at 0 (log 0 = −∞ would give every bar
+          // zero height)
+          y: {
+            field: 'value',
+            type: 'quantitative',
+            scale: { type: 'log', domain: [base, top] },
+            axis: { values: decades, labelExpr: "'1e' + round(log(datum.value) / LN10)" },
+            title: '|∂L/∂p| (log)',
+          },
+          y2: { datum: base },
           color: { field: 'stat', type: 'nominal', title: null, scale: { domain: ['max |grad|', 'mean |grad|'], range: ['#9ecae1', '#08519c'] } },
           tooltip: [{ field: 'layer' }, { field: 'stat' }, { field: 'raw', format: '.3e', title: 'value' }, { field: 'flag' }],
         },
@@ -232,6 +260,12 @@ export function gradientHistoryChart(records: readonly GradientRecord[], opts: {
 /** `Array.isArray` without narrowing a readonly array to `any[]`. */
 function isArray(x: unknown): boolean {
   return Array.isArray(x);
+}
+
+/** The base of log-axis bars: the power of ten a decade under the smallest positive value's decade. */
+function logBase(xs: readonly number[]): number {
+  const pos = xs.filter((v) => v > 0 && Number.isFinite(v));
+  return pos.length ? 10 ** (Math.floor(Math.log10(Math.min(...pos))) - 1) : 1e-12;
 }
 
 /** Replaces zeros (which a log axis cannot show) by a value below the smallest positive one. */
