@@ -25,13 +25,14 @@ import type { Optimizer } from '../optim/index';
 import { CheckpointError, fmtValue } from './errors';
 
 export const CHECKPOINT_FORMAT = 'gradgraph.checkpoint';
-export const CHECKPOINT_VERSION = 1;
+/** 2: epochs counted from 1 (version 1 files, which counted from 0, are read and converted). */
+export const CHECKPOINT_VERSION = 2;
 
 /** Where the data iterator was, and the settings that make its batches reproducible. */
 export interface DataPosition {
-  /** The epoch in progress (0-based). */
+  /** The epoch in progress, from 1 (as printed). */
   epoch: number;
-  /** Batches of that epoch already trained on; the next one is `loader.batch(epoch, batch)`. */
+  /** Batches of that epoch already trained on; the next one is `loader.batch(epoch, batch)` (indices from 0). */
   batch: number;
   /** The loader's shuffle seed. */
   seed: number;
@@ -201,7 +202,7 @@ function dataPosition(op: string, d: CheckpointOptions['data']): DataPosition | 
 function checkPosition(op: string, p: unknown): asserts p is DataPosition {
   const d = p as DataPosition;
   if (!d || typeof d !== 'object') throw new CheckpointError(op, `the data position must be an object { epoch, batch, seed, batchSize, shuffle, dropLast, size }, got ${fmtValue(p)}`);
-  const ints: [keyof DataPosition, number][] = [['epoch', 0], ['batch', 0], ['batchSize', 1], ['size', 0]];
+  const ints: [keyof DataPosition, number][] = [['epoch', 1], ['batch', 0], ['batchSize', 1], ['size', 0]];
   for (const [k, min] of ints) {
     const v = d[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new CheckpointError(op, `data.${k} must be an integer ≥ ${min}, got ${fmtValue(v)}`);
@@ -312,7 +313,8 @@ export function parseCheckpoint(input: CheckpointDocument | string | unknown): C
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new CheckpointError(op, `the checkpoint is not an object, got ${fmtValue(doc)}`);
   if (doc.format !== CHECKPOINT_FORMAT) throw new CheckpointError(op, `not a gradgraph checkpoint (format is ${fmtValue(doc.format)}, expected "${CHECKPOINT_FORMAT}")`);
-  if (doc.version !== CHECKPOINT_VERSION) throw new CheckpointError(op, `unsupported checkpoint version ${fmtValue(doc.version)} (this library reads version ${CHECKPOINT_VERSION})`);
+  if (doc.version === 1) doc = fromVersion1(doc);
+  if (doc.version !== CHECKPOINT_VERSION) throw new CheckpointError(op, `unsupported checkpoint version ${fmtValue(doc.version)} (this library reads versions 1 and ${CHECKPOINT_VERSION})`);
   const m = doc.manifest;
   if (!m || typeof m !== 'object') throw new CheckpointError(op, 'the manifest is missing');
   if (!m.library || typeof m.library.name !== 'string' || typeof m.library.version !== 'string') throw new CheckpointError(op, 'manifest.library must be { name, version }');
@@ -348,6 +350,29 @@ export function parseCheckpoint(input: CheckpointDocument | string | unknown): C
     fit: doc.fit ?? null,
     extra: doc.extra ?? null,
   });
+}
+
+/**
+ * A version-1 document (epochs counted from 0) as version 2 (from 1): the data position, the fit
+ * state's position and history, and early stopping's epochs move up by one. Everything else is
+ * the same. A copy; anything malformed is left for the checks to name.
+ */
+function fromVersion1(doc: CheckpointDocument): CheckpointDocument {
+  const up = (v: unknown) => (typeof v === 'number' ? v + 1 : v);
+  const out = { ...doc, version: 2 } as CheckpointDocument;
+  if (doc.data && typeof doc.data === 'object') out.data = { ...doc.data, epoch: up(doc.data.epoch) as number };
+  const fit = doc.fit as { version?: unknown; epoch?: unknown; history?: Record<string, unknown>; callbacks?: Record<string, unknown> } | null;
+  if (fit && typeof fit === 'object' && fit.version === 1) {
+    const f = { ...fit, version: 2, epoch: up(fit.epoch) } as typeof fit;
+    // the history document of version 1 has no version: History.fromJSON shifts it
+    if (fit.callbacks && typeof fit.callbacks === 'object') {
+      const es = fit.callbacks.earlyStopping as Record<string, unknown> | undefined;
+      // −1 meant "none" when epochs counted from 0; now 0 does
+      if (es && typeof es === 'object') f.callbacks = { ...fit.callbacks, earlyStopping: { ...es, bestEpoch: up(es.bestEpoch), stoppedEpoch: up(es.stoppedEpoch) } };
+    }
+    out.fit = f;
+  }
+  return out;
 }
 
 /**

@@ -141,7 +141,7 @@ export class TrainingStep {
   /**
    * The feeds for one batch: features to `x`, targets to `y` (float data cast to the input's
    * float dtype), and the `training` switch when the graph has one.
-   * @example step.feeds(loader.batch(0, 0), true); // { x, y, training: true }
+   * @example step.feeds(loader.batch(1, 0), true); // { x, y, training: true }
    */
   feeds(batch: BatchLike, training: boolean): Record<string, Tensor | boolean> {
     const out: Record<string, Tensor | boolean> = {};
@@ -163,7 +163,7 @@ export class TrainingStep {
 
   /**
    * One optimization step on `batch`; returns the loss (before the update) and the predictions.
-   * @example const { loss } = step.trainBatch(loader.batch(0, 0));
+   * @example const { loss } = step.trainBatch(loader.batch(1, 0));
    */
   trainBatch(batch: BatchLike, extraFeeds: Feeds = {}): BatchResult {
     return this.result('trainBatch', this.train.run({ ...this.feeds(batch, true), ...extraFeeds }));
