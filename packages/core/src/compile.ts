@@ -201,6 +201,19 @@ export class Executable {
     return this.js?.lowered;
   }
 
+  /**
+   * What `console.log(exe)` shows: the backend, the program's size, inputs, outputs and updates
+   * (not the graph; `explain()` tells the whole story).
+   * @example console.log(step); // Executable(js: 38 nodes; inputs x float32[?,4], y int32[?] → 1 output, 2 updates)
+   */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    const n = Object.keys(this.program.nodes).length;
+    const ins = this.inputs.map((i) => `${i.name} ${i.dtype}${fmtShape(i.shape)}`).join(', ') || 'none';
+    const outs = this.program.outputs.length;
+    const ups = this.program.updates.length;
+    return `Executable(${this.backend}: ${n} nodes; inputs ${ins} → ${outs} output${outs === 1 ? '' : 's'}${ups ? `, ${ups} update${ups === 1 ? '' : 's'}` : ''})`;
+  }
+
   /** Names and types of the inputs this executable needs. */
   get inputs(): { name: string; dtype: DType; shape: readonly (number | null)[] }[] {
     return topoOrder(this.program)

@@ -9,7 +9,7 @@ import * as api from './api';
 import './ops/index'; // registers the built-in primitives wherever graphs are built
 import { isDType, type DType } from './dtype';
 import { GradgraphError, GraphError, OpDefError, ShapeError, UpdateError } from './errors';
-import { fmtType, type Attrs, type Node, type TypeInfo } from './ir';
+import { fmtNode, fmtType, type Attrs, type Node, type TypeInfo } from './ir';
 import { captureOrigin } from './origin';
 import { getOp } from './registry';
 import { graphFromJSON, graphToJSON, type GraphDocument } from './serialize';
@@ -304,6 +304,19 @@ export class Graph {
     for (const [name, items] of Object.entries(collections)) for (const item of items) this.addToCollection(name, item);
   }
 
+  /**
+   * What `console.log(g)` shows: the seed, the node count, the inputs and the params — not every
+   * node and value (`printProgram`, `toDot` and `g.toJSON()` show those).
+   * @example console.log(g); // Graph(seed 42: 191 nodes; inputs x float32[?,784], y int32[?]; 6 params (50,890 values); 13 state)
+   */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    const inputs = this.inputs().map((s) => `${s.name} ${fmtType(s.node.type)}`);
+    const params = this.params();
+    const values = params.reduce((a, p) => a + p.shape.reduce<number>((m, d) => m * (d ?? 1), 1), 0);
+    const state = this.stateVars().length;
+    return `Graph(seed ${this.seed}: ${this._nodes.length} node${this._nodes.length === 1 ? '' : 's'}; inputs ${inputs.join(', ') || 'none'}; ${params.length} param${params.length === 1 ? '' : 's'} (${values.toLocaleString('en-US')} values)${state ? `; ${state} state` : ''})`;
+  }
+
   /** This graph as a JSON-able document: nodes, param values, seed and RNG counter. */
   toJSON(): GraphDocument {
     return graphToJSON(this);
@@ -481,6 +494,16 @@ export class Sym {
   }
   toString(): string {
     return `Sym(%${this.id} ${this.op}: ${fmtType(this.node.type)})`;
+  }
+
+  /**
+   * What `console.log(sym)` shows — the node, not the whole graph: id, op with its inputs and
+   * attributes, type, scope and the source line that made it.
+   * @example console.log(h); // Sym %9 = matmul %0, %7 {transposeA=false transposeB=false} : float32[?,16]  scope "hidden/dense"  at model.ts:12:19
+   */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    const n = this.node;
+    return `Sym ${fmtNode(n)}${n.scope ? `  scope ${JSON.stringify(n.scope)}` : ''}${n.adjointOf !== undefined ? `  adjoint of %${n.adjointOf}` : ''}${n.origin && n.origin !== '<unknown>' ? `  at ${n.origin}` : ''}`;
   }
 
   add(b: Operand): Sym { return api.add(this, b); }

@@ -13,6 +13,8 @@ export * from './api';
 export { grad, customGrad, hvp, jacobian, hessian, defineOp, unbroadcast } from './autodiff';
 export { compile, Executable, buildProgram, validateFeeds, BACKENDS, type Backend, type CompileOptions, type Feeds } from './compile';
 export { interpret } from './interpreter';
+export { evaluate, type EvaluateOptions } from './evaluate';
+export { fmtElement, fmtTensor, inspectTensor } from './format';
 export { verifyProgram, verifyGraph, programProblems } from './verify';
 export { encodeTensor, decodeTensor, GRAPH_FORMAT, GRAPH_FORMAT_VERSION, type GraphDocument, type NodeDocument, type TensorDocument } from './serialize';
 export { gradcheck, assertGradcheck, formatReport, GradcheckError, type GradcheckOptions, type GradcheckReport, type InputReport, type OrderReport, type Kink, type GradcheckFailure } from './gradcheck';

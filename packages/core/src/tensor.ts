@@ -1,5 +1,6 @@
 import { allocArray, coerce, dtypeOfArray, isDType, type DType, type TypedArray } from './dtype';
 import { DTypeError, ShapeError } from './errors';
+import { fmtTensor, inspectTensor } from './format';
 import { fillNormal, fillUniform, streamKey } from './random';
 import { fmtShape, sizeOf, stridesOf, type Shape } from './shape';
 
@@ -151,8 +152,18 @@ export class Tensor {
     return new Tensor(this.dtype, shape, this.data.slice() as TypedArray);
   }
 
+  /**
+   * One line: dtype, shape and the values in the dtype's precision, summarized past 1,000
+   * elements. @example String(Tensor.from([0.1, 0.2])); // "Tensor(float32[2] [0.1, 0.2])"
+   */
   toString(): string {
-    return `Tensor(${this.dtype}${fmtShape(this.shape)} ${JSON.stringify(this.toArray())})`;
+    return fmtTensor(this.dtype, this.shape, this.data);
+  }
+
+  /** What `console.log(t)` and `util.inspect(t)` show: a header, then the values in columns. */
+  [Symbol.for('nodejs.util.inspect.custom')](_depth: number, options: { stylize?: (s: string, kind: string) => string }): string {
+    const stylize = options?.stylize;
+    return inspectTensor(this.dtype, this.shape, this.data, stylize ? (s) => stylize(s, this.dtype === 'bool' ? 'boolean' : 'number') : undefined);
   }
 }
 
