@@ -8,7 +8,7 @@ export * from './dtype';
 export * from './shape';
 export * from './errors';
 export { Tensor, type Nested } from './tensor';
-export { Graph, Sym, assertShape, type CollectionItem, type GraphOptions, type GraphState, type InputOptions, type Operand, type ParamOptions } from './graph';
+export { Graph, Sym, assertShape, type CollectionItem, type GraphOptions, type GraphState, type InputOptions, type Operand, type ParamOptions, type ProgramSpec, type SavedProgram } from './graph';
 export * from './api';
 export { grad, customGrad, hvp, jacobian, hessian, defineOp, unbroadcast } from './autodiff';
 export { compile, Executable, buildProgram, validateFeeds, BACKENDS, type Backend, type CompileOptions, type Feeds } from './compile';
@@ -16,7 +16,7 @@ export { interpret } from './interpreter';
 export { evaluate, type EvaluateOptions } from './evaluate';
 export { fmtElement, fmtTensor, inspectTensor } from './format';
 export { verifyProgram, verifyGraph, programProblems } from './verify';
-export { encodeTensor, decodeTensor, GRAPH_FORMAT, GRAPH_FORMAT_VERSION, type GraphDocument, type NodeDocument, type TensorDocument } from './serialize';
+export { encodeTensor, decodeTensor, checkJsonDepth, jsonTooDeep, MAX_JSON_DEPTH, GRAPH_FORMAT, GRAPH_FORMAT_VERSION, type GraphDocument, type NodeDocument, type ProgramDocument, type TensorDocument } from './serialize';
 export { gradcheck, assertGradcheck, formatReport, GradcheckError, type GradcheckOptions, type GradcheckReport, type InputReport, type OrderReport, type Kink, type GradcheckFailure } from './gradcheck';
 export {
   registerOp,

@@ -26,7 +26,7 @@ export interface BatchInfo {
   epoch: number;
   /** The batch's index in its epoch (from 0). */
   batch: number;
-  /** Batches trained since the start of training (after this one). */
+  /** Batches this run has trained (after this one), since its first epoch. */
   step: number;
   /** This batch's training loss (before the update). */
   loss: number;

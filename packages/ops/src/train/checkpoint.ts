@@ -96,8 +96,8 @@ export interface CheckpointOptions {
   preprocessing?: Record<string, ScalerFit>;
   /** Your configuration (hyperparameters, notes): any JSON. */
   config?: unknown;
-  /** The optimizer, to record its name and hyperparameters in the manifest. */
-  optimizer?: Optimizer;
+  /** The optimizer (or a step's `optimizer`), to record its name and hyperparameters in the manifest. */
+  optimizer?: Optimizer | { readonly name: string; readonly config: Readonly<Record<string, unknown>> };
   /** Anything else to store: any JSON. */
   extra?: unknown;
   /** @internal The fit loop's state. */

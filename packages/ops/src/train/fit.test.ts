@@ -186,6 +186,28 @@ describe('fit', () => {
     expect(again.plateau.lr).toBe(full.plateau.lr);
   });
 
+  it('startEpoch runs from that epoch, on its batches; a checkpoint taken then resumes exactly', () => {
+    const loader = data.batches(trainSet, { batchSize: 12, seed: 3 }); // 3 batches per epoch
+    const whole = fit({ step: model().step, data: loader, epochs: 4, progress: false });
+    // the first epoch trained by hand, then fit continues at epoch 2: the same batches, the same losses
+    const m = model();
+    for (const b of loader.epoch(1)) m.step.trainBatch(b);
+    const events: string[] = [];
+    const rest = fit({ step: m.step, data: loader, epochs: 4, startEpoch: 2, progress: false, callbacks: [{ onBatchEnd: (i) => void events.push(`${i.epoch}.${i.batch}:${i.step}`) }] });
+    expect(rest.epochs.map((e) => e.epoch)).toEqual([2, 3, 4]);
+    expect(rest.batchLoss).toEqual(whole.batchLoss.slice(3));
+    expect(events.slice(0, 4)).toEqual(['2.0:1', '2.1:2', '2.2:3', '3.0:4']);
+    // stopped mid-epoch 3 with a checkpoint, resumed in a fresh graph
+    const n = model();
+    for (const b of loader.epoch(1)) n.step.trainBatch(b);
+    let doc: unknown;
+    fit({ step: n.step, data: loader, epochs: 4, startEpoch: 2, progress: false, callbacks: [{ onBatchEnd: (i, ctx) => i.step === 5 && ((doc = ctx.checkpoint()), ctx.stop()) }] });
+    const resumed = fit({ step: model().step, data: loader, epochs: 4, progress: false, resume: parseCheckpoint(doc) });
+    expect(resumed.batchLoss).toEqual(rest.batchLoss);
+    expect(resumed.epochs.map((e) => e.epoch)).toEqual([2, 3, 4]);
+    expect(() => fit({ step: model().step, data: loader, epochs: 4, startEpoch: 0, progress: false })).toThrow(/startEpoch must be an integer ≥ 1, got 0/);
+  });
+
   it('a fit state that disagrees with itself is refused with a message that shows the difference', () => {
     const m = model();
     let doc: Record<string, unknown> = {};

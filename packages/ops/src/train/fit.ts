@@ -30,6 +30,12 @@ export interface FitOptions {
   data: FitData;
   /** Train until this many epochs are done (a resumed run continues to the same number). */
   epochs: number;
+  /**
+   * The first epoch to run (default 1): to continue a run whose graph was saved after epoch
+   * `startEpoch − 1` (with `train.savedStep`), on the batches those epochs would have had.
+   * A `resume` checkpoint brings its own position.
+   */
+  startEpoch?: number;
   /** Rows per batch when `data` is not a loader. Default 32. */
   batchSize?: number;
   /** Shuffle each epoch when `data` is not a loader. Default true. */
@@ -164,6 +170,8 @@ export interface HistoryDocument {
 /** The fit loop's state in a checkpoint (version 2: epochs from 1). */
 interface FitStateDocument {
   version: 2;
+  /** The first epoch the run trained (fit's `startEpoch`; 1 unless it continued a saved graph). */
+  startEpoch?: number;
   epoch: number;
   batch: number;
   step: number;
@@ -278,6 +286,8 @@ const valName = (name: string) => `val${name[0].toUpperCase()}${name.slice(1)}`;
 class FitRun implements FitContext {
   /** The epoch in progress, from 1 (after an epoch's end: the next one). */
   epoch = 1;
+  /** The first epoch this run trained (fit's `startEpoch`). */
+  firstEpoch = 1;
   batch = 0;
   globalStep = 0;
   lossSum = 0;
@@ -330,6 +340,7 @@ class FitRun implements FitContext {
     const history = { ...this.history.toJSON(), epochTime: [] };
     return {
       version: 2,
+      startEpoch: this.firstEpoch,
       epoch: this.epoch,
       batch: this.batch,
       step: this.globalStep,
@@ -376,8 +387,10 @@ class FitRun implements FitContext {
     }
     if (d.epoch !== pos.epoch || d.batch !== pos.batch) throw bad(`the fit state's position (epoch ${fmtValue(d.epoch)}, batch ${fmtValue(d.batch)}) disagrees with the data position (epoch ${fmtValue(pos.epoch)}, batch ${fmtValue(pos.batch)})`);
     if (!Number.isInteger(d.step) || d.step < 0) throw bad(`the fit state's step count is ${fmtValue(d.step)}, not a non-negative integer`);
-    const expected = (d.epoch - 1) * l.numBatches + d.batch;
-    if (d.step !== expected) throw bad(`the fit state counts ${d.step} batches trained, but (epoch ${d.epoch}, batch ${d.batch}) with ${l.numBatches} batches per epoch is ${expected}`);
+    const start = d.startEpoch ?? 1;
+    if (!Number.isInteger(start) || start < 1 || start > d.epoch) throw bad(`the fit state's startEpoch is ${fmtValue(d.startEpoch)}, not an epoch from 1 to ${d.epoch}`);
+    const expected = (d.epoch - start) * l.numBatches + d.batch;
+    if (d.step !== expected) throw bad(`the fit state counts ${d.step} batches trained, but (epoch ${d.epoch}, batch ${d.batch}) with ${l.numBatches} batches per epoch${start > 1 ? ` from epoch ${start}` : ''} is ${expected}`);
     const names = this.metrics.map(metricName);
     if (!Array.isArray(d.metrics) || d.metrics.join(',') !== names.join(',')) throw bad(`the checkpoint's run tracked metrics [${String(d.metrics)}], this fit tracks [${names.join(', ')}]`);
     if (!d.partial || typeof d.partial !== 'object' || !Number.isInteger(d.partial.rows) || d.partial.rows < 0) throw bad('the partial epoch state is malformed');
@@ -398,6 +411,7 @@ class FitRun implements FitContext {
     const saved = d.callbacks && typeof d.callbacks === 'object' ? d.callbacks : {};
     asCheckpointError(() => this.callbacks.forEach((cb) => cb.key && cb.restore && cb.key in saved && cb.restore(saved[cb.key], this)));
     this.graph.restore({ values: new Map([...ckpt.params, ...ckpt.state]), rngCounter: ckpt.rngCounter }, { strict: true });
+    this.firstEpoch = start;
     this.epoch = d.epoch;
     this.batch = d.batch;
     this.globalStep = d.step;
@@ -433,7 +447,7 @@ class FitRun implements FitContext {
 export function fit(opts: FitOptions): History {
   const op = 'train.fit';
   const o = checkKeys(op, opts, [
-    'step', 'data', 'epochs', 'batchSize', 'shuffle', 'seed', 'dropLast', 'validation', 'validationBatchSize', 'metrics', 'threshold',
+    'step', 'data', 'epochs', 'startEpoch', 'batchSize', 'shuffle', 'seed', 'dropLast', 'validation', 'validationBatchSize', 'metrics', 'threshold',
     'earlyStopping', 'callbacks', 'progress', 'resume', 'resumeOptions', 'preprocessing', 'config',
   ]);
   if (o.step === undefined) throw new TrainError(op, 'needs a step: train.trainingStep({ loss, optimizer, predictions }) or a compiled training Executable');
@@ -479,6 +493,10 @@ export function fit(opts: FitOptions): History {
     preprocessing: o.preprocessing as Record<string, ScalerFit> | undefined,
     config: o.config,
   });
+  if (o.startEpoch !== undefined) {
+    if (o.resume !== undefined) throw new TrainError(op, 'startEpoch and resume both say where to start: a resumed run starts where its checkpoint was saved');
+    run.epoch = run.firstEpoch = intOption(op, 'startEpoch', o.startEpoch, 1, 1);
+  }
   if (o.resume !== undefined) run.resume(o.resume as Checkpoint, (o.resumeOptions as RestoreOptions | undefined) ?? {});
 
   const call = <K extends keyof Callback>(hook: K, ...args: unknown[]) => {
