@@ -5,7 +5,7 @@
  * every executable compiled from the graph sees it as soon as `run()` returns.
  */
 import type { DType } from './dtype';
-import { FeedError, GraphError, UpdateError } from './errors';
+import { FeedError, GraphError, UpdateError, checkOptionNames } from './errors';
 import { Graph, Sym } from './graph';
 import { fmtType, makeProgram, topoOrder, type Node, type Program } from './ir';
 import { cachedTopoOrder, interpret } from './interpreter';
@@ -125,7 +125,8 @@ export function validateFeeds(g: Graph, program: Program, feeds: Feeds): Map<num
     const name = node.attrs.name as string;
     const want = node.type;
     const expected = `${want.dtype}${fmtShape(want.shape)}`;
-    let v = feeds[name] as Tensor | Nested | undefined;
+    // own properties only: an input named toString is not fed Object.prototype.toString
+    let v = (Object.prototype.hasOwnProperty.call(feeds, name) ? feeds[name] : undefined) as Tensor | Nested | undefined;
     if (v === undefined) {
       const def = node.attrs.default as Tensor | undefined;
       if (!def) throw new FeedError(`missing feed for input "${name}" (expected ${expected})`, { op: 'run', origin: node.origin });
@@ -149,6 +150,9 @@ export function validateFeeds(g: Graph, program: Program, feeds: Feeds): Map<num
   return out;
 }
 
+/** How many runs of each graph's executables are in progress (nested ones from kernels included). */
+const runningRuns = new WeakMap<Graph, number>();
+
 /** A compiled program bound to its graph. */
 export class Executable {
   readonly graph: Graph;
@@ -163,6 +167,8 @@ export class Executable {
   readonly backend: Backend;
   private readonly hasRandom: boolean;
   private readonly js?: JsExecutor;
+  /** Set while `run` is in progress: a run shares its buffers, so it cannot be re-entered. */
+  private running = false;
 
   constructor(graph: Graph, source: Program, program: Program, opts: { nanGuard?: boolean; passes?: readonly PassRecord[]; backend?: Backend; fastMath?: boolean } = {}) {
     this.graph = graph;
@@ -227,6 +233,24 @@ export class Executable {
    * applies the updates atomically. Feeds go by input name; only the inputs needed are required.
    */
   run(feeds: Feeds = {}): Tensor[] {
+    // a kernel (a defineOp's, say) that runs this executable, or another one that updates params
+    // of the same graph, would corrupt the run in progress: refuse it, by name
+    if (this.running) throw new GraphError('run() was called while this executable is already running (from inside one of its kernels?): an executable runs one call at a time; compile a second executable for the inner call', { op: 'run', origin: captureOrigin() });
+    const active = runningRuns.get(this.graph) ?? 0;
+    if (active > 0 && this.program.updates.length) {
+      throw new GraphError(`run() of a program with ${this.program.updates.length} update${this.program.updates.length === 1 ? '' : 's'} was called while another program of the same graph is running (from inside a kernel?): its updates would change params under the running program`, { op: 'run', origin: captureOrigin() });
+    }
+    this.running = true;
+    runningRuns.set(this.graph, active + 1);
+    try {
+      return this.runOnce(feeds);
+    } finally {
+      this.running = false;
+      runningRuns.set(this.graph, active);
+    }
+  }
+
+  private runOnce(feeds: Feeds): Tensor[] {
     if (this.js) {
       const out = this.js.run(feeds);
       if (this.hasRandom) this.graph.rngCounter++;
@@ -264,6 +288,7 @@ export class Executable {
    * console.log(compile(g, { outputs: [loss, ...grads] }).explain({ program: false }));
    */
   explain(opts: ExplainOptions = {}): string {
+    checkOptionNames(opts, ['program', 'unknownDim'], (d) => new GraphError(d, { op: 'explain', origin: captureOrigin() }));
     const text = formatExplain(this.source, this.program, this.passes, opts);
     return this.js ? `${text}\n${this.js.explain()}` : `${text}\nbackend: interpreter (reference kernels, node by node)`;
   }
@@ -278,7 +303,12 @@ export class Executable {
  * const asWritten = compile(g, { outputs: [loss], passes: [] });
  * const oracle = compile(g, { outputs: [loss], backend: 'interpreter' });
  */
+/** The options `compile` knows; anything else is refused (a typo would otherwise do nothing). */
+const COMPILE_OPTIONS = ['inputs', 'outputs', 'updates', 'nanGuard', 'backend', 'fastMath', 'passes', 'afterPass'];
+
 export function compile(g: Graph, opts: CompileOptions): Executable {
+  if (opts === undefined || opts === null) throw new GraphError('compile needs options { outputs, updates?, ... }', { op: 'compile', origin: captureOrigin() });
+  checkOptionNames(opts, COMPILE_OPTIONS, (d) => new GraphError(d, { op: 'compile', origin: captureOrigin() }));
   const backend = opts?.backend ?? 'js';
   if (!BACKENDS.includes(backend)) throw new GraphError(`unknown backend ${JSON.stringify(backend)} (known: ${BACKENDS.join(', ')})`, { op: 'compile', origin: captureOrigin() });
   const source = buildProgram(g, opts);

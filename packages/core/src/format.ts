@@ -97,3 +97,19 @@ export function inspectTensor(dtype: DType, shape: readonly number[], data: Type
 export function fmtTensor(dtype: DType, shape: readonly number[], data: TypedArray): string {
   return `Tensor(${dtype}${fmtShape(shape)} ${fmtValues(dtype, shape, data)})`;
 }
+
+/**
+ * A value as JSON-like text for error messages, but honest about numbers: `[2, NaN]` where
+ * `JSON.stringify` would print `[2,null]` (NaN and ±Infinity are not JSON), `undefined` as itself.
+ * @example fmtJson([4, NaN]); // "[4,NaN]"
+ */
+export function fmtJson(v: unknown, depth = 0): string {
+  if (typeof v === 'number') return Object.is(v, -0) ? '-0' : String(v);
+  if (v === undefined) return 'undefined';
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'function') return 'a function';
+  if (depth > 8) return '…';
+  if (Array.isArray(v)) return `[${v.map((x) => fmtJson(x, depth + 1)).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}:${fmtJson(x, depth + 1)}`).join(',')}}`;
+  return JSON.stringify(v) ?? String(v);
+}

@@ -5,10 +5,11 @@
  * key and are never merged. Param values belong to the graph: every executable compiled from it
  * reads and writes the same storage.
  */
+import { fmtJson } from './format';
 import * as api from './api';
 import './ops/index'; // registers the built-in primitives wherever graphs are built
 import { isDType, type DType } from './dtype';
-import { GradgraphError, GraphError, OpDefError, ShapeError, UpdateError } from './errors';
+import { GradgraphError, GraphError, OpDefError, ShapeError, UpdateError, checkOptionNames } from './errors';
 import { fmtNode, fmtType, type Attrs, type Node, type TypeInfo } from './ir';
 import { captureOrigin } from './origin';
 import { getOp } from './registry';
@@ -99,6 +100,7 @@ export class Graph {
   private readonly _programs = new Map<string, ProgramRecord>();
 
   constructor(opts: GraphOptions = {}) {
+    checkOptionNames(opts, ['seed'], (d) => new GraphError(d, { op: 'Graph' }));
     const seed = opts.seed ?? 0;
     if (typeof seed !== 'number' || !Number.isFinite(seed)) throw new GraphError(`seed must be a finite number, got ${String(seed)}`, { op: 'Graph' });
     this.seed = seed;
@@ -111,11 +113,12 @@ export class Graph {
    * @example const x = g.input('x', [null, 4]);
    */
   input(name: string, shape: SymShape, dtype: DType = 'float32', opts: InputOptions = {}): Sym {
+    checkOptionNames(opts, ['default'], (d) => new GraphError(d, { op: 'input', origin: captureOrigin() }));
     if (typeof name !== 'string' || !name) throw new GraphError('an input needs a non-empty name', { op: 'input', origin: captureOrigin() });
     if (this._inputs.has(name)) throw new GraphError(`an input named "${name}" already exists`, { op: 'input', origin: captureOrigin() });
     if (!isDType(dtype)) throw new GraphError(`unknown dtype ${String(dtype)} for input "${name}"`, { op: 'input', origin: captureOrigin() });
     if (!Array.isArray(shape) || !shape.every((d) => d === null || (Number.isInteger(d) && d >= 0))) {
-      throw new GraphError(`input "${name}" has an invalid shape ${JSON.stringify(shape)}: use non-negative integers or null`, { op: 'input', origin: captureOrigin() });
+      throw new GraphError(`input "${name}" has an invalid shape ${fmtJson(shape)}: use non-negative integers or null`, { op: 'input', origin: captureOrigin() });
     }
     let def: Tensor | undefined;
     if (opts.default !== undefined) {
@@ -135,6 +138,7 @@ export class Graph {
    * @example const w = g.param('w', Tensor.randn([4, 3]));
    */
   param(name: string, value: Tensor, opts: ParamOptions = {}): Sym {
+    checkOptionNames(opts, ['trainable'], (d) => new GraphError(d, { op: 'param', origin: captureOrigin() }));
     const full = this.scoped(name);
     if (!(value instanceof Tensor)) throw new GraphError(`param "${full}" needs a Tensor value`, { op: 'param', origin: captureOrigin() });
     if (this._vars.has(full)) throw new GraphError(`a param named "${full}" already exists`, { op: 'param', origin: captureOrigin() });

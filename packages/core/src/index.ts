@@ -14,9 +14,9 @@ export { grad, customGrad, hvp, jacobian, hessian, defineOp, unbroadcast } from 
 export { compile, Executable, buildProgram, validateFeeds, BACKENDS, type Backend, type CompileOptions, type Feeds } from './compile';
 export { interpret } from './interpreter';
 export { evaluate, type EvaluateOptions } from './evaluate';
-export { fmtElement, fmtTensor, inspectTensor } from './format';
+export { fmtElement, fmtJson, fmtTensor, inspectTensor } from './format';
 export { verifyProgram, verifyGraph, programProblems } from './verify';
-export { encodeTensor, decodeTensor, checkJsonDepth, jsonTooDeep, MAX_JSON_DEPTH, GRAPH_FORMAT, GRAPH_FORMAT_VERSION, type GraphDocument, type NodeDocument, type ProgramDocument, type TensorDocument } from './serialize';
+export { encodeTensor, decodeTensor, checkJsonDepth, jsonTooDeep, base64Chars, MAX_JSON_DEPTH, MAX_STRING_CHARS, GRAPH_FORMAT, GRAPH_FORMAT_VERSION, type GraphDocument, type NodeDocument, type ProgramDocument, type TensorDocument } from './serialize';
 export { gradcheck, assertGradcheck, formatReport, GradcheckError, type GradcheckOptions, type GradcheckReport, type InputReport, type OrderReport, type Kink, type GradcheckFailure } from './gradcheck';
 export {
   registerOp,

@@ -4,6 +4,7 @@
  * values (NaN and ±Inf included) round-trip exactly. Loading re-runs every node's shape rule and
  * refuses a corrupt or mismatched document with a `SerializationError` naming what is wrong.
  */
+import { fmtJson } from './format';
 import { allocArray, bytesPer, isDType, type DType, type TypedArray } from './dtype';
 import { SerializationError } from './errors';
 import { Graph, type CollectionItem, type ProgramRecord } from './graph';
@@ -96,6 +97,17 @@ export function getOwn<T>(o: Readonly<Record<string, T>>, k: string): T | undefi
   return Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined;
 }
 
+/**
+ * The most characters a JavaScript string holds in V8 on 64-bit machines (2²⁹ − 24): the base64
+ * text of about 100M float32 values. Documents whose values would exceed it are refused up front.
+ */
+export const MAX_STRING_CHARS = 2 ** 29 - 24;
+
+/** Characters of the base64 text of `bytes` bytes. */
+export function base64Chars(bytes: number): number {
+  return 4 * Math.ceil(bytes / 3);
+}
+
 export function encodeTensor(t: Tensor): TensorDocument {
   const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   return { dtype: t.dtype, shape: [...t.shape], data: Buffer.from(bytes).toString('base64') };
@@ -106,7 +118,7 @@ export function decodeTensor(doc: unknown, what: string): Tensor {
   if (!d || typeof d !== 'object' || !isDType(d.dtype) || !Array.isArray(d.shape) || typeof d.data !== 'string') {
     throw new SerializationError(`${what} is not a tensor document {dtype, shape, data}`, { op: 'Graph.fromJSON' });
   }
-  if (!d.shape.every((x) => Number.isInteger(x) && x >= 0)) throw new SerializationError(`${what} has an invalid shape ${JSON.stringify(d.shape)}`, { op: 'Graph.fromJSON' });
+  if (!d.shape.every((x) => Number.isInteger(x) && x >= 0)) throw new SerializationError(`${what} has an invalid shape ${fmtJson(d.shape)}`, { op: 'Graph.fromJSON' });
   const bytes = Buffer.from(d.data, 'base64');
   const n = sizeOf(d.shape);
   if (bytes.length !== n * bytesPer(d.dtype)) {
@@ -138,6 +150,12 @@ function decodeAttr(v: unknown, what: string): unknown {
 
 /** The document of a graph (nodes, param values, seed, RNG counter). */
 export function graphToJSON(g: Graph): GraphDocument {
+  const vars = g.variables();
+  const chars = vars.reduce((a, v) => a + base64Chars(g.storage(v).data.byteLength), 0);
+  if (chars > MAX_STRING_CHARS) {
+    const big = [...vars].sort((a, b) => g.storage(b).data.byteLength - g.storage(a).data.byteLength)[0];
+    throw new SerializationError(`the graph's values are too large for a JSON document: as base64 text they take ${(chars / 1e6).toFixed(0)} MB, over the ${(MAX_STRING_CHARS / 1e6).toFixed(0)} MB one JavaScript string can hold; the largest is "${big.name}" (${fmtType(big.node.type)})`, { op: 'Graph.toJSON' });
+  }
   const values: Record<string, TensorDocument> = {};
   for (const p of g.variables()) setOwn(values, p.name!, encodeTensor(g.storage(p)));
   const programs: Record<string, ProgramDocument> = {};

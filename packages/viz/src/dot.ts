@@ -6,7 +6,7 @@
  * as "×N". Backward nodes sit in mirrored "∇ scope" clusters, styled apart, each linked by a
  * dotted line to the forward node whose adjoint it computes.
  */
-import { GraphError, Sym, Tensor, captureOrigin, fmtConstant, fmtType, getOp, hasOp, type Node } from '@gradgraph/core';
+import { GraphError, Sym, Tensor, captureOrigin, fmtConstant, fmtType, getOp, hasOp, type Node, checkOptionNames } from '@gradgraph/core';
 import { EXPLODING_COLOR, GRAD_STOPS, SET3, VANISHING_COLOR, attrs, fmtNum, q, ramp } from './dotutil';
 import type { CompiledOverlay, EdgeGrad, Flag, GradientFlow } from './types';
 import { viewOf, type GraphView, type Phase, type Viewable } from './view';
@@ -115,11 +115,15 @@ export function buildDot(x: Viewable, opts: DotOptions = {}): DotResult {
   return new DotBuilder(viewOf(x, opts.outputs), opts).build();
 }
 
-function checkOptions(o: DotOptions): void {
+/** Every option `toDot` knows (see {@link DotOptions}); anything else is a typo and refused. */
+export const DOT_OPTIONS: readonly string[] = ['show', 'collapse', 'repeats', 'outputs', 'adjointLinks', 'layout', 'direction', 'wrap', 'title', 'constantValues', 'gradients', 'gradientLabels', 'compiled', 'collapseScopes', 'only', 'idPrefix', 'diff'];
+
+export function checkOptions(o: DotOptions, op = 'toDot', extra: readonly string[] = []): void {
   const bad = (what: string) => {
-    throw new GraphError(what, { op: 'toDot', origin: captureOrigin() });
+    throw new GraphError(what, { op, origin: captureOrigin() });
   };
   if (o === null || typeof o !== 'object') bad(`options must be an object, got ${String(o)}`);
+  checkOptionNames(o, [...DOT_OPTIONS, ...extra], (d) => new GraphError(d, { op, origin: captureOrigin() }));
   if (o.show !== undefined && !['forward', 'backward', 'both'].includes(o.show)) bad(`show must be 'forward', 'backward' or 'both', got ${JSON.stringify(o.show)}`);
   if (o.collapse !== undefined && !(Number.isInteger(o.collapse) && o.collapse >= 1)) bad(`collapse must be an integer ≥ 1 (top-level scopes are depth 1), got ${String(o.collapse)}`);
   if (o.repeats !== undefined && o.repeats !== false && !(Number.isInteger(o.repeats) && o.repeats >= 2)) bad(`repeats must be an integer ≥ 2 or false, got ${String(o.repeats)}`);

@@ -6,7 +6,7 @@
  * Each `*Chart` function returns a plain vega-lite spec (adjust it as you like); `renderChart`
  * turns any spec into SVG.
  */
-import { GradgraphError, Graph, Tensor, captureOrigin, type Sym } from '@gradgraph/core';
+import { GradgraphError, Graph, Tensor, captureOrigin, type Sym, checkOptionNames } from '@gradgraph/core';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { EpochRecord, GradientFlow, GradientRecord, History } from './types';
@@ -53,6 +53,7 @@ export async function renderChart(spec: ChartSpec): Promise<string> {
  * const svg = await renderChart(lossChart(history, { title: 'iris' }));
  */
 export function lossChart(input: History | TrainHistoryLike, opts: { title?: string; logLoss?: boolean; width?: number } = {}): ChartSpec {
+  plotOptions('lossChart', opts, ['title', 'logLoss', 'width']);
   const history = toHistory(input);
   const width = opts.width ?? 420;
   const loss: Record<string, unknown>[] = [];
@@ -176,6 +177,7 @@ export function toHistory(input: History | TrainHistoryLike): History {
  * const svg = await renderChart(gradientBarChart(flow));
  */
 export function gradientBarChart(flow: GradientFlow, opts: { title?: string; width?: number } = {}): ChartSpec {
+  plotOptions('gradientBarChart', opts, ['title', 'width']);
   if (!flow || !Array.isArray(flow.layers) || !flow.layers.length) throw new PlotError('the gradient flow has no layers', { op: 'gradientBarChart', origin: captureOrigin() });
   const rows: Record<string, unknown>[] = [];
   const order = flow.layers.map((l) => l.layer);
@@ -236,6 +238,7 @@ export function gradientBarChart(flow: GradientFlow, opts: { title?: string; wid
  * const svg = await renderChart(gradientHistoryChart(probe.history()));
  */
 export function gradientHistoryChart(records: readonly GradientRecord[], opts: { title?: string; width?: number } = {}): ChartSpec {
+  plotOptions('gradientHistoryChart', opts, ['title', 'width']);
   if (!isArray(records) || !records.length) throw new PlotError('no gradient records to plot (record some steps first)', { op: 'gradientHistoryChart', origin: captureOrigin() });
   const values = records.flatMap((r) => r.layers.map((l) => ({ step: r.step, layer: l.layer, norm: l.norm })));
   const floor = tinyFloor(values.map((v) => v.norm));
@@ -255,6 +258,11 @@ export function gradientHistoryChart(records: readonly GradientRecord[], opts: {
     },
     config: CONFIG,
   };
+}
+
+/** Refuses an option a chart does not know (`{ titel: ... }` would otherwise be ignored). */
+function plotOptions(op: string, opts: unknown, allowed: readonly string[]): void {
+  checkOptionNames(opts, allowed, (d) => new PlotError(d, { op, origin: captureOrigin() }));
 }
 
 /** `Array.isArray` without narrowing a readonly array to `any[]`. */
@@ -284,6 +292,7 @@ function tinyFloor(xs: readonly number[]): number {
  * const svg = await renderChart(activationChart({ before, after: activationCurves(sites) }));
  */
 export function activationChart(curves: { before?: readonly ActivationCurve[]; after?: readonly ActivationCurve[] } | readonly ActivationCurve[], opts: { title?: string; columns?: number } = {}): ChartSpec {
+  plotOptions('activationChart', opts, ['title', 'columns']);
   const sets: [string, readonly ActivationCurve[]][] = Array.isArray(curves) ? [['current', curves as readonly ActivationCurve[]]] : Object.entries(curves as Record<string, readonly ActivationCurve[]>).filter(([, v]) => v && v.length);
   if (!sets.length) throw new PlotError('no activation curves to plot', { op: 'activationChart', origin: captureOrigin() });
   const values: Record<string, unknown>[] = [];
@@ -331,6 +340,7 @@ export interface Histogram {
  */
 export function histograms(g: Graph, opts: { gradients?: ReadonlyMap<string, Tensor>; bins?: number; layerDepth?: number; params?: readonly Sym[] } = {}): Histogram[] {
   const origin = captureOrigin();
+  plotOptions('histograms', opts, ['gradients', 'bins', 'layerDepth', 'params']);
   if (!(g instanceof Graph)) throw new PlotError('histograms needs a Graph', { op: 'histograms', origin });
   const nb = opts.bins ?? 30;
   if (!Number.isInteger(nb) || nb < 1) throw new PlotError(`bins must be a positive integer, got ${String(nb)}`, { op: 'histograms', origin });
@@ -374,6 +384,7 @@ function bin(xs: number[], nb: number): { bins: { x0: number; x1: number; count:
  * const svg = await renderChart(histogramChart(histograms(g, { gradients })));
  */
 export function histogramChart(hists: readonly Histogram[], opts: { title?: string } = {}): ChartSpec {
+  plotOptions('histogramChart', opts, ['title']);
   if (!isArray(hists) || !hists.length) throw new PlotError('no histograms to plot', { op: 'histogramChart', origin: captureOrigin() });
   const values = hists.flatMap((hg) => hg.bins.map((b) => ({ layer: hg.layer, kind: hg.kind, x0: b.x0, x1: b.x1, count: b.count })));
   const layers = [...new Set(hists.map((x) => x.layer))];

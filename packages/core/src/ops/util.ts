@@ -1,4 +1,5 @@
 /** Helpers shared by the reference kernels and shape rules of the built-in primitives. */
+import { fmtJson } from '../format';
 import { isFloat, type DType } from '../dtype';
 import { DTypeError } from '../errors';
 import type { Attrs, TypeInfo } from '../ir';
@@ -36,7 +37,7 @@ export function broadcastOrFail(shapes: readonly SymShape[]): (number | null)[] 
 export function normAxes(axes: unknown, rank: number): number[] {
   if (axes === undefined || axes === null) return Array.from({ length: rank }, (_, i) => i);
   const list = typeof axes === 'number' ? [axes] : axes;
-  if (!Array.isArray(list)) fail(`axes must be a number or an array of numbers, got ${JSON.stringify(axes)}`);
+  if (!Array.isArray(list)) fail(`axes must be a number or an array of numbers, got ${fmtJson(axes)}`);
   const out = new Set<number>();
   for (const a of list) {
     const n = typeof a === 'number' ? normAxis(a, rank) : -1;
@@ -165,7 +166,7 @@ export function reduceKernel(
 
 /** A positive integer list check for attributes. */
 export function intList(v: unknown, what: string): number[] {
-  if (!Array.isArray(v) || !v.every((d) => Number.isInteger(d))) fail(`${what} must be an array of integers, got ${JSON.stringify(v)}`);
+  if (!Array.isArray(v) || !v.every((d) => Number.isInteger(d))) fail(`${what} must be an array of integers, got ${fmtJson(v)}`);
   return [...(v as number[])];
 }
 

@@ -3,7 +3,7 @@
  * `optimizer.ts` (θ ← θ·(1 − lr·λ_dec) − Δ). Formulas and defaults follow `torch.optim`; where
  * TensorFlow.js differs, an option reproduces its form (documented in docs/optim.md).
  */
-import { Sym, add, div, maximum, mul, pow, sqrt, sub, where } from '@gradgraph/core';
+import { Sym, add, div, maximum, mul, pow, sqrt, sub, where, fmtJson } from '@gradgraph/core';
 import { Optimizer, exclusionOption, lrOption, type CommonOptions, type LearningRate, type UpdateRule } from './optimizer';
 import { boolOption, checkKeys, numberOption, optionError } from './options';
 
@@ -240,7 +240,7 @@ function makeAdam(kind: 'adam' | 'adamw', opts: AdamOptions | undefined): Optimi
   const common = parseCommon(op, o, 1e-3, kind);
   let betas: [number, number] = [0.9, 0.999];
   if (o.betas !== undefined) {
-    if (!Array.isArray(o.betas) || o.betas.length !== 2) throw optionError(op, `option "betas" must be a pair [β₁, β₂], got ${JSON.stringify(o.betas)}`);
+    if (!Array.isArray(o.betas) || o.betas.length !== 2) throw optionError(op, `option "betas" must be a pair [β₁, β₂], got ${fmtJson(o.betas)}`);
     betas = [numberOption(op, 'betas[0]', o.betas[0], undefined, { min: 0, below: 1 }), numberOption(op, 'betas[1]', o.betas[1], undefined, { min: 0, below: 1 })];
   }
   const [b1, b2] = betas;

@@ -69,6 +69,25 @@ describe('checkpoint contents', () => {
     expect(bytes(data.transform(ckpt.preprocessing.x, testRaw).x)).toEqual(bytes(testSet.x));
   });
 
+  it('keeps a param named __proto__ (or constructor): a checkpoint is not a plain object lookup', () => {
+    const make = () => {
+      const g = new Graph({ seed: 2 });
+      g.param('__proto__', Tensor.from([1, 2]));
+      g.state('constructor', Tensor.from([3]));
+      return g;
+    };
+    const a = make();
+    a.setValue('__proto__', Tensor.from([5, 6]));
+    const path = join(dir, 'proto.ckpt.json');
+    const doc = saveCheckpoint(path, a);
+    expect(Object.keys(doc.params)).toEqual(['__proto__']);
+    expect(Object.keys(doc.state)).toEqual(['constructor']);
+    const b = make();
+    loadCheckpoint(path, b);
+    expect(b.getValue('__proto__').toArray()).toEqual([5, 6]);
+    expect(b.getValue('constructor').toArray()).toEqual([3]);
+  });
+
   it('keeps NaN, ±Infinity and −0 exactly', () => {
     const a = build();
     const k = a.g.getValue('dense/kernel');
@@ -141,6 +160,9 @@ describe('refused checkpoints leave the graph untouched', () => {
     refused(edit((d) => (d.manifest.graphHash = 'md5:x')), /graphHash must be a "sha256:…" string/);
     refused(edit((d) => (d.preprocessing.x = { ...d.preprocessing.x, std: [1, 1, -1, 1] } as never)), /preprocessing "x": .*std\[2\] is -1/);
     refused(edit((d) => (d.data!.batch = 99)), /data.batch is 99, but an epoch has only 6 batches/);
+    // 10,000 levels deep: refused by name, not by a stack overflow
+    expect(good).toContain('"extra":null');
+    refused(good.replace('"extra":null', `"extra":${'['.repeat(10000)}${']'.repeat(10000)}`), /the checkpoint is nested more than 256 levels deep \(at extra\[0\]/);
   });
 
   it('files that do not match the graph: names, shapes, dtypes, sides, structure, seed', () => {

@@ -17,12 +17,12 @@
  * with a `CheckpointError` and the graph keeps its values.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { Graph, SerializationError, Sym, Tensor, decodeTensor, encodeTensor, fmtShape, type TensorDocument } from '@gradgraph/core';
+import { readFileSync, statSync } from 'node:fs';
+import { Graph, MAX_STRING_CHARS, SerializationError, Sym, Tensor, base64Chars, checkJsonDepth, decodeTensor, encodeTensor, fmtShape, type TensorDocument } from '@gradgraph/core';
 import { BatchLoader, scalerFitFromJSON, type ScalerFit } from '../data/index';
 import type { Optimizer } from '../optim/index';
 import { CheckpointError, fmtValue } from './errors';
+import { writeFileAtomic } from './files';
 
 export const CHECKPOINT_FORMAT = 'gradgraph.checkpoint';
 /** 2: epochs counted from 1 (version 1 files, which counted from 0, are read and converted). */
@@ -227,10 +227,12 @@ export function checkpoint(g: Graph, opts: CheckpointOptions = {}): CheckpointDo
   if (!opts || typeof opts !== 'object') throw new CheckpointError(op, `options must be an object, got ${fmtValue(opts)}`);
   const allowed = ['data', 'preprocessing', 'config', 'optimizer', 'extra', 'fit'];
   for (const k of Object.keys(opts)) if (!allowed.includes(k)) throw new CheckpointError(op, `unknown option "${k}"; expected one of ${allowed.slice(0, -1).join(', ')}`);
+  checkSize(op, g);
+  // own properties, so a param named __proto__ is a key like any other (`=` would re-prototype)
   const params: Record<string, TensorDocument> = {};
   const state: Record<string, TensorDocument> = {};
-  for (const p of g.params()) params[p.name!] = encodeTensor(g.storage(p));
-  for (const s of g.stateVars()) state[s.name!] = encodeTensor(g.storage(s));
+  for (const p of g.params()) Object.defineProperty(params, p.name!, { value: encodeTensor(g.storage(p)), enumerable: true, writable: true, configurable: true });
+  for (const s of g.stateVars()) Object.defineProperty(state, s.name!, { value: encodeTensor(g.storage(s)), enumerable: true, writable: true, configurable: true });
   const preprocessing: Record<string, ScalerFit> = {};
   for (const [k, fit] of Object.entries(opts.preprocessing ?? {})) {
     try {
@@ -261,8 +263,24 @@ export function checkpoint(g: Graph, opts: CheckpointOptions = {}): CheckpointDo
 }
 
 /**
+ * Refuses a graph whose values, as base64 text, would not fit in one JavaScript string (V8 holds
+ * at most ~512 MiB of text: about 100M float32 values), naming the largest — before encoding.
+ */
+function checkSize(op: string, g: Graph): void {
+  const vars = g.variables().map((v) => ({ name: v.name!, t: g.storage(v) }));
+  const chars = vars.reduce((a, { t }) => a + base64Chars(t.data.byteLength) + 200, 0);
+  if (chars <= MAX_STRING_CHARS) return;
+  const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`;
+  const largest = [...vars].sort((a, b) => b.t.data.byteLength - a.t.data.byteLength).slice(0, 3).map(({ name, t }) => `"${name}" (${t.dtype}${fmtShape(t.shape)}, ${mb(t.data.byteLength)})`);
+  throw new CheckpointError(op, `the graph's values are too large for a JSON checkpoint: as base64 text they take ${mb(chars)}, over the ${mb(MAX_STRING_CHARS)} one JavaScript string can hold; the largest: ${largest.join(', ')}`);
+}
+
+/**
  * Writes a checkpoint file: `g`'s checkpoint with `opts` (or a document from {@link checkpoint}).
- * The file is written next to its final path and renamed, so a crash never leaves half a file.
+ * The file is written next to its final path, flushed and renamed, so a crash never leaves half
+ * a file; a failed save removes its temporary file, and a save removes those that processes
+ * killed mid-save left for the same path. A path that is a folder, under a file, or not
+ * writable is a `CheckpointError` that says so.
  *
  * @example
  * train.saveCheckpoint('runs/iris.ckpt.json', g, { preprocessing: { x: fit }, config: { lr: 1e-2 } });
@@ -272,10 +290,13 @@ export function saveCheckpoint(path: string, source: Graph | CheckpointDocument,
   if (typeof path !== 'string' || !path) throw new CheckpointError(op, `path must be a non-empty string, got ${fmtValue(path)}`);
   const doc = source instanceof Graph ? checkpoint(source, opts) : source;
   if (!(source instanceof Graph)) parseCheckpoint(doc); // a hand-made document must be valid too
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(doc, null, 1));
-  renameSync(tmp, path);
+  let text: string;
+  try {
+    text = JSON.stringify(doc, null, 1);
+  } catch (e) {
+    throw new CheckpointError(op, `the checkpoint cannot be written as JSON: ${(e as Error).message}`);
+  }
+  writeFileAtomic(path, text, (detail) => new CheckpointError(op, detail));
   return doc;
 }
 
@@ -312,6 +333,11 @@ export function parseCheckpoint(input: CheckpointDocument | string | unknown): C
     }
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new CheckpointError(op, `the checkpoint is not an object, got ${fmtValue(doc)}`);
+  try {
+    checkJsonDepth(doc, op, 'the checkpoint');
+  } catch (e) {
+    throw new CheckpointError(op, (e as SerializationError).detail);
+  }
   if (doc.format !== CHECKPOINT_FORMAT) throw new CheckpointError(op, `not a gradgraph checkpoint (format is ${fmtValue(doc.format)}, expected "${CHECKPOINT_FORMAT}")`);
   if (doc.version === 1) doc = fromVersion1(doc);
   if (doc.version !== CHECKPOINT_VERSION) throw new CheckpointError(op, `unsupported checkpoint version ${fmtValue(doc.version)} (this library reads versions 1 and ${CHECKPOINT_VERSION})`);
@@ -384,9 +410,12 @@ export function readCheckpoint(path: string): Checkpoint {
   if (typeof path !== 'string' || !path) throw new CheckpointError(op, `path must be a non-empty string, got ${fmtValue(path)}`);
   let text: string;
   try {
+    if (statSync(path).isDirectory()) throw new CheckpointError(op, `${path} is a folder, not a checkpoint file`);
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new CheckpointError(op, `cannot read ${path}: ${(e as Error).message}`);
+    if (e instanceof CheckpointError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CheckpointError(op, code === 'ENOENT' ? `cannot read ${path}: no such file` : `cannot read ${path}: ${(e as Error).message}`);
   }
   try {
     return parseCheckpoint(text);

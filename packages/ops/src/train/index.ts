@@ -42,6 +42,7 @@ export {
   type FitCheckpointOptions,
 } from './callbacks';
 export { progress, formatEpoch, type ProgressOptions, type ProgressStream } from './progress';
+export { writeFileAtomic, sweepTemporaryFiles, describeWriteError } from './files';
 export {
   checkpoint,
   saveCheckpoint,
