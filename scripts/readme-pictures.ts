@@ -54,12 +54,12 @@ async function chartSvg(name: string, spec: Record<string, unknown>): Promise<vo
   for (let i = 0; i < 16; i++) h = nn.relu(nn.dense(h, 32));
   const loss = nn.dense(h, 3).square().mean();
   grad(loss, g.params());
-  await graphPng('graph-mlp16', buildDot(g, { title: '16-layer MLP, forward and backward: identical blocks folded into ×14' }));
+  await graphPng('graph-mlp16', buildDot(g, { show: 'both', title: '16-layer MLP, forward and backward: identical blocks folded into ×14' }));
 }
 
 const toy = trainToy({ epochs: 40 });
-await graphPng('graph-forward', buildDot(toy.step, { show: 'forward', title: 'a training step, forward view: scopes as clusters, PReLU / SPLASH / APL inside their blocks' }), 1100);
-await graphPng('graph-collapsed', buildDot(toy.step, { collapse: 1, title: 'collapse: 1 — every top-level scope as one box, backward mirrored as ∇ boxes' }), 1100);
+await graphPng('graph-forward', buildDot(toy.step, { title: 'a training step, the default view (forward): scopes as clusters, PReLU / SPLASH / APL inside their blocks' }), 1100);
+await graphPng('graph-collapsed', buildDot(toy.step, { show: 'both', collapse: 1, title: 'collapse: 1 — every top-level scope as one box, backward mirrored as ∇ boxes' }), 1100);
 await graphPng('graph-backward', buildDot(toy.step, { show: 'backward', collapse: 2, title: 'backward only (forward values it reads as dashed ghosts), depth-2 scopes collapsed' }));
 
 // ---- gradient flow: the vanishing-gradient chapter ---------------------------------------
@@ -69,7 +69,7 @@ for (const kind of ['sigmoid-naive', 'relu-he'] as const) {
   const { g, loss } = deepNet(kind, 20);
   const flow = gradientFlow(loss, feeds);
   const label = kind === 'sigmoid-naive' ? '20 layers, sigmoid, N(0, 1) init' : '20 layers, ReLU, He init';
-  await graphPng(`gradient-flow-${kind}`, buildDot(g, { show: 'forward', collapse: 1, repeats: false, gradients: flow, gradientLabels: true, title: `gradient flow: ${label}` }), 800);
+  await graphPng(`gradient-flow-${kind}`, buildDot(g, { show: 'forward', collapse: 1, repeats: false, gradients: flow, gradientLabels: true, title: `gradient flow: ${label}` }), 1100);
   await chartSvg(`gradient-bars-${kind}`, gradientBarChart(flow, { title: `mean and max |grad| per layer: ${label}` }));
 }
 await chartSvg('gradient-history', gradientHistoryChart(toy.probe.history(), { title: 'gradient norm per layer during training' }));

@@ -103,6 +103,7 @@ export function grad(y: Sym, xs: readonly Sym[] | Sym, dy?: Sym): Sym[] {
     if (node.inputs.length === 0 || !isDifferentiable(def)) continue;
     const needsGrad = node.inputs.map((i) => onPath.has(i) && isFloat(g.node(i).type.dtype));
     if (!needsGrad.some(Boolean)) continue;
+    if (node.op === CUSTOM_OP) checkCustomInterior(g, node, targets, onPath, list);
     const inputs = node.inputs.map((i) => new Sym(g, i));
     const results = g.withAdjoint(id, () => def.vjp({ inputs, output: new Sym(g, id), dy: adj, attrs: node.attrs, node, needsGrad }));
     if (!Array.isArray(results) || results.length !== inputs.length) {
@@ -113,7 +114,13 @@ export function grad(y: Sym, xs: readonly Sym[] | Sym, dy?: Sym): Sym[] {
       const x = inputs[k];
       if (!(r instanceof Sym) || r.graph !== g) throw new GradError(`the VJP rule returned a non-symbol for input ${k}`, { op: node.op, scope: node.scope, origin: node.origin });
       if (r.dtype !== x.dtype) throw new GradError(`the VJP rule returned ${r.dtype} for input ${k}, which is ${x.dtype}`, { op: node.op, dtypes: [r.dtype, x.dtype], scope: node.scope, origin: node.origin });
-      const u = g.withAdjoint(id, () => unbroadcast(r, x));
+      let u: Sym;
+      try {
+        u = g.withAdjoint(id, () => unbroadcast(r, x));
+      } catch (e) {
+        if (!(e instanceof GradError)) throw e;
+        throw new GradError(`the VJP rule returned shape ${fmtShape(r.shape)} for input ${k} of shape ${fmtShape(x.shape)}: ${e.detail}`, { op: node.op, shapes: [r.shape, x.shape], scope: node.scope, origin: node.origin });
+      }
       if (!compatible(u.shape, x.shape)) {
         throw new GradError(`the VJP rule returned shape ${fmtShape(r.shape)} for input ${k} of shape ${fmtShape(x.shape)}`, { op: node.op, shapes: [r.shape, x.shape], scope: node.scope, origin: node.origin });
       }
@@ -130,6 +137,31 @@ function compatible(a: SymShape, b: SymShape): boolean {
 }
 
 // ---- custom gradients ----------------------------------------------------------------------
+
+/**
+ * A customGrad node's gradient comes only from the user's VJP, for the custom function's
+ * arguments; what `f` uses from outside its arguments (a param it closes over) gets none. When
+ * something `grad` was asked about reaches the output only that way, its gradient would be a
+ * silent zero: refuse, and say how to keep it (pass it as an argument).
+ */
+function checkCustomInterior(g: Graph, node: { inputs: readonly number[]; attrs: Record<string, unknown>; scope: string; origin: string }, targets: ReadonlySet<number>, onPath: ReadonlySet<number>, asked: readonly Sym[]): void {
+  const args = new Set(node.inputs.slice(0, -1));
+  const seen = new Set<number>();
+  const stack = [node.inputs[node.inputs.length - 1]];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (seen.has(id) || args.has(id) || !onPath.has(id)) continue;
+    seen.add(id);
+    if (targets.has(id)) {
+      const x = asked.find((s) => s.id === id)!;
+      throw new GradError(
+        `${x.name ? `"${x.name}"` : `%${id} (${x.op})`} is used inside custom function "${String(node.attrs.name)}" without being one of its arguments, so its gradient would silently be zero (grad takes the custom function's gradient only from its vjp, for its arguments): pass it as an argument and return its gradient (or null) from the vjp`,
+        { op: CUSTOM_OP, scope: node.scope, origin: node.origin },
+      );
+    }
+    for (const i of g.node(id).inputs) stack.push(i);
+  }
+}
 
 export type CustomVjp = (...args: Sym[]) => readonly (Sym | null)[];
 const customVjps = new Map<string, { vjp: CustomVjp; arity: number }>();
@@ -162,8 +194,12 @@ const customGradOp: OpDef<{ fn: string; name: string }> = {
 if (!hasOp(CUSTOM_OP)) registerOp(customGradOp);
 
 /**
- * `f` with a gradient you provide. `vjp(...xs, y, dy)` returns one gradient symbol (or null) per
- * input; it is itself symbolic, so higher-order gradients go through it.
+ * `f` with a gradient you provide. The value is `f`'s; `vjp(...xs, y, dy)` returns one gradient
+ * symbol (the argument's dtype, its shape or one that broadcasts to it) or `null` per argument,
+ * built from ops, so higher-order gradients go through it. `grad` never looks inside `f`: a value
+ * `f` uses without taking it as an argument gets no gradient, and asking `grad` for one is a
+ * `GradError`. The rule lives in this process: a saved graph's custom node needs the same
+ * `customGrad` calls again before differentiating. See docs/core.md.
  * @example
  * const safeLog = customGrad((x) => x.log(), (x, y, dy) => [dy.div(x.maximum(1e-12))]);
  */
@@ -227,7 +263,11 @@ export function hessian(y: Sym, x: Sym): Sym {
 
 /**
  * Defines a new primitive from a kernel, a shape rule and a VJP, registered beside the
- * built-ins, and returns its builder. A trailing plain object is taken as attributes.
+ * built-ins, and returns its builder `op(...symbols, attrs?)` (a trailing plain object is taken
+ * as attributes). The kernel contract: return a new Tensor of exactly `ctx.out`'s dtype and shape;
+ * never modify or keep the inputs (they may be arena memory or a param's storage); be a pure
+ * function of inputs and attributes (nodes are merged, removed and re-run); never run programs of
+ * the same graph. The shape rule must accept `null` (run-time) dims. Full contract: docs/core.md.
  * @example
  * const cube = defineOp({ name: 'cube', arity: 1, infer: ([x]) => x,
  *   kernel: ([x], _a, ctx) => ..., vjp: ({ inputs: [x], dy }) => [dy.mul(x.mul(x)).mul(3)] });

@@ -19,6 +19,7 @@ import { captureOrigin } from './origin';
 import { fmtShape, shapeEq } from './shape';
 import { Tensor, type Nested } from './tensor';
 import { verifyProgram } from './verify';
+import { getOp, hasOp } from './registry';
 
 export type Feeds = Readonly<Record<string, Tensor | Nested>>;
 
@@ -181,7 +182,8 @@ export class Executable {
       throw new GraphError(`unknown backend ${JSON.stringify(this.backend)} (known: ${BACKENDS.join(', ')})`, { op: 'compile', origin: captureOrigin() });
     }
     // from the source: a run advances the RNG counter whether or not optimization kept a random node
-    this.hasRandom = Object.values(source.nodes).some((n) => n.op === 'randomUniform' || n.op === 'randomNormal');
+    // by kind, so a user's random op (defineOp with kind 'random') draws new numbers each run too
+    this.hasRandom = Object.values(source.nodes).some((n) => hasOp(n.op) && getOp(n.op).kind === 'random');
     if (this.backend === 'js') this.js = new JsExecutor(graph, program, (feeds) => validateFeeds(graph, program, feeds as Feeds), { nanGuard: this.nanGuard, fastMath: opts.fastMath });
   }
 

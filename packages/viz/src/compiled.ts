@@ -95,6 +95,8 @@ export function passDot(pass: PassRecord, opts: DotOptions & { context?: number 
   const only = Number.isFinite(context) ? neighbourhood(union, [...diff.added, ...diff.removed, ...diff.changed], context) : undefined;
   return buildDot(union, {
     title: `${pass.name}: ${nb} → ${na} nodes (+${diff.added.length} −${diff.removed.length} ~${diff.changed.length})${only ? `, ${context} hop${context === 1 ? '' : 's'} around the changes` : ''}`,
+    // a pass changes backward and update nodes as much as forward ones: show every phase
+    show: 'both',
     ...rest,
     ...(only ? { only } : {}),
     diff,
