@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Graph, Tensor, grad } from '../packages/core/src/index';
-import { nn } from '../packages/ops/src/index';
+import { data, nn, optim, train } from '../packages/ops/src/index';
 import {
   activationChart,
   buildDot,
@@ -76,7 +76,18 @@ await chartSvg('gradient-history', gradientHistoryChart(toy.probe.history(), { t
 
 // ---- plots ---------------------------------------------------------------------------------
 
-await chartSvg('loss', lossChart(toy.history, { title: 'training curves with the early-stopping marks' }));
+{
+  // a real train.fit run that stops early: iris, Adam, early stopping with restore-best
+  const iris = data.loadIris();
+  const { train: trainSet, val } = data.standardize(data.trainValTestSplit(iris, { valSize: 0.2, testSize: 0.1, seed: 3, stratify: true }));
+  const g = new Graph({ seed: 3 });
+  const x = g.input('x', [null, 4]);
+  const y = g.input('y', [null], 'int32');
+  const logits = nn.dense(nn.relu(nn.dense(x, 8)), 3);
+  const step = train.trainingStep({ loss: nn.softmaxCrossEntropy(logits, y), predictions: logits, optimizer: optim.adam({ lr: 0.05 }) });
+  const history = train.fit({ step, data: data.batches(trainSet, { batchSize: 16, seed: 3 }), epochs: 200, validation: val, metrics: ['accuracy'], earlyStopping: { patience: 5, restoreBest: true }, progress: false });
+  await chartSvg('loss', lossChart(history, { title: `iris with train.fit: stopped after epoch ${history.epochs.length}, restored epoch ${history.restoredEpoch}` }));
+}
 await chartSvg('activations', activationChart(toy.activations, { title: 'learned activations before and after training (per channel)' }));
 await chartSvg('histograms', histogramChart(toy.histograms));
 

@@ -315,6 +315,12 @@ describe('wrapping a deep graph into columns', () => {
     // a short graph is left alone
     expect(unranked(toDot(mlp(3).g, { collapse: 1, repeats: false }))).toEqual([]);
     expect(() => toDot(g, { wrap: 1 })).toThrow(/wrap must be 'auto', false or an integer ≥ 2/);
+    // with the backward graph, 'auto' leaves it alone (its edges run against the layers); a number still cuts
+    const withGrad = mlp(24);
+    grad(withGrad.loss, withGrad.g.params());
+    expect(unranked(toDot(withGrad.g, { collapse: 1, repeats: false })).length).toBeGreaterThan(0);
+    expect(unranked(toDot(withGrad.g, { show: 'both', collapse: 1, repeats: false }))).toEqual([]);
+    expect(unranked(toDot(withGrad.g, { show: 'both', collapse: 1, repeats: false, wrap: 10 })).length).toBeGreaterThan(0);
     expect(() => toDot(g, { wrap: 'yes' as 'auto' })).toThrow(GraphError);
   });
 

@@ -45,8 +45,9 @@ export interface DotOptions {
    * Cuts a long graph into side-by-side columns (rows with `direction: 'LR'`), each at most this
    * many ranks deep, so a deep stack is not drawn as one thin strip: the edges between columns
    * are drawn but don't rank their ends, so every column starts at the top. A top-level scope
-   * is never cut. `'auto'` (default): when the picture would be more than about twice as tall as
-   * wide (wide with `'LR'`), into as many columns as bring it near 1.2 : 1. `false`: never.
+   * is never cut. `'auto'` (default): a forward view, when the picture would be more than about
+   * twice as tall as wide (wide with `'LR'`), into as many columns as bring it near 1.2 : 1 (a
+   * view with backward nodes is left alone: its edges run against the layers). `false`: never.
    */
   wrap?: number | 'auto' | false;
   /** A title drawn above the graph. */
@@ -804,6 +805,9 @@ class DotBuilder {
     }
     let perColumn: number;
     if (wrap === 'auto') {
+      // only a forward view: with backward nodes, edges run against the layers (the backward of
+      // each block reads its forward values) and columns would make a tangle of long edges
+      if ([...this.drawn].some((id) => this.view.phase.get(id) !== 'forward')) return cut;
       // a gradient legend (~3 in) sits beside the graph
       const wide = Math.max(...across) + (this.opts.gradients && !lr ? 3 : 0);
       const ratio = (depth * (lr ? 1.9 : 0.8)) / wide;
@@ -905,7 +909,11 @@ class DotBuilder {
       out.push(`    ${names[i]}${attrs({ id: this.pfx + names[i], label: text, shape: 'box', style: 'filled', fillcolor: SET3[s % SET3.length], fontsize: 8, height: 0.25 })};`);
       this.units.set(names[i], { id: names[i], kind: 'box', title: `slot ${s}` });
     });
-    if (names.length > 1) out.push(`    { rank=same; ${names.join('; ')} }`, `    ${names.join(' -> ')} [style=invis];`);
+    // rows of 6 (one row of 24 made the picture several times wider than the graph)
+    const rows: string[][] = [];
+    for (let i = 0; i < names.length; i += 6) rows.push(names.slice(i, i + 6));
+    for (const row of rows) if (row.length > 1) out.push(`    { rank=same; ${row.join('; ')} }`, `    ${row.join(' -> ')} [style=invis];`);
+    for (let r = 1; r < rows.length; r++) out.push(`    ${rows[r - 1][0]} -> ${rows[r][0]} [style=invis];`);
     out.push('  }');
     return out;
   }
