@@ -89,6 +89,17 @@ describe('tensors', () => {
   });
 });
 
+describe('messages', () => {
+  it('a NaN dim is printed as NaN, not as the null JSON.stringify makes of it', () => {
+    const g = new Graph();
+    expect(thrown(() => g.input('a', [NaN])).message).toMatch(/^input: input "a" has an invalid shape \[NaN\]: use non-negative integers or null/);
+    const x = g.input('x', [null, 4]);
+    expect(thrown(() => x.reshape([2, NaN])).message).toMatch(/reshape: shape must be an array of integers, got \[2,NaN\]/);
+    expect(thrown(() => x.sum([NaN as never])).message).toMatch(/NaN/);
+    expect(thrown(() => new Tensor('float32', [NaN])).message).toMatch(/invalid shape \[NaN\]/);
+  });
+});
+
 describe('running', () => {
   it('an input named toString is fed, not read from Object.prototype', () => {
     const g = new Graph();

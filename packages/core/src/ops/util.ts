@@ -41,7 +41,7 @@ export function normAxes(axes: unknown, rank: number): number[] {
   const out = new Set<number>();
   for (const a of list) {
     const n = typeof a === 'number' ? normAxis(a, rank) : -1;
-    if (n < 0) fail(`axis ${JSON.stringify(a)} is out of range for rank ${rank}`);
+    if (n < 0) fail(`axis ${fmtJson(a)} is out of range for rank ${rank}`);
     out.add(n);
   }
   return [...out].sort((x, y) => x - y);
@@ -49,7 +49,7 @@ export function normAxes(axes: unknown, rank: number): number[] {
 
 export function normOneAxis(axis: unknown, rank: number): number {
   const a = typeof axis === 'number' ? normAxis(axis, rank) : -1;
-  if (a < 0) fail(`axis ${JSON.stringify(axis)} is out of range for rank ${rank}`);
+  if (a < 0) fail(`axis ${fmtJson(axis)} is out of range for rank ${rank}`);
   return a;
 }
 

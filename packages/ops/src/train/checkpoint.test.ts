@@ -188,6 +188,10 @@ describe('refused checkpoints leave the graph untouched', () => {
     restoreCheckpoint(build().g, ckpt);
   });
 
+  it('an unknown restore option is refused (checkgraph: false would otherwise check anyway)', () => {
+    refused(good, /unknown option "checkgraph"; the option is checkGraph/, build({ act: 'tanh' }), { checkgraph: false });
+  });
+
   it('checkGraph: false loads values by name into a graph of another structure', () => {
     const other = build({ act: 'tanh' });
     restoreCheckpoint(other.g, parseCheckpoint(good), { checkGraph: false });

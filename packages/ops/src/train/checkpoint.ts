@@ -439,6 +439,8 @@ export interface RestoreOptions {
  */
 export function checkCheckpoint(g: Graph, ckpt: Checkpoint, opts: RestoreOptions = {}): void {
   const op = 'train.restoreCheckpoint';
+  if (opts === null || typeof opts !== 'object') throw new CheckpointError(op, `options must be an object { checkGraph }, got ${fmtValue(opts)}`);
+  for (const k of Object.keys(opts)) if (k !== 'checkGraph') throw new CheckpointError(op, `unknown option "${k}"; the option is checkGraph`);
   if (!(g instanceof Graph)) throw new CheckpointError(op, `expects a Graph, got ${fmtValue(g)}`);
   if (!ckpt || !(ckpt.params instanceof Map) || !(ckpt.state instanceof Map)) throw new CheckpointError(op, `expects a checkpoint from readCheckpoint/parseCheckpoint, got ${fmtValue(ckpt)}`);
   const check = (syms: Sym[], saved: ReadonlyMap<string, Tensor>, other: ReadonlyMap<string, Tensor>, kind: string, otherKind: string) => {
