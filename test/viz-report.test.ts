@@ -77,7 +77,7 @@ describe('HTML report in headless Chromium', () => {
     expect(bySection('gradients').length).toBe(3); // flow on the graph, bar chart, history
     expect(bySection('plots').length).toBe(3); // loss, activations, histograms
     for (const s of svgs) {
-      expect(s.children).toBeGreaterThan(10);
+      expect(s.children, JSON.stringify(s)).toBeGreaterThan(10);
       if (!s.hidden) {
         expect(s.w).toBeGreaterThan(50);
         expect(s.h).toBeGreaterThan(50);

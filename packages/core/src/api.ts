@@ -4,7 +4,7 @@
  * of different dtypes are promoted (bool < int32 < float32 < float64).
  */
 import { isFloat, promote, type DType } from './dtype';
-import { GraphError, ShapeError } from './errors';
+import { GraphError, ShapeError, checkOptionNames } from './errors';
 import { Graph, Sym, type Operand } from './graph';
 import type { Attrs } from './ir';
 import { captureOrigin } from './origin';
@@ -175,6 +175,7 @@ export interface MatmulOptions {
  * column (right) vector and its dim is dropped from the result.
  */
 export function matmul(a: Sym, b: Sym, opts: MatmulOptions = {}): Sym {
+  checkOptionNames(opts, ['transposeA', 'transposeB'], (d) => new GraphError(d, { op: 'matmul', origin: captureOrigin() }));
   checkOperand('matmul', a);
   checkOperand('matmul', b);
   const [x, y] = unify('matmul', a, b);
@@ -297,21 +298,30 @@ export interface RandomOptions {
 
 /** U[low, high) samples of a static shape; fresh numbers each run, reproducible from the seed. */
 export function randomUniform(g: Graph, shape: readonly number[], opts: RandomOptions & { low?: number; high?: number } = {}): Sym {
+  randomOptions('randomUniform', opts, ['low', 'high']);
   return g.apply('randomUniform', [], { shape, dtype: opts.dtype ?? 'float32', low: opts.low ?? 0, high: opts.high ?? 1, key: g.randomKey(opts.name) });
 }
 /** U[low, high) samples shaped like `x` at run time. */
 export function randomUniformLike(x: Sym, opts: RandomOptions & { low?: number; high?: number } = {}): Sym {
+  randomOptions('randomUniformLike', opts, ['low', 'high']);
   const g = x.graph;
   return g.apply('randomUniform', [x], { dtype: opts.dtype ?? (isFloat(x.dtype) ? x.dtype : 'float32'), low: opts.low ?? 0, high: opts.high ?? 1, key: g.randomKey(opts.name) });
 }
 /** N(mean, std²) samples of a static shape. */
 export function randomNormal(g: Graph, shape: readonly number[], opts: RandomOptions & { mean?: number; std?: number } = {}): Sym {
+  randomOptions('randomNormal', opts, ['mean', 'std']);
   return g.apply('randomNormal', [], { shape, dtype: opts.dtype ?? 'float32', mean: opts.mean ?? 0, std: opts.std ?? 1, key: g.randomKey(opts.name) });
 }
 /** N(mean, std²) samples shaped like `x` at run time. */
 export function randomNormalLike(x: Sym, opts: RandomOptions & { mean?: number; std?: number } = {}): Sym {
+  randomOptions('randomNormalLike', opts, ['mean', 'std']);
   const g = x.graph;
   return g.apply('randomNormal', [x], { dtype: opts.dtype ?? (isFloat(x.dtype) ? x.dtype : 'float32'), mean: opts.mean ?? 0, std: opts.std ?? 1, key: g.randomKey(opts.name) });
 }
 
 export type { SymShape };
+
+/** Refuses unknown options of the random builders (`{ seed: 3 }` is not one: seeds belong to the graph). */
+function randomOptions(op: string, opts: unknown, own: readonly string[]): void {
+  checkOptionNames(opts, ['dtype', 'name', ...own], (d) => new GraphError(d, { op, origin: captureOrigin() }));
+}

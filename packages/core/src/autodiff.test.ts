@@ -14,6 +14,7 @@ import {
   jacobian,
   notDifferentiable,
   Tensor,
+  fillUniform,
   verifyGraph,
   type Backend,
   type Sym,
@@ -172,12 +173,58 @@ describe.each(BACKENDS)('custom gradients and ops (%s backend)', (backend) => {
     expect(() => grad(broken(a, a.mul(2)), [a])).toThrow(/returned 1 gradients for 2 inputs/);
   });
 
+  it('customGrad: a param used inside f but not passed is refused (its gradient would be a silent zero); passed, it works', () => {
+    const g = new Graph();
+    const x = g.input('x', [3], 'float64');
+    const w = g.param('w', Tensor.from([1, 2, 3], 'float64'));
+    const inside = customGrad((a: Sym) => a.mul(w), (_a, _y, dy) => [dy.mul(w)]);
+    expect(() => grad(inside(x).sum(), [w])).toThrow(/"w" is used inside custom function "custom" without being one of its arguments, so its gradient would silently be zero .*: pass it as an argument/);
+    // the same function with w as an argument: both gradients from the rule
+    const passed = customGrad((a: Sym, p: Sym) => a.mul(p), (a, p, _y, dy) => [dy.mul(p), dy.mul(a)], { name: 'scaled' });
+    const [dx, dw] = grad(passed(x, w).sum(), [x, w]);
+    const [vx, vw] = run(g, [dx, dw], { x: Tensor.from([4, 5, 6], 'float64') });
+    expect(vx.toArray()).toEqual([1, 2, 3]);
+    expect(vw.toArray()).toEqual([4, 5, 6]);
+    // asking only for x is fine even when f closes over w
+    expect(run(g, [grad(inside(x).sum(), [x])[0]], { x: Tensor.from([4, 5, 6], 'float64') })[0].toArray()).toEqual([1, 2, 3]);
+    // a gradient of the wrong shape names the custom rule and the shapes
+    const wrong = customGrad((a: Sym) => a.sin(), (_a, _y, dy) => [dy.sum()], { name: 'wrongShape' });
+    expect(() => grad(wrong(x).sum(), [x])).toThrow(/^customGrad: the custom VJP "wrongShape" returned a gradient of shape \[\] for input 0 \(input "x" of shape \[3\]\), expected \[3\]/);
+  });
+
   it('defineOp adds a primitive with kernel, shape rule and VJP that passes gradcheck to order 2', () => {
     const cube = cubeDef();
     const r = gradcheck((x) => cube(x).sum(), [Tensor.randn([2, 3], 'float64', 4)], { order: 2, compile: { backend } });
     expect(r.ok).toBe(true);
     const g = new Graph();
     expect(() => cube(g.input('b', [2], 'float64'), g.input('c', [2], 'float64'))).toThrow(/takes 1 inputs, got 2/);
+  });
+
+  it('a user random op (kind random, a key from g.randomKey) draws new numbers each run, reproducibly', () => {
+    const name = `testCoin_${backend}`;
+    defineOp({
+      name,
+      arity: 0,
+      kind: 'random',
+      infer: (_ins, a) => ({ dtype: 'float32', shape: a.shape as number[] }),
+      kernel: (_ins, _a, ctx) => {
+        const out = new Tensor('float32', ctx.out.shape);
+        fillUniform(out.data, 'float32', ctx.random!);
+        return out;
+      },
+      vjp: notDifferentiable,
+    });
+    // an op with no inputs is applied through the graph; each key is its own stream
+    const g = new Graph({ seed: 3 });
+    const a = g.apply(name, [], { shape: [16], key: g.randomKey('coin') });
+    const exe = compile(g, { outputs: [a], backend });
+    const first = Array.from(exe.run()[0].data);
+    const second = Array.from(exe.run()[0].data);
+    expect(second).not.toEqual(first);
+    expect(g.rngCounter).toBe(2);
+    const h = new Graph({ seed: 3 });
+    const b = h.apply(name, [], { shape: [16], key: h.randomKey('coin') });
+    expect(Array.from(compile(h, { outputs: [b], backend }).run()[0].data)).toEqual(first);
   });
 
   it('defineOp refuses incomplete definitions and duplicate names', () => {

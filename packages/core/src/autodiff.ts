@@ -204,6 +204,7 @@ export function grad(y: Sym, xs: readonly Sym[] | Sym, dy?: Sym): Sym[] {
     if (node.inputs.length === 0 || !isDifferentiable(def)) continue;
     const needsGrad = node.inputs.map((i) => onPath.has(i) && isFloat(g.node(i).type.dtype));
     if (!needsGrad.some(Boolean)) continue;
+    if (node.op === CUSTOM_OP) checkCustomInterior(g, node, targets, onPath, list);
     const inputs = node.inputs.map((i) => new Sym(g, i));
     let results: readonly (Sym | null)[];
     try {
@@ -238,6 +239,31 @@ function compatible(a: SymShape, b: SymShape): boolean {
 }
 
 // ---- custom gradients ----------------------------------------------------------------------
+
+/**
+ * A customGrad node's gradient comes only from the user's VJP, for the custom function's
+ * arguments; what `f` uses from outside its arguments (a param it closes over) gets none. When
+ * something `grad` was asked about reaches the output only that way, its gradient would be a
+ * silent zero: refuse, and say how to keep it (pass it as an argument).
+ */
+function checkCustomInterior(g: Graph, node: { inputs: readonly number[]; attrs: Record<string, unknown>; scope: string; origin: string }, targets: ReadonlySet<number>, onPath: ReadonlySet<number>, asked: readonly Sym[]): void {
+  const args = new Set(node.inputs.slice(0, -1));
+  const seen = new Set<number>();
+  const stack = [node.inputs[node.inputs.length - 1]];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (seen.has(id) || args.has(id) || !onPath.has(id)) continue;
+    seen.add(id);
+    if (targets.has(id)) {
+      const x = asked.find((s) => s.id === id)!;
+      throw new GradError(
+        `${x.name ? `"${x.name}"` : `%${id} (${x.op})`} is used inside custom function "${String(node.attrs.name)}" without being one of its arguments, so its gradient would silently be zero (grad takes the custom function's gradient only from its vjp, for its arguments): pass it as an argument and return its gradient (or null) from the vjp`,
+        { op: CUSTOM_OP, scope: node.scope, origin: node.origin },
+      );
+    }
+    for (const i of g.node(id).inputs) stack.push(i);
+  }
+}
 
 export type CustomVjp = (...args: Sym[]) => readonly (Sym | null)[];
 
@@ -321,10 +347,11 @@ function customJvp(args: JvpArgs<{ fn: string; name: string }>): Sym | null {
 function customBatch({ inputs, axes, attrs, node }: BatchArgs<{ fn: string; name: string }>): { out: Sym; axis: number } {
   const entry = customById.get(attrs.fn);
   if (!entry) throw new GradError(`the custom gradient "${attrs.name}" is not defined in this process; re-create it with customGrad`, { op: CUSTOM_OP, origin: node.origin });
-  const front = inputs.map((x, i) => (axes[i] === null ? x : toFront(x, axes[i]!)));
-  const xAxes = axes.slice(0, -1).map((a) => (a === null ? null : 0));
-  const y = axes[axes.length - 1] === null ? null : front[front.length - 1];
-  if (y === null) throw new GradError(`custom function "${attrs.name}": its value does not depend on the batch but its inputs do`, { op: CUSTOM_OP, origin: node.origin });
+  // the batched inputs stay where they are (f's batched value was computed from them, so moving
+  // them would hide them from the node's arguments); the rule's vmap reads each batch where it is
+  const yAxis = axes[axes.length - 1];
+  if (yAxis === null) throw new GradError(`custom function "${attrs.name}": its value does not depend on the batch but its inputs do`, { op: CUSTOM_OP, origin: node.origin });
+  const xAxes = axes.slice(0, -1);
   const vjp = (...args: Sym[]): (Sym | null)[] => {
     const n = args.length - 2;
     const perExample = (...ex: Sym[]) => {
@@ -332,7 +359,8 @@ function customBatch({ inputs, axes, attrs, node }: BatchArgs<{ fn: string; name
       // a null gradient stays null: vmap needs symbols, so it gets zeros and they are dropped below
       return gs.map((gx: Sym | null, i: number) => gx ?? api.zerosLike(ex[i]));
     };
-    const gs = transforms.vmap(perExample, { inAxes: [...xAxes, 0, 0] })(...args) as Sym[];
+    // dy is shaped like y: its batch runs along y's axis; each gradient goes where its x's batch is
+    const gs = transforms.vmap(perExample, { inAxes: [...xAxes, yAxis, yAxis], outAxes: xAxes.map((a) => a ?? 0) })(...args) as Sym[];
     return gs.slice(0, n).map((gx, i) => (xAxes[i] === null ? api.sum(gx, [0]) : gx));
   };
   // a name of its own, known only in this process: a saved graph holding it is refused on load
@@ -340,14 +368,16 @@ function customBatch({ inputs, axes, attrs, node }: BatchArgs<{ fn: string; name
   const fn = `custom${customCount++}`;
   const name = `${attrs.name}/vmap`;
   customById.set(fn, { name, vjp, arity: inputs.length });
-  return { out: y.graph.apply(CUSTOM_OP, front, { fn, name }), axis: 0 };
+  return { out: inputs[0].graph.apply(CUSTOM_OP, inputs, { fn, name }), axis: yAxis };
 }
 if (!hasOp(CUSTOM_OP)) registerOp(customGradOp);
 
 /**
- * `f` with a gradient you provide. `vjp(...xs, y, dy)` returns one gradient symbol (or null) per
- * input, of that input's shape (or of the output's shape where `f` broadcast the input); it is
- * itself symbolic, so higher-order gradients go through it.
+ * `f` with a gradient you provide. The value is `f`'s; `vjp(...xs, y, dy)` returns one gradient
+ * symbol (the argument's dtype, its shape or one that broadcasts to it) or `null` per argument,
+ * built from ops, so higher-order gradients go through it. `grad` never looks inside `f`: a value
+ * `f` uses without taking it as an argument gets no gradient, and asking `grad` for one is a
+ * `GradError`. See docs/core.md.
  *
  * `name` (default: `f`'s function name, else `"custom"`) is how a saved graph refers to this
  * gradient: `Graph.fromJSON` finds the definition by name, and refuses a document whose name no
@@ -449,7 +479,11 @@ export function hessian(y: Sym, x: Sym): Sym {
 
 /**
  * Defines a new primitive from a kernel, a shape rule and a VJP, registered beside the
- * built-ins, and returns its builder. A trailing plain object is taken as attributes.
+ * built-ins, and returns its builder `op(...symbols, attrs?)` (a trailing plain object is taken
+ * as attributes). The kernel contract: return a new Tensor of exactly `ctx.out`'s dtype and shape;
+ * never modify or keep the inputs (they may be arena memory or a param's storage); be a pure
+ * function of inputs and attributes (nodes are merged, removed and re-run); never run programs of
+ * the same graph. The shape rule must accept `null` (run-time) dims. Full contract: docs/core.md.
  * Without `jvp`, forward mode uses the double-VJP fallback (the VJP transposed by `grad`: about
  * the VJP's cost again, see docs/core.md); without `batch`, `vmap` over the op throws a
  * `BatchError` naming it.

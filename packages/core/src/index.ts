@@ -8,7 +8,7 @@ export * from './dtype';
 export * from './shape';
 export * from './errors';
 export { Tensor, type Nested } from './tensor';
-export { Graph, Sym, assertShape, type CollectionItem, type GraphOptions, type GraphState, type InputOptions, type Operand, type ParamOptions } from './graph';
+export { Graph, Sym, assertShape, type CollectionItem, type GraphOptions, type GraphState, type InputOptions, type Operand, type ParamOptions, type ProgramSpec, type SavedProgram } from './graph';
 export * from './api';
 export * from './math';
 export * from './arrange';
@@ -33,8 +33,10 @@ export {
   type MatmulShape,
 } from './lowering';
 export { interpret } from './interpreter';
+export { evaluate, type EvaluateOptions } from './evaluate';
+export { fmtElement, fmtJson, fmtTensor, inspectTensor } from './format';
 export { verifyProgram, verifyGraph, programProblems } from './verify';
-export { encodeTensor, decodeTensor, GRAPH_FORMAT, GRAPH_FORMAT_VERSION, type GraphDocument, type NodeDocument, type TensorDocument } from './serialize';
+export { encodeTensor, decodeTensor, checkJsonDepth, jsonTooDeep, base64Chars, MAX_JSON_DEPTH, MAX_STRING_CHARS, GRAPH_FORMAT, GRAPH_FORMAT_VERSION, type GraphDocument, type NodeDocument, type ProgramDocument, type TensorDocument } from './serialize';
 export { gradcheck, assertGradcheck, formatReport, GradcheckError, type GradcheckOptions, type GradcheckReport, type InputReport, type OrderReport, type Kink, type GradcheckFailure, type AdMode } from './gradcheck';
 export {
   registerOp,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compile, customGrad, defineOp, grad, Graph, printProgram, buildProgram, SerializationError, Tensor, verifyGraph, randomNormalLike, type Sym } from './index';
+import { compile, customGrad, defineOp, grad, Graph, GraphError, printProgram, buildProgram, SerializationError, Tensor, verifyGraph, randomNormalLike, type Sym } from './index';
 
 function model() {
   const g = new Graph({ seed: 11 });
@@ -89,6 +89,103 @@ describe('graph serialization', () => {
     expectRefusal((d) => (d.values['dense/kernel'].shape = [2, 3]), /value of "dense\/kernel" is float32\[2,3\], the param is float32\[3,2\]/);
     expectRefusal((d) => (d.values.ghost = d.values.steps), /value for "ghost", which is not a param/);
     expectRefusal((d) => (d.nodes[1].id = 5), /node 1 has id 5/);
+  });
+
+  it('a param named __proto__ (or toString) keeps its value through toJSON and fromJSON', () => {
+    const g = new Graph();
+    const p = g.param('__proto__', Tensor.from([1, 2]));
+    const q = g.param('toString', Tensor.from([3]));
+    const x = g.input('constructor', [2]);
+    const y = x.mul(p).sum().add(q.sum());
+    const doc = g.toJSON();
+    expect(Object.keys(doc.values)).toEqual(['__proto__', 'toString']);
+    expect(Object.getPrototypeOf(doc.values)).toBe(Object.prototype); // a plain object, not re-prototyped
+    const h = Graph.fromJSON(JSON.stringify(doc));
+    expect(h.getValue('__proto__').toArray()).toEqual([1, 2]);
+    expect(h.getValue('toString').toArray()).toEqual([3]);
+    expect(compile(h, { outputs: [h.sym(y.id)] }).run({ constructor: Tensor.from([1, 1]) })[0].item()).toBe(6);
+    // a document that lacks the value says so (it is not read from Object.prototype)
+    const d = JSON.parse(JSON.stringify(doc));
+    delete d.values.toString;
+    expect(() => Graph.fromJSON(d)).toThrow(/param "toString" has no value in the document/);
+  });
+
+  it('a 10,000-deep document is a SerializationError, not a stack overflow', () => {
+    const { g } = model();
+    const text = JSON.stringify(g.toJSON());
+    expect(text).toContain('"collections":{}');
+    const deep = text.replace('"collections":{}', `"collections":{"deep":[${'['.repeat(10000)}${']'.repeat(10000)}]}`);
+    expect(() => Graph.fromJSON(deep)).toThrow(SerializationError);
+    expect(() => Graph.fromJSON(deep)).toThrow(/nested more than 256 levels deep \(at collections\.deep\[0\]\[0\]/);
+    expect(() => Graph.fromJSON(JSON.parse(deep))).toThrow(SerializationError);
+    const attrs = JSON.parse(JSON.stringify(g.toJSON()));
+    attrs.nodes[4].attrs = { x: JSON.parse('{"a":'.repeat(5000) + '1' + '}'.repeat(5000)) };
+    expect(() => Graph.fromJSON(attrs)).toThrow(/nested more than 256 levels deep \(at nodes\[4\]\.attrs\.x\.a\.a/);
+  });
+});
+
+describe('saved programs', () => {
+  /** A model with state (an SGD-with-momentum velocity and a step counter) updated each run. */
+  function trainable() {
+    const g = new Graph({ seed: 2 });
+    const x = g.input('x', [null, 3]);
+    const w = g.param('w', Tensor.from([[0.5], [-1], [2]]));
+    const v = g.state('velocity', Tensor.zeros([3, 1]));
+    const t = g.state('t', Tensor.scalar(0));
+    const loss = x.matmul(w).square().mean();
+    const accuracy = loss.less(1).cast('float32');
+    const [dw] = grad(loss, [w]);
+    const v2 = v.mul(0.9).add(dw);
+    const updates: [ReturnType<typeof g.input>, ReturnType<typeof g.input>][] = [[v, v2], [w, w.sub(v2.mul(0.1))], [t, t.add(1)]];
+    return { g, x, w, loss, accuracy, updates };
+  }
+  const batch = (k: number) => ({ x: Tensor.randn([4, 3], 'float32', k) });
+
+  it('keeps named outputs, update pairs and notes through toJSON: the loaded program continues exactly', () => {
+    const a = trainable();
+    a.g.saveProgram('train', { inputs: [a.x], outputs: { loss: a.loss, accuracy: a.accuracy }, updates: a.updates, meta: { optimizer: { name: 'momentum', lr: 0.1 } } });
+    const exe = compile(a.g, a.g.program('train'));
+    for (let k = 0; k < 3; k++) exe.run(batch(k));
+    const text = JSON.stringify(a.g.toJSON());
+    const uninterrupted = [3, 4, 5].map((k) => exe.run(batch(k)).map((t) => t.item()));
+
+    const h = Graph.fromJSON(text);
+    expect(h.programNames()).toEqual(['train']);
+    const p = h.program('train');
+    expect(p.outputNames).toEqual(['loss', 'accuracy']);
+    expect(p.named.loss.id).toBe(a.loss.id);
+    expect(p.inputs.map((s) => s.name)).toEqual(['x']);
+    expect(p.updates.map(([q]) => q.name)).toEqual(['velocity', 'w', 't']);
+    expect(p.meta).toEqual({ optimizer: { name: 'momentum', lr: 0.1 } });
+    // one call: the same program over the saved values (velocity and counter included)
+    const again = compile(h, p);
+    expect([3, 4, 5].map((k) => again.run(batch(k)).map((t) => t.item()))).toEqual(uninterrupted);
+    expect(h.getValue('t').item()).toBe(6);
+    expect(Array.from(h.getValue('w').data)).toEqual(Array.from(a.g.getValue('w').data));
+    // extra compile options are added by spreading it
+    expect(compile(h, { ...h.program('train'), backend: 'interpreter' }).backend).toBe('interpreter');
+  });
+
+  it('saves an executable as it was requested; refuses bad programs and names', () => {
+    const a = trainable();
+    const exe = compile(a.g, { outputs: [a.loss], updates: a.updates });
+    const p = a.g.saveProgram('step', exe);
+    expect(p.outputNames).toEqual(['out0']);
+    expect(p.updates).toHaveLength(3);
+    expect(() => a.g.program('nope')).toThrow(/no program is saved under "nope"; the graph has "step"/);
+    expect(() => a.g.saveProgram('', { outputs: [a.loss] })).toThrow(GraphError);
+    expect(() => a.g.saveProgram('x', { outputs: [a.loss], update: [] } as never)).toThrow(/unknown option "update"/);
+    expect(() => a.g.saveProgram('x', { outputs: [a.loss], updates: [[a.loss, a.loss]] })).toThrow(/the target %\d+ is a mean node, not a param/);
+    expect(() => a.g.saveProgram('x', { outputs: [a.loss], meta: (() => 1) as never })).toThrow(/meta must be JSON-able/);
+    expect(() => a.g.saveProgram('x', { outputs: [new Graph().input('z', [1])] })).toThrow(/not a symbol of this graph/);
+    // a document whose program writes something that is not a param is refused
+    a.g.saveProgram('train', { outputs: { loss: a.loss }, updates: a.updates });
+    const d = JSON.parse(JSON.stringify(a.g.toJSON()));
+    d.programs.train.updates[0][0] = a.loss.id;
+    expect(() => Graph.fromJSON(d)).toThrow(/program "train": update 0 writes %\d+, a mean node, not a param/);
+    const e = JSON.parse(JSON.stringify(a.g.toJSON()));
+    e.programs.train.outputNames = ['loss', 'loss'];
+    expect(() => Graph.fromJSON(e)).toThrow(/outputNames must be one distinct name per output/);
   });
 });
 

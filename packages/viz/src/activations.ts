@@ -4,7 +4,7 @@
  * own, with the input replaced by a grid and every param frozen at its current value, compiled and
  * run. So the curve is exactly what the model computes, per channel.
  */
-import { GradgraphError, Graph, Sym, Tensor, captureOrigin, compile, fmtType, type Node } from '@gradgraph/core';
+import { GradgraphError, Graph, Sym, Tensor, captureOrigin, compile, fmtType, type Node, checkOptionNames } from '@gradgraph/core';
 import { nn } from '@gradgraph/ops';
 
 /** Where an activation sits in the graph: its input (pre-activation) and output. */
@@ -53,6 +53,7 @@ const LEARNED = /^(prelu|twoSlope|splash|apl)(_\d+)?$/i;
  * @example const sites = findActivations(g);
  */
 export function findActivations(g: Graph, opts: { match?: RegExp } = {}): ActivationSite[] {
+  checkOptionNames(opts, ['match'], (d) => new ActivationError(d, { op: 'findActivations', origin: captureOrigin() }));
   if (!(g instanceof Graph)) throw new ActivationError('findActivations needs a Graph', { op: 'findActivations', origin: captureOrigin() });
   const re = opts.match ?? LEARNED;
   const nodes = g.nodes;
@@ -117,6 +118,7 @@ function isFrozen(n: Node): boolean {
  */
 export function activationCurves(sites: readonly ActivationSite[], opts: CurveOptions = {}): ActivationCurve[] {
   const origin = captureOrigin();
+  checkOptionNames(opts, ['range', 'points', 'channels', 'convexityTol'], (d) => new ActivationError(d, { op: 'activationCurves', origin }));
   const [lo, hi] = opts.range ?? [-4, 4];
   const points = opts.points ?? 161;
   const maxCh = opts.channels ?? 8;

@@ -127,3 +127,34 @@ describe('learned activations, evaluated by running the graph on a grid', () => 
     expect(() => activationCurves([], { range: [1, 0] })).toThrow(/lo < hi/);
   });
 });
+
+describe('unknown options', () => {
+  it('every viz function refuses one by name (a typo such as titel would otherwise be ignored)', async () => {
+    const viz = await import('./index');
+    const g = new Graph();
+    const x = g.input('x', [null, 2]);
+    const h = nn.prelu(nn.dense(x, 2));
+    const loss = h.square().mean();
+    const hist: History = { epochs: [{ epoch: 1, loss: 1 }] };
+    const cases: [string, () => unknown][] = [
+      ['toDot', () => viz.toDot(g, { shw: 'forward' } as never)],
+      ['passDot', () => viz.passDot({ name: 'p', before: { nodes: {}, outputs: [], updates: [], nextId: 0 } as never, after: { nodes: {}, outputs: [], updates: [], nextId: 0 } as never }, { contex: 1 } as never)],
+      ['renderPng', () => viz.renderPng('<svg width="1" height="1"></svg>', { widht: 10 } as never)],
+      ['lossChart', () => viz.lossChart(hist, { titel: 'x' } as never)],
+      ['gradientBarChart', () => viz.gradientBarChart(flow, { heigth: 3 } as never)],
+      ['gradientHistoryChart', () => viz.gradientHistoryChart([{ step: 1, layers: [{ layer: 'a', norm: 1 }] }], { log: true } as never)],
+      ['activationChart', () => viz.activationChart([], { cols: 2 } as never)],
+      ['histograms', () => viz.histograms(g, { bin: 3 } as never)],
+      ['histogramChart', () => viz.histogramChart([], { titel: 'x' } as never)],
+      ['findActivations', () => viz.findActivations(g, { matches: /x/ } as never)],
+      ['activationCurves', () => viz.activationCurves([], { point: 3 } as never)],
+      ['gradientProbe', () => viz.gradientProbe(loss, { depth: 2 } as never)],
+      ['gradientProbe', () => viz.gradientProbe(loss, { thresholds: { vanishing: 1e-3 } } as never)],
+      ['gradientFlow', () => viz.gradientFlow(loss, { x: Tensor.zeros([1, 2]) }, { edge: false } as never)],
+      ['GradientProbe.callback', () => viz.gradientProbe(loss).callback({}, { evry: 2 } as never)],
+    ];
+    for (const [op, f] of cases) expect(f, op).toThrow(new RegExp(`^${op.replace('.', '\\.')}: (thresholds: )?unknown option "\\w+"`));
+    await expect(viz.renderSvg('digraph {}', { engin: 'dot' } as never)).rejects.toThrow(/^renderSvg: unknown option "engin" \(did you mean "engine"\?\)/);
+    await expect(viz.report({ titel: 'x' } as never)).rejects.toThrow(/^report: unknown option "titel" \(did you mean "title"\?\)/);
+  });
+});

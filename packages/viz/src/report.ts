@@ -3,11 +3,11 @@
  * details, the gradient flow, the plots, the compiler's `explain()` and the run manifest. Every
  * picture is an inlined SVG, the script and styles are inline, nothing is fetched.
  */
-import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { readFileSync, existsSync } from 'node:fs';
-import { GradgraphError, captureOrigin } from '@gradgraph/core';
+import { GradgraphError, captureOrigin, checkOptionNames } from '@gradgraph/core';
+import { train } from '@gradgraph/ops';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { ActivationCurve } from './activations';
@@ -79,6 +79,7 @@ let graphCounter = 0;
 export async function report(opts: ReportOptions): Promise<string> {
   const origin = captureOrigin();
   if (!opts || typeof opts !== 'object') throw new ReportError('report needs an options object', { op: 'report', origin });
+  checkOptionNames(opts, ['title', 'out', 'graph', 'views', 'dot', 'gradients', 'gradientHistory', 'history', 'activations', 'histograms', 'explain', 'passes', 'charts', 'manifest'], (d) => new ReportError(d, { op: 'report', origin }));
   const title = opts.title ?? 'gradgraph report';
   const sections: string[] = [];
   const nav: [string, string][] = [];
@@ -186,13 +187,8 @@ ${sections.join('\n')}
 </body>
 </html>
 `;
-  if (opts.out) {
-    try {
-      writeFileSync(opts.out, html);
-    } catch (e) {
-      throw new ReportError(`could not write ${opts.out}: ${(e as Error).message}`, { op: 'report', origin });
-    }
-  }
+  // written next to its place and renamed: no half-written page, no temporary file left behind
+  if (opts.out) train.writeFileAtomic(opts.out, html, (detail) => new ReportError(detail, { op: 'report', origin }));
   return html;
 }
 

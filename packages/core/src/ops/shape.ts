@@ -3,6 +3,7 @@
  * slice, concat, gather/scatterAdd and pad, plus the run-time-shaped `…Like` forms that
  * gradients use when a dim is unknown until run time.
  */
+import { fmtJson } from '../format';
 import * as api from '../api';
 import { isFloat, type DType } from '../dtype';
 import { GradError, ShapeError } from '../errors';
@@ -348,7 +349,7 @@ const sliceOp: OpDef<SliceAttrs> = {
     const r = x.shape.length;
     const begin = intList(raw.begin, 'begin');
     const endRaw = raw.end ?? begin.map(() => null);
-    if (!Array.isArray(endRaw) || !endRaw.every((e) => e === null || Number.isInteger(e))) fail(`end must be an array of integers or nulls, got ${JSON.stringify(raw.end)}`);
+    if (!Array.isArray(endRaw) || !endRaw.every((e) => e === null || Number.isInteger(e))) fail(`end must be an array of integers or nulls, got ${fmtJson(raw.end)}`);
     if (begin.length !== r || endRaw.length !== r) fail(`begin and end need ${r} entries for ${fmtShape(x.shape)}, got ${begin.length} and ${endRaw.length}`);
     const b2 = begin.map((b, i) => {
       if (b >= 0) return b;
@@ -406,7 +407,7 @@ const padOp: OpDef<PadAttrs> = {
   attrs: (raw, [x]) => {
     const pads = raw.pads;
     if (!Array.isArray(pads) || pads.length !== x.shape.length || !pads.every((p) => Array.isArray(p) && p.length === 2 && p.every((v) => Number.isInteger(v) && v >= 0))) {
-      fail(`pads must be ${x.shape.length} pairs [before, after] of non-negative integers, got ${JSON.stringify(pads)}`);
+      fail(`pads must be ${x.shape.length} pairs [before, after] of non-negative integers, got ${fmtJson(pads)}`);
     }
     const value = raw.value ?? 0;
     if (typeof value !== 'number') fail(`value must be a number`);

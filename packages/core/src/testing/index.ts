@@ -19,6 +19,8 @@ import { fusedSoftmaxCrossEntropy } from '../ops/fused';
 import type { DType } from '../dtype';
 import { Graph, Sym } from '../graph';
 import { fillNormal, streamKey } from '../random';
+import { GraphError, checkOptionNames } from '../errors';
+import { fmtJson } from '../format';
 import { sizeOf } from '../shape';
 import { Tensor } from '../tensor';
 
@@ -29,15 +31,39 @@ export { fc };
 export const arbDtype = (): fc.Arbitrary<DType> => fc.constantFrom<DType>('float32', 'float64', 'int32', 'bool');
 export const arbFloatDtype = (): fc.Arbitrary<'float32' | 'float64'> => fc.constantFrom('float32', 'float64');
 
+/** What `arbShape` and `arbBroadcastableShapes` draw. Every bound is inclusive. */
 export interface ShapeOptions {
+  /** Fewest axes. Default 0 (a scalar is a shape too). */
   minRank?: number;
+  /** Most axes. Default 3. */
   maxRank?: number;
+  /** Smallest dim. Default 1; 0 allows empty tensors. */
   minDim?: number;
+  /** Largest dim. Default 4 (small: a property runs hundreds of cases). */
   maxDim?: number;
 }
 
-/** A static shape. Defaults: rank 0–3, dims 1–4. */
+const SHAPE_OPTIONS = ['minRank', 'maxRank', 'minDim', 'maxDim'];
+
+/** Checks option names and integer bounds `lo ≤ hi` (a typo or a swapped pair would silently test less). */
+function checkBounds(op: string, o: object, allowed: readonly string[], pairs: readonly [string, string, number, number][]): void {
+  checkOptionNames(o, allowed, (d) => new GraphError(d, { op }));
+  const v = o as Record<string, unknown>;
+  for (const [lo, hi, dlo, dhi] of pairs) {
+    const a = v[lo] ?? dlo;
+    const b = v[hi] ?? dhi;
+    for (const [k, x] of [[lo, a], [hi, b]] as const) if (!Number.isInteger(x) || (x as number) < 0) throw new GraphError(`${k} must be an integer ≥ 0, got ${fmtJson(x)}`, { op });
+    if ((a as number) > (b as number)) throw new GraphError(`${lo} (${a}) is above ${hi} (${b})`, { op });
+  }
+}
+
+/**
+ * A static shape: `minRank`–`maxRank` axes (default 0–3), each dim in `minDim`–`maxDim`
+ * (default 1–4). Unknown options and bounds out of order are a `GraphError`.
+ * @example arbShape({ minRank: 2, maxRank: 2, maxDim: 8 }); // matrices up to 8×8
+ */
 export function arbShape(o: ShapeOptions = {}): fc.Arbitrary<number[]> {
+  checkBounds('arbShape', o, SHAPE_OPTIONS, [['minRank', 'maxRank', 0, 3], ['minDim', 'maxDim', 1, 4]]);
   return fc.array(fc.integer({ min: o.minDim ?? 1, max: o.maxDim ?? 4 }), { minLength: o.minRank ?? 0, maxLength: o.maxRank ?? 3 });
 }
 
@@ -46,6 +72,7 @@ export function arbShape(o: ShapeOptions = {}): fc.Arbitrary<number[]> {
  * leading dims and setting some dims to 1 — then the pair is randomly swapped.
  */
 export function arbBroadcastableShapes(o: ShapeOptions = {}): fc.Arbitrary<[number[], number[]]> {
+  checkBounds('arbBroadcastableShapes', o, SHAPE_OPTIONS, [['minRank', 'maxRank', 0, 3], ['minDim', 'maxDim', 1, 4]]);
   return arbShape(o).chain((base) =>
     fc
       .tuple(
@@ -64,28 +91,46 @@ export function arbBroadcastableShapes(o: ShapeOptions = {}): fc.Arbitrary<[numb
 
 // ---- tensors ---------------------------------------------------------------------------------
 
+/** What `arbTensor` draws. */
 export interface TensorOptions {
-  /** A fixed shape, or an arbitrary of shapes. Default `arbShape()`. */
+  /** A fixed shape, or an arbitrary of shapes. Default `arbShape()` (rank 0–3, dims 1–4). */
   shape?: readonly number[] | fc.Arbitrary<number[]>;
+  /** Default float64 (what gradcheck differentiates in). int32 values are the integers in [min, max]; bool, 0 and 1. */
   dtype?: DType;
-  /** Value range. Default [-3, 3]. */
+  /** Smallest value. Default −3. */
   min?: number;
+  /** Largest value. Default 3. */
   max?: number;
-  /** Keep every value at least `margin` away from these points (an op's kinks). */
+  /**
+   * Keep every value at least `margin` away from these points (an op's kinks: 0 for relu and
+   * |x|): a value that falls inside a band is pushed to the band's nearer edge. Floats only.
+   */
   awayFrom?: readonly number[];
-  /** Place every value within `margin` of one of these points (to probe kinks). */
+  /**
+   * Place every value within `margin` of one of these points instead of anywhere in [min, max]
+   * (to probe the convention at a kink). Floats only; takes precedence over `min`/`max`.
+   */
   near?: readonly number[];
-  /** Distance for `awayFrom` / `near`. Default 0.05. */
+  /** Half-width of the bands of `awayFrom` and `near`. Default 0.05. */
   margin?: number;
-  /** Also put some values exactly on the `near` points. Default true with `near`. */
+  /** With `near`, also put some values exactly on the points. Default true. */
   exact?: boolean;
 }
 
+const TENSOR_OPTIONS = ['shape', 'dtype', 'min', 'max', 'awayFrom', 'near', 'margin', 'exact'];
+
 /**
  * Tensors of the given dtype (default float64) with values placed as asked: anywhere in
- * [min, max], away from kinks, or near/at them.
+ * [min, max], away from kinks, or near/at them. Unknown options, `min > max` or a negative
+ * `margin` are a `GraphError` (a typo would otherwise test something else without a word).
+ * @example
+ * arbTensor({ shape: [5], awayFrom: [0] });          // no value within 0.05 of relu's kink
+ * arbTensor({ shape: [3], near: [0], margin: 1e-3 }); // values at and around 0
  */
 export function arbTensor(o: TensorOptions = {}): fc.Arbitrary<Tensor> {
+  checkOptionNames(o, TENSOR_OPTIONS, (d) => new GraphError(d, { op: 'arbTensor' }));
+  if (o.min !== undefined && o.max !== undefined && !(o.min <= o.max)) throw new GraphError(`min (${fmtJson(o.min)}) must not be above max (${fmtJson(o.max)})`, { op: 'arbTensor' });
+  if (o.margin !== undefined && !(o.margin >= 0)) throw new GraphError(`margin must be a number ≥ 0, got ${fmtJson(o.margin)}`, { op: 'arbTensor' });
   const dtype = o.dtype ?? 'float64';
   const shapeArb = o.shape === undefined ? arbShape() : Array.isArray(o.shape) ? fc.constant([...(o.shape as number[])]) : (o.shape as fc.Arbitrary<number[]>);
   const min = o.min ?? -3;
@@ -653,6 +698,9 @@ export interface GraphOptions {
  * fc.assert(fc.property(arbGraph({ dtype: 'float32' }), (c) => { ... }));
  */
 export function arbGraph(o: GraphOptions = {}): fc.Arbitrary<GraphCase> {
+  checkOptionNames(o, ['minSteps', 'maxSteps', 'ops', 'maxInputs', 'maxParams', 'maxDim', 'dtype', 'openDims'], (d) => new GraphError(d, { op: 'arbGraph' }));
+  const unknownOps = (o.ops ?? []).filter((op) => !(op in graphApplicators));
+  if (unknownOps.length) throw new GraphError(`no applicator for ${unknownOps.map((x) => JSON.stringify(x)).join(', ')} (see graphApplicators)`, { op: 'arbGraph' });
   const ops = o.ops ?? Object.keys(graphApplicators);
   const shape = arbShape({ minRank: 1, maxRank: 3, maxDim: o.maxDim ?? 3 });
   const step = fc.record({ op: fc.constantFrom(...ops), picks: fc.array(fc.nat({ max: 1000 }), { minLength: 12, maxLength: 12 }) });

@@ -7,7 +7,7 @@
  *
  * Channels are the last axis (the layout of `nn.dense`'s output).
  */
-import { ShapeError, Tensor, captureOrigin, fmtShape, maximum, minimum, where, type Sym } from '@gradgraph/core';
+import { ShapeError, Tensor, captureOrigin, fmtShape, maximum, minimum, where, type Sym, fmtJson } from '@gradgraph/core';
 import * as init from '../init/index';
 import { checkNumber, checkOptions, graphError, inUniqueScope, requireFloat, setRole, staticDim } from './util';
 import { recordActivation } from './record';
@@ -142,10 +142,10 @@ export function splashHinges(hinges: SplashHinges = 7, range = 2.5): number[] {
     const k = (hinges + 1) / 2;
     return Array.from({ length: k }, (_, i) => (k === 1 ? 0 : (i * range) / (k - 1)));
   }
-  if (!Array.isArray(hinges) || hinges.length === 0) throw graphError(op, `hinges must be an odd count or a non-empty array of positions, got ${JSON.stringify(hinges)}`);
+  if (!Array.isArray(hinges) || hinges.length === 0) throw graphError(op, `hinges must be an odd count or a non-empty array of positions, got ${fmtJson(hinges)}`);
   hinges.forEach((b, i) => checkNumber(op, `hinges[${i}]`, b));
   if (hinges[0] !== 0) throw graphError(op, `the first hinge must be 0 (b₁ = 0 is shared by both sides), got ${hinges[0]}`);
-  for (let i = 1; i < hinges.length; i++) if (!(hinges[i] > hinges[i - 1])) throw graphError(op, `hinge positions must increase, got ${JSON.stringify(hinges)}`);
+  for (let i = 1; i < hinges.length; i++) if (!(hinges[i] > hinges[i - 1])) throw graphError(op, `hinge positions must increase, got ${fmtJson(hinges)}`);
   return [...hinges];
 }
 

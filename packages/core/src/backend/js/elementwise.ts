@@ -13,6 +13,7 @@
  */
 // the registry first: ops/elementwise.ts is part of an import cycle that ops/index.ts enters cleanly
 import '../../ops/index';
+import { fmtJson } from '../../format';
 import type { DType, TypedArray } from '../../dtype';
 import { DTypeError, GraphError, ShapeError } from '../../errors';
 import type { Attrs } from '../../ir';
@@ -496,7 +497,7 @@ function loopNest(spec: ElementwiseSpec): LoopNest {
 
 function checkSpec(spec: ElementwiseSpec): void {
   if (!spec || !Array.isArray(spec.shape) || !spec.shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new ShapeError(`shape must be a list of non-negative integers, got ${JSON.stringify(spec?.shape)}`, { op: 'compileElementwise' });
+    throw new ShapeError(`shape must be a list of non-negative integers, got ${fmtJson(spec?.shape)}`, { op: 'compileElementwise' });
   }
   spec.inputs.forEach(({ shape, dtype }, k) => {
     const pad = spec.shape.length - shape.length;

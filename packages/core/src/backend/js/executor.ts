@@ -606,7 +606,7 @@ export class JsExecutor {
     const f = feeds as Record<string, unknown>;
     let given = 0;
     for (let k = 0; k < this.names.length; k++) {
-      let v = f[this.names[k]];
+      let v = Object.prototype.hasOwnProperty.call(f, this.names[k]) ? f[this.names[k]] : undefined;
       if (v === undefined) {
         v = this.defaults[k];
         if (v === undefined) return false;
