@@ -259,10 +259,9 @@ export class Vec {
     const e = this.exp(this.mul(ax, this.c(-2)), true);
     const one = this.c(1);
     const big = this.div(this.sub(one, e), this.add(one, e));
-    // copy x's sign onto big
-    const signMask = this.ci(-0x80000000);
-    const signed = this.or(big, this.and(x, signMask));
-    return this.select(this.lt(ax, this.c(0.625)), small, signed);
+    // |result| with x's sign (tanh is odd; this also keeps tanh(−0) = −0)
+    const mag = this.select(this.lt(ax, this.c(0.625)), this.abs(small), big);
+    return this.or(mag, this.and(x, this.ci(-0x80000000)));
   }
 
   /** σ(x) = 1/(1 + e) for x ≥ 0 and e/(1 + e) for x < 0, e = e^−|x|: no overflow, one division. */
