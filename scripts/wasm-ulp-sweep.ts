@@ -20,45 +20,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { ew } from '../packages/core/src/backend/js/elementwise';
 import { makeElementwise } from '../packages/core/src/backend/wasm/elementwise';
 import { heap } from '../packages/core/src/backend/wasm/memory';
-
-export const SWEPT = ['exp', 'log', 'tanh', 'sigmoid', 'softplus'] as const;
-type Op = (typeof SWEPT)[number];
-
-/** float64 references. */
-export const REFERENCE: Record<Op, (x: number) => number> = {
-  exp: Math.exp,
-  log: Math.log,
-  tanh: Math.tanh,
-  sigmoid: (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))),
-  softplus: (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))),
-};
-
-const MAX_F32 = 3.4028234663852886e38;
-
-const F = new Float32Array(1);
-const U = new Uint32Array(F.buffer);
-/** ULP[e]: the spacing of float32 numbers with biased exponent e (e = 0: subnormals). */
-const ULP = Float64Array.from({ length: 256 }, (_, e) => 2 ** (Math.max(e, 1) - 150));
-
-/** Error of float32 result `y` against float64 reference `r` in ulp of r; Infinity for a special-value mismatch. */
-export function ulpError(y: number, r: number): number {
-  if (r !== r) return y !== y ? 0 : Infinity;
-  if (y !== y) return Infinity;
-  F[0] = r; // r rounded to float32
-  const r32 = F[0];
-  const e = (U[0] >>> 23) & 255;
-  if (e === 255 || y === Infinity || y === -Infinity) {
-    if (y === r32) return 0;
-    // a reference just past the largest float may round to it, and vice versa: compare as numbers
-    return Math.abs(r) > MAX_F32 && Math.abs(y) === MAX_F32 ? Math.abs(Math.abs(r) - MAX_F32) / ULP[254] : Infinity;
-  }
-  if (y === 0 && r === 0 && 1 / y !== 1 / r) return Infinity; // the sign of an exact zero
-  const d = Math.abs(y - r);
-  if (d === 0) return 0;
-  // r32 a power of two above |r|: r rounded up into the next binade, whose spacing is twice r's
-  const ulp = (U[0] & 0x7fffff) === 0 && e > 1 && Math.abs(r) < Math.abs(r32) ? ULP[e - 1] : ULP[e];
-  return d / ulp;
-}
+import { REFERENCE, SWEPT, ulpError, type Swept as Op } from '../packages/core/src/backend/wasm/ulp';
 
 export interface SweepResult {
   op: Op;

@@ -767,19 +767,15 @@ function emitCombine(f: FunctionBuilder, op: ReduceOp, dtype: DType, width: numb
         if (op === 'max') f.f32x4.max();
         else f.f32x4.min();
         f.f32x4.extract_lane(0).set(accF32);
-      } else {
-        f.get(accI32).get(at).i32.load();
-        if (op === 'sum') f.i32.add();
-        else {
-          // select(a, b, a > b) for max, a < b for min
-          const t = f.local('i32');
-          f.set(t);
-          f.get(accI32).get(t).get(accI32).get(t);
-          if (op === 'max') f.i32.gt_s();
-          else f.i32.lt_s();
-          f.select();
-        }
-        f.set(accI32);
+      } else if (op === 'sum') f.get(accI32).get(at).i32.load().i32.add().set(accI32);
+      else {
+        // select(acc, v, acc > v) for max, acc < v for min
+        const t = f.local('i32');
+        f.get(at).i32.load().set(t);
+        f.get(accI32).get(t).get(accI32).get(t);
+        if (op === 'max') f.i32.gt_s();
+        else f.i32.lt_s();
+        f.select().set(accI32);
       }
     });
     f.get(redPtr).get(j).i32.const(4).i32.mul().i32.add();

@@ -72,7 +72,7 @@ export interface MatmulTiling {
   readonly aLoad: 'splat' | 'scalar' | 'shuffle' | 'add';
 }
 
-export const MATMUL_TILING: MatmulTiling = Object.freeze({ MR: 5, NR: 8, U: 4, KC: 256, MC: 120, NC: 512, packA: false, aLoad: 'splat' });
+export const MATMUL_TILING: MatmulTiling = Object.freeze({ MR: 5, NR: 8, U: 1, KC: 256, MC: 120, NC: 512, packA: false, aLoad: 'splat' });
 
 /** Below this many flops per thread, fewer threads take part (waking one costs a few µs). */
 export const MATMUL_FLOPS_PER_THREAD = 1 << 21;

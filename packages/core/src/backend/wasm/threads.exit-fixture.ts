@@ -17,3 +17,5 @@ mm.run(a, a, c);
 if (h.view(c, 'float32', 1)[0] !== n) throw new Error('wrong product');
 const t = Math.min(threadCount(), mm.parallel);
 console.log(`ran on ${t} thread${t > 1 ? 's' : ''} (shared memory: ${h.shared})`);
+
+export {};

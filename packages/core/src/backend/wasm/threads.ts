@@ -37,7 +37,7 @@ const NT = POOL_BASE + 4;
 const FAILED = POOL_BASE + 5;
 const NARGS = POOL_BASE + 6;
 const ARGS = POOL_BASE + 8;
-export const MAX_ARGS = 16;
+export const MAX_ARGS = 32;
 /** Words the emitted code may use for its own barriers: [BARRIER_BASE, BARRIER_BASE + 64). */
 export const BARRIER_BASE = 128;
 
@@ -68,7 +68,8 @@ for (;;) {
     while (m === undefined) {
       const msg = receiveMessageOnPort(parentPort);
       if (msg === undefined) { Atomics.wait(I, FAILED, 0, 1); continue; }
-      const { id: mid, module, names } = msg.message;
+      const { id: mid, module, names, drop } = msg.message;
+      if (drop !== undefined) { modules.delete(drop); continue; }
       const ex = new WebAssembly.Instance(module, { env: { memory, sin: Math.sin, cos: Math.cos, pow: Math.pow } }).exports;
       modules.set(mid, names.map((n) => ex[n]));
       m = modules.get(id);
@@ -174,9 +175,12 @@ function availableCores(): number {
 
 interface PoolWorker {
   readonly worker: import('node:worker_threads').Worker;
-  /** Module ids already posted to this worker. */
+  /** Module ids posted to this worker and not dropped, least recently used first. */
   readonly posted: Set<number>;
 }
+
+/** Instances a worker keeps; the least recently used beyond this are dropped (the main thread says which). */
+const WORKER_MODULES = 256;
 
 /** The process-wide pool. Workers start on first use; none when `size` is 1. */
 class Pool {
@@ -231,7 +235,13 @@ class Pool {
     const I = this.I;
     for (let t = 1; t < nt; t++) {
       const w = this.workers[t - 1];
-      if (!w.posted.has(m.id)) {
+      if (w.posted.delete(m.id)) w.posted.add(m.id); // most recently used
+      else {
+        if (w.posted.size >= WORKER_MODULES) {
+          const old = w.posted.values().next().value as number;
+          w.posted.delete(old);
+          w.worker.postMessage({ drop: old });
+        }
         w.worker.postMessage({ id: m.id, module: m.module, names: m.names });
         w.posted.add(m.id);
       }

@@ -227,7 +227,8 @@ export class Vec {
     const r = this.add(lu, c);
     // u = +∞ (x = +∞) and u = 0 (x = −1): the correction is ∞ − ∞ or 0/0; log u is the answer
     const edge = this.or(this.eq(u, this.c(Infinity)), this.eq(u, this.c(0)));
-    return this.select(edge, lu, r);
+    // u = 1 (|x| < 2⁻²⁴): log1p x = x − x²/2 rounds to x (and keeps log1p(−0) = −0)
+    return this.select(this.eq(u, one), x, this.select(edge, lu, r));
   }
 
   /**
@@ -244,7 +245,8 @@ export class Vec {
     const t = this.pow2(this.isub(this.toInt(nf), this.ci(1)));
     const half = this.c(0.5);
     const y = this.add(this.mul(t, em1), this.sub(t, half));
-    return this.add(y, y);
+    // |x| < 2⁻²⁴: eˣ − 1 = x + x²/2 rounds to x (and keeps expm1(−0) = −0)
+    return this.select(this.lt(this.abs(x), this.c(2 ** -24)), x, this.add(y, y));
   }
 
   /**
