@@ -8,9 +8,9 @@
  * API (what the executor calls):
  * - `emitElementwise(mb, spec)` adds the kernel to a module under construction and returns
  *   `{ func, scratchBytes, parallel, args }`: `func` is `(tid, nthreads, in0, …, out0, …,
- *   [reduced], scratch) → ()` over byte pointers into the shared memory. Every thread takes its
- *   static share; `scratch` (`scratchBytes`, zero-filled once when allocated, shared by the
- *   threads of one call) holds the partial sums of a reduction and the count of threads done.
+ *   [reduced], scratch, sync) → ()` over byte pointers into the shared memory. `scratch`
+ *   (`scratchBytes`, shared by the threads of one call) holds a reduction's partials; `sync` is
+ *   16 zero bytes of this kernel's own (chunk and done counters; zero again after every call).
  * - `makeElementwise(spec)` compiles a module with just this kernel: `run(inputs, outputs,
  *   reduced?)` (tests, the micro-benchmark).
  *
@@ -24,9 +24,9 @@
  *   memory). Math is vmath's; comparisons, select, casts as the primitives define them
  *   (`cast` to int32 truncates and wraps like `x | 0`, NaN → 0; to bool is x ≠ 0 and not NaN).
  * - Threads: the outermost loop (a 1-D loop is cut into blocks of 4096 elements first) is cut
- *   into fixed chunks; each thread runs a contiguous range of chunks. A reduction keeps one
- *   partial per chunk (float sums in float64), and the last thread to finish adds the partials
- *   in chunk order — so the result is the same for any number of threads.
+ *   into fixed chunks, which the threads claim one at a time (an atomic counter). A reduction
+ *   keeps one partial per chunk (float sums in float64), and the last thread to finish adds the
+ *   partials in chunk order — so the result is the same for any number of threads.
  */
 import type { DType } from '../../dtype';
 import { DTypeError, GraphError, ShapeError } from '../../errors';
@@ -163,8 +163,8 @@ function loopNest(spec: ElementwiseSpec): Nest {
 
 /** Bytes per partial of a reduction: float sums are float64, the rest 4-byte values in 8-byte slots. */
 const PARTIAL = 8;
-/** The scratch starts with the count of threads done (16 bytes keep the partials aligned). */
-const COUNTER = 16;
+/** Partials start at the scratch's first byte. */
+const COUNTER = 0;
 
 /**
  * Adds the fused loop for `spec` to `mb`.
@@ -191,7 +191,7 @@ export function emitElementwise(mb: ModuleBuilder, spec: ElementwiseSpec): Emitt
   const redDtype = red?.expr.dtype;
   const floatSum = red && redDtype === 'float32' && (red.op === 'sum' || red.op === 'mean');
   const redCount = !red ? 0 : red.axes === 'last' ? lastDim : red.axes === 'leading' ? sizeOf(spec.shape.slice(0, -1)) : total;
-  const scratchBytes = !red || red.axes === 'last' ? 0 : COUNTER + nChunks * PARTIAL * (red.axes === 'leading' ? lastDim : 1);
+  const scratchBytes = !red || red.axes === 'last' ? 0 : nChunks * PARTIAL * (red.axes === 'leading' ? lastDim : 1);
   const math = mathImportsOf(mb);
 
   // the loop level of every node: the innermost loop along which one of its inputs moves
@@ -210,7 +210,7 @@ export function emitElementwise(mb: ModuleBuilder, spec: ElementwiseSpec): Emitt
   const byLevel = Array.from({ length: depth + 1 }, () => [] as Expr[]);
   for (const e of nodes) byLevel[level.get(e)! + 1].push(e);
 
-  const nArgs = nIn + nOut + (red ? 1 : 0) + 1;
+  const nArgs = nIn + nOut + (red ? 1 : 0) + 2;
   if (total === 0) return { func: emitEmpty(mb, spec, nArgs), scratchBytes: 0, parallel: 1, args: nArgs };
 
   const func = mb.func(null, ['i32', 'i32', ...new Array(nArgs).fill('i32')], [], (f) => {
@@ -220,10 +220,9 @@ export function emitElementwise(mb: ModuleBuilder, spec: ElementwiseSpec): Emitt
     const outArg = (j: number) => 2 + nIn + j;
     const RED = 2 + nIn + nOut;
     const SCRATCH = 2 + nIn + nOut + (red ? 1 : 0);
+    const SYNC = SCRATCH + 1;
     const L = () => f.local('i32');
     const use = L();
-    const cLo = L();
-    const cHi = L();
     const c = L();
     const i0 = L();
     const i0End = L();
@@ -245,12 +244,10 @@ export function emitElementwise(mb: ModuleBuilder, spec: ElementwiseSpec): Emitt
       return values;
     };
 
-    // threads beyond `parallel` sit out; chunks [nChunks·tid/use, nChunks·(tid+1)/use)
+    // threads beyond `parallel` sit out; the others claim chunks one at a time (sync word 0)
     f.get(NT).i32.const(parallel).get(NT).i32.const(parallel).i32.lt_s().select().set(use);
     f.block((done) => {
       f.get(TID).get(use).i32.ge_s().br_if(done);
-      f.i32.const(nChunks).get(TID).i32.mul().get(use).i32.div_u().set(cLo);
-      f.i32.const(nChunks).get(TID).i32.const(1).i32.add().i32.mul().get(use).i32.div_u().set(cHi);
       const invariant = scope(new Map(), -1);
       const acc = red && red.axes !== 'last' ? new Accumulator(f, red.op, redDtype!) : undefined;
 
@@ -324,7 +321,15 @@ export function emitElementwise(mb: ModuleBuilder, spec: ElementwiseSpec): Emitt
         else f.forRange(idx[l], 0, sizes[l], 1, body);
       };
 
-      f.forRange(c, { local: cLo }, { local: cHi }, 1, () => {
+      const eachChunk = (body: () => void) =>
+        f.block((claimed) => {
+          f.loop((next) => {
+            f.get(SYNC).i32.const(1).i32_atomic.rmw_add().tee(c).i32.const(nChunks).i32.ge_u().br_if(claimed);
+            body();
+            f.br(next);
+          });
+        });
+      eachChunk(() => {
         f.get(c).i32.const(G).i32.mul().set(i0);
         f.get(i0).i32.const(G).i32.add().set(i0End);
         f.get(i0End).i32.const(sizes[0]).get(i0End).i32.const(sizes[0]).i32.lt_s().select().set(i0End);
@@ -348,14 +353,13 @@ export function emitElementwise(mb: ModuleBuilder, spec: ElementwiseSpec): Emitt
         }
       });
 
-      // the last thread done adds the partials in chunk order
-      if (red && red.axes !== 'last') {
-        f.get(SCRATCH).i32.const(1).i32_atomic.rmw_add().get(use).i32.const(1).i32.sub().i32.eq();
-        f.if(() => {
-          emitCombine(f, red.op, redDtype!, red.axes === 'all' ? 1 : lastDim, nChunks, SCRATCH, RED, red.op === 'mean' ? redCount : 0);
-          f.get(SCRATCH).i32.const(0).i32_atomic.store();
-        });
-      }
+      // the last thread done adds the partials in chunk order and zeroes the sync words
+      f.get(SYNC).i32.const(1).i32_atomic.rmw_add(4).get(use).i32.const(1).i32.sub().i32.eq();
+      f.if(() => {
+        if (red && red.axes !== 'last') emitCombine(f, red.op, redDtype!, red.axes === 'all' ? 1 : lastDim, nChunks, SCRATCH, RED, red.op === 'mean' ? redCount : 0);
+        f.get(SYNC).i32.const(0).i32_atomic.store();
+        f.get(SYNC).i32.const(0).i32_atomic.store(4);
+      });
     });
   });
   return { func, scratchBytes, parallel, args: nArgs };
@@ -808,8 +812,9 @@ export function makeElementwise(spec: ElementwiseSpec): WasmElementwise {
   const k = emitElementwise(mb, spec);
   mb.exportFunction('ew', k.func);
   const mod = new WasmModule(mb.compile(), ['ew'], h);
-  let scratch = h.alloc(Math.max(16, k.scratchBytes));
-  h.u8.fill(0, scratch, scratch + Math.max(16, k.scratchBytes));
+  let scratch = h.alloc(Math.max(16, k.scratchBytes) + 16);
+  h.u8.fill(0, scratch, scratch + Math.max(16, k.scratchBytes) + 16);
+  const sync = scratch + Math.max(16, k.scratchBytes);
   const nIn = spec.inputs.length;
   const nOut = spec.outputs.length;
   return {
@@ -820,7 +825,7 @@ export function makeElementwise(spec: ElementwiseSpec): WasmElementwise {
       if (inputs.length !== nIn || outputs.length !== nOut || (reduced === undefined) !== !spec.reduce) {
         throw new GraphError(`kernel takes ${nIn} input(s), ${nOut} output(s)${spec.reduce ? ' and a reduction' : ''}`, { op: 'elementwise' });
       }
-      runParallel(mod, 'ew', Math.min(nthreads, k.parallel), [...inputs, ...outputs, ...(spec.reduce ? [reduced!] : []), scratch]);
+      runParallel(mod, 'ew', Math.min(nthreads, k.parallel), [...inputs, ...outputs, ...(spec.reduce ? [reduced!] : []), scratch, sync]);
     },
     dispose() {
       if (scratch) h.free(scratch);

@@ -5,9 +5,10 @@
  * API (what the executor calls):
  * - `emitMatmul(mb, spec, opts?)` adds the kernel to a module under construction and returns
  *   `{ func, scratchBytes, parallel }`: `func` is the index of
- *   `(tid, nthreads, a, b, c, bias, scratch) → ()`, byte pointers into the shared memory; a call
- *   computes thread `tid`'s static share of C (threads ≥ `parallel` return at once). Every thread
- *   gets its own `scratchBytes` of packing space at `scratch + tid · scratchBytes`.
+ *   `(tid, nthreads, a, b, c, bias, scratch, sync) → ()`, byte pointers into the shared memory.
+ *   Every thread (threads ≥ `parallel` return at once) gets its own `scratchBytes` of packing
+ *   space at `scratch + tid · scratchBytes`; `sync` is 16 zero bytes of this kernel's own (its
+ *   chunk counter; the last thread out zeroes it again).
  * - `makeMatmul(spec)` compiles a module with just this kernel and returns a `WasmMatmul` whose
  *   `run(a, b, c, bias?)` runs it on the thread pool (tests, the micro-benchmark).
  *
@@ -22,9 +23,11 @@
  * - Edge tiles (M mod MR rows, N mod NR columns) have their own micro-kernels with only the
  *   accumulators they need and lane-exact loads and stores, so nothing is read or written outside
  *   the operands.
- * - Threads split C into static ranges of whole tiles (columns when there are at least as many
- *   column tiles as row tiles, else rows). Every element of C is summed over k in the same order
- *   whatever the split, so results are bit-identical for any thread count.
+ * - C is cut into fixed chunks (column blocks of ≥ 64 columns, or MC-row blocks when there are
+ *   more row tiles than column tiles; per batch element). Threads claim chunks one at a time
+ *   with an atomic counter, so a thread the OS descheduled doesn't hold the others up. Every
+ *   element of C is summed over k in the same order whoever computes it, so results are
+ *   bit-identical for any thread count.
  *
  * Numbers: float32 accumulation over k in order; with K > KC each K block's partial sum is stored
  * in C (float32) and read back by the next block.
@@ -451,11 +454,12 @@ function emitPackA(mb: ModuleBuilder, d: Dims, t: MatmulTiling): number {
 // ---- the 2-D driver --------------------------------------------------------------------------------
 
 /**
- * `gemm2d(tid, nt, a, b, c, bias, scratch)`: thread tid's share of one M×N×K product. Blocks:
- * for each NC-wide column block, each KC block of k (B packed once per pair), each MC-high row
- * block (A packed if needed), each NR panel, each MR tile: one micro-kernel call.
+ * `block(a, b, c, bias, scratch, r0, r1, c0, c1)`: C[r0:r1, c0:c1] of one M×N×K product (r0, c0
+ * multiples of MR, NR). For each NC-wide column block, each KC block of k (B packed once per
+ * pair, into this thread's scratch), each MC-high row block (A packed if transposed), each NR
+ * panel, each MR tile: one micro-kernel call.
  */
-function emitGemm2d(mb: ModuleBuilder, d: Dims, t: MatmulTiling, spec: WasmMatmulSpec, parallel: number): number {
+function emitGemmBlock(mb: ModuleBuilder, d: Dims, t: MatmulTiling, spec: WasmMatmulSpec): number {
   const { M, N, K } = d;
   const { MR, NR, MC, NC } = t;
   const packA = d.ta || t.packA;
@@ -478,43 +482,14 @@ function emitGemm2d(mb: ModuleBuilder, d: Dims, t: MatmulTiling, spec: WasmMatmu
   const KCe = Math.ceil(K / kBlocks);
   const kcMax = Math.min(KCe, K);
   const bBytes = Math.ceil(Math.min(NC, N) / NR) * NR * kcMax * 4;
-  const splitN = Math.ceil(N / NR) >= Math.ceil(M / MR);
 
-  return mb.func(null, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
-    const [tid, nt, a, b, c, bias, scratch] = [0, 1, 2, 3, 4, 5, 6];
-    const [r0, r1, c0, c1] = [f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32')];
+  return mb.func(null, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
+    const [a, b, c, bias, scratch, r0, r1, c0, c1] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
     const [jc, nc, pc, kc, mode, ic, mc, jr, ir, ap, bp, cp] = Array.from({ length: 12 }, () => f.local('i32'));
     const tiles = f.local('i32');
-    const use = f.local('i32');
     const bPack = scratch;
     const aPack = f.local('i32');
     f.get(scratch).i32.const(bBytes).i32.add().set(aPack);
-    // threads beyond `parallel` sit out; the rest split whole tiles: [tiles·tid/use, tiles·(tid+1)/use)
-    f.get(nt).i32.const(parallel).get(nt).i32.const(parallel).i32.lt_s().select().set(use);
-    f.get(tid).get(use).i32.ge_s();
-    f.if(() => void f.return());
-    const share = (count: number, unit: number, extent: number, lo: number, hi: number) => {
-      f.i32.const(count).set(tiles);
-      for (const [dst, off] of [
-        [lo, 0],
-        [hi, 1],
-      ] as const) {
-        f.get(tiles).get(tid);
-        if (off) f.i32.const(1).i32.add();
-        f.i32.mul().get(use).i32.div_u().i32.const(unit).i32.mul().set(dst);
-      }
-      // hi = min(hi, extent)
-      f.get(hi).i32.const(extent).get(hi).i32.const(extent).i32.lt_s().select().set(hi);
-    };
-    if (splitN) {
-      share(Math.ceil(N / NR), NR, N, c0, c1);
-      f.i32.const(0).set(r0);
-      f.i32.const(M).set(r1);
-    } else {
-      share(Math.ceil(M / MR), MR, M, r0, r1);
-      f.i32.const(0).set(c0);
-      f.i32.const(N).set(c1);
-    }
     const min = (x: () => void, y: () => void, dst: number) => {
       x();
       y();
@@ -600,61 +575,98 @@ export function emitMatmul(mb: ModuleBuilder, spec: WasmMatmulSpec, tiling: Part
   const M = fold ? nb * spec.m : spec.m;
   const d: Dims = { M, N: spec.n, K: spec.k, ta, tb };
   const flops = 2 * nb * spec.m * spec.n * spec.k;
-  const parallel = Math.max(1, Math.min(64, Math.floor(flops / MATMUL_FLOPS_PER_THREAD)));
   const empty = M === 0 || d.N === 0 || nb === 0;
-  const gemm = empty ? -1 : d.K === 0 ? emitFillZero(mb, d, spec, parallel) : emitGemm2d(mb, d, t, spec, parallel);
-  const batchLoops = fold ? [] : batch;
-  const func = mb.func(null, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
+  const batchDims = fold ? [] : batch;
+  const nMat = sizeOf(batchDims);
+  // chunks of C, claimed by the threads one at a time: about 16 per matrix, column blocks of at
+  // least 64, or row blocks of at least 40 (at most MC) when there are more row tiles than column
+  // tiles (a row chunk packs all of B again, a column chunk only its own columns)
+  const splitN = Math.ceil(d.N / t.NR) >= Math.ceil(M / t.MR);
+  const chunkCols = Math.max(64, Math.ceil(d.N / 16 / t.NR) * t.NR);
+  const chunkRows = Math.min(t.MC, Math.max(8 * t.MR, Math.ceil(M / 16 / t.MR) * t.MR));
+  const perMatrix = splitN ? Math.ceil(d.N / chunkCols) : Math.ceil(M / chunkRows);
+  const chunks = nMat * perMatrix;
+  const parallel = Math.max(1, Math.min(64, chunks, Math.floor(flops / MATMUL_FLOPS_PER_THREAD)));
+  const scratchBytes = empty ? 0 : scratchFor(d, t);
+  const block = empty || d.K === 0 ? -1 : emitGemmBlock(mb, d, t, spec);
+  // K = 0: every row of every matrix of the batch is the epilogue of an empty sum
+  const zero = !empty && d.K === 0 ? emitFillZero(mb, { ...d, M: nb * spec.m }, spec) : -1;
+  // operand strides per batch dim, in bytes (0 where an operand broadcasts)
+  const rank = batchDims.length;
+  const strideOf = (own: Shape, matBytes: number) => {
+    const pad = rank - own.length;
+    const st = stridesOf(own);
+    return batchDims.map((_, dd) => (dd < pad || own[dd - pad] === 1 ? 0 : st[dd - pad] * matBytes));
+  };
+  const sa = strideOf(batchA, spec.m * spec.k * 4);
+  const sb = strideOf(batchB, spec.k * spec.n * 4);
+  const sc = stridesOf(batchDims).map((x) => x * spec.m * spec.n * 4);
+
+  const func = mb.func(null, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
     if (empty) return;
-    const [tid, nt, a, b, c, bias, scratch] = [0, 1, 2, 3, 4, 5, 6];
-    // scratch of this thread
-    f.get(scratch).get(tid).i32.const(scratchFor(d, t)).i32.mul().i32.add().set(scratch);
-    if (!batchLoops.length) {
-      f.get(tid).get(nt).get(a).get(b).get(c).get(bias).get(scratch).call(gemm);
+    const [tid, nt, a, b, c, bias, scratch, sync] = [0, 1, 2, 3, 4, 5, 6, 7];
+    if (zero >= 0) {
+      f.get(tid).i32.eqz().if(() => void f.get(c).get(bias).call(zero));
       return;
     }
-    // one loop per batch dim; each operand moves by its own stride (0 where it broadcasts)
-    const rank = batch.length;
-    const strideOf = (own: Shape, matBytes: number) => {
-      const pad = rank - own.length;
-      const s = stridesOf(own);
-      return batch.map((_, dd) => (dd < pad || own[dd - pad] === 1 ? 0 : s[dd - pad] * matBytes));
-    };
-    const sa = strideOf(batchA, spec.m * spec.k * 4);
-    const sb = strideOf(batchB, spec.k * spec.n * 4);
-    const sc = stridesOf(batch).map((s) => s * spec.m * spec.n * 4);
-    const idx = batch.map(() => f.local('i32'));
-    const pa = batch.map(() => f.local('i32'));
-    const pb = batch.map(() => f.local('i32'));
-    const pcl = batch.map(() => f.local('i32'));
-    const nest = (dd: number) => {
-      const [pa0, pb0, pc0] = dd === 0 ? [a, b, c] : [pa[dd - 1], pb[dd - 1], pcl[dd - 1]];
-      f.get(pa0).set(pa[dd]);
-      f.get(pb0).set(pb[dd]);
-      f.get(pc0).set(pcl[dd]);
-      f.forRange(idx[dd], 0, batch[dd], 1, () => {
-        if (dd + 1 < rank) nest(dd + 1);
-        else f.get(tid).get(nt).get(pa[dd]).get(pb[dd]).get(pcl[dd]).get(bias).get(scratch).call(gemm);
-        f.get(pa[dd]).i32.const(sa[dd]).i32.add().set(pa[dd]);
-        f.get(pb[dd]).i32.const(sb[dd]).i32.add().set(pb[dd]);
-        f.get(pcl[dd]).i32.const(sc[dd]).i32.add().set(pcl[dd]);
+    const [use, ch, q, rem, coord, pa, pb, pcl, lo, hi] = Array.from({ length: 10 }, () => f.local('i32'));
+    f.get(nt).i32.const(parallel).get(nt).i32.const(parallel).i32.lt_s().select().set(use);
+    f.get(tid).get(use).i32.ge_s().if(() => void f.return());
+    // this thread's packing space
+    f.get(scratch).get(tid).i32.const(scratchBytes).i32.mul().i32.add().set(scratch);
+    f.block((done) => {
+      f.loop((next) => {
+        f.get(sync).i32.const(1).i32_atomic.rmw_add().tee(ch).i32.const(chunks).i32.ge_u().br_if(done);
+        // which matrix of the batch, and where its operands start
+        f.get(a).set(pa);
+        f.get(b).set(pb);
+        f.get(c).set(pcl);
+        f.get(ch).i32.const(perMatrix).i32.rem_u().set(q);
+        if (rank) {
+          f.get(ch).i32.const(perMatrix).i32.div_u().set(rem);
+          for (let dd = rank - 1; dd >= 0; dd--) {
+            f.get(rem).i32.const(batchDims[dd]).i32.rem_u().set(coord);
+            f.get(rem).i32.const(batchDims[dd]).i32.div_u().set(rem);
+            for (const [p, st] of [
+              [pa, sa[dd]],
+              [pb, sb[dd]],
+              [pcl, sc[dd]],
+            ] as const)
+              if (st) f.get(p).get(coord).i32.const(st).i32.mul().i32.add().set(p);
+          }
+        }
+        // the chunk's rows or columns
+        const unit = splitN ? chunkCols : chunkRows;
+        const extent = splitN ? d.N : M;
+        f.get(q).i32.const(unit).i32.mul().set(lo);
+        f.get(lo).i32.const(unit).i32.add().set(hi);
+        f.get(hi).i32.const(extent).get(hi).i32.const(extent).i32.lt_s().select().set(hi);
+        f.get(pa).get(pb).get(pcl).get(bias).get(scratch);
+        if (splitN) f.i32.const(0).i32.const(M).get(lo).get(hi);
+        else f.get(lo).get(hi).i32.const(0).i32.const(d.N);
+        f.call(block);
+        f.br(next);
       });
-    };
-    nest(0);
+    });
+    // the last thread out resets the chunk counter for the next call
+    f.get(sync).i32.const(4).i32.add().i32.const(1).i32_atomic.rmw_add().get(use).i32.const(1).i32.sub().i32.eq();
+    f.if(() => {
+      f.get(sync).i32.const(0).i32_atomic.store();
+      f.get(sync).i32.const(0).i32_atomic.store(4);
+    });
   });
-  return { func, scratchBytes: empty ? 0 : scratchFor(d, t), parallel };
+  return { func, scratchBytes, parallel };
 }
 
-/** K = 0: C = act(0 [+ C] [+ bias]) — the empty sum — on thread 0. */
-function emitFillZero(mb: ModuleBuilder, d: Dims, spec: WasmMatmulSpec, _parallel: number): number {
+/** K = 0: `fill(c, bias)` sets C = act(0 [+ C] [+ bias]) — the empty sum (run by thread 0). */
+function emitFillZero(mb: ModuleBuilder, d: Dims, spec: WasmMatmulSpec): number {
   const epi = epilogueOf(spec, mathImportsOf(mb));
-  return mb.func(null, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
-    const [tid, , , , c, bias] = [0, 1, 2, 3, 4, 5];
+  return mb.func(null, ['i32', 'i32'], [], (f) => {
+    const [c, bias] = [0, 1];
     const i = f.local('i32');
     const j = f.local('i32');
     const v = f.local('v128');
     const x = f.local('f32');
-    f.get(tid).if(() => void f.return());
     f.forRange(i, 0, d.M, 1, () => {
       f.forRange(j, 0, d.N, 1, () => {
         // the element's address: c + (i·N + j)·4
@@ -705,6 +717,8 @@ export function makeMatmul(spec: WasmMatmulSpec, tiling: Partial<MatmulTiling> =
   const mod = new WasmModule(mb.compile(), ['matmul'], h);
   const threads = Math.max(1, threadCount());
   let scratch = h.alloc(Math.max(16, k.scratchBytes * threads));
+  const sync = h.alloc(16);
+  h.u8.fill(0, sync, sync + 16);
   return {
     spec,
     batch: Object.freeze([...batch]),
@@ -712,10 +726,13 @@ export function makeMatmul(spec: WasmMatmulSpec, tiling: Partial<MatmulTiling> =
     parallel: k.parallel,
     run(a, b, c, bias = 0, nthreads = threads) {
       if (scratch === 0) throw new GraphError('this matmul was disposed', { op: 'matmul' });
-      runParallel(mod, 'matmul', Math.min(nthreads, threads, k.parallel), [a, b, c, bias, scratch]);
+      runParallel(mod, 'matmul', Math.min(nthreads, threads, k.parallel), [a, b, c, bias, scratch, sync]);
     },
     dispose() {
-      if (scratch) h.free(scratch);
+      if (scratch) {
+        h.free(scratch);
+        h.free(sync);
+      }
       scratch = 0;
     },
   };

@@ -159,7 +159,8 @@ export function buildProgram(steps: readonly ProgramStep[]): CompiledProgram {
     readonly scratchBytes: number;
     /** matmul scratch is per thread; reduction scratch is one zero-filled block per kernel. */
     readonly perThread: boolean;
-    readonly args: (scratch: number) => number[];
+    /** The kernel's pointer arguments, given its scratch and its 16 bytes of sync words. */
+    readonly args: (scratch: number, sync: number) => number[];
     readonly reads: Range[];
     readonly writes: Range[];
   }
@@ -169,28 +170,34 @@ export function buildProgram(steps: readonly ProgramStep[]): CompiledProgram {
     const fp = footprint(s);
     if (s.kind === 'matmul') {
       const k = emitMatmul(mb, s.spec);
-      emitted.push({ step: s, func: k.func, parallel: k.parallel, scratchBytes: k.scratchBytes, perThread: true, args: (sc) => [s.a, s.b, s.c, s.bias ?? 0, sc], ...fp });
+      emitted.push({ step: s, func: k.func, parallel: k.parallel, scratchBytes: k.scratchBytes, perThread: true, args: (sc, sy) => [s.a, s.b, s.c, s.bias ?? 0, sc, sy], ...fp });
     } else if (s.kind === 'elementwise') {
       const k = emitElementwise(mb, s.spec);
       if (s.inputs.length !== s.spec.inputs.length || s.outputs.length !== s.spec.outputs.length || (s.reduced === undefined) !== !s.spec.reduce) {
         throw new GraphError(`elementwise step: ${s.spec.inputs.length} input(s), ${s.spec.outputs.length} output(s)${s.spec.reduce ? ' and a reduction' : ''} expected`, { op: 'program' });
       }
-      emitted.push({ step: s, func: k.func, parallel: k.parallel, scratchBytes: k.scratchBytes, perThread: false, args: (sc) => [...s.inputs, ...s.outputs, ...(s.spec.reduce ? [s.reduced!] : []), sc], ...fp });
+      emitted.push({ step: s, func: k.func, parallel: k.parallel, scratchBytes: k.scratchBytes, perThread: false, args: (sc, sy) => [...s.inputs, ...s.outputs, ...(s.spec.reduce ? [s.reduced!] : []), sc, sy], ...fp });
     } else {
       const k = emitRowKernel(mb, s.spec);
       if (s.spec.op === 'softmaxCrossEntropy' && s.t === undefined) throw new GraphError('softmaxCrossEntropy step needs its target t', { op: 'program' });
-      emitted.push({ step: s, func: k.func, parallel: k.parallel, scratchBytes: 0, perThread: false, args: () => [s.x, s.out, s.t ?? 0], ...fp });
+      emitted.push({ step: s, func: k.func, parallel: k.parallel, scratchBytes: 0, perThread: false, args: (_sc, sy) => [s.x, s.out, s.t ?? 0, sy], ...fp });
     }
   }
   const threads = Math.max(1, Math.min(poolThreads, Math.max(1, ...emitted.map((e) => e.parallel))));
-  // scratch: one block; matmuls share a per-thread region (a thread runs them one after another),
-  // each reduction gets its own zero-filled block (its count of threads done must start at 0)
+  // scratch: one block; matmuls share a per-thread packing region (a thread runs them one after
+  // another), each reduction gets its own zero-filled block of partials
   const matmulScratch = Math.max(0, ...emitted.filter((e) => e.perThread).map((e) => e.scratchBytes));
   let scratchTotal = Math.ceil((matmulScratch * threads) / 16) * 16;
   const scratchAt = emitted.map((e) => {
     if (e.perThread) return 0;
     const at = scratchTotal;
     scratchTotal += Math.ceil(e.scratchBytes / 16) * 16;
+    return at;
+  });
+  // every kernel claims its chunks through 16 sync bytes of its own (zero between calls)
+  const syncAt = emitted.map(() => {
+    const at = scratchTotal;
+    scratchTotal += 16;
     return at;
   });
   let scratch = h.alloc(Math.max(16, scratchTotal));
@@ -214,7 +221,7 @@ export function buildProgram(steps: readonly ProgramStep[]): CompiledProgram {
         const em = emitted[idx];
         const sc = em.perThread ? scratch : scratch + scratchAt[idx];
         f.get(0).get(1);
-        for (const a of em.args(sc)) f.i32.const(a);
+        for (const a of em.args(sc, scratch + syncAt[idx])) f.i32.const(a);
         f.call(em.func);
       }
     });
