@@ -167,10 +167,11 @@ interface MicroLayout {
 
 /**
  * `micro(a, b, c, bias, kc, mode)`: an h×w tile of C from kc steps of A (at `a`) and a packed B
- * panel (NR floats per k, at `b`). mode & LOAD_C: start from C (else 0); mode & EPILOGUE: add the
- * bias (at `bias`, this tile's first column) and apply the activation before storing.
+ * panel (NR floats per k, at `b`). mode & LOAD_C: start from C (else 0). The epilogue is a
+ * function of its own (`emitEpilogue`): in this one TurboFan's register allocator then keeps all
+ * h·w/4 accumulators in registers through the k loop (with it, it spilled three per k step).
  */
-function emitMicro(mb: ModuleBuilder, h: number, w: number, lay: MicroLayout, t: MatmulTiling, epi: Epilogue): number {
+function emitMicro(mb: ModuleBuilder, h: number, w: number, lay: MicroLayout, t: MatmulTiling): number {
   const nv = Math.ceil(w / 4);
   const lastLanes = w - 4 * (nv - 1);
   const lanesOf = (v: number) => (v === nv - 1 ? lastLanes : 4);
@@ -263,26 +264,38 @@ function emitMicro(mb: ModuleBuilder, h: number, w: number, lay: MicroLayout, t:
         });
       });
     }
-    // epilogue: + bias, activation
-    if (epi.bias || epi.activation) {
-      f.get(mode).i32.const(EPILOGUE).i32.and();
-      f.if(() => {
-        for (let v = 0; v < nv; v++) {
-          if (epi.bias) {
-            loadLanes(f, bias, v * 16, lanesOf(v));
-            f.set(bv[v]);
-          }
-          for (let i = 0; i < h; i++) {
-            if (epi.bias) f.get(acc[i][v]).get(bv[v]).f32x4.add().set(acc[i][v]);
-            if (epi.activation) {
-              epi.activation(f, acc[i][v]);
-              f.set(acc[i][v]);
-            }
-          }
-        }
-      });
-    }
     for (let i = 0; i < h; i++) for (let v = 0; v < nv; v++) storeLanes(f, c, i * lay.ldc + v * 16, lanesOf(v), acc[i][v]);
+  });
+}
+
+/**
+ * `epilogue(c, bias)`: the h×w tile of C at `c` ← act(tile + bias row at `bias`), run on a tile the
+ * micro-kernel has just stored (still in L1).
+ */
+function emitEpilogue(mb: ModuleBuilder, h: number, w: number, ldc: number, epi: Epilogue): number {
+  const nv = Math.ceil(w / 4);
+  const lastLanes = w - 4 * (nv - 1);
+  const lanesOf = (v: number) => (v === nv - 1 ? lastLanes : 4);
+  return mb.func(null, ['i32', 'i32'], [], (f) => {
+    const [c, bias] = [0, 1];
+    const bv = f.local('v128');
+    const x = f.local('v128');
+    for (let v = 0; v < nv; v++) {
+      if (epi.bias) {
+        loadLanes(f, bias, v * 16, lanesOf(v));
+        f.set(bv);
+      }
+      for (let i = 0; i < h; i++) {
+        loadLanes(f, c, i * ldc + v * 16, lanesOf(v));
+        f.set(x);
+        if (epi.bias) f.get(x).get(bv).f32x4.add().set(x);
+        if (epi.activation) {
+          epi.activation(f, x);
+          f.set(x);
+        }
+        storeLanes(f, c, i * ldc + v * 16, lanesOf(v), x);
+      }
+    }
   });
 }
 
@@ -315,75 +328,82 @@ function emitPackB(mb: ModuleBuilder, d: Dims, t: MatmulTiling): number {
     const [b, dst, pc, kc, j0, nc] = [0, 1, 2, 3, 4, 5];
     const q = f.local('i32'); // panel start column (absolute)
     const jEnd = f.local('i32');
+    const fullEnd = f.local('i32'); // end of the full panels
     const p = f.local('i32');
     const src = f.local('i32');
     const out = f.local('i32');
     const w = f.local('i32');
-    const j = f.local('i32');
     const pEnd = f.local('i32');
     const r = Array.from({ length: 4 }, () => f.local('v128'));
     const tt = Array.from({ length: 4 }, () => f.local('v128'));
+    const panelBytes = f.local('i32');
     f.get(j0).get(nc).i32.add().set(jEnd);
-    f.get(dst).set(out);
-    f.forRange(q, { local: j0 }, { local: jEnd }, NR, () => {
-      // w = min(NR, N − q)
-      f.i32.const(N).get(q).i32.sub().set(w);
-      f.get(w).i32.const(NR).i32.ge_s();
-      f.if(
-        () => {
-          if (!tb) {
-            // B[p, q:q+NR] is contiguous: NR/4 vector copies per k
-            f.get(b).get(pc).i32.const(N).i32.mul().get(q).i32.add().i32.const(4).i32.mul().i32.add().set(src);
-            f.forRange(p, 0, { local: kc }, 1, () => {
-              for (let v = 0; v < NR / 4; v++) f.get(out).get(src).v128.load(v * 16, 2).v128.store(v * 16, 4);
-              f.get(src).i32.const(N * 4).i32.add().set(src);
-              f.get(out).i32.const(NR * 4).i32.add().set(out);
-            });
-          } else {
-            // Bᵀ: B[q + j, p] for j < NR; 4 k at a time, 4×4 blocks transposed with shuffles
-            f.get(b).get(q).i32.const(K).i32.mul().get(pc).i32.add().i32.const(4).i32.mul().i32.add().set(src);
-            f.get(kc).i32.const(-4).i32.and().set(pEnd);
-            f.forRange(p, 0, { local: pEnd }, 4, () => {
-              for (let g = 0; g < NR / 4; g++) {
-                for (let jj = 0; jj < 4; jj++) f.get(src).v128.load((g * 4 + jj) * K * 4, 2).set(r[jj]);
-                transpose4(f, r, tt);
-                for (let s = 0; s < 4; s++) f.get(out).get(r[s]).v128.store(s * NR * 4 + g * 16, 4);
-              }
-              f.get(src).i32.const(16).i32.add().set(src);
-              f.get(out).i32.const(4 * NR * 4).i32.add().set(out);
-            });
-            f.forRange(p, { local: pEnd }, { local: kc }, 1, () => {
-              for (let jj = 0; jj < NR; jj++) f.get(out).get(src).f32.load(jj * K * 4).f32.store(jj * 4);
-              f.get(src).i32.const(4).i32.add().set(src);
-              f.get(out).i32.const(NR * 4).i32.add().set(out);
-            });
+    f.get(kc).i32.const(NR * 4).i32.mul().set(panelBytes);
+    // full panels end at the last multiple of NR within [j0, min(jEnd, N − N mod NR))
+    f.get(jEnd).i32.const(N - (N % NR)).get(jEnd).i32.const(N - (N % NR)).i32.lt_s().select().set(fullEnd);
+    if (!tb) {
+      // B[p, j0:fullEnd] row by row (contiguous reads), NR/4 vectors into each panel
+      f.get(b).get(pc).i32.const(N).i32.mul().get(j0).i32.add().i32.const(4).i32.mul().i32.add().set(src);
+      f.forRange(p, 0, { local: kc }, 1, () => {
+        f.get(dst).get(p).i32.const(NR * 4).i32.mul().i32.add().set(out);
+        f.forRange(q, { local: j0 }, { local: fullEnd }, NR, () => {
+          const from = f.local('i32');
+          f.get(src).get(q).get(j0).i32.sub().i32.const(4).i32.mul().i32.add().set(from);
+          for (let v = 0; v < NR / 4; v++) f.get(out).get(from).v128.load(v * 16, 2).v128.store(v * 16, 4);
+          f.get(out).get(panelBytes).i32.add().set(out);
+        });
+        f.get(src).i32.const(N * 4).i32.add().set(src);
+      });
+    } else {
+      // Bᵀ: B[q + j, p] for j < NR, panel by panel; 4 k at a time, 4×4 blocks transposed with shuffles
+      f.get(dst).set(out);
+      f.forRange(q, { local: j0 }, { local: fullEnd }, NR, () => {
+        f.get(b).get(q).i32.const(K).i32.mul().get(pc).i32.add().i32.const(4).i32.mul().i32.add().set(src);
+        f.get(kc).i32.const(-4).i32.and().set(pEnd);
+        f.forRange(p, 0, { local: pEnd }, 4, () => {
+          for (let g = 0; g < NR / 4; g++) {
+            for (let jj = 0; jj < 4; jj++) f.get(src).v128.load((g * 4 + jj) * K * 4, 2).set(r[jj]);
+            transpose4(f, r, tt);
+            for (let s = 0; s < 4; s++) f.get(out).get(r[s]).v128.store(s * NR * 4 + g * 16, 4);
           }
-        },
-        () => {
-          // the last, partial panel: w columns, then zeros
-          f.forRange(p, 0, { local: kc }, 1, () => {
-            for (let jj = 0; jj < NR; jj++) {
-              f.get(out);
-              f.get(w).i32.const(jj).i32.gt_s();
-              f.if(
-                () => {
-                  // op(B)[pc + p, q + jj]
-                  f.get(b);
-                  if (!tb) f.get(pc).get(p).i32.add().i32.const(N).i32.mul().get(q).i32.add();
-                  else f.get(q).i32.const(K).i32.mul().get(pc).i32.add().get(p).i32.add();
-                  f.i32.const(4).i32.mul().i32.add().f32.load(tb ? jj * K * 4 : jj * 4);
-                },
-                () => void f.f32.const(0),
-                'f32',
-              );
-              f.f32.store(jj * 4);
-            }
-            f.get(out).i32.const(NR * 4).i32.add().set(out);
-          });
-        },
-      );
-    });
-    void j;
+          f.get(src).i32.const(16).i32.add().set(src);
+          f.get(out).i32.const(4 * NR * 4).i32.add().set(out);
+        });
+        f.forRange(p, { local: pEnd }, { local: kc }, 1, () => {
+          for (let jj = 0; jj < NR; jj++) f.get(out).get(src).f32.load(jj * K * 4).f32.store(jj * 4);
+          f.get(src).i32.const(4).i32.add().set(src);
+          f.get(out).i32.const(NR * 4).i32.add().set(out);
+        });
+      });
+    }
+    // the last, partial panel (at N − N mod NR, when it is in range): w columns, then zeros
+    if (N % NR) {
+      f.get(fullEnd).get(jEnd).i32.lt_s();
+      f.if(() => {
+        f.get(fullEnd).set(q);
+        f.i32.const(N).get(q).i32.sub().set(w);
+        f.get(dst).get(q).get(j0).i32.sub().get(kc).i32.mul().i32.const(4).i32.mul().i32.add().set(out);
+        f.forRange(p, 0, { local: kc }, 1, () => {
+          for (let jj = 0; jj < NR; jj++) {
+            f.get(out);
+            f.get(w).i32.const(jj).i32.gt_s();
+            f.if(
+              () => {
+                // op(B)[pc + p, q + jj]
+                f.get(b);
+                if (!tb) f.get(pc).get(p).i32.add().i32.const(N).i32.mul().get(q).i32.add();
+                else f.get(q).i32.const(K).i32.mul().get(pc).i32.add().get(p).i32.add();
+                f.i32.const(4).i32.mul().i32.add().f32.load(tb ? jj * K * 4 : jj * 4);
+              },
+              () => void f.f32.const(0),
+              'f32',
+            );
+            f.f32.store(jj * 4);
+          }
+          f.get(out).i32.const(NR * 4).i32.add().set(out);
+        });
+      });
+    }
   });
 }
 
@@ -469,10 +489,11 @@ function emitGemmBlock(mb: ModuleBuilder, d: Dims, t: MatmulTiling, spec: WasmMa
   const layout: MicroLayout = packA
     ? { aOffset: (i, u) => (u * MR + i) * 4, aStep: MR * 4, ldc: N * 4 }
     : { aOffset: (i, u) => (i * K + u) * 4, aStep: 4, ldc: N * 4 };
-  const micro = new Map<string, number>();
+  const micro = new Map<string, [number, number]>();
+  const hasEpilogue = epi.bias || !!epi.activation;
   const microFor = (h: number, w: number) => {
     const key = `${h}x${w}`;
-    if (!micro.has(key)) micro.set(key, emitMicro(mb, h, w, layout, t, epi));
+    if (!micro.has(key)) micro.set(key, [emitMicro(mb, h, w, layout, t), hasEpilogue ? emitEpilogue(mb, h, w, N * 4, epi) : -1]);
     return micro.get(key)!;
   };
   const packB = emitPackB(mb, d, t);
@@ -521,8 +542,12 @@ function emitGemmBlock(mb: ModuleBuilder, d: Dims, t: MatmulTiling, spec: WasmMa
               if (packA) f.get(aPack).get(ir).get(ic).i32.sub().get(kc).i32.mul().i32.const(4).i32.mul().i32.add().set(ap);
               else f.get(a).get(ir).i32.const(K).i32.mul().get(pc).i32.add().i32.const(4).i32.mul().i32.add().set(ap);
               f.get(c).get(ir).i32.const(N).i32.mul().get(jr).i32.add().i32.const(4).i32.mul().i32.add().set(cp);
-              const call = (fn: number) => {
+              const call = ([fn, ep]: [number, number]) => {
                 f.get(ap).get(bp).get(cp).get(bias).get(jr).i32.const(4).i32.mul().i32.add().get(kc).get(mode).call(fn);
+                if (ep >= 0) {
+                  f.get(mode).i32.const(EPILOGUE).i32.and();
+                  f.if(() => void f.get(cp).get(bias).get(jr).i32.const(4).i32.mul().i32.add().call(ep));
+                }
               };
               // which micro-kernel: full, or the right/bottom/corner edge (which exist is known now)
               const byRow = (w: number) => {
@@ -579,12 +604,18 @@ export function emitMatmul(mb: ModuleBuilder, spec: WasmMatmulSpec, tiling: Part
   const batchDims = fold ? [] : batch;
   const nMat = sizeOf(batchDims);
   // chunks of C, claimed by the threads one at a time: about 16 per matrix, column blocks of at
-  // least 64, or row blocks of at least 40 (at most MC) when there are more row tiles than column
-  // tiles (a row chunk packs all of B again, a column chunk only its own columns)
-  const splitN = Math.ceil(d.N / t.NR) >= Math.ceil(M / t.MR);
+  // least 64 or row blocks of at least 40 (at most MC). A row chunk packs all of op(B) again, a
+  // column chunk packs only its own columns of B but all of Aᵀ (when A is packed): split the way
+  // that packs less, as long as it gives at least 4 chunks
   const chunkCols = Math.max(64, Math.ceil(d.N / 16 / t.NR) * t.NR);
   const chunkRows = Math.min(t.MC, Math.max(8 * t.MR, Math.ceil(M / 16 / t.MR) * t.MR));
-  const perMatrix = splitN ? Math.ceil(d.N / chunkCols) : Math.ceil(M / chunkRows);
+  const colChunks = Math.ceil(d.N / chunkCols);
+  const rowChunks = Math.ceil(M / chunkRows);
+  const packsA = d.ta || t.packA;
+  const packCostN = colChunks * (packsA ? M * d.K : 0) + d.K * d.N;
+  const packCostM = rowChunks * d.K * d.N + (packsA ? M * d.K : 0);
+  const splitN = colChunks >= Math.min(4, rowChunks) ? packCostN <= packCostM || rowChunks < 4 : false;
+  const perMatrix = splitN ? colChunks : rowChunks;
   const chunks = nMat * perMatrix;
   const parallel = Math.max(1, Math.min(64, chunks, Math.floor(flops / MATMUL_FLOPS_PER_THREAD)));
   const scratchBytes = empty ? 0 : scratchFor(d, t);
