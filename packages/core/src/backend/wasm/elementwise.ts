@@ -210,20 +210,19 @@ export function emitElementwise(mb: ModuleBuilder, spec: ElementwiseSpec): Emitt
   const byLevel = Array.from({ length: depth + 1 }, () => [] as Expr[]);
   for (const e of nodes) byLevel[level.get(e)! + 1].push(e);
 
-  const nArgs = nIn + nOut + (red ? 1 : 0) + 2;
-  if (total === 0) return { func: emitEmpty(mb, spec, nArgs), scratchBytes: 0, parallel: 1, args: nArgs };
+  const nArgs = nIn + nOut + (red ? 1 : 0) + 1; // in…, out…, [reduced], scratch (sync not counted)
+  if (total === 0) return { func: emitEmpty(mb, spec, nArgs + 1), scratchBytes: 0, parallel: 1, args: nArgs + 1 };
 
-  const func = mb.func(null, ['i32', 'i32', ...new Array(nArgs).fill('i32')], [], (f) => {
-    const TID = 0;
-    const NT = 1;
-    const inArg = (k: number) => 2 + k;
-    const outArg = (j: number) => 2 + nIn + j;
-    const RED = 2 + nIn + nOut;
-    const SCRATCH = 2 + nIn + nOut + (red ? 1 : 0);
-    const SYNC = SCRATCH + 1;
+  // `chunk(c, in…, out…, [reduced], scratch)`: chunk c. A function of its own, called once per
+  // chunk: V8 swaps in its optimized code between calls (wasm has no on-stack replacement), so a
+  // long first run leaves the baseline tier after its first chunks instead of never.
+  const chunk = mb.func(null, new Array(nArgs + 1).fill('i32'), [], (f) => {
+    const c = 0;
+    const inArg = (k: number) => 1 + k;
+    const outArg = (j: number) => 1 + nIn + j;
+    const RED = 1 + nIn + nOut;
+    const SCRATCH = 1 + nIn + nOut + (red ? 1 : 0);
     const L = () => f.local('i32');
-    const use = L();
-    const c = L();
     const i0 = L();
     const i0End = L();
     const q = L(); // elements written so far (the outputs' position)
@@ -244,10 +243,7 @@ export function emitElementwise(mb: ModuleBuilder, spec: ElementwiseSpec): Emitt
       return values;
     };
 
-    // threads beyond `parallel` sit out; the others claim chunks one at a time (sync word 0)
-    f.get(NT).i32.const(parallel).get(NT).i32.const(parallel).i32.lt_s().select().set(use);
-    f.block((done) => {
-      f.get(TID).get(use).i32.ge_s().br_if(done);
+    {
       const invariant = scope(new Map(), -1);
       const acc = red && red.axes !== 'last' ? new Accumulator(f, red.op, redDtype!) : undefined;
 
@@ -321,15 +317,7 @@ export function emitElementwise(mb: ModuleBuilder, spec: ElementwiseSpec): Emitt
         else f.forRange(idx[l], 0, sizes[l], 1, body);
       };
 
-      const eachChunk = (body: () => void) =>
-        f.block((claimed) => {
-          f.loop((next) => {
-            f.get(SYNC).i32.const(1).i32_atomic.rmw_add().tee(c).i32.const(nChunks).i32.ge_u().br_if(claimed);
-            body();
-            f.br(next);
-          });
-        });
-      eachChunk(() => {
+      {
         f.get(c).i32.const(G).i32.mul().set(i0);
         f.get(i0).i32.const(G).i32.add().set(i0End);
         f.get(i0End).i32.const(sizes[0]).get(i0End).i32.const(sizes[0]).i32.lt_s().select().set(i0End);
@@ -351,18 +339,38 @@ export function emitElementwise(mb: ModuleBuilder, spec: ElementwiseSpec): Emitt
           else if (redDtype === 'float32') f.f32.store();
           else f.i32.store();
         }
-      });
+      }
+    }
+  });
 
-      // the last thread done adds the partials in chunk order and zeroes the sync words
-      f.get(SYNC).i32.const(1).i32_atomic.rmw_add(4).get(use).i32.const(1).i32.sub().i32.eq();
-      f.if(() => {
-        if (red && red.axes !== 'last') emitCombine(f, red.op, redDtype!, red.axes === 'all' ? 1 : lastDim, nChunks, SCRATCH, RED, red.op === 'mean' ? redCount : 0);
-        f.get(SYNC).i32.const(0).i32_atomic.store();
-        f.get(SYNC).i32.const(0).i32_atomic.store(4);
+  const func = mb.func(null, ['i32', 'i32', ...new Array(nArgs + 1).fill('i32')], [], (f) => {
+    const [TID, NT] = [0, 1];
+    const RED = 2 + nIn + nOut;
+    const SCRATCH = 2 + nIn + nOut + (red ? 1 : 0);
+    const SYNC = SCRATCH + 1;
+    const use = f.local('i32');
+    const c = f.local('i32');
+    // threads beyond `parallel` sit out; the others claim chunks one at a time (sync word 0)
+    f.get(NT).i32.const(parallel).get(NT).i32.const(parallel).i32.lt_s().select().set(use);
+    f.get(TID).get(use).i32.ge_s().if(() => void f.return());
+    f.block((claimed) => {
+      f.loop((next) => {
+        f.get(SYNC).i32.const(1).i32_atomic.rmw_add().tee(c).i32.const(nChunks).i32.ge_u().br_if(claimed);
+        f.get(c);
+        for (let k = 2; k <= SCRATCH; k++) f.get(k);
+        f.call(chunk);
+        f.br(next);
       });
     });
+    // the last thread done adds the partials in chunk order and zeroes the sync words
+    f.get(SYNC).i32.const(1).i32_atomic.rmw_add(4).get(use).i32.const(1).i32.sub().i32.eq();
+    f.if(() => {
+      if (red && red.axes !== 'last') emitCombine(f, red.op, redDtype!, red.axes === 'all' ? 1 : lastDim, nChunks, SCRATCH, RED, red.op === 'mean' ? redCount : 0);
+      f.get(SYNC).i32.const(0).i32_atomic.store();
+      f.get(SYNC).i32.const(0).i32_atomic.store(4);
+    });
   });
-  return { func, scratchBytes, parallel, args: nArgs };
+  return { func, scratchBytes, parallel, args: nArgs + 1 };
 }
 
 /** An empty iteration space: no output elements; a reduction gives its empty value (sum 0, mean NaN, max −∞, min +∞). */

@@ -77,12 +77,10 @@ export function emitRowKernel(mb: ModuleBuilder, spec: WasmRowSpec): { func: num
   const tail = cols % 4;
   const full = cols - tail;
   const laneMask = [0, 1, 2, 3].map((i) => (i < tail ? -1 : 0));
-  const func = mb.func(null, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
-    const [TID, NT, X, OUT, T, SYNC] = [0, 1, 2, 3, 4, 5];
-    const use = f.local('i32');
-    const g = f.local('i32');
-    const r = f.local('i32');
-    const rEnd = f.local('i32');
+  // `rowsOf(r, rEnd, x, out, t)`: rows [r, rEnd). A function of its own, called per group of rows,
+  // so that a long first run switches to V8's optimized code between groups
+  const rowsOf = mb.func(null, ['i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
+    const [r, rEnd, X, OUT, T] = [0, 1, 2, 3, 4];
     const xp = f.local('i32');
     const tp = f.local('i32');
     const op_ = f.local('i32');
@@ -94,8 +92,6 @@ export function emitRowKernel(mb: ModuleBuilder, spec: WasmRowSpec): { func: num
     const sHi = f.local('v128');
     const ls = f.local('v128');
     const x = f.local('v128');
-    f.get(NT).i32.const(parallel).get(NT).i32.const(parallel).i32.lt_s().select().set(use);
-    f.get(TID).get(use).i32.ge_s().if(() => void f.return());
     const skipNaN = op !== 'logsumexp';
 
     /** Runs `body(lanes)` over the row's columns at xp (and tp): full vectors, then the tail. */
@@ -112,13 +108,8 @@ export function emitRowKernel(mb: ModuleBuilder, spec: WasmRowSpec): { func: num
       if (tail) body(tail);
     };
 
-    f.block((claimed) => {
-      f.loop((nextGroup) => {
-        // claim a group of rows: [g·group, min(rows, (g + 1)·group))
-        f.get(SYNC).i32.const(1).i32_atomic.rmw_add().tee(g).i32.const(groups).i32.ge_u().br_if(claimed);
-        f.get(g).i32.const(group).i32.mul().set(r);
-        f.get(r).i32.const(group).i32.add().set(rEnd);
-        f.get(rEnd).i32.const(rows).get(rEnd).i32.const(rows).i32.lt_s().select().set(rEnd);
+    {
+      {
         f.block((exit) => {
           f.get(r).get(rEnd).i32.ge_s().br_if(exit);
           f.loop((next) => {
@@ -213,6 +204,26 @@ export function emitRowKernel(mb: ModuleBuilder, spec: WasmRowSpec): { func: num
             f.get(rEnd).i32.lt_s().br_if(next);
           });
         });
+      }
+    }
+  });
+
+  const func = mb.func(null, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
+    const [TID, NT, X, OUT, T, SYNC] = [0, 1, 2, 3, 4, 5];
+    const use = f.local('i32');
+    const g = f.local('i32');
+    const r = f.local('i32');
+    const rEnd = f.local('i32');
+    f.get(NT).i32.const(parallel).get(NT).i32.const(parallel).i32.lt_s().select().set(use);
+    f.get(TID).get(use).i32.ge_s().if(() => void f.return());
+    f.block((claimed) => {
+      f.loop((nextGroup) => {
+        // claim a group of rows: [g·group, min(rows, (g + 1)·group))
+        f.get(SYNC).i32.const(1).i32_atomic.rmw_add().tee(g).i32.const(groups).i32.ge_u().br_if(claimed);
+        f.get(g).i32.const(group).i32.mul().set(r);
+        f.get(r).i32.const(group).i32.add().set(rEnd);
+        f.get(rEnd).i32.const(rows).get(rEnd).i32.const(rows).i32.lt_s().select().set(rEnd);
+        f.get(r).get(rEnd).get(X).get(OUT).get(T).call(rowsOf);
         f.br(nextGroup);
       });
     });
