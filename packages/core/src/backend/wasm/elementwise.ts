@@ -10,7 +10,8 @@
  *   `{ func, scratchBytes, parallel, args }`: `func` is `(tid, nthreads, in0, …, out0, …,
  *   [reduced], scratch, sync) → ()` over byte pointers into the shared memory. `scratch`
  *   (`scratchBytes`, shared by the threads of one call) holds a reduction's partials; `sync` is
- *   16 zero bytes of this kernel's own (chunk and done counters; zero again after every call).
+ *   16 bytes of this kernel's own (the counts of chunks claimed and done), zero when a call
+ *   starts — the caller zeroes them after every call.
  * - `makeElementwise(spec)` compiles a module with just this kernel: `run(inputs, outputs,
  *   reduced?)` (tests, the micro-benchmark).
  *
@@ -25,8 +26,9 @@
  *   (`cast` to int32 truncates and wraps like `x | 0`, NaN → 0; to bool is x ≠ 0 and not NaN).
  * - Threads: the outermost loop (a 1-D loop is cut into blocks of 4096 elements first) is cut
  *   into fixed chunks, which the threads claim one at a time (an atomic counter). A reduction
- *   keeps one partial per chunk (float sums in float64), and the last thread to finish adds the
- *   partials in chunk order — so the result is the same for any number of threads.
+ *   keeps one partial per chunk (float sums in float64), and the thread that finishes the last
+ *   chunk adds the partials in chunk order — so the result is the same for any number of
+ *   threads, and for whichever threads take part.
  */
 import type { DType } from '../../dtype';
 import { DTypeError, GraphError, ShapeError } from '../../errors';
@@ -359,15 +361,13 @@ export function emitElementwise(mb: ModuleBuilder, spec: ElementwiseSpec): Emitt
         f.get(c);
         for (let k = 2; k <= SCRATCH; k++) f.get(k);
         f.call(chunk);
+        // whoever finishes the last chunk adds the partials, in chunk order
+        if (red && red.axes !== 'last') {
+          f.get(SYNC).i32.const(1).i32_atomic.rmw_add(4).i32.const(nChunks - 1).i32.eq();
+          f.if(() => emitCombine(f, red.op, redDtype!, red.axes === 'all' ? 1 : lastDim, nChunks, SCRATCH, RED, red.op === 'mean' ? redCount : 0));
+        }
         f.br(next);
       });
-    });
-    // the last thread done adds the partials in chunk order and zeroes the sync words
-    f.get(SYNC).i32.const(1).i32_atomic.rmw_add(4).get(use).i32.const(1).i32.sub().i32.eq();
-    f.if(() => {
-      if (red && red.axes !== 'last') emitCombine(f, red.op, redDtype!, red.axes === 'all' ? 1 : lastDim, nChunks, SCRATCH, RED, red.op === 'mean' ? redCount : 0);
-      f.get(SYNC).i32.const(0).i32_atomic.store();
-      f.get(SYNC).i32.const(0).i32_atomic.store(4);
     });
   });
   return { func, scratchBytes, parallel, args: nArgs + 1 };
@@ -834,6 +834,7 @@ export function makeElementwise(spec: ElementwiseSpec): WasmElementwise {
         throw new GraphError(`kernel takes ${nIn} input(s), ${nOut} output(s)${spec.reduce ? ' and a reduction' : ''}`, { op: 'elementwise' });
       }
       runParallel(mod, 'ew', Math.min(nthreads, k.parallel), [...inputs, ...outputs, ...(spec.reduce ? [reduced!] : []), scratch, sync]);
+      h.i32.fill(0, sync / 4, sync / 4 + 4);
     },
     dispose() {
       if (scratch) h.free(scratch);

@@ -7,8 +7,8 @@
  *   `{ func, scratchBytes, parallel }`: `func` is the index of
  *   `(tid, nthreads, a, b, c, bias, scratch, sync) → ()`, byte pointers into the shared memory.
  *   Every thread (threads ≥ `parallel` return at once) gets its own `scratchBytes` of packing
- *   space at `scratch + tid · scratchBytes`; `sync` is 16 zero bytes of this kernel's own (its
- *   chunk counter; the last thread out zeroes it again).
+ *   space at `scratch + tid · scratchBytes`; `sync` is 16 bytes of this kernel's own (its chunk
+ *   counter), zero when a call starts — the caller zeroes them after every call.
  * - `makeMatmul(spec)` compiles a module with just this kernel and returns a `WasmMatmul` whose
  *   `run(a, b, c, bias?)` runs it on the thread pool (tests, the micro-benchmark).
  *
@@ -679,12 +679,6 @@ export function emitMatmul(mb: ModuleBuilder, spec: WasmMatmulSpec, tiling: Part
         f.br(next);
       });
     });
-    // the last thread out resets the chunk counter for the next call
-    f.get(sync).i32.const(4).i32.add().i32.const(1).i32_atomic.rmw_add().get(use).i32.const(1).i32.sub().i32.eq();
-    f.if(() => {
-      f.get(sync).i32.const(0).i32_atomic.store();
-      f.get(sync).i32.const(0).i32_atomic.store(4);
-    });
   });
   return { func, scratchBytes, parallel };
 }
@@ -758,6 +752,7 @@ export function makeMatmul(spec: WasmMatmulSpec, tiling: Partial<MatmulTiling> =
     run(a, b, c, bias = 0, nthreads = threads) {
       if (scratch === 0) throw new GraphError('this matmul was disposed', { op: 'matmul' });
       runParallel(mod, 'matmul', Math.min(nthreads, threads, k.parallel), [a, b, c, bias, scratch, sync]);
+      h.i32.fill(0, sync / 4, sync / 4 + 4);
     },
     dispose() {
       if (scratch) {

@@ -194,12 +194,11 @@ export function buildProgram(steps: readonly ProgramStep[]): CompiledProgram {
     scratchTotal += Math.ceil(e.scratchBytes / 16) * 16;
     return at;
   });
-  // every kernel claims its chunks through 16 sync bytes of its own (zero between calls)
-  const syncAt = emitted.map(() => {
-    const at = scratchTotal;
-    scratchTotal += 16;
-    return at;
-  });
+  // every kernel claims its chunks through 16 sync bytes of its own, all in one run of the
+  // scratch: zero when a segment starts, zeroed again after it
+  const syncBase = scratchTotal;
+  const syncAt = emitted.map((_, i) => syncBase + 16 * i);
+  scratchTotal += 16 * emitted.length;
   let scratch = h.alloc(Math.max(16, scratchTotal));
   h.u8.fill(0, scratch, scratch + Math.max(16, scratchTotal));
 
@@ -207,7 +206,7 @@ export function buildProgram(steps: readonly ProgramStep[]): CompiledProgram {
   // steps since the last barrier wrote (or writes what they read)
   const lines: string[] = [];
   const segFuncs: string[] = [];
-  const plan: ({ seg: string } | { js: () => void })[] = [];
+  const plan: ({ seg: string; barriers: boolean } | { js: () => void })[] = [];
   let barriers = 0;
   let cur: { idx: number; barrierBefore: boolean }[] = [];
   let e = 0;
@@ -215,6 +214,7 @@ export function buildProgram(steps: readonly ProgramStep[]): CompiledProgram {
     if (!cur.length) return;
     const name = `seg${segFuncs.length}`;
     const body = cur;
+    const hasBarriers = body.some((x) => x.barrierBefore);
     mb.func(name, ['i32', 'i32'], [], (f) => {
       for (const { idx, barrierBefore } of body) {
         if (barrierBefore) emitBarrier(f, 0, 1);
@@ -226,7 +226,7 @@ export function buildProgram(steps: readonly ProgramStep[]): CompiledProgram {
       }
     });
     segFuncs.push(name);
-    plan.push({ seg: name });
+    plan.push({ seg: name, barriers: hasBarriers });
     cur = [];
   };
   let sinceReads: Range[] = [];
@@ -264,8 +264,10 @@ export function buildProgram(steps: readonly ProgramStep[]): CompiledProgram {
       if (scratch === 0) throw new GraphError('this program was disposed', { op: 'program' });
       const nt = Math.max(1, Math.min(nthreads, threads));
       for (const p of plan) {
-        if ('seg' in p) runParallel(mod, p.seg, nt, []);
-        else p.js();
+        if ('seg' in p) {
+          runParallel(mod, p.seg, nt, [], { barriers: p.barriers });
+          h.i32.fill(0, (scratch + syncBase) / 4, (scratch + syncBase) / 4 + 4 * emitted.length);
+        } else p.js();
       }
     },
     describe: () => lines.flatMap((l) => l.split('\n')),

@@ -6,8 +6,8 @@
  * API (what the executor calls):
  * - `emitRowKernel(mb, spec)` adds the kernel to a module and returns `{ func, parallel }`:
  *   `func` is `(tid, nthreads, x, out, t, sync) → ()` over byte pointers; `t` is the target
- *   distribution of softmaxCrossEntropy (ignored by the others); `sync` is 16 zero bytes of the
- *   kernel's own. Threads claim fixed groups of rows one at a time; each row is computed by one
+ *   distribution of softmaxCrossEntropy (ignored by the others); `sync` is 16 bytes of the
+ *   kernel's own, zero when a call starts (the caller zeroes them after every call). Threads claim fixed groups of rows one at a time; each row is computed by one
  *   thread, so results don't depend on the thread count.
  * - `makeRowKernel(spec)`: a module with just this kernel (tests, the micro-benchmark).
  *
@@ -227,12 +227,6 @@ export function emitRowKernel(mb: ModuleBuilder, spec: WasmRowSpec): { func: num
         f.br(nextGroup);
       });
     });
-    // the last thread out zeroes the sync words for the next call
-    f.get(SYNC).i32.const(1).i32_atomic.rmw_add(4).get(use).i32.const(1).i32.sub().i32.eq();
-    f.if(() => {
-      f.get(SYNC).i32.const(0).i32_atomic.store();
-      f.get(SYNC).i32.const(0).i32_atomic.store(4);
-    });
   });
   return { func, parallel };
 }
@@ -277,6 +271,7 @@ export function makeRowKernel(spec: WasmRowSpec): WasmRowKernel {
     run(x, out, t = 0, nthreads = threadCount()) {
       if (spec.op === 'softmaxCrossEntropy' && !t) throw new GraphError('softmaxCrossEntropy needs the target distribution', { op: spec.op });
       runParallel(mod, 'rows', Math.min(nthreads, k.parallel), [x, out, t, sync]);
+      h.i32.fill(0, sync / 4, sync / 4 + 4);
     },
   };
 }

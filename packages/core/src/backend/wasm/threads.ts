@@ -36,7 +36,12 @@ const FUNC = POOL_BASE + 3;
 const NT = POOL_BASE + 4;
 const FAILED = POOL_BASE + 5;
 const NARGS = POOL_BASE + 6;
+/** (open bit 0x8000, fixed-count bit 0x4000, helpers joined in the low byte) */
+const JOIN = POOL_BASE + 7;
 const ARGS = POOL_BASE + 8;
+const OPEN = 0x8000;
+const FIXED = 0x4000;
+const COUNT = 0xff;
 export const MAX_ARGS = 32;
 /** Words the emitted code may use for its own barriers: [BARRIER_BASE, BARRIER_BASE + 64). */
 export const BARRIER_BASE = 128;
@@ -44,13 +49,16 @@ export const BARRIER_BASE = 128;
 /** Spin iterations of a worker before it sleeps (about 100 µs), and of the caller waiting for workers. */
 const WORKER_SPIN = 20000;
 const CALLER_SPIN = 200000;
+/** How long a job with barriers waits for helpers to join before it starts with those it has. */
+const JOIN_GRACE_MS = 0.05;
 
 // The worker: a CommonJS script run with `eval: true` (no file to resolve, no TypeScript loader).
 const WORKER_SOURCE = `
 const { workerData, parentPort, receiveMessageOnPort } = require('node:worker_threads');
-const { memory, tid, gen0, spin, base } = workerData;
+const { memory, gen0, spin, base } = workerData;
 const I = new Int32Array(memory.buffer, 0, 1024);
-const GEN = base, DONE = base + 1, MODULE = base + 2, FUNC = base + 3, NT = base + 4, FAILED = base + 5, NARGS = base + 6, ARGS = base + 8;
+const GEN = base, DONE = base + 1, MODULE = base + 2, FUNC = base + 3, NT = base + 4, FAILED = base + 5, NARGS = base + 6, JOIN = base + 7, ARGS = base + 8;
+const OPEN = 0x8000, COUNT = 0xff, FIXED = 0x4000;
 const modules = new Map();
 const args = [];
 let seen = gen0;
@@ -59,9 +67,22 @@ for (;;) {
   for (let i = 0; g === seen && i < spin; i++) g = Atomics.load(I, GEN);
   while (g === seen) { Atomics.wait(I, GEN, seen); g = Atomics.load(I, GEN); }
   seen = g;
+  if (I[NT] < 0) break; // shutdown
+  // join while the job is open and short of helpers; the join order is the thread id
+  let w = Atomics.load(I, JOIN), tid = 0;
+  while ((w & OPEN) && (w & COUNT) < I[NT] - 1) {
+    const prev = Atomics.compareExchange(I, JOIN, w, w + 1);
+    if (prev === w) { tid = (w & COUNT) + 1; break; }
+    w = prev;
+  }
+  if (tid === 0) continue;
   const nt = I[NT];
-  if (nt < 0) break; // shutdown
-  if (tid >= nt) continue;
+  let P = nt;
+  if (Atomics.load(I, JOIN) & FIXED) {
+    // a job with barriers: start when the caller has closed it, with the final count
+    while ((w = Atomics.load(I, JOIN)) & OPEN);
+    P = (w & COUNT) + 1;
+  }
   try {
     const id = I[MODULE];
     let m = modules.get(id);
@@ -76,14 +97,15 @@ for (;;) {
     }
     const n = I[NARGS];
     args.length = 2 + n;
-    args[0] = tid; args[1] = nt;
+    args[0] = tid; args[1] = P;
     for (let k = 0; k < n; k++) args[2 + k] = I[ARGS + k];
     m[I[FUNC]].apply(null, args);
   } catch (e) {
     Atomics.store(I, FAILED, 1);
     parentPort.postMessage({ error: String(e && e.stack || e) });
   }
-  if (Atomics.add(I, DONE, 1) === nt - 2) Atomics.notify(I, DONE);
+  Atomics.add(I, DONE, 1);
+  Atomics.notify(I, DONE);
 }
 `;
 
@@ -205,7 +227,7 @@ class Pool {
     for (let tid = 1; tid < this.size; tid++) {
       const worker = new wt.Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { memory: this.heap.memory, tid, gen0, spin: WORKER_SPIN, base: POOL_BASE },
+        workerData: { memory: this.heap.memory, gen0, spin: WORKER_SPIN, base: POOL_BASE },
         // a worker needs little JS heap: it only calls wasm
         resourceLimits: { maxOldGenerationSizeMb: 64 },
       });
@@ -220,7 +242,16 @@ class Pool {
     }
   }
 
-  run(m: WasmModule, name: string, nthreads: number, args: readonly number[]): void {
+  /**
+   * Runs `name(tid, nthreads, ...args)` on the caller (tid 0) and the workers that join the job.
+   * Joining: workers join in the order they wake (their join order is their tid) while the job
+   * is open. A job without barriers stays open until the caller has done its own part, so a
+   * worker the OS scheduled late still helps if there is work left, and one that never came is
+   * not waited for; its kernels see `nthreads` = the requested count (they only use it to leave
+   * threads out). A job with barriers (`fixed`) closes after a short grace period and every
+   * joined thread sees the final count, which its barriers wait for.
+   */
+  run(m: WasmModule, name: string, nthreads: number, args: readonly number[], fixed = false): void {
     const fn = m.exports[name];
     if (!fn) throw new GraphError(`module has no exported function "${name}"`, { op: 'backend.wasm' });
     const nt = Math.max(1, Math.min(nthreads, this.size));
@@ -233,8 +264,8 @@ class Pool {
     if (m.heap !== this.heap) throw new GraphError('the module was made for another memory than the thread pool’s', { op: 'backend.wasm' });
     this.start();
     const I = this.I;
-    for (let t = 1; t < nt; t++) {
-      const w = this.workers[t - 1];
+    // any worker may join: every one needs the module
+    for (const w of this.workers) {
       if (w.posted.delete(m.id)) w.posted.add(m.id); // most recently used
       else {
         if (w.posted.size >= WORKER_MODULES) {
@@ -253,20 +284,37 @@ class Pool {
     for (let k = 0; k < args.length; k++) I[ARGS + k] = args[k];
     Atomics.store(I, DONE, 0);
     Atomics.store(I, FAILED, 0);
+    Atomics.store(I, JOIN, OPEN | (fixed ? FIXED : 0));
     Atomics.add(I, GEN, 1);
     Atomics.notify(I, GEN);
     this.running = true;
     let thrown: unknown;
+    let joined: number;
     try {
-      fn(0, nt, ...args);
-    } catch (e) {
-      thrown = e;
+      let P = nt;
+      if (fixed) {
+        // wait a little for helpers, then close: the count is final
+        const t0 = performance.now();
+        let w = Atomics.load(I, JOIN);
+        for (let i = 0; (w & COUNT) < nt - 1; i++) {
+          if ((i & 255) === 255 && performance.now() - t0 > JOIN_GRACE_MS) break;
+          w = Atomics.load(I, JOIN);
+        }
+        joined = this.close();
+        P = joined + 1;
+      }
+      try {
+        fn(0, P, ...args);
+      } catch (e) {
+        thrown = e;
+      }
+    } finally {
+      joined = fixed ? Atomics.load(I, JOIN) & COUNT : this.close();
     }
-    // wait for the workers: spin, then sleep
-    const want = nt - 1;
+    // wait for the helpers that joined: spin, then sleep
     let d = Atomics.load(I, DONE);
-    for (let i = 0; d < want && i < CALLER_SPIN; i++) d = Atomics.load(I, DONE);
-    while (d < want) {
+    for (let i = 0; d < joined && i < CALLER_SPIN; i++) d = Atomics.load(I, DONE);
+    while (d < joined) {
       Atomics.wait(I, DONE, d, 1000);
       d = Atomics.load(I, DONE);
     }
@@ -275,6 +323,18 @@ class Pool {
     if (Atomics.load(I, FAILED)) {
       throw new GraphError(`a wasm worker thread failed${this.errors.length ? `: ${this.errors.splice(0).join('; ')}` : ' (see the worker error event)'}`, { op: 'backend.wasm' });
     }
+  }
+
+  /** Closes the open job (no more helpers join); returns how many joined. */
+  private close(): number {
+    const I = this.I;
+    let w = Atomics.load(I, JOIN);
+    while (w & OPEN) {
+      const prev = Atomics.compareExchange(I, JOIN, w, w & ~OPEN);
+      if (prev === w) break;
+      w = prev;
+    }
+    return w & COUNT;
   }
 
   /** Stops the workers (tests; a normal process just exits). */
@@ -305,8 +365,8 @@ function pool(): Pool {
  * the caller being thread 0; returns when every thread is done.
  * @example runParallel(kernels, 'matmul', threadCount(), [aPtr, bPtr, cPtr, 0, scratchPtr]);
  */
-export function runParallel(m: WasmModule, name: string, nthreads: number, args: readonly number[]): void {
-  pool().run(m, name, nthreads, args);
+export function runParallel(m: WasmModule, name: string, nthreads: number, args: readonly number[], opts: { barriers?: boolean } = {}): void {
+  pool().run(m, name, nthreads, args, !!opts.barriers);
 }
 
 /** Stops the pool's workers (they restart on the next parallel run). For tests. */
