@@ -245,103 +245,99 @@ export function emitElementwise(mb: ModuleBuilder, spec: ElementwiseSpec): Emitt
       return values;
     };
 
-    {
-      const invariant = scope(new Map(), -1);
-      const acc = red && red.axes !== 'last' ? new Accumulator(f, red.op, redDtype!) : undefined;
+    const invariant = scope(new Map(), -1);
+    const acc = red && red.axes !== 'last' ? new Accumulator(f, red.op, redDtype!) : undefined;
 
-      // one vector (lanes = 4) or the tail (lanes < 4) of the innermost loop
-      const innerBody = (outer: ReadonlyMap<Expr, V>, lanes: number, rowAcc: Accumulator | undefined) => {
-        const values = scope(outer, inner, lanes);
-        spec.outputs.forEach((e, j) => {
-          // out_j + q·size
-          f.get(outArg(j)).get(q);
-          if (esize(e.dtype) === 4) f.i32.const(2).i32.shl();
-          f.i32.add().set(addr);
-          storeValue(f, addr, values.get(e)!, e.dtype, lanes);
-        });
-        if (red) {
-          const v = values.get(red.expr)!;
-          if (red.axes === 'last') rowAcc!.add(v, lanes);
-          else if (red.axes === 'all') acc!.add(v, lanes);
-          else {
-            // leading: the innermost loop is one row, so the column is q mod lastDim
-            f.get(q).i32.const(lastDim).i32.rem_u().set(col);
-            acc!.addToRow(v, lanes, prow, col);
-          }
-        }
-        f.get(q).i32.const(lanes).i32.add().set(q);
-        for (let k = 0; k < nIn; k++) if (inputLevel[k] === inner) f.get(ptr[k][inner]).i32.const(lanes * esize(spec.inputs[k].dtype)).i32.add().set(ptr[k][inner]);
-      };
-
-      // the innermost loop: full vectors, then the n mod 4 tail on lane-exact loads and stores
-      const innerLoop = (outer: ReadonlyMap<Expr, V>) => {
-        const n = sizes[inner];
-        if (nest.blockedTotal !== undefined) {
-          // this block's length: min(BLOCK, total − idx0·BLOCK)
-          f.i32.const(nest.blockedTotal).get(idx[0]).i32.const(n).i32.mul().i32.sub().set(count);
-          f.get(count).i32.const(n).get(count).i32.const(n).i32.lt_s().select().set(count);
-        } else f.i32.const(n).set(count);
-        const rowAcc = red?.axes === 'last' ? new Accumulator(f, red.op, redDtype!) : undefined;
-        rowAcc?.reset();
-        const tail = (nest.blockedTotal ?? n) % 4;
-        f.block((exit) => {
-          f.get(count).i32.const(4).i32.lt_s().br_if(exit);
-          f.loop((top) => {
-            innerBody(outer, 4, rowAcc);
-            f.get(count).i32.const(4).i32.sub().tee(count);
-            f.i32.const(4).i32.ge_s().br_if(top);
-          });
-        });
-        if (tail) {
-          f.get(count);
-          f.if(() => innerBody(outer, tail, rowAcc));
-        }
-        if (rowAcc) {
-          // red[rp] = the row's result
-          f.get(RED).get(rp).i32.const(2).i32.shl().i32.add();
-          rowAcc.pushFinal(red!.op === 'mean' ? redCount : 0);
-          if (redDtype === 'float32') f.f32.store();
-          else f.i32.store();
-          f.get(rp).i32.const(1).i32.add().set(rp);
-        }
-      };
-
-      // the loop at level l < inner, over idx[l]; the pointers of level l + 1 start where level l stands
-      const loop = (l: number, outer: ReadonlyMap<Expr, V>): void => {
-        const body = () => {
-          const values = scope(outer, l);
-          for (let k = 0; k < nIn; k++) if (inputLevel[k] > l) f.get(ptr[k][l]).set(ptr[k][l + 1]);
-          if (l + 1 < inner) loop(l + 1, values);
-          else innerLoop(values);
-          for (let k = 0; k < nIn; k++) if (inputLevel[k] >= l && strides[k][l] !== 0) f.get(ptr[k][l]).i32.const(strides[k][l] * esize(spec.inputs[k].dtype)).i32.add().set(ptr[k][l]);
-        };
-        if (l === 0) f.forRange(idx[0], { local: i0 }, { local: i0End }, 1, body);
-        else f.forRange(idx[l], 0, sizes[l], 1, body);
-      };
-
-      {
-        f.get(c).i32.const(G).i32.mul().set(i0);
-        f.get(i0).i32.const(G).i32.add().set(i0End);
-        f.get(i0End).i32.const(sizes[0]).get(i0End).i32.const(sizes[0]).i32.lt_s().select().set(i0End);
-        // where this chunk starts: outputs at element i0·perOuter, rows of a last-axis reduction likewise
-        f.get(i0).i32.const(perOuter).i32.mul().set(q);
-        if (red?.axes === 'last') f.get(i0).i32.const(perOuter / lastDim).i32.mul().set(rp);
-        for (let k = 0; k < nIn; k++) if (inputLevel[k] >= 0) f.get(inArg(k)).get(i0).i32.const(strides[k][0] * esize(spec.inputs[k].dtype)).i32.mul().i32.add().set(ptr[k][0]);
-        if (red?.axes === 'all') acc!.reset();
-        if (red?.axes === 'leading') {
-          f.get(SCRATCH).i32.const(COUNTER).i32.add().get(c).i32.const(lastDim * PARTIAL).i32.mul().i32.add().set(prow);
-          emitFillPartialRow(f, prow, lastDim, red.op, redDtype!);
-        }
-        loop(0, invariant);
-        if (red?.axes === 'all') {
-          // partial[c]
-          f.get(SCRATCH).i32.const(COUNTER).i32.add().get(c).i32.const(PARTIAL).i32.mul().i32.add();
-          acc!.pushChunk();
-          if (floatSum) f.f64.store();
-          else if (redDtype === 'float32') f.f32.store();
-          else f.i32.store();
+    // one vector (lanes = 4) or the tail (lanes < 4) of the innermost loop
+    const innerBody = (outer: ReadonlyMap<Expr, V>, lanes: number, rowAcc: Accumulator | undefined) => {
+      const values = scope(outer, inner, lanes);
+      spec.outputs.forEach((e, j) => {
+        // out_j + q·size
+        f.get(outArg(j)).get(q);
+        if (esize(e.dtype) === 4) f.i32.const(2).i32.shl();
+        f.i32.add().set(addr);
+        storeValue(f, addr, values.get(e)!, e.dtype, lanes);
+      });
+      if (red) {
+        const v = values.get(red.expr)!;
+        if (red.axes === 'last') rowAcc!.add(v, lanes);
+        else if (red.axes === 'all') acc!.add(v, lanes);
+        else {
+          // leading: the innermost loop is one row, so the column is q mod lastDim
+          f.get(q).i32.const(lastDim).i32.rem_u().set(col);
+          acc!.addToRow(v, lanes, prow, col);
         }
       }
+      f.get(q).i32.const(lanes).i32.add().set(q);
+      for (let k = 0; k < nIn; k++) if (inputLevel[k] === inner) f.get(ptr[k][inner]).i32.const(lanes * esize(spec.inputs[k].dtype)).i32.add().set(ptr[k][inner]);
+    };
+
+    // the innermost loop: full vectors, then the n mod 4 tail on lane-exact loads and stores
+    const innerLoop = (outer: ReadonlyMap<Expr, V>) => {
+      const n = sizes[inner];
+      if (nest.blockedTotal !== undefined) {
+        // this block's length: min(BLOCK, total − idx0·BLOCK)
+        f.i32.const(nest.blockedTotal).get(idx[0]).i32.const(n).i32.mul().i32.sub().set(count);
+        f.get(count).i32.const(n).get(count).i32.const(n).i32.lt_s().select().set(count);
+      } else f.i32.const(n).set(count);
+      const rowAcc = red?.axes === 'last' ? new Accumulator(f, red.op, redDtype!) : undefined;
+      rowAcc?.reset();
+      const tail = (nest.blockedTotal ?? n) % 4;
+      f.block((exit) => {
+        f.get(count).i32.const(4).i32.lt_s().br_if(exit);
+        f.loop((top) => {
+          innerBody(outer, 4, rowAcc);
+          f.get(count).i32.const(4).i32.sub().tee(count);
+          f.i32.const(4).i32.ge_s().br_if(top);
+        });
+      });
+      if (tail) {
+        f.get(count);
+        f.if(() => innerBody(outer, tail, rowAcc));
+      }
+      if (rowAcc) {
+        // red[rp] = the row's result
+        f.get(RED).get(rp).i32.const(2).i32.shl().i32.add();
+        rowAcc.pushFinal(red!.op === 'mean' ? redCount : 0);
+        if (redDtype === 'float32') f.f32.store();
+        else f.i32.store();
+        f.get(rp).i32.const(1).i32.add().set(rp);
+      }
+    };
+
+    // the loop at level l < inner, over idx[l]; the pointers of level l + 1 start where level l stands
+    const loop = (l: number, outer: ReadonlyMap<Expr, V>): void => {
+      const body = () => {
+        const values = scope(outer, l);
+        for (let k = 0; k < nIn; k++) if (inputLevel[k] > l) f.get(ptr[k][l]).set(ptr[k][l + 1]);
+        if (l + 1 < inner) loop(l + 1, values);
+        else innerLoop(values);
+        for (let k = 0; k < nIn; k++) if (inputLevel[k] >= l && strides[k][l] !== 0) f.get(ptr[k][l]).i32.const(strides[k][l] * esize(spec.inputs[k].dtype)).i32.add().set(ptr[k][l]);
+      };
+      if (l === 0) f.forRange(idx[0], { local: i0 }, { local: i0End }, 1, body);
+      else f.forRange(idx[l], 0, sizes[l], 1, body);
+    };
+
+    f.get(c).i32.const(G).i32.mul().set(i0);
+    f.get(i0).i32.const(G).i32.add().set(i0End);
+    f.get(i0End).i32.const(sizes[0]).get(i0End).i32.const(sizes[0]).i32.lt_s().select().set(i0End);
+    // where this chunk starts: outputs at element i0·perOuter, rows of a last-axis reduction likewise
+    f.get(i0).i32.const(perOuter).i32.mul().set(q);
+    if (red?.axes === 'last') f.get(i0).i32.const(perOuter / lastDim).i32.mul().set(rp);
+    for (let k = 0; k < nIn; k++) if (inputLevel[k] >= 0) f.get(inArg(k)).get(i0).i32.const(strides[k][0] * esize(spec.inputs[k].dtype)).i32.mul().i32.add().set(ptr[k][0]);
+    if (red?.axes === 'all') acc!.reset();
+    if (red?.axes === 'leading') {
+      f.get(SCRATCH).i32.const(COUNTER).i32.add().get(c).i32.const(lastDim * PARTIAL).i32.mul().i32.add().set(prow);
+      emitFillPartialRow(f, prow, lastDim, red.op, redDtype!);
+    }
+    loop(0, invariant);
+    if (red?.axes === 'all') {
+      // partial[c]
+      f.get(SCRATCH).i32.const(COUNTER).i32.add().get(c).i32.const(PARTIAL).i32.mul().i32.add();
+      acc!.pushChunk();
+      if (floatSum) f.f64.store();
+      else if (redDtype === 'float32') f.f32.store();
+      else f.i32.store();
     }
   });
 

@@ -108,104 +108,100 @@ export function emitRowKernel(mb: ModuleBuilder, spec: WasmRowSpec): { func: num
       if (tail) body(tail);
     };
 
-    {
-      {
-        f.block((exit) => {
-          f.get(r).get(rEnd).i32.ge_s().br_if(exit);
-          f.loop((next) => {
-            const v = new Vec(f, math);
-            // pass 1: the max (lanes past the tail are −∞)
-            f.v128.constF32(-Infinity).set(m);
-            overRow((lanes) => {
-              load(f, xp, 0, lanes);
-              f.set(x);
-              if (lanes < 4) f.get(x).v128.constF32(-Infinity).v128.constI32(laneMask).v128.bitselect().set(x);
-              // x > m ? x : m skips NaN (pmax(m, x)); Math.max lets it win (f32x4.max)
-              f.get(m).get(x);
-              if (skipNaN) f.f32x4.pmax();
-              else f.f32x4.max();
-              f.set(m);
-            });
-            // lanes of m combined: max(max(m0, m1), max(m2, m3)), in the same NaN rule
-            const comb = () => (skipNaN ? f.f32x4.pmax() : f.f32x4.max());
-            f.get(m).get(m).i8x16.shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]).set(mv);
-            f.get(m).get(mv);
-            comb();
-            f.set(m);
-            f.get(m).get(m).i8x16.shuffle([4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7]).set(mv);
-            f.get(m).get(mv);
-            comb();
-            f.f32x4.extract_lane(0).f32x4.splat().set(m);
-            // pass 2: s = Σ e^(x − m) in float64 (softmax keeps e^(x − m) in the output to scale in pass 3)
-            f.v128.constI32(0).set(sLo);
-            f.v128.constI32(0).set(sHi);
-            overRow((lanes) => {
-              load(f, xp, 0, lanes);
-              f.set(x);
-              let e = v.exp(v.sub(x, m));
-              // the tail's missing lanes would add e^(0 − m)
-              if (lanes < 4) e = masked(f, e, lanes);
-              if (op === 'softmax') store(f, op_, e, lanes);
-              f.get(sLo).get(e).f64x2.promote_low_f32x4().f64x2.add().set(sLo);
-              f.get(sHi).get(e).get(e).i8x16.shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).f64x2.promote_low_f32x4().f64x2.add().set(sHi);
-            });
-            f.get(sLo).f64x2.extract_lane(0).get(sLo).f64x2.extract_lane(1).f64.add();
-            f.get(sHi).f64x2.extract_lane(0).get(sHi).f64x2.extract_lane(1).f64.add();
-            f.f64.add().set(s);
-            // log s (as a vector), for the ops that need it
-            f.get(s).f32.demote_f64().f32x4.splat().set(ls);
-            if (op !== 'softmax') {
-              const l = v.log(ls);
-              f.get(l).set(ls);
-            }
-            if (op === 'softmax') {
-              // pass 3: out = e / s
-              const sv = sVec(f, s);
-              overRow((lanes) => {
-                load(f, op_, 0, lanes);
-                f.set(x);
-                store(f, op_, v.div(x, sv), lanes);
-              });
-            } else if (op === 'logSoftmax') {
-              // pass 3: out = x − m − log s
-              overRow((lanes) => {
-                load(f, xp, 0, lanes);
-                f.set(x);
-                store(f, op_, v.sub(v.sub(x, m), ls), lanes);
-              });
-            } else if (op === 'logsumexp') {
-              // m + log s, or m when m is ±∞ (a row of −∞, or one with +∞)
-              const res = v.add(m, ls);
-              const inf = v.eq(v.abs(m), v.c(Infinity));
-              f.get(op_).get(v.select(inf, m, res)).f32x4.extract_lane(0).f32.store();
-            } else {
-              // Σ t·(m − x + log s) over t ≠ 0, in float64
-              f.v128.constI32(0).set(sLo);
-              f.v128.constI32(0).set(sHi);
-              const ml = v.add(m, ls);
-              overRow((lanes) => {
-                load(f, xp, 0, lanes);
-                f.set(x);
-                const tv = f.local('v128');
-                load(f, tp, 0, lanes);
-                f.set(tv);
-                let term = v.mul(tv, v.sub(ml, x));
-                // a zero target adds nothing even where x = −∞ (0·∞)
-                term = v.and(term, v.ne(tv, v.c(0)));
-                f.get(sLo).get(term).f64x2.promote_low_f32x4().f64x2.add().set(sLo);
-                f.get(sHi).get(term).get(term).i8x16.shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).f64x2.promote_low_f32x4().f64x2.add().set(sHi);
-              });
-              f.get(op_);
-              f.get(sLo).f64x2.extract_lane(0).get(sLo).f64x2.extract_lane(1).f64.add();
-              f.get(sHi).f64x2.extract_lane(0).get(sHi).f64x2.extract_lane(1).f64.add();
-              f.f64.add().f32.demote_f64().f32.store();
-            }
-            f.get(r).i32.const(1).i32.add().tee(r);
-            f.get(rEnd).i32.lt_s().br_if(next);
-          });
+    f.block((exit) => {
+      f.get(r).get(rEnd).i32.ge_s().br_if(exit);
+      f.loop((next) => {
+        const v = new Vec(f, math);
+        // pass 1: the max (lanes past the tail are −∞)
+        f.v128.constF32(-Infinity).set(m);
+        overRow((lanes) => {
+          load(f, xp, 0, lanes);
+          f.set(x);
+          if (lanes < 4) f.get(x).v128.constF32(-Infinity).v128.constI32(laneMask).v128.bitselect().set(x);
+          // x > m ? x : m skips NaN (pmax(m, x)); Math.max lets it win (f32x4.max)
+          f.get(m).get(x);
+          if (skipNaN) f.f32x4.pmax();
+          else f.f32x4.max();
+          f.set(m);
         });
-      }
-    }
+        // lanes of m combined: max(max(m0, m1), max(m2, m3)), in the same NaN rule
+        const comb = () => (skipNaN ? f.f32x4.pmax() : f.f32x4.max());
+        f.get(m).get(m).i8x16.shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]).set(mv);
+        f.get(m).get(mv);
+        comb();
+        f.set(m);
+        f.get(m).get(m).i8x16.shuffle([4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7]).set(mv);
+        f.get(m).get(mv);
+        comb();
+        f.f32x4.extract_lane(0).f32x4.splat().set(m);
+        // pass 2: s = Σ e^(x − m) in float64 (softmax keeps e^(x − m) in the output to scale in pass 3)
+        f.v128.constI32(0).set(sLo);
+        f.v128.constI32(0).set(sHi);
+        overRow((lanes) => {
+          load(f, xp, 0, lanes);
+          f.set(x);
+          let e = v.exp(v.sub(x, m));
+          // the tail's missing lanes would add e^(0 − m)
+          if (lanes < 4) e = masked(f, e, lanes);
+          if (op === 'softmax') store(f, op_, e, lanes);
+          f.get(sLo).get(e).f64x2.promote_low_f32x4().f64x2.add().set(sLo);
+          f.get(sHi).get(e).get(e).i8x16.shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).f64x2.promote_low_f32x4().f64x2.add().set(sHi);
+        });
+        f.get(sLo).f64x2.extract_lane(0).get(sLo).f64x2.extract_lane(1).f64.add();
+        f.get(sHi).f64x2.extract_lane(0).get(sHi).f64x2.extract_lane(1).f64.add();
+        f.f64.add().set(s);
+        // log s (as a vector), for the ops that need it
+        f.get(s).f32.demote_f64().f32x4.splat().set(ls);
+        if (op !== 'softmax') {
+          const l = v.log(ls);
+          f.get(l).set(ls);
+        }
+        if (op === 'softmax') {
+          // pass 3: out = e / s
+          const sv = sVec(f, s);
+          overRow((lanes) => {
+            load(f, op_, 0, lanes);
+            f.set(x);
+            store(f, op_, v.div(x, sv), lanes);
+          });
+        } else if (op === 'logSoftmax') {
+          // pass 3: out = x − m − log s
+          overRow((lanes) => {
+            load(f, xp, 0, lanes);
+            f.set(x);
+            store(f, op_, v.sub(v.sub(x, m), ls), lanes);
+          });
+        } else if (op === 'logsumexp') {
+          // m + log s, or m when m is ±∞ (a row of −∞, or one with +∞)
+          const res = v.add(m, ls);
+          const inf = v.eq(v.abs(m), v.c(Infinity));
+          f.get(op_).get(v.select(inf, m, res)).f32x4.extract_lane(0).f32.store();
+        } else {
+          // Σ t·(m − x + log s) over t ≠ 0, in float64
+          f.v128.constI32(0).set(sLo);
+          f.v128.constI32(0).set(sHi);
+          const ml = v.add(m, ls);
+          overRow((lanes) => {
+            load(f, xp, 0, lanes);
+            f.set(x);
+            const tv = f.local('v128');
+            load(f, tp, 0, lanes);
+            f.set(tv);
+            let term = v.mul(tv, v.sub(ml, x));
+            // a zero target adds nothing even where x = −∞ (0·∞)
+            term = v.and(term, v.ne(tv, v.c(0)));
+            f.get(sLo).get(term).f64x2.promote_low_f32x4().f64x2.add().set(sLo);
+            f.get(sHi).get(term).get(term).i8x16.shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).f64x2.promote_low_f32x4().f64x2.add().set(sHi);
+          });
+          f.get(op_);
+          f.get(sLo).f64x2.extract_lane(0).get(sLo).f64x2.extract_lane(1).f64.add();
+          f.get(sHi).f64x2.extract_lane(0).get(sHi).f64x2.extract_lane(1).f64.add();
+          f.f64.add().f32.demote_f64().f32.store();
+        }
+        f.get(r).i32.const(1).i32.add().tee(r);
+        f.get(rEnd).i32.lt_s().br_if(next);
+      });
+    });
   });
 
   const func = mb.func(null, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
