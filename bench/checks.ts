@@ -48,19 +48,26 @@ export function lossDecreases(losses: readonly number[], period = 4): string | u
   return undefined;
 }
 
+/** An implementation whose probe disagrees with the first implementation's. */
+export interface Disagreement {
+  readonly impl: string;
+  readonly problem: string;
+}
+
 /**
  * The probes of several implementations agree within `rtol` (relative, each number against the
- * first implementation's). Returns one problem per disagreeing implementation.
+ * first implementation's). Returns one disagreement per implementation that doesn't.
+ * @example probesAgree([{ impl: 'a', values: [1] }, { impl: 'b', values: [1.1] }], 1e-3) // [{ impl: 'b', problem: 'b gives 1.10000, a 1.00000 (…)' }]
  */
-export function probesAgree(probes: readonly { impl: string; values: readonly number[] }[], rtol: number): string[] {
+export function probesAgree(probes: readonly { impl: string; values: readonly number[] }[], rtol: number): Disagreement[] {
   if (probes.length < 2) return [];
   const [ref, ...rest] = probes;
-  const problems: string[] = [];
+  const out: Disagreement[] = [];
   for (const p of rest) {
     const bad = p.values.findIndex((v, k) => !(relDiff(v, ref.values[k]) <= rtol));
-    if (bad >= 0) problems.push(`${p.impl} gives ${fmt(p.values[bad])}, ${ref.impl} ${fmt(ref.values[bad])} (relative difference ${relDiff(p.values[bad], ref.values[bad]).toExponential(1)} > ${rtol})`);
+    if (bad >= 0) out.push({ impl: p.impl, problem: `${p.impl} gives ${fmt(p.values[bad])}, ${ref.impl} ${fmt(ref.values[bad])} (relative difference ${relDiff(p.values[bad], ref.values[bad]).toExponential(1)} > ${rtol})` });
   }
-  return problems;
+  return out;
 }
 
 export const fmt = (x: number) => (Number.isFinite(x) ? x.toPrecision(6) : String(x));

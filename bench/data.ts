@@ -31,8 +31,6 @@ export const DEEP = { batch: 32, width: 64, depth: 16 };
  * (gradgraph's default): 28 → 24 → 12 → 8 → 4, so the dense layer reads 4·4·64 = 1024 features.
  */
 export const CNN = { batch: 64, size: 28, kernel: 5, channels: [1, 32, 64] as const, classes: 10, flat: 4 * 4 * 64 };
-/** Issue #16's per-example-grads MLP (on the mlp-train batches). */
-export const PEG = { batch: 128, sizes: [784, 256, 10] as const };
 
 export function mlpBatches(): MlpBatch[] {
   return range(BATCHES).map((b) => {
@@ -78,11 +76,6 @@ export function cnnBatches(): MlpBatch[] {
   });
 }
 
-/** The tangents of the jvp workload: standard normal, one per elementwise batch. */
-export function tangentBatches(): Tensor[] {
-  return range(BATCHES).map((b) => Tensor.randn([ELEMENTWISE.n], 'float32', 1000 + b));
-}
-
 // ---- initial weights -------------------------------------------------------------------------
 
 /** One layer's initial kernel and bias (dense: [in, out]; conv: [kh, kw, in, out], channels-last). */
@@ -126,9 +119,4 @@ export function cnnWeights(): Layer[] {
     heNormal([k, k, c1, c2], k * k * c1, 1301),
     heNormal([CNN.flat, CNN.classes], CNN.flat, 1302),
   ];
-}
-
-/** per-example-grads: He-normal for the two dense layers. */
-export function pegWeights(): Layer[] {
-  return range(2).map((l) => heNormal([PEG.sizes[l], PEG.sizes[l + 1]], PEG.sizes[l], 1400 + l));
 }

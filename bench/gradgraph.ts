@@ -4,15 +4,15 @@
  * `'js'`) and reports what it got. Every training workload loads the shared initial weights of
  * bench/data.ts through `init.constant`, so its losses match the other implementations'.
  *
- * Three parts of the API are newer than this harness and may be missing from the build it runs
- * with: `conv`/`maxPool` (cnn-train), `jvp` and `perExampleGrads` (issue #16's rows). They are
- * looked up at run time (`HAS`) and the harness skips their workloads, saying so, when absent.
+ * `conv` and `maxPool` (cnn-train) are newer than this harness and may be missing from the build
+ * it runs with; they are looked up at run time (`HAS`) and the harness skips gradgraph's
+ * cnn-train, saying so, when they are absent.
  */
 import * as core from '@gradgraph/core';
 import { BACKENDS, Graph, Tensor, compile, grad, type CompileOptions, type Executable, type Sym } from '@gradgraph/core';
 import { init, nn, optim } from '@gradgraph/ops';
 import { absSum, type Prepared } from './checks';
-import { CNN, DEEP, ELEMENTWISE, MLP, PEG, cnnWeights, deepWeights, mlpWeights, pegWeights, type Layer, type MlpBatch, type PairBatch } from './data';
+import { CNN, DEEP, ELEMENTWISE, MLP, cnnWeights, deepWeights, mlpWeights, type Layer, type MlpBatch, type PairBatch } from './data';
 
 /** A back end name `compile(g, { backend })` may accept. */
 export type Backend = 'js' | 'wasm' | 'interpreter';
@@ -31,17 +31,11 @@ type Padding = 'valid' | 'same' | number | [number, number][];
 interface NewApi {
   conv?: (x: Sym, w: Sym, opts?: { stride?: number | number[]; padding?: Padding }) => Sym;
   maxPool?: (x: Sym, opts: { size: number | number[]; stride?: number | number[] }) => Sym;
-  jvp?: (ys: Sym[], xs: Sym[], tangents: Sym[]) => Sym[];
-  perExampleGrads?: (lossFn: (params: Sym[], ...example: Sym[]) => Sym, params: readonly Sym[], inputs: readonly Sym[], opts?: { batchAxis?: number }) => Sym[];
 }
 const api = core as unknown as NewApi;
 
 /** Which of the newer exports this build of @gradgraph/core has. */
-export const HAS = {
-  conv: typeof api.conv === 'function' && typeof api.maxPool === 'function',
-  jvp: typeof api.jvp === 'function',
-  perExampleGrads: typeof api.perExampleGrads === 'function',
-};
+export const HAS = { conv: typeof api.conv === 'function' && typeof api.maxPool === 'function' };
 
 export interface Compiled {
   readonly exe: Executable;
@@ -170,155 +164,6 @@ export function cnnTrain(batches: readonly MlpBatch[], backend: Backend): GgPrep
   const { g, opts } = buildCnn();
   const { exe, backend: used } = compileOn(g, opts, backend);
   return lossStep(exe, used, batches.map((b) => ({ x: b.x, y: b.y })));
-}
-
-// ---- issue #16: per-example gradients and forward mode ------------------------------------------
-
-/** The per-example-grads model's loss on a batch `x [B, 784]`, `y [B]`, from params [W1, b1, W2, b2]. */
-function pegLoss([w1, b1, w2, b2]: readonly Sym[], x: Sym, y: Sym): Sym {
-  return nn.softmaxCrossEntropy(nn.relu(x.matmul(w1).add(b1)).matmul(w2).add(b2), y);
-}
-
-/** DP-SGD's clipping bound (per-example L2 norm, over all params) and the SGD learning rate. */
-export const PEG_CLIP = 1;
-export const PEG_LR = 0.01;
-
-/** A graph with the per-example-grads model's params, from the shared weights. */
-function pegGraph(weights: readonly Layer[]): { g: Graph; params: Sym[] } {
-  const g = new Graph({ seed: 5 });
-  const params = weights.flatMap((l, k) => g.scope(`dense${k}`, () => [g.param('kernel', l.w), g.param('bias', l.b)]));
-  return { g, params };
-}
-
-/** Σ|p − p₀| over each param: how far the steps so far moved it (float64). */
-function pegMoved(g: Graph, params: readonly Sym[], weights: readonly Layer[]): number[] {
-  const start = weights.flatMap((l) => [l.w, l.b]);
-  return params.map((p, k) => {
-    const now = g.getValue(p).data;
-    const s0 = start[k].data;
-    let s = 0;
-    for (let i = 0; i < now.length; i++) s += Math.abs(now[i] - s0[i]);
-    return s;
-  });
-}
-
-/** Per-example-grads, the ordinary step: the batch's mean loss, its gradient, one SGD step. */
-export function pegBatched(batches: readonly MlpBatch[], backend: Backend): GgPrepared {
-  const weights = pegWeights();
-  const { g, params } = pegGraph(weights);
-  const x = g.input('x', [null, PEG.sizes[0]]);
-  const y = g.input('y', [null], 'int32');
-  const loss = pegLoss(params, x, y);
-  const updates = optim.sgd({ lr: PEG_LR }).updates(params, grad(loss, params));
-  const { exe, backend: used } = compileOn(g, { inputs: [x, y], outputs: [loss], updates }, backend);
-  const feeds = batches.map((b) => ({ x: b.x, y: b.y }));
-  return { step: (i) => void exe.run(feeds[i % feeds.length]), probe: () => pegMoved(g, params, weights), backend: used, nodes: nodeCount(exe) };
-}
-
-/**
- * Per-example-grads in the graph: a DP-SGD step without the noise. `perExampleGrads` gives every
- * example's gradient ([B, ...param]); each example's is scaled to L2 norm ≤ PEG_CLIP (over all
- * params), they are averaged, and SGD applies the mean. Outputs the per-example norms. Needs
- * `HAS.perExampleGrads`.
- */
-export function pegPerExample(batches: readonly MlpBatch[], backend: Backend): GgPrepared {
-  const perExampleGrads = api.perExampleGrads;
-  if (!perExampleGrads) throw new Error('per-example-grads needs perExampleGrads from @gradgraph/core');
-  const weights = pegWeights();
-  const { g, params } = pegGraph(weights);
-  const x = g.input('x', [null, PEG.sizes[0]]);
-  const y = g.input('y', [null], 'int32');
-  // one example: x [784], y [] → a batch of one for the layers
-  const pg = perExampleGrads((p, xi, yi) => pegLoss(p, xi.reshape([1, PEG.sizes[0]]), yi.reshape([1])), params, [x, y], { batchAxis: 0 });
-  const sq = pg.map((d) => d.reshape([-1, d.shape.slice(1).reduce<number>((a, b) => a * b!, 1)]).square().sum([1])); // [B] each
-  const norms = sq.reduce((a, b) => a.add(b)).sqrt();
-  const scale = norms.add(1e-6).reciprocal().mul(PEG_CLIP).minimum(1); // min(1, C/‖g_i‖)
-  const mean = pg.map((d) => d.mul(scale.reshape([-1, ...d.shape.slice(1).map(() => 1)])).mean([0]));
-  const updates = params.map((p, k) => [p, p.sub(mean[k].mul(PEG_LR))] as [Sym, Sym]);
-  const { exe, backend: used } = compileOn(g, { inputs: [x, y], outputs: [norms], updates }, backend);
-  const feeds = batches.map((b) => ({ x: b.x, y: b.y }));
-  return { step: (i) => void exe.run(feeds[i % feeds.length]), probe: () => pegMoved(g, params, weights), backend: used, nodes: nodeCount(exe) };
-}
-
-/**
- * The same DP-SGD step as a host loop: a compiled one-example gradient program run once per
- * example, the clipping and averaging in JavaScript, and an update program fed the mean.
- */
-export function pegHostLoop(batches: readonly MlpBatch[], backend: Backend): GgPrepared {
-  const weights = pegWeights();
-  const { g, params } = pegGraph(weights);
-  const xi = g.input('xi', [1, PEG.sizes[0]]);
-  const yi = g.input('yi', [1], 'int32');
-  const grads = grad(pegLoss(params, xi, yi), params);
-  const one = compileOn(g, { inputs: [xi, yi], outputs: grads }, backend);
-  const means = params.map((p, k) => g.input(`mean${k}`, p.shape as number[]));
-  const apply = compileOn(g, { inputs: means, updates: params.map((p, k) => [p, p.sub(means[k].mul(PEG_LR))] as [Sym, Sym]), outputs: [] }, backend);
-  const sizes = params.map((p) => (p.shape as number[]).reduce((a, b) => a * b, 1));
-  const acc = sizes.map((n, k) => new Tensor('float32', params[k].shape as number[]));
-  const examples = batches.map((b) => {
-    const n = b.x.shape[0];
-    const d = PEG.sizes[0];
-    return Array.from({ length: n }, (_, e) => ({
-      xi: new Tensor('float32', [1, d], (b.x.data as Float32Array).slice(e * d, (e + 1) * d)),
-      yi: new Tensor('int32', [1], (b.y.data as Int32Array).slice(e, e + 1)),
-    }));
-  });
-  const meanFeeds: Record<string, Tensor> = Object.fromEntries(means.map((m, k) => [m.name!, acc[k]]));
-  const step = (i: number) => {
-    const batch = examples[i % examples.length];
-    for (const a of acc) a.data.fill(0);
-    for (const ex of batch) {
-      const gs = one.exe.run(ex);
-      let sq = 0;
-      for (const t of gs) for (let j = 0; j < t.size; j++) sq += t.data[j] * t.data[j];
-      const s = Math.min(1, PEG_CLIP / (Math.sqrt(sq) + 1e-6)) / batch.length;
-      gs.forEach((t, k) => {
-        const a = acc[k].data;
-        for (let j = 0; j < a.length; j++) a[j] += s * t.data[j];
-      });
-    }
-    apply.exe.run(meanFeeds);
-  };
-  return { step, probe: () => pegMoved(g, params, weights), backend: one.backend, nodes: nodeCount(one.exe) };
-}
-
-/** The forward pass of elementwise-grad: f(x) alone. */
-export function jvpForward(batches: readonly Tensor[], backend: Backend): GgPrepared {
-  const g = new Graph();
-  const x = g.input('x', [ELEMENTWISE.n]);
-  const { exe, backend: used } = compileOn(g, { inputs: [x], outputs: [elementwiseFn(x)] }, backend);
-  const feeds = batches.map((t) => ({ x: t }));
-  let last: Tensor[] = [];
-  return { step: (i) => void (last = exe.run(feeds[i % feeds.length])), probe: () => [last[0].data[0]], backend: used, nodes: nodeCount(exe) };
-}
-
-/**
- * Forward mode on elementwise-grad: f(x) and its directional derivative ⟨∇f(x), v⟩ along a
- * tangent v fed with each batch (`jvp([f], [x], [v])`). Needs `HAS.jvp`.
- */
-export function jvpStep(batches: readonly Tensor[], tangents: readonly Tensor[], backend: Backend): GgPrepared {
-  const jvp = api.jvp;
-  if (!jvp) throw new Error('the jvp workload needs jvp from @gradgraph/core');
-  const g = new Graph();
-  const x = g.input('x', [ELEMENTWISE.n]);
-  const v = g.input('v', [ELEMENTWISE.n]);
-  const f = elementwiseFn(x);
-  const [df] = jvp([f], [x], [v]);
-  const { exe, backend: used } = compileOn(g, { inputs: [x, v], outputs: [f, df] }, backend);
-  const feeds = batches.map((t, k) => ({ x: t, v: tangents[k] }));
-  let last: Tensor[] = [];
-  return { step: (i) => void (last = exe.run(feeds[i % feeds.length])), probe: () => [last[0].data[0], last[1].data[0]], backend: used, nodes: nodeCount(exe) };
-}
-
-/** ⟨∇f(x), v⟩ through reverse mode (the jvp check's reference), in float64. */
-export function directionalByGrad(x: Tensor, v: Tensor, backend: Backend): number {
-  const g = new Graph();
-  const xs = g.input('x', [ELEMENTWISE.n]);
-  const [dx] = grad(elementwiseFn(xs), [xs]);
-  const [d] = compileOn(g, { inputs: [xs], outputs: [dx] }, backend).exe.run({ x });
-  let s = 0;
-  for (let i = 0; i < d.size; i++) s += d.data[i] * v.data[i];
-  return s;
 }
 
 // ---- compile times ---------------------------------------------------------------------------

@@ -34,7 +34,7 @@ const unknown = process.argv.slice(2).filter((a) => a !== '--' && !a.startsWith(
 if (unknown.length) throw new Error(`unknown option(s) ${unknown.join(' ')}; options: --steps=N, --backend=js|wasm`);
 
 let failed = false;
-for (const backend of only ? [only] : (['js', 'wasm'] as const)) {
+for (const backend of only ? [only as gg.Backend] : (['js', 'wasm'] as const)) {
   if (!gg.hasBackend(backend)) {
     console.log(`deep-narrow on ${backend}: skipped — compile() has no '${backend}' back end in this build`);
     continue;

@@ -45,12 +45,20 @@ export async function startRemote(workload: PeerWorkload, impl: Impl, env: Recor
       pending.push((r) => (r.kind === 'error' ? reject(new Error(r.message)) : resolve(r)));
       child.send(m);
     });
-  const ready = (await ask({ kind: 'prepare', workload, impl })) as Extract<Out, { kind: 'ready' }>;
+  let ready: Extract<Out, { kind: 'ready' }>;
+  try {
+    ready = (await ask({ kind: 'prepare', workload, impl })) as Extract<Out, { kind: 'ready' }>;
+  } catch (e) {
+    child.removeAllListeners('exit');
+    child.kill();
+    throw e;
+  }
   return {
     runsOn: ready.runsOn,
     step: async (i) => ((await ask({ kind: 'step', i })) as Extract<Out, { kind: 'done' }>).ms,
     probe: async () => ((await ask({ kind: 'probe' })) as Extract<Out, { kind: 'probe' }>).values,
     close: () => {
+      failed = new Error(`the child process for ${impl} on ${workload} is closed`);
       child.removeAllListeners('exit');
       child.kill();
     },

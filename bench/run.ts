@@ -10,9 +10,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { Tensor } from '@gradgraph/core';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
-import { CHECK_STEPS, fmt, lossDecreases, probesAgree, relDiff, type Prepared } from './checks';
-import { BATCHES, CNN, DEEP, MLP, PEG, elementwiseBatches, mlpBatches, tangentBatches, type PairBatch } from './data';
+import { CHECK_STEPS, fmt, lossDecreases, probesAgree, type Prepared } from './checks';
+import { BATCHES, CNN, DEEP, MLP, mlpBatches, type PairBatch } from './data';
 import * as gg from './gradgraph';
 import { IMPLS, PEERS, PEER_WORKLOADS, TRAINING, gradgraphThreads, inputs, prepare, skipReason, type Impl, type Inputs, type PeerWorkload } from './impls';
 import { kernelMatmul } from './kernels';
@@ -20,7 +21,7 @@ import { startRemote, type Remote } from './remote';
 import * as tfw from './tfjs';
 import { fmtMs, measureInterleaved, type Contender, type Measurement, type MeasureOptions } from './timing';
 
-/** Issue #16's rows: gradgraph alone, on its default back end. */
+/** Issue #16's rows (bench/transforms.ts): gradgraph alone, on its default back end. */
 type TransformWorkload = 'per-example-grads' | 'jvp';
 type WorkloadName = PeerWorkload | TransformWorkload;
 const WORKLOADS: readonly WorkloadName[] = [...PEER_WORKLOADS, 'per-example-grads', 'jvp'];
@@ -79,6 +80,31 @@ interface Entry {
   readonly remote?: Remote;
 }
 
+/** A row of bench/transforms.ts: one program of a transformation workload. */
+interface TransformRow {
+  readonly workload: string;
+  /** The program: 'batched grad step', 'per-example grads + norms', 'forward pass', 'jvp', … */
+  readonly impl: string;
+  readonly m: Measurement;
+  /** Its median over the workload's baseline (the first program). */
+  readonly ratio: number;
+}
+interface TransformsModule {
+  measureTransforms(workloads: readonly string[], opts: MeasureOptions): Promise<TransformRow[]>;
+  TRANSFORM_TARGETS: Record<string, Record<string, number>>;
+}
+
+/**
+ * bench/transforms.ts (issue #16's workloads, written with `jvp` and `perExampleGrads`) comes with
+ * those exports; a build without them has no such file. Loaded by a computed path so this
+ * harness compiles either way.
+ */
+async function loadTransforms(): Promise<TransformsModule | undefined> {
+  const url = new URL('./transforms.ts', import.meta.url);
+  if (!existsSync(url)) return undefined;
+  return (await import(url.href)) as TransformsModule;
+}
+
 /** Everything that went wrong; any entry makes the run exit with status 1. */
 const failures: string[] = [];
 function fail(msg: string): void {
@@ -88,18 +114,26 @@ function fail(msg: string): void {
 
 /**
  * Runs the checks' first steps on every entry: `steps` steps from the initial weights, probing
- * after each. Returns the probes per entry (each entry's calls so far = `steps`).
+ * after each. Returns the probes of the entries that ran (each has made `steps` calls); one that
+ * throws is reported and dropped.
  */
-async function firstSteps(entries: readonly Entry[], steps: number): Promise<Map<string, number[][]>> {
+async function firstSteps(w: string, entries: Entry[], steps: number): Promise<Map<string, number[][]>> {
   const out = new Map<string, number[][]>();
-  for (const e of entries) {
-    await e.enter?.();
-    const probes: number[][] = [];
-    for (let i = 0; i < steps; i++) {
-      await e.step(i);
-      probes.push(await e.probe());
+  for (const e of [...entries]) {
+    try {
+      await e.enter?.();
+      const probes: number[][] = [];
+      for (let i = 0; i < steps; i++) {
+        await e.step(i);
+        probes.push(await e.probe());
+      }
+      out.set(e.name, probes);
+    } catch (err) {
+      fail(`${w} on ${e.name} threw in its first steps: ${err instanceof Error ? err.message : String(err)}`);
+      entries.splice(entries.indexOf(e), 1);
+      e.prepared?.dispose?.();
+      e.remote?.close();
     }
-    out.set(e.name, probes);
   }
   return out;
 }
@@ -119,7 +153,10 @@ function checkPeerWorkload(w: PeerWorkload, data: Inputs, entries: readonly Entr
     }
     // same weights, same batches: the same losses, step after step, up to float32 rounding
     for (let s = 0; s < CHECK_STEPS; s++) {
-      for (const problem of probesAgree(entries.map((e) => ({ impl: e.name, values: [probes.get(e.name)![s][0]] })), 1e-3)) fail(`${w} step ${s}: losses disagree: ${problem}`);
+      for (const d of probesAgree(entries.map((e) => ({ impl: e.name, values: [probes.get(e.name)![s][0]] })), 1e-3)) {
+        fail(`${w} step ${s}: losses disagree: ${d.problem}`);
+        bad.add(d.impl);
+      }
     }
   } else {
     const rtol = w === 'elementwise-grad' ? 1e-3 : 1e-5; // f is a float32 sum of 2²⁰ terms, summed in different orders
@@ -127,9 +164,9 @@ function checkPeerWorkload(w: PeerWorkload, data: Inputs, entries: readonly Entr
     const results = entries.map((e) => ({ impl: e.name, values: probes.get(e.name)![0] }));
     const exact = w === 'elementwise-grad' ? `; float64 ${elementwiseReference(data as Tensor[]).map(fmt).join(', ')}` : '';
     console.log(`# ${w} first-step ${what}: ${results.map((r) => `${r.impl} ${r.values.map(fmt).join(', ')}`).join('; ')}${exact}`);
-    for (const problem of probesAgree(results, rtol)) {
-      fail(`${w}: results disagree: ${problem}`);
-      bad.add(problem.split(' ')[0]);
+    for (const d of probesAgree(results, rtol)) {
+      fail(`${w}: results disagree: ${d.problem}`);
+      bad.add(d.impl);
     }
   }
   return bad;
@@ -190,11 +227,11 @@ async function main(): Promise<void> {
   console.log(`# gradgraph back ends: ${gg.hasBackend('js') ? 'js' : ''}${hasWasm ? ', wasm' : ''}; the default is ${gg.DEFAULT_BACKEND}${hasWasm ? '' : " (no 'wasm' back end in this build: gradgraph-wasm is skipped)"}`);
   const others = [1, 2].filter((t) => t !== threads);
   console.log(
-    `# threads: gradgraph-wasm ${threads} (${process.env.GRADGRAPH_THREADS ? 'GRADGRAPH_THREADS' : 'GRADGRAPH_THREADS unset: the number of cores'}; the matmul row also runs it on ${others.join(' and ')} thread${others.length > 1 || others[0] > 1 ? 's' : ''} in a child process); ` +
+    `# threads: gradgraph-wasm ${threads} (${process.env.GRADGRAPH_THREADS ? 'GRADGRAPH_THREADS' : 'GRADGRAPH_THREADS unset: the number of cores'}` +
+      `${hasWasm ? `; the matmul row also runs it on ${others.join(' and ')} thread${others.length > 1 || others[0] > 1 ? 's' : ''} in a child process` : ''}); ` +
       'jax-js-wasm runs one thread in Node (its worker pool needs a global Worker, which Node 20 lacks); tfjs-wasm one (setThreadsCount(1)); gradgraph-js and tfjs-cpu one',
   );
-  const missing = Object.entries(gg.HAS).filter(([, has]) => !has).map(([k]) => k);
-  if (missing.length) console.log(`# not in this build of @gradgraph/core: ${missing.join(', ')} — their workloads are skipped (cnn-train on gradgraph needs conv; per-example-grads needs perExampleGrads; jvp needs jvp)`);
+  if (!gg.HAS.conv) console.log('# not in this build of @gradgraph/core: conv and maxPool — cnn-train runs on the peers only');
   console.log(`# timing: median wall-clock ms after warm-up; implementations interleaved round by round; ${BATCHES} pre-generated batches in rotation; shared initial weights; ~${args.budget} ms per implementation; float32`);
 
   const rows: Row[] = [];
@@ -241,7 +278,7 @@ async function main(): Promise<void> {
       }
     }
     const steps = TRAINING.includes(w) ? CHECK_STEPS : 1;
-    const probes = await firstSteps(entries, steps);
+    const probes = await firstSteps(w, entries, steps);
     badImpls.set(w, checkPeerWorkload(w, data, entries, probes));
 
     const contenders: Contender[] = entries.map((e) => ({ name: e.name, enter: e.enter, step: e.step, callsMade: steps }));
@@ -264,41 +301,20 @@ async function main(): Promise<void> {
 
   if (impls.includes('tfjs-wasm') && args.workloads.some((w) => (PEER_WORKLOADS as readonly string[]).includes(w))) console.log(`# tfjs-wasm SIMD: ${(await tfw.wasmSimd()) ? 'yes' : 'no'}`);
 
-  // ---- issue #16: per-example gradients and jvp, on the default back end ----------------------
-  const transformBackend = gg.DEFAULT_BACKEND;
-  if (args.workloads.includes('per-example-grads') && impls.includes(defaultImpl as Impl)) {
-    const batches = mlpBatches();
-    const entries: Entry[] = [];
-    if (gg.HAS.perExampleGrads) entries.push(ggEntry('per-example', gg.pegPerExample(batches, transformBackend)));
-    else console.log('# per-example-grads per-example: skipped — needs perExampleGrads in @gradgraph/core (not in this build)');
-    entries.push(ggEntry('batched', gg.pegBatched(batches, transformBackend)));
-    entries.push(ggEntry('host-loop', gg.pegHostLoop(batches, transformBackend)));
-    const probes = await firstSteps(entries, 1);
-    // the in-graph DP-SGD step and the host loop move every param by the same amounts
-    const moved = (name: string) => probes.get(name)?.[0];
-    console.log(`# per-example-grads Σ|Δparam| after one step: ${entries.map((e) => `${e.name} ${moved(e.name)!.map(fmt).join(', ')}`).join('; ')}`);
-    if (moved('per-example')) for (const p of probesAgree([{ impl: 'host-loop', values: moved('host-loop')! }, { impl: 'per-example', values: moved('per-example')! }], 1e-3)) fail(`per-example-grads: ${p}`);
-    const results = await measureInterleaved(entries.map((e) => ({ name: e.name, step: e.step, callsMade: 1 })), opts);
-    for (const e of entries) record('per-example-grads', defaultImpl, results.get(e.name)!, { variant: e.name });
-  }
-  if (args.workloads.includes('jvp') && impls.includes(defaultImpl as Impl)) {
-    const xs = elementwiseBatches();
-    const vs = tangentBatches();
-    const entries: Entry[] = [];
-    if (gg.HAS.jvp) entries.push(ggEntry('jvp', gg.jvpStep(xs, vs, transformBackend)));
-    else console.log('# jvp jvp: skipped — needs jvp in @gradgraph/core (not in this build)');
-    entries.push(ggEntry('forward', gg.jvpForward(xs, transformBackend)));
-    const probes = await firstSteps(entries, 1);
-    if (gg.HAS.jvp) {
-      const [f, df] = probes.get('jvp')![0];
-      const [f0] = probes.get('forward')![0];
-      const ref = gg.directionalByGrad(xs[0], vs[0], transformBackend);
-      console.log(`# jvp first step: f ${fmt(f)} (forward pass ${fmt(f0)}), ⟨∇f, v⟩ ${fmt(df)} (by grad: ${fmt(ref)})`);
-      if (!(relDiff(f, f0) <= 1e-5)) fail(`jvp: its f ${fmt(f)} differs from the forward pass's ${fmt(f0)}`);
-      if (!(relDiff(df, ref) <= 1e-3)) fail(`jvp: the directional derivative ${fmt(df)} differs from ⟨grad, v⟩ = ${fmt(ref)}`);
+  // ---- issue #16: per-example gradients and jvp, gradgraph alone on its default back end -------
+  const transformWorkloads = args.workloads.filter((w): w is TransformWorkload => w === 'per-example-grads' || w === 'jvp');
+  const transformRows: TransformRow[] = [];
+  let transformTargets: TransformsModule['TRANSFORM_TARGETS'] = {};
+  if (transformWorkloads.length && impls.includes(defaultImpl as Impl)) {
+    const mod = await loadTransforms();
+    if (!mod) console.log(`# ${transformWorkloads.join(', ')}: skipped — bench/transforms.ts (the transforms branch, with jvp and perExampleGrads in @gradgraph/core) is not in this build`);
+    else {
+      transformTargets = mod.TRANSFORM_TARGETS;
+      for (const r of await mod.measureTransforms(transformWorkloads, opts)) {
+        transformRows.push(r);
+        console.log(JSON.stringify({ workload: r.workload, impl: defaultImpl, variant: r.impl, median_ms: Number(r.m.medianMs.toFixed(3)), ratio: Number(r.ratio.toFixed(3)) }));
+      }
     }
-    const results = await measureInterleaved(entries.map((e) => ({ name: e.name, step: e.step, callsMade: 1 })), opts);
-    for (const e of entries) record('jvp', defaultImpl, results.get(e.name)!, { variant: e.name });
   }
 
   // ---- compile times and memory plans, per gradgraph back end ---------------------------------
@@ -321,30 +337,34 @@ async function main(): Promise<void> {
   }
 
   printPeerTable(rows, impls, badImpls, threads, ceiling);
-  printTransformTable(rows, defaultImpl);
+  printTransformTable(transformRows, transformTargets, defaultImpl);
   printCompileTable(compiles, memories);
-  console.log(
-    `\n(${((performance.now() - started) / 1000).toFixed(0)} s in all; workloads: mlp-train ${MLP.sizes.join('-')} batch ${MLP.batch}; matmul 1024²; elementwise-grad 2²⁰; ` +
-      `deep-narrow ${DEEP.depth}×${DEEP.width} batch ${DEEP.batch}; cnn-train conv 5×5×${CNN.channels[1]}, 5×5×${CNN.channels[2]}, dense ${CNN.classes} on batch ${CNN.batch} of ${CNN.size}×${CNN.size}×1; ` +
-      `per-example-grads ${PEG.sizes.join('-')} batch ${PEG.batch}; jvp of elementwise-grad)`,
-  );
+  const what: Record<WorkloadName, string> = {
+    'mlp-train': `mlp-train ${MLP.sizes.join('-')} batch ${MLP.batch}`,
+    matmul: 'matmul 1024²',
+    'elementwise-grad': 'elementwise-grad 2²⁰',
+    'deep-narrow': `deep-narrow ${DEEP.depth}×${DEEP.width} batch ${DEEP.batch}`,
+    'cnn-train': `cnn-train conv 5×5×${CNN.channels[1]} and 5×5×${CNN.channels[2]}, dense ${CNN.classes}, batch ${CNN.batch} of ${CNN.size}×${CNN.size}×1`,
+    'per-example-grads': 'per-example-grads 784-256-10 batch 128',
+    jvp: 'jvp of the elementwise-grad function',
+  };
+  console.log(`\n(${((performance.now() - started) / 1000).toFixed(0)} s in all; workloads: ${args.workloads.map((w) => what[w]).join('; ')})`);
   if (failures.length) {
     console.log(`\n${failures.length} check(s) failed:\n${failures.map((f) => `  - ${f}`).join('\n')}`);
     process.exitCode = 1;
   }
 }
 
-const ggEntry = (name: string, p: gg.GgPrepared): Entry => ({ name, impl: `gradgraph-${p.backend}`, step: p.step, probe: p.probe, prepared: p });
 const round3 = (x: number) => Number(x.toFixed(3));
 const fmtMaybe = (ms: number | undefined) => (ms === undefined ? '—' : fmtMs(ms));
 const gflops = (ms: number) => (2 * 1024 ** 3) / ms / 1e6;
 
-/** Prints rows of cells as an aligned table (first and last columns left-aligned). */
-function printTable(lines: string[][]): void {
+/** Prints rows of cells as an aligned table: numbers right-aligned, the columns in `left` (default: the first and the last) left-aligned. */
+function printTable(lines: string[][], left: readonly number[] = [0, lines[0].length - 1]): void {
   const widths = lines[0].map((_, c) => Math.max(...lines.map((l) => (l[c] ?? '').length)));
   console.log('');
   lines.forEach((l, k) => {
-    console.log(l.map((cell, c) => (c === 0 || c === l.length - 1 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd());
+    console.log(l.map((cell, c) => (left.includes(c) ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd());
     if (k === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   });
 }
@@ -383,7 +403,7 @@ function printPeerTable(rows: readonly Row[], impls: readonly Impl[], bad: Map<s
         const tt = TIME_TARGETS[w];
         if (tt) target = `${tt.text}: ${wasm === undefined || bestMs === undefined ? 'n/a' : wasm / bestMs <= tt.max && (tt.max !== 1 || wasm < bestMs) ? 'met' : 'not met'}`;
       }
-      const name = w === 'matmul' ? `matmul, wasm ${t} thread${t > 1 ? 's' : ''}` : w;
+      const name = w === 'matmul' && measured.length ? `matmul, wasm ${t} thread${t > 1 ? 's' : ''}` : w;
       const cells = cols.map((i) => (i === 'gradgraph-wasm' ? fmtMaybe(wasm) : fmtMaybe(get(w, i))) + flag(w, i));
       lines.push([name, ...cells, best ?? '—', ratio(wasm), t === threadCounts[0] ? ratio(js) : '', target]);
     }
@@ -394,25 +414,18 @@ function printPeerTable(rows: readonly Row[], impls: readonly Impl[], bad: Map<s
   if ([...bad.values()].some((s) => s.size)) console.log('! = failed its checks (see the CHECK FAILED lines); not counted as a best peer');
 }
 
-/** Issue #16's rows: per-example gradients against the ordinary step and the host loop; jvp against the forward pass. */
-function printTransformTable(rows: readonly Row[], impl: string): void {
-  const get = (w: string, v: string) => rows.find((r) => r.workload === w && r.variant === v && r.impl === impl)?.m.medianMs;
-  const lines: string[][] = [['workload (' + impl + ')', 'measured', 'baseline', 'ratio', 'target']];
-  if (rows.some((r) => r.workload === 'per-example-grads')) {
-    const pe = get('per-example-grads', 'per-example');
-    const b = get('per-example-grads', 'batched');
-    const loop = get('per-example-grads', 'host-loop');
-    const r = pe !== undefined && b !== undefined ? pe / b : undefined;
-    lines.push(['per-example-grads (DP-SGD step)', fmtMaybe(pe), `${fmtMaybe(b)} batched step`, r === undefined ? '—' : `${r.toFixed(2)}×`, `≤ 3× the batched step: ${r === undefined ? 'n/a' : r <= 3 ? 'met' : 'not met'}`]);
-    lines.push(['  host loop over 128 examples', fmtMaybe(loop), `${fmtMaybe(b)} batched step`, loop !== undefined && b !== undefined ? `${(loop / b).toFixed(1)}×` : '—', '(reported)']);
+/**
+ * Issue #16's rows (bench/transforms.ts): each program's median next to its workload's baseline
+ * (the batched gradient step; the forward pass), with the targets.
+ */
+function printTransformTable(rows: readonly TransformRow[], targets: TransformsModule['TRANSFORM_TARGETS'], impl: string): void {
+  if (!rows.length) return;
+  const lines: string[][] = [['workload', `program (${impl})`, 'median', 'vs baseline', 'target']];
+  for (const r of rows) {
+    const t = targets[r.workload]?.[r.impl];
+    lines.push([r.workload, r.impl, fmtMs(r.m.medianMs), `${r.ratio.toFixed(2)}×`, t === undefined ? '' : `≤ ${t}×: ${r.ratio <= t ? 'met' : 'not met'}`]);
   }
-  if (rows.some((r) => r.workload === 'jvp')) {
-    const j = get('jvp', 'jvp');
-    const f = get('jvp', 'forward');
-    const r = j !== undefined && f !== undefined ? j / f : undefined;
-    lines.push(['jvp of elementwise-grad', fmtMaybe(j), `${fmtMaybe(f)} forward pass`, r === undefined ? '—' : `${r.toFixed(2)}×`, `≤ 1.5× the forward pass: ${r === undefined ? 'n/a' : r <= 1.5 ? 'met' : 'not met'}`]);
-  }
-  if (lines.length > 1) printTable(lines);
+  printTable(lines, [0, 1, 4]);
 }
 
 /** Compile times of the mlp-train step and the 12,011-node graph, and the mlp-train memory plan, per back end. */
@@ -428,7 +441,7 @@ function printCompileTable(compiles: readonly { backend: string; mlp: gg.Compile
     lines.push([`mlp-train step (${mlp.nodes} nodes)`, backend, fmtMs(mlp.coldMs), fmtMs(mlp.warmMs), fmtMs(mlp.firstRunMs), mlpTarget]);
     lines.push([`${large.nodes}-node graph`, backend, fmtMs(large.coldMs), fmtMs(large.warmMs), fmtMs(large.firstRunMs), `< 2 s (first compile): ${large.coldMs < 2000 ? 'met' : 'not met'}`]);
   }
-  printTable(lines);
+  printTable(lines, [0, 1, 5]);
   const mb = (b: number) => `${(b / 2 ** 20).toFixed(2)} MB`;
   for (const { backend, mem } of memories) {
     const ratio = mem.valuesBytes / mem.unsharedBytes;
