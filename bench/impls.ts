@@ -12,16 +12,9 @@ import * as gg from './gradgraph';
 import * as jx from './jaxjs';
 import * as tfw from './tfjs';
 
-export type Impl = 'gradgraph-wasm' | 'gradgraph-js' | 'jax-js-wasm' | 'tfjs-wasm' | 'tfjs-cpu';
-export const IMPLS: readonly Impl[] = ['gradgraph-wasm', 'gradgraph-js', 'jax-js-wasm', 'tfjs-wasm', 'tfjs-cpu'];
-/** The implementations a gradgraph time is compared with: the faster of these is the best peer. */
-export const PEERS: readonly Impl[] = ['jax-js-wasm', 'tfjs-wasm'];
+import type { Impl, PeerWorkload } from './names';
 
-/** Workloads every implementation runs. */
-export type PeerWorkload = 'mlp-train' | 'matmul' | 'elementwise-grad' | 'deep-narrow' | 'cnn-train';
-export const PEER_WORKLOADS: readonly PeerWorkload[] = ['mlp-train', 'matmul', 'elementwise-grad', 'deep-narrow', 'cnn-train'];
-/** The training workloads: their loss is checked to decrease and to agree across implementations. */
-export const TRAINING: readonly PeerWorkload[] = ['mlp-train', 'deep-narrow', 'cnn-train'];
+export { IMPLS, PEERS, PEER_WORKLOADS, TRAINING, type Impl, type PeerWorkload } from './names';
 
 export type Inputs = ReturnType<typeof mlpBatches> | ReturnType<typeof matmulBatches> | ReturnType<typeof elementwiseBatches>;
 

@@ -15,26 +15,17 @@ import os from 'node:os';
 import { CHECK_STEPS, fmt, lossDecreases, probesAgree, type Prepared } from './checks';
 import { BATCHES, CNN, DEEP, MLP, mlpBatches, type PairBatch } from './data';
 import * as gg from './gradgraph';
-import { IMPLS, PEERS, PEER_WORKLOADS, TRAINING, gradgraphThreads, inputs, prepare, skipReason, type Impl, type Inputs, type PeerWorkload } from './impls';
+import { IMPLS, PEER_WORKLOADS, TRAINING, gradgraphThreads, inputs, prepare, skipReason, type Impl, type Inputs, type PeerWorkload } from './impls';
 import { kernelMatmul } from './kernels';
 import { startRemote, type Remote } from './remote';
 import * as tfw from './tfjs';
-import { fmtMs, measureInterleaved, type Contender, type Measurement, type MeasureOptions } from './timing';
+import { peerTable, transformTable, compileTable, type Row, type TransformRow } from './report';
+import { measureInterleaved, type Contender, type Measurement, type MeasureOptions } from './timing';
 
 /** Issue #16's rows (bench/transforms.ts): gradgraph alone, on its default back end. */
 type TransformWorkload = 'per-example-grads' | 'jvp';
 type WorkloadName = PeerWorkload | TransformWorkload;
 const WORKLOADS: readonly WorkloadName[] = [...PEER_WORKLOADS, 'per-example-grads', 'jvp'];
-
-/** Issue #11's and #13's targets for gradgraph-wasm: its median time over the best peer's, at most this. */
-const TIME_TARGETS: Partial<Record<PeerWorkload, { max: number; text: string }>> = {
-  'mlp-train': { max: 0.7, text: '≤ 0.7×' },
-  'elementwise-grad': { max: 0.5, text: '≤ 0.5×' },
-  'deep-narrow': { max: 0.5, text: '≤ 0.5×' },
-  'cnn-train': { max: 1, text: '< 1× (faster)' },
-};
-/** matmul: gradgraph-wasm's GFLOP/s over the best peer's, at least this, per thread count. */
-const MATMUL_TARGETS: Record<number, number> = { 2: 1.7, 1: 1.0 };
 
 function parseArgs(argv: readonly string[]) {
   const get = (k: string) => argv.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
@@ -60,14 +51,6 @@ function machine(): string {
   return `${cpus[0]?.model ?? 'unknown CPU'} × ${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB; Node ${process.versions.node} (V8 ${process.versions.v8}); TF.js ${tf.version.tfjs}; jax-js 0.1.25; load average ${load}`;
 }
 
-interface Row {
-  workload: string;
-  impl: string;
-  m: Measurement;
-  threads?: number;
-  variant?: string;
-}
-
 /** One contender with its probe (a child process's probe is asynchronous). */
 interface Entry {
   readonly name: string;
@@ -80,15 +63,6 @@ interface Entry {
   readonly remote?: Remote;
 }
 
-/** A row of bench/transforms.ts: one program of a transformation workload. */
-interface TransformRow {
-  readonly workload: string;
-  /** The program: 'batched grad step', 'per-example grads + norms', 'forward pass', 'jvp', … */
-  readonly impl: string;
-  readonly m: Measurement;
-  /** Its median over the workload's baseline (the first program). */
-  readonly ratio: number;
-}
 interface TransformsModule {
   measureTransforms(workloads: readonly string[], opts: MeasureOptions): Promise<TransformRow[]>;
   TRANSFORM_TARGETS: Record<string, Record<string, number>>;
@@ -336,9 +310,9 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ memory: 'mlp-train', backend, arena_bytes: mem.arenaBytes, values_bytes: mem.valuesBytes, unshared_bytes: mem.unsharedBytes, ratio: round3(mem.valuesBytes / mem.unsharedBytes), peak_live_bytes: mem.peakLiveBytes, in_place_updates: mem.inPlaceUpdates, updates: mem.updates }));
   }
 
-  printPeerTable(rows, impls, badImpls, threads, ceiling);
-  printTransformTable(transformRows, transformTargets, defaultImpl);
-  printCompileTable(compiles, memories);
+  for (const table of [peerTable(rows, impls, badImpls, threads, ceiling?.gflops), transformTable(transformRows, transformTargets, defaultImpl), compileTable(compiles, memories)]) {
+    if (table) console.log(`\n${table}`);
+  }
   const what: Record<WorkloadName, string> = {
     'mlp-train': `mlp-train ${MLP.sizes.join('-')} batch ${MLP.batch}`,
     matmul: 'matmul 1024²',
@@ -356,98 +330,6 @@ async function main(): Promise<void> {
 }
 
 const round3 = (x: number) => Number(x.toFixed(3));
-const fmtMaybe = (ms: number | undefined) => (ms === undefined ? '—' : fmtMs(ms));
-const gflops = (ms: number) => (2 * 1024 ** 3) / ms / 1e6;
-
-/** Prints rows of cells as an aligned table: numbers right-aligned, the columns in `left` (default: the first and the last) left-aligned. */
-function printTable(lines: string[][], left: readonly number[] = [0, lines[0].length - 1]): void {
-  const widths = lines[0].map((_, c) => Math.max(...lines.map((l) => (l[c] ?? '').length)));
-  console.log('');
-  lines.forEach((l, k) => {
-    console.log(l.map((cell, c) => (left.includes(c) ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd());
-    if (k === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  });
-}
-
-/**
- * The peer workloads: each implementation's median, the best peer (the faster of jax-js-wasm and
- * tfjs-wasm in this run, among those that passed their checks), gradgraph's ratios to it, and the
- * targets for gradgraph-wasm.
- */
-function printPeerTable(rows: readonly Row[], impls: readonly Impl[], bad: Map<string, Set<string>>, threads: number, ceiling: ReturnType<typeof numpyCeiling>): void {
-  const get = (w: string, i: string, t?: number) => rows.find((r) => r.workload === w && r.impl === i && (t === undefined || r.threads === t))?.m.medianMs;
-  const workloads = PEER_WORKLOADS.filter((w) => rows.some((r) => r.workload === w));
-  if (!workloads.length) return;
-  const cols = impls.map((i) => i as string);
-  const lines: string[][] = [['workload', ...cols, 'best peer', 'wasm/best', 'js/best', 'target for gradgraph-wasm']];
-  const flag = (w: string, i: string) => (bad.get(w)?.has(i) ? ' !' : '');
-  for (const w of workloads) {
-    const peers = PEERS.filter((p) => get(w, p) !== undefined && !bad.get(w)?.has(p));
-    const best = peers.sort((a, b) => get(w, a)! - get(w, b)!)[0];
-    const bestMs = best ? get(w, best) : undefined;
-    const ratio = (ms: number | undefined) => (ms !== undefined && bestMs !== undefined ? `${(ms / bestMs).toFixed(2)}×` : '—');
-    const measured = w === 'matmul' ? [...new Set(rows.filter((r) => r.workload === w && r.impl === 'gradgraph-wasm').map((r) => r.threads!))].sort((a, b) => b - a) : [];
-    const threadCounts = measured.length ? measured : [threads];
-    for (const t of threadCounts) {
-      const wasm = get(w, 'gradgraph-wasm', w === 'matmul' ? t : undefined);
-      const js = get(w, 'gradgraph-js');
-      let target = '—';
-      if (w === 'matmul') {
-        const need = MATMUL_TARGETS[t];
-        const info = `${wasm !== undefined ? `wasm ${gflops(wasm).toFixed(1)} GFLOP/s, ` : ''}best peer ${bestMs !== undefined ? `${gflops(bestMs).toFixed(1)}` : '—'}${ceiling ? `, numpy ${ceiling.gflops.toFixed(0)}` : ''}`;
-        if (need !== undefined) {
-          const got = wasm !== undefined && bestMs !== undefined ? bestMs / wasm : undefined;
-          target = `≥ ${need.toFixed(1)}× best peer's GFLOP/s on ${t} thread${t > 1 ? 's' : ''}: ${got === undefined ? 'n/a' : `${got >= need ? 'met' : 'not met'} (${got.toFixed(2)}×)`}; ${info}`;
-        } else target = info;
-      } else {
-        const tt = TIME_TARGETS[w];
-        if (tt) target = `${tt.text}: ${wasm === undefined || bestMs === undefined ? 'n/a' : wasm / bestMs <= tt.max && (tt.max !== 1 || wasm < bestMs) ? 'met' : 'not met'}`;
-      }
-      const name = w === 'matmul' && measured.length ? `matmul, wasm ${t} thread${t > 1 ? 's' : ''}` : w;
-      const cells = cols.map((i) => (i === 'gradgraph-wasm' ? fmtMaybe(wasm) : fmtMaybe(get(w, i))) + flag(w, i));
-      lines.push([name, ...cells, best ?? '—', ratio(wasm), t === threadCounts[0] ? ratio(js) : '', target]);
-    }
-  }
-  const kernel = get('matmul-kernel', 'kernel-js');
-  if (kernel !== undefined) lines.push(['matmul, JS kernel alone', ...cols.map((i) => (i === 'gradgraph-js' ? fmtMs(kernel) : '')), '', '', '', `${gflops(kernel).toFixed(1)} GFLOP/s`]);
-  printTable(lines);
-  if ([...bad.values()].some((s) => s.size)) console.log('! = failed its checks (see the CHECK FAILED lines); not counted as a best peer');
-}
-
-/**
- * Issue #16's rows (bench/transforms.ts): each program's median next to its workload's baseline
- * (the batched gradient step; the forward pass), with the targets.
- */
-function printTransformTable(rows: readonly TransformRow[], targets: TransformsModule['TRANSFORM_TARGETS'], impl: string): void {
-  if (!rows.length) return;
-  const lines: string[][] = [['workload', `program (${impl})`, 'median', 'vs baseline', 'target']];
-  for (const r of rows) {
-    const t = targets[r.workload]?.[r.impl];
-    lines.push([r.workload, r.impl, fmtMs(r.m.medianMs), `${r.ratio.toFixed(2)}×`, t === undefined ? '' : `≤ ${t}×: ${r.ratio <= t ? 'met' : 'not met'}`]);
-  }
-  printTable(lines, [0, 1, 4]);
-}
-
-/** Compile times of the mlp-train step and the 12,011-node graph, and the mlp-train memory plan, per back end. */
-function printCompileTable(compiles: readonly { backend: string; mlp: gg.CompileTimes; large: gg.CompileTimes }[], memories: readonly { backend: string; mem: gg.MemoryFigures }[]): void {
-  if (!compiles.length) return;
-  const lines: string[][] = [['compile', 'back end', 'cold', 'warm', 'first run', 'target']];
-  for (const { backend, mlp, large } of compiles) {
-    // the WebAssembly back end generates its modules when it first specializes, in the first run
-    const mlpTarget =
-      backend === 'wasm'
-        ? `compile + first run < 100 ms: ${mlp.coldMs + mlp.firstRunMs < 100 ? 'met' : 'not met'} (cold ${fmtMs(mlp.coldMs + mlp.firstRunMs)}, warm ${fmtMs(mlp.warmMs + mlp.warmFirstRunMs)})`
-        : `< 50 ms (first compile): ${mlp.coldMs < 50 ? 'met' : 'not met'}`;
-    lines.push([`mlp-train step (${mlp.nodes} nodes)`, backend, fmtMs(mlp.coldMs), fmtMs(mlp.warmMs), fmtMs(mlp.firstRunMs), mlpTarget]);
-    lines.push([`${large.nodes}-node graph`, backend, fmtMs(large.coldMs), fmtMs(large.warmMs), fmtMs(large.firstRunMs), `< 2 s (first compile): ${large.coldMs < 2000 ? 'met' : 'not met'}`]);
-  }
-  printTable(lines, [0, 1, 5]);
-  const mb = (b: number) => `${(b / 2 ** 20).toFixed(2)} MB`;
-  for (const { backend, mem } of memories) {
-    const ratio = mem.valuesBytes / mem.unsharedBytes;
-    console.log(`mlp-train memory plan (${backend}): arena ${mb(mem.arenaBytes)}; values ${mb(mem.valuesBytes)} of ${mb(mem.unsharedBytes)} unshared = ${ratio.toFixed(2)} (≤ 0.6: ${ratio <= 0.6 ? 'met' : 'not met'}); peak live ${mb(mem.peakLiveBytes)}; ${mem.inPlaceUpdates}/${mem.updates} updates in place`);
-  }
-}
 
 main().catch((e) => {
   console.error(e);
