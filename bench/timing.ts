@@ -75,11 +75,11 @@ export interface Contender {
   /** Runs before each of this contender's calls, untimed (switching a TF.js backend). */
   readonly enter?: () => Promise<void> | void;
   /**
-   * One step on call i (per contender, from 0). A synchronous step is timed here; an
-   * asynchronous one (a step run in a child process) resolves to the milliseconds it measured
-   * itself, so the message passing is not counted.
+   * One step on call i (per contender, from 0); whatever it returns is ignored and it is timed
+   * here — unless it returns a Promise (a step run in a child process), which resolves to the
+   * milliseconds the step measured itself, so the message passing is not counted.
    */
-  readonly step: (i: number) => void | Promise<number>;
+  readonly step: (i: number) => unknown;
   /** Calls already made before the measurement (the checks): call numbering continues from here. */
   readonly callsMade?: number;
 }
@@ -88,7 +88,7 @@ export interface Contender {
 async function timedStep(c: Contender, i: number): Promise<number> {
   const t = performance.now();
   const r = c.step(i);
-  if (r instanceof Promise) return await r;
+  if (r instanceof Promise) return (await r) as number;
   return performance.now() - t;
 }
 
