@@ -43,7 +43,7 @@ const rows: Record<string, unknown>[] = [];
 for (const target of [500, 1000, 2000]) {
   const g = modelWith(target);
   let t0 = performance.now();
-  const full = buildDot(g, { repeats: false });
+  const full = buildDot(g, { show: 'both', repeats: false });
   const dotMs = ms(t0);
   t0 = performance.now();
   const svg = await renderSvg(full.dot);
@@ -52,7 +52,7 @@ for (const target of [500, 1000, 2000]) {
   const png = renderPng(svg, { maxSide: 8000 });
   const pngMs = ms(t0);
   t0 = performance.now();
-  const folded = buildDot(g);
+  const folded = buildDot(g, { show: 'both' });
   await renderSvg(folded.dot);
   const foldedMs = ms(t0);
   const row = {

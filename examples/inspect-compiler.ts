@@ -58,7 +58,7 @@ export async function main(opts: { outDir?: string; quiet?: boolean } = {}): Pro
   mkdirSync(outDir, { recursive: true });
   const stabilize = optimized.passes.find((r) => r.name === 'stabilize')!;
   const beforeAfter = await renderSvg(passDot(stabilize, { title: 'stabilize: before → after' }).dot);
-  const program = await renderSvg(toDot(optimized, { title: 'the optimized program' }));
+  const program = await renderSvg(toDot(optimized, { show: 'both', title: 'the optimized program' }));
   writeFileSync(join(outDir, 'stabilize-pass.svg'), beforeAfter);
   writeFileSync(join(outDir, 'optimized-program.svg'), program);
   log(`\npictures: ${join(outDir, 'stabilize-pass.svg')}, ${join(outDir, 'optimized-program.svg')}`);

@@ -45,7 +45,7 @@ function irisRun(batchSeed: number, epochs: number) {
   const model = softmaxRegression(4, 3, 0.5);
   const loader = data.batches(train, { batchSize: 16, seed: batchSeed });
   const losses: number[] = [];
-  for (let e = 0; e < epochs; e++) for (const { x, y } of loader.epoch(e)) losses.push(model.step.run({ x, y })[0].item());
+  for (let e = 1; e <= epochs; e++) for (const { x, y } of loader.epoch(e)) losses.push(model.step.run({ x, y })[0].item());
   return { ...model, losses, train, val, test, fit, loader, splits };
 }
 
@@ -80,12 +80,12 @@ describe('data pipeline with the core', () => {
   it('resuming mid-epoch from (params, epoch, batch) continues exactly', () => {
     const { train } = data.standardize(data.trainTestSplit(data.loadIris(), { testSize: 0.2, seed: 2, stratify: true }));
     const loader = data.batches(train, { batchSize: 16, seed: 11 });
-    const stopAfter = { epoch: 1, index: 3 }; // stop after batch 3 of epoch 1
+    const stopAfter = { epoch: 2, index: 3 }; // stop after batch index 3 (the fourth) of epoch 2
 
     const full = softmaxRegression(4, 3, 0.1);
     const uninterrupted: number[] = [];
     let saved: GraphState | undefined;
-    for (let e = 0; e < 3; e++) {
+    for (let e = 1; e <= 3; e++) {
       for (const { x, y, epoch, index } of loader.epoch(e)) {
         uninterrupted.push(full.step.run({ x, y })[0].item());
         if (epoch === stopAfter.epoch && index === stopAfter.index) saved = throughJson(full.g.snapshot());
@@ -98,8 +98,8 @@ describe('data pipeline with the core', () => {
     const loader2 = data.batches(train, { batchSize: 16, seed: 11 });
     const after: number[] = [];
     for (const b of loader2.epoch(stopAfter.epoch, { startBatch: stopAfter.index + 1 })) after.push(resumed.step.run({ x: b.x, y: b.y })[0].item());
-    for (const b of loader2.epoch(2)) after.push(resumed.step.run({ x: b.x, y: b.y })[0].item());
-    const done = stopAfter.epoch * loader.numBatches + stopAfter.index + 1;
+    for (const b of loader2.epoch(3)) after.push(resumed.step.run({ x: b.x, y: b.y })[0].item());
+    const done = (stopAfter.epoch - 1) * loader.numBatches + stopAfter.index + 1;
     expect(after).toEqual(uninterrupted.slice(done));
   });
 
@@ -108,7 +108,7 @@ describe('data pipeline with the core', () => {
     const { train, test } = data.trainTestSplit(digits, { testSize: 300, seed: 0, stratify: true });
     const model = softmaxRegression(784, 10, 0.5);
     const loader = data.batches(train, { batchSize: 50, seed: 0, dropLast: true });
-    for (let e = 0; e < 4; e++) for (const { x, y } of loader.epoch(e)) model.step.run({ x, y });
+    for (let e = 1; e <= 4; e++) for (const { x, y } of loader.epoch(e)) model.step.run({ x, y });
     expect(accuracy(model.predict, test)).toBeGreaterThan(0.8);
   });
 
@@ -126,7 +126,7 @@ describe('data pipeline with the core', () => {
     const step = compile(g, { inputs: [x, y], outputs: [loss], updates: [[w, w.sub(gw.mul(0.05))], [b, b.sub(gb.mul(0.05))]] });
     const predict = compile(g, { inputs: [x], outputs: [pred] });
     const loader = data.batches({ x: train.x, y: data.transform(yFit, train.y!) }, { batchSize: 32, seed: 1 });
-    for (let e = 0; e < 40; e++) for (const bt of loader.epoch(e)) step.run({ x: bt.x, y: bt.y });
+    for (let e = 1; e <= 40; e++) for (const bt of loader.epoch(e)) step.run({ x: bt.x, y: bt.y });
     const mpg = data.inverseTransform(yFit, predict.run({ x: test.x })[0]);
     let mae = 0;
     mpg.data.forEach((v, i) => (mae += Math.abs(v - test.y!.data[i])));

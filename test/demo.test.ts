@@ -3,7 +3,7 @@
  * with the same seed prints the same numbers digit for digit (timings live on "time" lines only).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 
@@ -31,6 +31,14 @@ it('pnpm demo: results, files, and the same numbers twice', () => {
   expect(first).toMatch(/sigmoid-naive first\/last layer gradient norm \d\.\d+e-\d+; flagged vanishing: layer01/);
   expect(first).toMatch(/relu-he\s+first\/last layer gradient norm .*flagged vanishing: none/);
   expect(first).toMatch(/predictions identical, bit for bit/);
+  // the README's demo block is this run's output: every line of it is printed (the README may cut a line short)
+  const readme = readFileSync(`${root}/README.md`, 'utf8');
+  const block = /## What the demo shows[\s\S]*?```\n([\s\S]*?)```/.exec(readme)![1].trim().split('\n');
+  expect(block.length).toBeGreaterThan(10);
+  for (const line of block) expect(lines.some((l) => l.startsWith(line)), `README line: ${line}`).toBe(true);
+  // one epoch numbering: the restored epoch is the one early stopping called best
+  const iris = /stopped after epoch (\d+), restored epoch (\d+)/.exec(first)!;
+  expect(Number(iris[2])).toBeLessThan(Number(iris[1]));
   // every line with a timing says "time"
   for (const l of lines) if (/\d(\.\d+)?\s?(ms|s)\b/.test(l)) expect(l).toMatch(/\btime\b/);
 
@@ -39,4 +47,4 @@ it('pnpm demo: results, files, and the same numbers twice', () => {
     expect(existsSync(path), f).toBe(true);
     expect(statSync(path).size, f).toBeGreaterThan(1000);
   }
-}, 600_000);
+}, 660_000);

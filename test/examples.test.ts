@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as custom from '../examples/custom-activation';
 import * as inspect from '../examples/inspect-compiler';
+import * as perExample from '../examples/per-example-gradients';
 import * as secondOrder from '../examples/second-order';
 
 const outDir = mkdtempSync(join(tmpdir(), 'gradgraph-examples-'));
@@ -32,6 +33,17 @@ describe('examples', () => {
     expect(r.hvpVsHessian).toBeLessThan(1e-12);
     expect(r.hvpVsFiniteDifference).toBeLessThan(1e-8);
     expect(r.accuracy).toBeGreaterThan(0.9);
+  });
+
+  it('per-example-gradients: vmap-of-grad equals grad per example; a DP-SGD step clips, adds noise and still learns iris', () => {
+    const r = perExample.main({ quiet: true });
+    expect(r.perExampleShapes).toEqual([[null, 4, 16], [null, 16], [null, 16, 3], [null, 3]]);
+    expect(r.maxLoopDifference).toBeLessThan(1e-14);
+    expect(r.maxClippedNorm).toBeLessThanOrEqual(perExample.DP.clip * (1 + 1e-12));
+    expect(r.clippedFraction).toBeGreaterThan(0.01); // the clipping did something
+    expect(r.dpLoss.last).toBeLessThan(r.dpLoss.first / 3);
+    expect(r.dpAccuracy).toBeGreaterThanOrEqual(0.9);
+    expect(r.plainAccuracy).toBeGreaterThanOrEqual(0.9);
   });
 
   it('inspect-compiler: naive BCE is NaN/Inf as written, finite optimized; rules fire on backward nodes', async () => {

@@ -81,6 +81,17 @@ const rows: Row[] = [
     params: ['splash/aPos', 'splash/aNeg'],
   },
   {
+    name: 'twoSlope',
+    fn: (x) => {
+      const y = nn.twoSlope(x, { share: 'channel' });
+      set(x, 'twoSlope/k1', f64([1.3, -0.4, 0.8]));
+      set(x, 'twoSlope/k2', f64([0.2, 0.9, -1.1]));
+      return y;
+    },
+    inputs: [X],
+    params: ['twoSlope/k1', 'twoSlope/k2'],
+  },
+  {
     name: 'splash per channel',
     fn: (x) => {
       const y = nn.splash(x, { hinges: [0, 1, 2], share: 'channel', init: 'linear' });
@@ -200,13 +211,14 @@ const rows: Row[] = [
   { name: 'functional.dense', fn: (x, w, b) => nn.functional.dense(x, w, b), inputs: [X, randn([3, 2], 20), randn([2], 21)] },
   { name: 'functional.conv', fn: (x, w, b) => nn.functional.conv(x, w, b, { dilation: 2, padding: 1 }).sin(), inputs: [randn([1, 5, 2], 55), randn([2, 2, 3], 56), randn([3], 57)] },
   { name: 'functional.prelu', fn: (x, a) => nn.functional.prelu(x, a), inputs: [X, Tensor.from(0.3, 'float64')] },
+  { name: 'functional.twoSlope', fn: (x, k1, k2) => nn.functional.twoSlope(x, k1, k2), inputs: [X, Tensor.from(1.2, 'float64'), f64([0.3, -0.5, 1.4])] },
   { name: 'functional.splash', fn: (x, p, n) => nn.functional.splash(x, p, n, { hinges: 3, range: 1.5 }), inputs: [X, randn([2], 22), randn([2], 23)] },
   { name: 'functional.apl', fn: (x, a, b) => nn.functional.apl(x, a, b), inputs: [X, randn([3, 2], 24), f64([[0.5, -1.5], [0.2, -0.8], [1.9, 0.9]])] },
   { name: 'functional.layerNorm', fn: (x, gm, bt) => nn.functional.layerNorm(x, gm, bt).sin(), inputs: [X, randn([3], 25), randn([3], 26)] },
 ];
 
 // exports that are not differentiable maps (helpers, switches, composition)
-const notMaps = new Set(['trainingInput', 'stateUpdates', 'paramRole', 'splashHinges', 'sequential', 'TRAINING', 'functional']);
+const notMaps = new Set(['trainingInput', 'stateUpdates', 'paramRole', 'splashHinges', 'sequential', 'TRAINING', 'functional', 'convexity', 'learnedActivations', 'activationConvexity', 'chanceConvexity']);
 
 describe('nn gradients, order 2 in float64', () => {
   it('has a row for every differentiable export', () => {

@@ -16,9 +16,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Graph, Tensor, compile, concat, grad, matmul, reshape, sum, type Sym } from '@gradgraph/core';
+import { Graph, Tensor, compile, concat, erf, erfc, grad, matmul, reshape, sum, type Sym } from '@gradgraph/core';
 import { nn, optim } from '@gradgraph/ops';
-import { erf, erfc } from '../packages/ops/src/nn/erf';
 
 interface TensorDoc {
   shape: number[];

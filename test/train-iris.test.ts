@@ -68,7 +68,9 @@ describe('iris with fit, early stopping and a checkpoint', () => {
     expect(history.stopped?.reason).toMatch(/^early stopping: valLoss did not improve for 10 epochs/);
     expect(history.epochs.length).toBeLessThan(100);
     const best = Math.min(...history.valLoss);
-    expect(history.restoredEpoch).toBe(history.valLoss.indexOf(best));
+    // epochs count from 1 everywhere: the restored epoch is the record with the best valLoss
+    expect(history.restoredEpoch).toBe(history.valLoss.indexOf(best) + 1);
+    expect(history.epochs[history.restoredEpoch! - 1].epoch).toBe(history.restoredEpoch);
     // the restored params are the best epoch's: evaluating them gives its validation loss
     expect(train.evaluate(step, val).loss).toBeCloseTo(best, 6);
     expect(history.loss.at(-1)!).toBeLessThan(history.loss[0] / 3);
@@ -93,6 +95,10 @@ describe('iris with fit, early stopping and a checkpoint', () => {
     const text = log.join('');
     expect(text.split('\n').filter((l) => l.startsWith('epoch '))).toHaveLength(history.epochs.length);
     expect(text).toMatch(/stopped after epoch \d+: early stopping/);
-    expect(text).toMatch(/restored the params of epoch \d+/);
+    expect(text).toContain(`restored the params of epoch ${history.restoredEpoch}\n`);
+    expect(text).toContain(`stopped after epoch ${history.epochs.length}: `);
+    expect(text).toContain(`(best ${history.valLoss[history.restoredEpoch! - 1].toFixed(4)} at epoch ${history.restoredEpoch})`);
+    // the last epoch line printed is the last record of the history
+    expect(text).toContain(`epoch ${history.epochs.length}/100  loss ${history.loss.at(-1)!.toFixed(4)}`);
   });
 });

@@ -78,7 +78,7 @@ describe('resuming from a checkpoint', () => {
   const stops = [
     { name: 'mid-epoch (epoch 2, after batch 3 of 6)', at: 'batch' as const, step: 9 },
     { name: 'after the last batch of epoch 1, before its end', at: 'batch' as const, step: 6 },
-    { name: 'at the end of epoch 2', at: 'epoch' as const, epoch: 1 },
+    { name: 'at the end of epoch 2', at: 'epoch' as const, epoch: 2 },
   ];
 
   for (const stop of stops) {
@@ -94,7 +94,8 @@ describe('resuming from a checkpoint', () => {
       // a fresh process: the same code builds the model, the checkpoint brings everything else
       const fresh = build();
       const ckpt = train.readCheckpoint(path);
-      expect(ckpt.data).toMatchObject({ epoch: stop.at === 'batch' ? Math.floor((stop.step! - 1) / perEpoch) : stop.epoch! + 1 });
+      // the epoch in progress when it was saved (from 1): after an epoch's end, the next one
+      expect(ckpt.data).toMatchObject({ epoch: stop.at === 'batch' ? Math.floor((stop.step! - 1) / perEpoch) + 1 : stop.epoch! + 1 });
       const resumed = fitRun(fresh, { resume: ckpt });
 
       expect(mismatches(resumed.batchLoss, full.batchLoss)).toEqual([]);
@@ -154,7 +155,7 @@ describe('resuming from a checkpoint', () => {
     expect(ckpt.manifest.seed).toBe(11);
     expect(ckpt.manifest.optimizer?.name).toBe('adam');
     expect(ckpt.manifest.graphHash).toBe(train.graphHash(build().g));
-    expect(ckpt.data).toEqual({ epoch: 1, batch: 0, ...reference.loader.config });
+    expect(ckpt.data).toEqual({ epoch: 2, batch: 0, ...reference.loader.config }); // saved at the end of epoch 1: epoch 2 is next
   });
 });
 
@@ -169,7 +170,7 @@ describe('reproducibility', () => {
     expect(mismatches(ha.series('accuracy'), hb.series('accuracy'))).toEqual([]);
     expect(mismatches(ha.batchLoss, full.batchLoss)).toEqual([]);
     expect(bytesOf(a.g)).toEqual(bytesOf(b.g));
-    expect(JSON.stringify(train.checkpoint(a.g, { data: { loader: a.loader, epoch: EPOCHS, batch: 0 } }))).toBe(JSON.stringify(train.checkpoint(b.g, { data: { loader: b.loader, epoch: EPOCHS, batch: 0 } })));
+    expect(JSON.stringify(train.checkpoint(a.g, { data: { loader: a.loader, epoch: EPOCHS + 1, batch: 0 } }))).toBe(JSON.stringify(train.checkpoint(b.g, { data: { loader: b.loader, epoch: EPOCHS + 1, batch: 0 } })));
   });
 
   it('a different graph seed (init, dropout) or data seed (shuffles) gives different losses', () => {

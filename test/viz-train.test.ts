@@ -57,7 +57,8 @@ describe('viz with train.fit', () => {
     // a TrainingStep draws as its training executable: forward, backward and Adam's updates
     const r = buildDot(step, { show: 'forward' });
     expect(r.dot).toContain('subgraph "cluster_|hidden"');
-    expect(buildDot(step).dot).toContain('label="update"');
+    expect(buildDot(step, { show: 'both' }).dot).toContain('label="update"');
+    expect(buildDot(step).dot).not.toContain('label="update"'); // the default view is the model, forward
     const html = await report({ graph: step, history, gradients: probe, explain: step.train, manifest: { seed: 3 } });
     expect(html).toContain('stopped early');
     expect(html).toContain('gradient norm per layer');

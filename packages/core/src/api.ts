@@ -4,7 +4,7 @@
  * of different dtypes are promoted (bool < int32 < float32 < float64).
  */
 import { isFloat, promote, type DType } from './dtype';
-import { GraphError } from './errors';
+import { GraphError, ShapeError, checkOptionNames } from './errors';
 import { Graph, Sym, type Operand } from './graph';
 import type { Attrs } from './ir';
 import { captureOrigin } from './origin';
@@ -175,6 +175,7 @@ export interface MatmulOptions {
  * column (right) vector and its dim is dropped from the result.
  */
 export function matmul(a: Sym, b: Sym, opts: MatmulOptions = {}): Sym {
+  checkOptionNames(opts, ['transposeA', 'transposeB'], (d) => new GraphError(d, { op: 'matmul', origin: captureOrigin() }));
   checkOperand('matmul', a);
   checkOperand('matmul', b);
   const [x, y] = unify('matmul', a, b);
@@ -200,13 +201,26 @@ export const expandDims = (x: Sym, axes: number | readonly number[]): Sym => una
 export const squeeze = (x: Sym, axes?: number | readonly number[]): Sym =>
   unary('squeeze', x, { axes: axes ?? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) });
 /**
- * A block of `x`: `size[i]` elements from `begin[i]` (-1 or omitted: to the end).
+ * The block of `x` that starts at `begin` and has `size` elements on each axis (TensorFlow's
+ * `slice`). A size of `-1` (or a missing `size`) runs to the end of the axis; any other negative
+ * size is an error. A negative `begin` counts from the end (`-1` is the last element; the dim
+ * must then be known).
  * @example x.slice([0, 1], [-1, 2]) // all rows, columns 1..2
+ * @example slice(x, [-2], [-1]) // the last two elements
  */
 export function slice(x: Sym, begin: readonly number[], size?: readonly number[]): Sym {
+  if (!(x instanceof Sym)) throw new GraphError('slice needs a symbol', { op: 'slice', origin: captureOrigin() });
+  const bad = (detail: string) => new ShapeError(detail, { op: 'slice', shapes: [x.shape], origin: captureOrigin() });
+  if (!Array.isArray(begin) || !begin.every(Number.isInteger)) throw bad(`begin must be an array of integers, got ${JSON.stringify(begin)}`);
+  if (size !== undefined && (!Array.isArray(size) || size.length !== begin.length || !size.every(Number.isInteger))) throw bad(`size must be an array of ${begin.length} integers, got ${JSON.stringify(size)}`);
   const end = begin.map((b, i) => {
     const s = size?.[i] ?? -1;
-    return s === -1 ? null : b + s;
+    if (s === -1) return null;
+    if (s < 0) throw bad(`size ${s} on axis ${i} is negative; use -1 for "to the end of the axis"`);
+    if (b >= 0) return b + s;
+    // a negative begin counts from the end: the block ends s elements later, at most at the end
+    if (b + s > 0) throw bad(`begin ${b} with size ${s} runs past the end of axis ${i}`);
+    return b + s === 0 ? null : b + s;
   });
   return unary('slice', x, { begin, end });
 }
@@ -284,21 +298,30 @@ export interface RandomOptions {
 
 /** U[low, high) samples of a static shape; fresh numbers each run, reproducible from the seed. */
 export function randomUniform(g: Graph, shape: readonly number[], opts: RandomOptions & { low?: number; high?: number } = {}): Sym {
+  randomOptions('randomUniform', opts, ['low', 'high']);
   return g.apply('randomUniform', [], { shape, dtype: opts.dtype ?? 'float32', low: opts.low ?? 0, high: opts.high ?? 1, key: g.randomKey(opts.name) });
 }
 /** U[low, high) samples shaped like `x` at run time. */
 export function randomUniformLike(x: Sym, opts: RandomOptions & { low?: number; high?: number } = {}): Sym {
+  randomOptions('randomUniformLike', opts, ['low', 'high']);
   const g = x.graph;
   return g.apply('randomUniform', [x], { dtype: opts.dtype ?? (isFloat(x.dtype) ? x.dtype : 'float32'), low: opts.low ?? 0, high: opts.high ?? 1, key: g.randomKey(opts.name) });
 }
 /** N(mean, std²) samples of a static shape. */
 export function randomNormal(g: Graph, shape: readonly number[], opts: RandomOptions & { mean?: number; std?: number } = {}): Sym {
+  randomOptions('randomNormal', opts, ['mean', 'std']);
   return g.apply('randomNormal', [], { shape, dtype: opts.dtype ?? 'float32', mean: opts.mean ?? 0, std: opts.std ?? 1, key: g.randomKey(opts.name) });
 }
 /** N(mean, std²) samples shaped like `x` at run time. */
 export function randomNormalLike(x: Sym, opts: RandomOptions & { mean?: number; std?: number } = {}): Sym {
+  randomOptions('randomNormalLike', opts, ['mean', 'std']);
   const g = x.graph;
   return g.apply('randomNormal', [x], { dtype: opts.dtype ?? (isFloat(x.dtype) ? x.dtype : 'float32'), mean: opts.mean ?? 0, std: opts.std ?? 1, key: g.randomKey(opts.name) });
 }
 
 export type { SymShape };
+
+/** Refuses unknown options of the random builders (`{ seed: 3 }` is not one: seeds belong to the graph). */
+function randomOptions(op: string, opts: unknown, own: readonly string[]): void {
+  checkOptionNames(opts, ['dtype', 'name', ...own], (d) => new GraphError(d, { op, origin: captureOrigin() }));
+}

@@ -5,10 +5,9 @@
  * every executable compiled from the graph sees it as soon as `run()` returns.
  */
 import type { DType } from './dtype';
-import { FeedError, GraphError, UpdateError } from './errors';
+import { FeedError, GraphError, UpdateError, checkOptionNames } from './errors';
 import { Graph, Sym } from './graph';
 import { fmtType, makeProgram, topoOrder, type Node, type Program } from './ir';
-import { getOp } from './registry';
 import { cachedTopoOrder, interpret } from './interpreter';
 import { formatExplain, type ExplainOptions } from './compiler/explain';
 import type { LoweredProgram } from './compiler/lower';
@@ -21,6 +20,7 @@ import { captureOrigin } from './origin';
 import { fmtShape, shapeEq } from './shape';
 import { Tensor, type Nested } from './tensor';
 import { verifyProgram } from './verify';
+import { getOp, hasOp } from './registry';
 
 export type Feeds = Readonly<Record<string, Tensor | Nested>>;
 
@@ -184,7 +184,8 @@ export function validateFeeds(g: Graph, program: Program, feeds: Feeds): Map<num
     const name = node.attrs.name as string;
     const want = node.type;
     const expected = `${want.dtype}${fmtShape(want.shape)}`;
-    let v = feeds[name] as Tensor | Nested | undefined;
+    // own properties only: an input named toString is not fed Object.prototype.toString
+    let v = (Object.prototype.hasOwnProperty.call(feeds, name) ? feeds[name] : undefined) as Tensor | Nested | undefined;
     if (v === undefined) {
       const def = node.attrs.default as Tensor | undefined;
       if (!def) throw new FeedError(`missing feed for input "${name}" (expected ${expected})`, { op: 'run', origin: node.origin });
@@ -208,6 +209,9 @@ export function validateFeeds(g: Graph, program: Program, feeds: Feeds): Map<num
   return out;
 }
 
+/** How many runs of each graph's executables are in progress (nested ones from kernels included). */
+const runningRuns = new WeakMap<Graph, number>();
+
 /** A compiled program bound to its graph. */
 export class Executable {
   readonly graph: Graph;
@@ -222,6 +226,8 @@ export class Executable {
   readonly backend: Backend;
   private readonly hasRandom: boolean;
   private readonly runner: ProgramRunner;
+  /** Set while `run` is in progress: a run shares its buffers, so it cannot be re-entered. */
+  private running = false;
 
   constructor(graph: Graph, source: Program, program: Program, opts: { nanGuard?: boolean; passes?: readonly PassRecord[]; backend?: Backend; fastMath?: boolean } = {}) {
     this.graph = graph;
@@ -235,7 +241,8 @@ export class Executable {
       throw new GraphError(`unknown backend ${JSON.stringify(this.backend)} (known: ${BACKENDS.join(', ')})`, { op: 'compile', origin: captureOrigin() });
     }
     // from the source: a run advances the RNG counter whether or not optimization kept a random node
-    this.hasRandom = Object.values(source.nodes).some((n) => getOp(n.op).kind === 'random');
+    // by kind, so a user's random op (defineOp with kind 'random') draws new numbers each run too
+    this.hasRandom = Object.values(source.nodes).some((n) => hasOp(n.op) && getOp(n.op).kind === 'random');
     this.runner = def.create(graph, program, (feeds) => validateFeeds(graph, program, feeds as Feeds), { nanGuard: this.nanGuard, fastMath: opts.fastMath });
   }
 
@@ -261,6 +268,19 @@ export class Executable {
     return this.runner.lowered;
   }
 
+  /**
+   * What `console.log(exe)` shows: the backend, the program's size, inputs, outputs and updates
+   * (not the graph; `explain()` tells the whole story).
+   * @example console.log(step); // Executable(js: 38 nodes; inputs x float32[?,4], y int32[?] → 1 output, 2 updates)
+   */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    const n = Object.keys(this.program.nodes).length;
+    const ins = this.inputs.map((i) => `${i.name} ${i.dtype}${fmtShape(i.shape)}`).join(', ') || 'none';
+    const outs = this.program.outputs.length;
+    const ups = this.program.updates.length;
+    return `Executable(${this.backend}: ${n} nodes; inputs ${ins} → ${outs} output${outs === 1 ? '' : 's'}${ups ? `, ${ups} update${ups === 1 ? '' : 's'}` : ''})`;
+  }
+
   /** Names and types of the inputs this executable needs. */
   get inputs(): { name: string; dtype: DType; shape: readonly (number | null)[] }[] {
     return topoOrder(this.program)
@@ -274,6 +294,24 @@ export class Executable {
    * applies the updates atomically. Feeds go by input name; only the inputs needed are required.
    */
   run(feeds: Feeds = {}): Tensor[] {
+    // a kernel (a defineOp's, say) that runs this executable, or another one that updates params
+    // of the same graph, would corrupt the run in progress: refuse it, by name
+    if (this.running) throw new GraphError('run() was called while this executable is already running (from inside one of its kernels?): an executable runs one call at a time; compile a second executable for the inner call', { op: 'run', origin: captureOrigin() });
+    const active = runningRuns.get(this.graph) ?? 0;
+    if (active > 0 && this.program.updates.length) {
+      throw new GraphError(`run() of a program with ${this.program.updates.length} update${this.program.updates.length === 1 ? '' : 's'} was called while another program of the same graph is running (from inside a kernel?): its updates would change params under the running program`, { op: 'run', origin: captureOrigin() });
+    }
+    this.running = true;
+    runningRuns.set(this.graph, active + 1);
+    try {
+      return this.runOnce(feeds);
+    } finally {
+      this.running = false;
+      runningRuns.set(this.graph, active);
+    }
+  }
+
+  private runOnce(feeds: Feeds): Tensor[] {
     const out = this.runner.run(feeds);
     if (this.hasRandom) this.graph.rngCounter++;
     return out;
@@ -289,10 +327,14 @@ export class Executable {
    * console.log(compile(g, { outputs: [loss, ...grads] }).explain({ program: false }));
    */
   explain(opts: ExplainOptions = {}): string {
+    checkOptionNames(opts, ['program', 'unknownDim'], (d) => new GraphError(d, { op: 'explain', origin: captureOrigin() }));
     const text = formatExplain(this.source, this.program, this.passes, opts);
     return `${text}\n${this.runner.explain()}`;
   }
 }
+
+/** The options `compile` knows; anything else is refused (a typo would otherwise do nothing). */
+const COMPILE_OPTIONS = ['inputs', 'outputs', 'updates', 'nanGuard', 'backend', 'fastMath', 'passes', 'afterPass'];
 
 /**
  * Compiles the part of `g` that `outputs` and `updates` need, optimizing it with the pass
@@ -304,6 +346,8 @@ export class Executable {
  * const oracle = compile(g, { outputs: [loss], backend: 'interpreter' });
  */
 export function compile(g: Graph, opts: CompileOptions): Executable {
+  if (opts === undefined || opts === null) throw new GraphError('compile needs options { outputs, updates?, ... }', { op: 'compile', origin: captureOrigin() });
+  checkOptionNames(opts, COMPILE_OPTIONS, (d) => new GraphError(d, { op: 'compile', origin: captureOrigin() }));
   const backend = opts?.backend ?? DEFAULT_BACKEND;
   if (!BACKENDS.includes(backend)) throw new GraphError(`unknown backend ${JSON.stringify(backend)} (known: ${BACKENDS.join(', ')})`, { op: 'compile', origin: captureOrigin() });
   const source = buildProgram(g, opts);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { customGrad, grad, Graph, Sym, Tensor, gradcheck, assertGradcheck, GradcheckError, where, maximum, randomUniformLike } from './index';
+import { customGrad, defineOp, grad, Graph, Sym, Tensor, gradcheck, assertGradcheck, GradcheckError, where, maximum, randomUniformLike, formatReport } from './index';
 
 const randn = (shape: number[], seed: number) => Tensor.randn(shape, 'float64', seed);
 
@@ -169,5 +169,64 @@ describe('gradcheck', () => {
     const x = g.input('x', [2], 'float64');
     const [dx] = grad(x.mul(x).sum(), [x]);
     expect(dx.shape).toEqual([2]);
+  });
+
+  // ---- forward mode (modes: ['fwd']) --------------------------------------------------------
+
+  it("checks JVPs against the same central differences with modes ['rev', 'fwd'], evaluations shared", () => {
+    const fn = (a: Sym, b: Sym) => a.mul(b).sin().sum();
+    const both = gradcheck(fn, [randn([3, 2], 1), randn([2], 2)], { order: 2, modes: ['rev', 'fwd'] });
+    const rev = gradcheck(fn, [randn([3, 2], 1), randn([2], 2)], { order: 2 });
+    expect(both.ok).toBe(true);
+    expect(both.inputs[0].byOrder.map((o) => [o.order, o.ad])).toEqual([[1, 'rev'], [1, 'fwd'], [2, 'rev'], [2, 'fwd']]);
+    expect(both.evaluations).toBe(rev.evaluations);
+    expect(both.compilations).toBe(6); // per order: the value, the gradient, the JVP
+    expect(both.inputs[0].byOrder[1].maxAbsError).toBeLessThan(1e-8);
+  });
+
+  it('fails a wrong JVP that a right VJP does not reveal, and names it (jvp) in the report', () => {
+    // sin with a right VJP and a JVP off by 1e-4 relative
+    const sinOff = defineOp({
+      name: 'gradcheckTestSinOffJvp',
+      arity: 1,
+      infer: ([t]) => t,
+      kernel: ([t]) => new Tensor(t.dtype, t.shape, t.data.map(Math.sin)),
+      vjp: ({ inputs: [x], dy }) => [dy.mul(x.cos())],
+      jvp: ({ inputs: [x], tangents: [t] }) => t && t.mul(x.cos()).mul(1 + 1e-4),
+    });
+    const x = [randn([4], 12)];
+    expect(gradcheck((a) => sinOff(a).sum(), x).ok).toBe(true);
+    const r = gradcheck((a) => sinOff(a).sum(), x, { modes: ['rev', 'fwd'] });
+    expect(r.ok).toBe(false);
+    expect(r.inputs[0].byOrder.map((o) => [o.ad, o.ok])).toEqual([['rev', true], ['fwd', false]]);
+    expect(formatReport(r)).toMatch(/x0 \[4\] order 1 \(jvp\): FAILED/);
+  });
+
+  it('applies the kink rule to JVPs: relu and |x| at 0, max ties, relu’s jump at order 2', () => {
+    const relu = gradcheck((x) => where(x.greater(0), x, 0).sum(), [Tensor.from([0, 1.5, -2], 'float64')], { order: 2, modes: ['fwd'] });
+    expect(relu.ok).toBe(true);
+    expect(relu.kinks.map((k) => [k.order, k.ad, k.element, k.jump])).toEqual([[1, 'fwd', 0, false], [2, 'fwd', 0, true]]);
+    const tie = gradcheck((a, b) => maximum(a, b).sum(), [Tensor.from([1, 2], 'float64'), Tensor.from([1, 0], 'float64')], { modes: ['fwd'] });
+    expect(tie.ok).toBe(true);
+    expect(tie.kinks.map((k) => [k.input, k.element, k.analytic])).toEqual([['x0', 0, 0.5], ['x1', 0, 0.5]]);
+    expect(gradcheck((x) => x.abs().sum(), [Tensor.from([0, 1.5], 'float64')], { modes: ['fwd'] }).kinks.map((k) => k.element)).toEqual([0]);
+    // and a JVP outside the one-sided slopes fails there
+    const bad = defineOp({
+      name: 'gradcheckTestBadReluJvp',
+      arity: 1,
+      infer: ([t]) => t,
+      kernel: ([t]) => new Tensor(t.dtype, t.shape, t.data.map((v) => Math.max(v, 0))),
+      vjp: ({ inputs: [x], dy }) => [where(x.greater(0), dy, 0)],
+      jvp: ({ tangents: [t] }) => t && t.mul(2),
+    });
+    expect(gradcheck((x) => bad(x).sum(), [Tensor.from([0], 'float64')], { modes: ['fwd'] }).ok).toBe(false);
+  });
+
+  it('checks JVPs by random projections on large inputs, and params', () => {
+    const fn = (x: Sym) => x.mul(x.graph.param('w', Tensor.randn([30], 'float64', 3))).tanh().sum();
+    const r = gradcheck(fn, [randn([40, 30], 7)], { modes: ['fwd'] });
+    expect(r.ok).toBe(true);
+    expect(r.inputs.map((i) => [i.name, i.mode, i.byOrder[0].ad, i.byOrder[0].checked])).toEqual([['x0', 'projection', 'fwd', 8], ['w', 'full', 'fwd', 30]]);
+    expect(() => gradcheck(fn, [randn([2, 30], 7)], { modes: ['sideways' as 'fwd'] })).toThrow(/modes must be/);
   });
 });

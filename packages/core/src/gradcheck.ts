@@ -1,12 +1,14 @@
 /**
- * Gradient checking: symbolic gradients against float64 central differences, to any order, and
- * kink-aware.
+ * Gradient checking: symbolic gradients (reverse mode, `grad`) and directional derivatives
+ * (forward mode, `jvp`) against float64 central differences, to any order, and kink-aware.
  *
  * For a function f of tensors, gradcheck builds `L(x) = ⟨f(x), r⟩` (r a fixed random tensor when
  * f is not a scalar), compiles L and its symbolic gradient once, and compares each gradient
  * element with (L(x + εeⱼ) − L(x − εeⱼ)) / 2ε — or, for large inputs, each directional derivative
  * along random unit directions u with (L(x + εu) − L(x − εu)) / 2ε. `order: k` also checks the
  * gradient of `L₂(x) = Σᵢ ⟨∇ᵢL(x), vᵢ⟩` (random vᵢ), and so on up to order k.
+ * With `modes` including `'fwd'`, the same directions are also checked with L's JVP along them
+ * (`jvp(L, x, u)`); at order 2 that is forward over reverse, the JVP rules of every op the VJPs used.
  *
  * Kinks: where the one-sided differences (L(x+ε) − L(x))/ε and (L(x) − L(x−ε))/ε disagree by more
  * than a smooth function allows, x sits within ε of a point where L is not differentiable (relu at
@@ -14,10 +16,11 @@
  * — it is a valid subgradient convention — and the point is reported as a kink.
  */
 import * as api from './api';
-import { GradgraphError, GraphError } from './errors';
+import { GradgraphError, GraphError, checkOptionNames } from './errors';
 import { compile, type CompileOptions } from './compile';
 import { Graph, Sym } from './graph';
 import { grad } from './autodiff';
+import { jvp } from './transforms';
 import { captureOrigin } from './origin';
 import { fillNormal, streamKey } from './random';
 import { fmtShape, stridesOf, type Shape } from './shape';
@@ -49,7 +52,16 @@ export interface GradcheckOptions {
   seed?: number;
   /** Passed to `compile` (backend, passes). */
   compile?: Omit<CompileOptions, 'inputs' | 'outputs' | 'updates'>;
+  /**
+   * Which derivatives to check against the central differences: `'rev'`, the gradient (`grad`,
+   * the VJP rules); `'fwd'`, the directional derivatives (`jvp`, the JVP rules). Both use the same
+   * directions, evaluations and kink rule. Default `['rev']`.
+   */
+  modes?: readonly AdMode[];
 }
+
+/** Reverse mode (`grad`) or forward mode (`jvp`). */
+export type AdMode = 'rev' | 'fwd';
 
 export interface GradcheckFailure {
   /** Flat element index, or the direction index in projection mode. */
@@ -66,6 +78,8 @@ export interface GradcheckFailure {
 
 export interface OrderReport {
   order: number;
+  /** Which derivative was checked: the gradient (`'rev'`) or the JVP (`'fwd'`). */
+  ad: AdMode;
   ok: boolean;
   /** Elements (or directions) checked. */
   checked: number;
@@ -83,12 +97,14 @@ export interface InputReport {
   shape: Shape;
   ok: boolean;
   mode: 'full' | 'projection';
+  /** One report per order and AD mode checked: order 1 rev, order 1 fwd, order 2 rev, ... */
   byOrder: OrderReport[];
 }
 
 export interface Kink {
   input: string;
   order: number;
+  ad: AdMode;
   element: number;
   coords?: number[];
   /** The one-sided slopes (for a jump: the slopes just outside it). */
@@ -109,7 +125,7 @@ export interface GradcheckReport {
   kinks: Kink[];
   /** Function evaluations made for the numeric side. */
   evaluations: number;
-  /** Programs compiled: two per order (the value, and value with gradients), never per perturbation. */
+  /** Programs compiled: per order, the value and one per AD mode checked; never per perturbation. */
   compilations: number;
 }
 
@@ -131,6 +147,9 @@ interface Target {
   value: Tensor;
 }
 
+/** The options `gradcheck` knows (see {@link GradcheckOptions}). */
+const GRADCHECK_OPTIONS = ['eps', 'atol', 'rtol', 'order', 'mode', 'modes', 'projections', 'maxElements', 'kinkTol', 'params', 'seed', 'compile'];
+
 /**
  * Checks `fn`'s symbolic gradients against float64 central differences.
  * @example
@@ -138,6 +157,7 @@ interface Target {
  * if (!r.ok) console.log(r.inputs);
  */
 export function gradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOptions = {}): GradcheckReport {
+  checkOptionNames(opts, GRADCHECK_OPTIONS, (d) => new GraphError(d, { op: 'gradcheck', origin: captureOrigin() }));
   const o = {
     eps: opts.eps ?? 1e-6,
     atol: opts.atol ?? 1e-7,
@@ -149,11 +169,16 @@ export function gradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOpti
     kinkTol: opts.kinkTol ?? 1e-3,
     params: opts.params ?? true,
     seed: opts.seed ?? 0,
+    modes: opts.modes ?? (['rev'] as const),
   };
   if (typeof fn !== 'function') throw new GraphError('gradcheck needs a function of symbols', { op: 'gradcheck', origin: captureOrigin() });
   if (!Array.isArray(inputs) || !inputs.every((t) => t instanceof Tensor)) throw new GraphError('gradcheck needs an array of Tensors as inputs', { op: 'gradcheck', origin: captureOrigin() });
   if (!Number.isInteger(o.order) || o.order < 1) throw new GraphError(`order must be a positive integer, got ${o.order}`, { op: 'gradcheck', origin: captureOrigin() });
   if (!(o.eps > 0)) throw new GraphError(`eps must be positive, got ${o.eps}`, { op: 'gradcheck', origin: captureOrigin() });
+  if (!Array.isArray(o.modes) || !o.modes.length || !o.modes.every((m) => m === 'rev' || m === 'fwd')) {
+    throw new GraphError(`modes must be a non-empty list of 'rev' and 'fwd', got ${JSON.stringify(o.modes)}`, { op: 'gradcheck', origin: captureOrigin() });
+  }
+  const modes = [...new Set(o.modes)];
 
   const g = new Graph({ seed: o.seed });
   const feeds = inputs.map((t) => (t.dtype === 'float64' ? t.clone() : t.astype('float64')));
@@ -184,27 +209,47 @@ export function gradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOpti
   }));
   const kinks: Kink[] = [];
 
+  // forward mode: L's JVP along tangents fed as inputs, one direction at a time
+  const tangentIns = modes.includes('fwd') ? targets.map((t, i) => g.input(`gradcheck.tangent.${i}`, t.value.shape, 'float64')) : [];
+  const zeroTangents: Record<string, Tensor> = {};
+  tangentIns.forEach((s, i) => (zeroTangents[s.name!] = Tensor.zeros(targets[i].value.shape, 'float64')));
+
   for (let order = 1; order <= o.order; order++) {
     const syms = targets.map((t) => t.sym);
     const grads = grad(L, syms);
     const valueExe = compile(g, { ...compileOpts, outputs: [L] });
-    const gradExe = compile(g, { ...compileOpts, outputs: grads });
-    compilations += 2;
+    compilations++;
     const evalL = (): number => {
       g.rngCounter = counter; // random nodes draw the same numbers in every evaluation
       evaluations++;
       return valueExe.run(feedMap)[0].data[0];
     };
-    g.rngCounter = counter;
-    const analytic = gradExe.run(feedMap);
+    let analytic: Tensor[] = [];
+    if (modes.includes('rev')) {
+      const gradExe = compile(g, { ...compileOpts, outputs: grads });
+      compilations++;
+      g.rngCounter = counter;
+      analytic = gradExe.run(feedMap);
+    }
+    let directional: ((ti: number, u: Tensor) => number) | undefined;
+    if (modes.includes('fwd')) {
+      const fwdExe = compile(g, { ...compileOpts, outputs: jvp([L], syms, tangentIns) });
+      compilations++;
+      directional = (ti, u) => {
+        g.rngCounter = counter;
+        return fwdExe.run({ ...feedMap, ...zeroTangents, [tangentIns[ti].name!]: u })[0].data[0];
+      };
+    }
     g.rngCounter = counter;
 
     targets.forEach((t, ti) => {
       const rep = reports[ti];
-      const dirs = rep.mode === 'full' ? elementDirections(t, analytic[ti]) : randomDirections(t, analytic[ti], o, order);
-      const res = checkDirections(t, dirs, evalL, o, order, kinks);
-      rep.byOrder.push(res);
-      if (!res.ok) rep.ok = false;
+      const fwd = directional && ((u: Tensor) => directional!(ti, u));
+      const dirs = rep.mode === 'full' ? elementDirections(t, analytic[ti], fwd) : randomDirections(t, analytic[ti], fwd, o, order);
+      for (const res of checkDirections(t, dirs, evalL, o, order, kinks, modes)) {
+        rep.byOrder.push(res);
+        if (!res.ok) rep.ok = false;
+      }
     });
 
     if (order < o.order) {
@@ -306,21 +351,31 @@ function coordsOf(shape: Shape, flat: number): number[] {
 }
 
 /**
- * One direction to check: the analytic directional derivative along it, and how to move the
- * input by `s` along it (`at(0)` restores the input).
+ * One direction to check: the analytic directional derivative along it, by each AD mode checked
+ * (`fwd` runs the JVP program, so it is computed when asked), and how to move the input by `s`
+ * along it (`at(0)` restores the input).
  */
 interface Direction {
-  analytic: number;
+  analytic: { rev?: number; fwd?: () => number };
   at(s: number): void;
   element: number;
   coords?: number[];
 }
 
 /** Every element of the input, one at a time (`mode: 'full'`). */
-function elementDirections(t: Target, analytic: Tensor): Direction[] {
+function elementDirections(t: Target, analytic: Tensor | undefined, fwd?: (u: Tensor) => number): Direction[] {
   const data = t.value.data;
   return Array.from(data, (x, j) => ({
-    analytic: analytic.data[j],
+    analytic: {
+      rev: analytic?.data[j],
+      fwd:
+        fwd &&
+        (() => {
+          const e = Tensor.zeros(t.value.shape, 'float64');
+          e.data[j] = 1;
+          return fwd(e);
+        }),
+    },
     element: j,
     coords: coordsOf(t.value.shape, j),
     at: (s: number) => {
@@ -330,21 +385,22 @@ function elementDirections(t: Target, analytic: Tensor): Direction[] {
 }
 
 /** `projections` random unit directions u (`mode: 'projection'`). */
-function randomDirections(t: Target, analytic: Tensor, o: Opts, order: number): Direction[] {
+function randomDirections(t: Target, analytic: Tensor | undefined, fwd: ((u: Tensor) => number) | undefined, o: Opts, order: number): Direction[] {
   const data = t.value.data;
   const x0 = Float64Array.from(data);
   return Array.from({ length: o.projections }, (_, d) => {
-    const u = randomTensor(t.value.shape, o.seed, `direction/${t.name}/${order}/${d}`).data;
+    const dir = randomTensor(t.value.shape, o.seed, `direction/${t.name}/${order}/${d}`);
+    const u = dir.data;
     let norm = 0;
     for (let i = 0; i < u.length; i++) norm += u[i] * u[i];
     norm = Math.sqrt(norm) || 1;
     let a = 0;
     for (let i = 0; i < u.length; i++) {
       u[i] /= norm;
-      a += analytic.data[i] * u[i];
+      a += (analytic?.data[i] ?? 0) * u[i];
     }
     return {
-      analytic: a,
+      analytic: { rev: analytic ? a : undefined, fwd: fwd && (() => fwd(dir)) },
       element: d,
       at: (s: number) => {
         for (let i = 0; i < data.length; i++) data[i] = x0[i] + s * u[i];
@@ -353,40 +409,45 @@ function randomDirections(t: Target, analytic: Tensor, o: Opts, order: number): 
   });
 }
 
-/** Checks the analytic derivative along each direction against central differences of L. */
-function checkDirections(t: Target, dirs: Direction[], evalL: () => number, o: Opts, order: number, kinks: Kink[]): OrderReport {
+/**
+ * Checks the analytic derivatives along each direction against central differences of L, one
+ * report per AD mode; the evaluations of L are shared by the modes.
+ */
+function checkDirections(t: Target, dirs: Direction[], evalL: () => number, o: Opts, order: number, kinks: Kink[], modes: readonly AdMode[]): OrderReport[] {
   const f0 = evalL();
-  let ok = true;
-  let maxAbsError = 0;
-  let worst: GradcheckFailure | undefined;
-  let worstRatio = -1;
-  let nk = 0;
+  const reports = modes.map((ad) => ({ ad, ok: true, maxAbsError: 0, worst: undefined as GradcheckFailure | undefined, worstRatio: -1, kinks: 0 }));
   for (const d of dirs) {
-    // L at x + s·u and x − s·u, the input restored afterwards
+    // L at x + s·u and x − s·u, the input restored afterwards; each step evaluated once
+    const pairs = new Map<number, [number, number]>();
     const pair = (s: number): [number, number] => {
+      const known = pairs.get(s);
+      if (known) return known;
       d.at(-s);
       const m = evalL();
       d.at(s);
       const p = evalL();
       d.at(0);
+      pairs.set(s, [m, p]);
       return [m, p];
     };
     const [fMinus, fPlus] = pair(o.eps);
-    const a = d.analytic;
-    const r = compare(a, fPlus, f0, fMinus, () => pair(2 * o.eps), () => pair(o.eps / 2), o);
-    if (r.kink) {
-      nk++;
-      kinks.push({ input: t.name, order, element: d.element, ...(d.coords ? { coords: d.coords } : {}), left: r.kink.left, right: r.kink.right, analytic: a, jump: r.kink.jump });
-    }
-    if (!r.ok) ok = false;
-    maxAbsError = Math.max(maxAbsError, Number.isNaN(r.error) ? Infinity : r.error);
-    const ratio = Number.isNaN(r.error) || !Number.isFinite(a) ? Infinity : r.error / r.allowed;
-    if (ratio > worstRatio) {
-      worstRatio = ratio;
-      worst = { element: d.element, ...(d.coords ? { coords: d.coords } : {}), analytic: a, numeric: r.numeric, error: r.error, allowed: r.allowed };
+    for (const rep of reports) {
+      const a = rep.ad === 'rev' ? d.analytic.rev! : d.analytic.fwd!();
+      const r = compare(a, fPlus, f0, fMinus, () => pair(2 * o.eps), () => pair(o.eps / 2), o);
+      if (r.kink) {
+        rep.kinks++;
+        kinks.push({ input: t.name, order, ad: rep.ad, element: d.element, ...(d.coords ? { coords: d.coords } : {}), left: r.kink.left, right: r.kink.right, analytic: a, jump: r.kink.jump });
+      }
+      if (!r.ok) rep.ok = false;
+      rep.maxAbsError = Math.max(rep.maxAbsError, Number.isNaN(r.error) ? Infinity : r.error);
+      const ratio = Number.isNaN(r.error) || !Number.isFinite(a) ? Infinity : r.error / r.allowed;
+      if (ratio > rep.worstRatio) {
+        rep.worstRatio = ratio;
+        rep.worst = { element: d.element, ...(d.coords ? { coords: d.coords } : {}), analytic: a, numeric: r.numeric, error: r.error, allowed: r.allowed };
+      }
     }
   }
-  return { order, ok, checked: dirs.length, maxAbsError, worst, kinks: nk };
+  return reports.map((r) => ({ order, ad: r.ad, ok: r.ok, checked: dirs.length, maxAbsError: r.maxAbsError, worst: r.worst, kinks: r.kinks }));
 }
 
 function randomTensor(shape: readonly number[], seed: number, key: string): Tensor {
@@ -399,7 +460,22 @@ function fmt(x: number): string {
   return Number.isFinite(x) ? x.toPrecision(8) : String(x);
 }
 
-/** A readable account: the failing inputs with their worst element, and the kinks. */
+/**
+ * A gradcheck report as text — what `assertGradcheck`'s error message is. One header line (passed
+ * or FAILED, the order, ε, the tolerances, the evaluations made), then one line per input and
+ * order: its name (`x0`, `x1`, ... or a param's name) and shape, ok or FAILED, how many elements
+ * (or random directions) were checked and the largest |analytic − numeric|; for a failure, the
+ * worst element with its analytic and numeric values, its error and the error allowed there
+ * (atol + rtol·|numeric|); and how many kinks it met. Then the first 10 kinks: where, which
+ * order, the one-sided slopes (for a jump, the slopes just outside it) and the analytic value
+ * accepted between them.
+ * @example
+ * console.log(formatReport(gradcheck((x) => nn.relu(x).sum(), [Tensor.from([-1, 0, 2], 'float64')])));
+ * // gradcheck passed (order 1, eps 0.000001, atol 1e-7, rtol 0.00001, 7 evaluations)
+ * //   x0 [3] order 1: ok, 3 elements, max |error| 2.8755665e-11; 1 kink
+ * //   kinks (analytic accepted between the one-sided slopes):
+ * //     x0[1] order 1: left 0.0000000, right 1.0000000, analytic 0.0000000
+ */
 export function formatReport(r: GradcheckReport): string {
   const lines = [`gradcheck ${r.ok ? 'passed' : 'FAILED'} (order ${r.order}, eps ${r.eps}, atol ${r.atol}, rtol ${r.rtol}, ${r.evaluations} evaluations)`];
   for (const inp of r.inputs) {
@@ -407,7 +483,7 @@ export function formatReport(r: GradcheckReport): string {
       const w = ord.worst;
       const where = w ? (w.coords ? `element [${w.coords.join(',')}]` : `direction ${w.element}`) : '';
       const status = ord.ok ? 'ok' : 'FAILED';
-      let line = `  ${inp.name} ${fmtShape(inp.shape)} order ${ord.order}: ${status}, ${ord.checked} ${inp.mode === 'full' ? 'elements' : 'directions'}, max |error| ${fmt(ord.maxAbsError)}`;
+      let line = `  ${inp.name} ${fmtShape(inp.shape)} order ${ord.order}${ord.ad === 'fwd' ? ' (jvp)' : ''}: ${status}, ${ord.checked} ${inp.mode === 'full' ? 'elements' : 'directions'}, max |error| ${fmt(ord.maxAbsError)}`;
       if (w && !ord.ok) line += `; worst at ${where}: analytic ${fmt(w.analytic)}, numeric ${fmt(w.numeric)}, error ${fmt(w.error)} > allowed ${fmt(w.allowed)}`;
       if (ord.kinks) line += `; ${ord.kinks} kink${ord.kinks === 1 ? '' : 's'}`;
       lines.push(line);
@@ -415,7 +491,7 @@ export function formatReport(r: GradcheckReport): string {
   }
   if (r.kinks.length) {
     lines.push(`  kinks (analytic accepted between the one-sided slopes):`);
-    for (const k of r.kinks.slice(0, 10)) lines.push(`    ${k.input}${k.coords ? `[${k.coords.join(',')}]` : ` direction ${k.element}`} order ${k.order}: ${k.jump ? 'jump; slopes outside ' : ''}left ${fmt(k.left)}, right ${fmt(k.right)}, analytic ${fmt(k.analytic)}`);
+    for (const k of r.kinks.slice(0, 10)) lines.push(`    ${k.input}${k.coords ? `[${k.coords.join(',')}]` : ` direction ${k.element}`} order ${k.order}${k.ad === 'fwd' ? ' (jvp)' : ''}: ${k.jump ? 'jump; slopes outside ' : ''}left ${fmt(k.left)}, right ${fmt(k.right)}, analytic ${fmt(k.analytic)}`);
     if (r.kinks.length > 10) lines.push(`    ... and ${r.kinks.length - 10} more`);
   }
   return lines.join('\n');

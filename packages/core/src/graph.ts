@@ -5,11 +5,14 @@
  * key and are never merged. Param values belong to the graph: every executable compiled from it
  * reads and writes the same storage.
  */
+import { fmtJson } from './format';
 import * as api from './api';
+import * as math from './math';
 import './ops/index'; // registers the built-in primitives wherever graphs are built
 import { isDType, type DType } from './dtype';
-import { GradgraphError, GraphError, OpDefError, ShapeError, UpdateError } from './errors';
-import { fmtType, type Attrs, type Node, type TypeInfo } from './ir';
+import { GradgraphError, GraphError, OpDefError, ShapeError, UpdateError, checkOptionNames } from './errors';
+import { fmtNode, fmtType, type Attrs, type Node, type TypeInfo } from './ir';
+import { nodeKey } from './key';
 import { captureOrigin } from './origin';
 import { getOp } from './registry';
 import { graphFromJSON, graphToJSON, type GraphDocument } from './serialize';
@@ -42,6 +45,44 @@ export type Operand = Sym | number;
 /** A JSON-able value kept in a graph collection. */
 export type CollectionItem = number | string | boolean | null | CollectionItem[] | { [key: string]: CollectionItem };
 
+/** What {@link Graph.saveProgram} keeps: what `compile` needs, with names for the outputs. */
+export interface ProgramSpec {
+  /** The inputs the caller feeds (as `compile`'s `inputs`). */
+  inputs?: readonly Sym[];
+  /** The outputs, in order; a record names them (`{ loss, accuracy }`), an array calls them `out0`, `out1`, ... */
+  outputs: readonly Sym[] | Readonly<Record<string, Sym>>;
+  /** `[param, newValue]` pairs, as `compile`'s `updates`. */
+  updates?: readonly (readonly [Sym, Sym])[];
+  /** Anything else to keep with it, JSON-able: roles, an optimizer's hyperparameters, notes. */
+  meta?: CollectionItem;
+}
+
+/**
+ * A program saved in a graph (and in its `toJSON()` document). It is also a `compile` options
+ * object: `compile(g, g.program('train'))` compiles it as it was, and `{ ...g.program('train'),
+ * nanGuard: true }` adds options (only `inputs`, `outputs` and `updates` are enumerable).
+ */
+export interface SavedProgram {
+  readonly name: string;
+  readonly inputs: readonly Sym[];
+  readonly outputs: readonly Sym[];
+  /** One name per output, in order. */
+  readonly outputNames: readonly string[];
+  /** The outputs by name. */
+  readonly named: Readonly<Record<string, Sym>>;
+  readonly updates: readonly (readonly [Sym, Sym])[];
+  readonly meta: CollectionItem | null;
+}
+
+/** A saved program as node ids (what a graph document stores). */
+export interface ProgramRecord {
+  readonly inputs: readonly number[];
+  readonly outputs: readonly number[];
+  readonly outputNames: readonly string[];
+  readonly updates: readonly (readonly [number, number])[];
+  readonly meta: CollectionItem | null;
+}
+
 export class Graph {
   readonly seed: number;
   /** How many runs with random nodes this graph has seen; part of every random stream's key. */
@@ -59,8 +100,10 @@ export class Graph {
   private _origin: string | undefined;
   private _uniqueConst = 0;
   private readonly _collections = new Map<string, CollectionItem[]>();
+  private readonly _programs = new Map<string, ProgramRecord>();
 
   constructor(opts: GraphOptions = {}) {
+    checkOptionNames(opts, ['seed'], (d) => new GraphError(d, { op: 'Graph' }));
     const seed = opts.seed ?? 0;
     if (typeof seed !== 'number' || !Number.isFinite(seed)) throw new GraphError(`seed must be a finite number, got ${String(seed)}`, { op: 'Graph' });
     this.seed = seed;
@@ -73,11 +116,12 @@ export class Graph {
    * @example const x = g.input('x', [null, 4]);
    */
   input(name: string, shape: SymShape, dtype: DType = 'float32', opts: InputOptions = {}): Sym {
+    checkOptionNames(opts, ['default'], (d) => new GraphError(d, { op: 'input', origin: captureOrigin() }));
     if (typeof name !== 'string' || !name) throw new GraphError('an input needs a non-empty name', { op: 'input', origin: captureOrigin() });
     if (this._inputs.has(name)) throw new GraphError(`an input named "${name}" already exists`, { op: 'input', origin: captureOrigin() });
     if (!isDType(dtype)) throw new GraphError(`unknown dtype ${String(dtype)} for input "${name}"`, { op: 'input', origin: captureOrigin() });
     if (!Array.isArray(shape) || !shape.every((d) => d === null || (Number.isInteger(d) && d >= 0))) {
-      throw new GraphError(`input "${name}" has an invalid shape ${JSON.stringify(shape)}: use non-negative integers or null`, { op: 'input', origin: captureOrigin() });
+      throw new GraphError(`input "${name}" has an invalid shape ${fmtJson(shape)}: use non-negative integers or null`, { op: 'input', origin: captureOrigin() });
     }
     let def: Tensor | undefined;
     if (opts.default !== undefined) {
@@ -97,6 +141,7 @@ export class Graph {
    * @example const w = g.param('w', Tensor.randn([4, 3]));
    */
   param(name: string, value: Tensor, opts: ParamOptions = {}): Sym {
+    checkOptionNames(opts, ['trainable'], (d) => new GraphError(d, { op: 'param', origin: captureOrigin() }));
     const full = this.scoped(name);
     if (!(value instanceof Tensor)) throw new GraphError(`param "${full}" needs a Tensor value`, { op: 'param', origin: captureOrigin() });
     if (this._vars.has(full)) throw new GraphError(`a param named "${full}" already exists`, { op: 'param', origin: captureOrigin() });
@@ -222,7 +267,7 @@ export class Graph {
   }
 
   private addNode(op: string, inputs: number[], attrs: Attrs, type: TypeInfo): Sym {
-    const key = consKey(op, inputs, attrs, type.dtype) ?? `${op}#unique${this._uniqueConst++}`;
+    const key = nodeKey(op, inputs, attrs, type.dtype) ?? `${op}#unique${this._uniqueConst++}`;
     const hit = this._cons.get(key);
     if (hit !== undefined) return new Sym(this, hit);
     const id = this._nodes.length;
@@ -271,6 +316,110 @@ export class Graph {
     return [...this._collections.keys()];
   }
 
+  /**
+   * Keeps a program in the graph under `name` — its inputs, named outputs, update pairs and any
+   * JSON notes — so that `toJSON()` saves it and, after `Graph.fromJSON`, `compile(g,
+   * g.program(name))` compiles the same program over the same param and state values (an
+   * optimizer's moments included). Takes a spec or an `Executable` compiled from this graph (its
+   * program as requested, before optimization). Saving under a name again replaces it.
+   * @example
+   * g.saveProgram('train', { outputs: { loss, accuracy }, updates: opt.updates(params, grads) });
+   * // later, in another process:
+   * const g2 = Graph.fromJSON(text);
+   * const step = compile(g2, g2.program('train'));  // the same moments, the same step count
+   */
+  saveProgram(name: string, spec: ProgramSpec | { readonly graph: Graph; readonly source: { readonly outputs: readonly number[]; readonly updates: readonly (readonly [number, number])[]; readonly nodes: Readonly<Record<number, Node>> } }): SavedProgram {
+    const op = 'saveProgram';
+    const bad = (detail: string) => new GraphError(detail, { op, origin: captureOrigin() });
+    if (typeof name !== 'string' || !name) throw bad(`a program needs a non-empty name, got ${describe(name)}`);
+    if (!spec || typeof spec !== 'object') throw bad(`expects { outputs, updates?, inputs?, meta? } or an Executable, got ${describe(spec)}`);
+    let record: ProgramRecord;
+    if ('source' in spec && 'graph' in spec) {
+      if (spec.graph !== this) throw bad('the executable was compiled from another graph');
+      const src = spec.source;
+      const inputs = Object.values(src.nodes).filter((n) => n.op === 'input').map((n) => n.id).sort((a, b) => a - b);
+      record = { inputs, outputs: [...src.outputs], outputNames: src.outputs.map((_, i) => `out${i}`), updates: src.updates.map(([p, v]) => [p, v] as const), meta: null };
+    } else {
+      const s = spec as ProgramSpec;
+      for (const k of Object.keys(s)) if (!['inputs', 'outputs', 'updates', 'meta'].includes(k)) throw bad(`unknown option "${k}"; expected inputs, outputs, updates, meta`);
+      const sym = (v: unknown, what: string): number => {
+        if (!(v instanceof Sym) || v.graph !== this) throw bad(`${what} is not a symbol of this graph`);
+        return v.id;
+      };
+      const outs = Array.isArray(s.outputs) ? (s.outputs as Sym[]).map((o, i) => [`out${i}`, o] as const) : s.outputs && typeof s.outputs === 'object' ? Object.entries(s.outputs) : undefined;
+      if (!outs) throw bad('outputs must be an array or a record of symbols');
+      const inputs = (s.inputs ?? []).map((x, i) => {
+        const id = sym(x, `inputs[${i}]`);
+        if (this._nodes[id].op !== 'input') throw bad(`inputs[${i}] is a ${this._nodes[id].op} node, not an input`);
+        return id;
+      });
+      if (!Array.isArray(s.updates ?? [])) throw bad('updates must be an array of [param, value] pairs');
+      const targets = new Set<number>();
+      const updates = (s.updates ?? []).map((pair, i) => {
+        if (!Array.isArray(pair) || pair.length !== 2) throw bad(`update ${i} is not a [param, value] pair`);
+        const p = sym(pair[0], `update ${i}'s target`);
+        const v = sym(pair[1], `update ${i}'s value`);
+        const pn = this._nodes[p];
+        if (pn.op !== 'param') throw bad(`update ${i}: the target %${p} is a ${pn.op} node, not a param`);
+        const vt = this._nodes[v].type;
+        if (vt.dtype !== pn.type.dtype || vt.shape.length !== pn.type.shape.length || !vt.shape.every((d, k) => d === null || d === pn.type.shape[k])) throw bad(`update ${i}: the new value for "${String(pn.attrs.name)}" is ${fmtType(vt)}, the param is ${fmtType(pn.type)}`);
+        if (targets.has(p)) throw bad(`"${String(pn.attrs.name)}" is updated twice`);
+        targets.add(p);
+        return [p, v] as const;
+      });
+      let meta: CollectionItem | null = null;
+      if (s.meta !== undefined) {
+        let json: string | undefined;
+        try {
+          json = JSON.stringify(s.meta);
+        } catch {
+          json = undefined;
+        }
+        if (json === undefined) throw bad('meta must be JSON-able (numbers, strings, arrays, plain objects)');
+        meta = JSON.parse(json) as CollectionItem;
+      }
+      record = { inputs, outputs: outs.map(([n, o]) => sym(o, `output "${n}"`)), outputNames: outs.map(([n]) => n), updates, meta };
+    }
+    this._programs.set(name, record);
+    return this.program(name);
+  }
+
+  /**
+   * The program saved under `name` (see {@link saveProgram}), as symbols of this graph; pass it
+   * to `compile` as it is.
+   * @example const exe = compile(g, g.program('train')); exe.run(feeds);
+   */
+  program(name: string): SavedProgram {
+    const r = this._programs.get(name);
+    if (!r) {
+      const names = [...this._programs.keys()];
+      throw new GraphError(`no program is saved under ${JSON.stringify(name)}; ${names.length ? `the graph has ${names.map((n) => JSON.stringify(n)).join(', ')}` : 'the graph has none (save one with g.saveProgram)'}`, { op: 'program', origin: captureOrigin() });
+    }
+    const outputs = r.outputs.map((id) => new Sym(this, id));
+    const named: Record<string, Sym> = {};
+    r.outputNames.forEach((n, i) => Object.defineProperty(named, n, { value: outputs[i], enumerable: true }));
+    // inputs, outputs and updates are compile options (enumerable: `{ ...g.program(n), nanGuard }`
+    // works); the rest is not, so compile's check for unknown options passes
+    const program = { inputs: r.inputs.map((id) => new Sym(this, id)), outputs, updates: r.updates.map(([p, v]) => [new Sym(this, p), new Sym(this, v)] as const) };
+    Object.defineProperties(program, {
+      name: { value: name },
+      outputNames: { value: Object.freeze([...r.outputNames]) },
+      named: { value: Object.freeze(named) },
+      meta: { value: r.meta === null ? null : structuredClone(r.meta) },
+    });
+    return Object.freeze(program) as unknown as SavedProgram;
+  }
+
+  /** Names of the saved programs, in the order they were first saved. */
+  programNames(): string[] {
+    return [...this._programs.keys()];
+  }
+
+  /** The saved programs as node ids (for `toJSON`). @internal */
+  _programRecords(): ReadonlyMap<string, ProgramRecord> {
+    return this._programs;
+  }
+
   /** Runs `fn` so that every node it creates records `adjointOf: forwardId` (used by `grad`). */
   withAdjoint<T>(forwardId: number | undefined, fn: () => T): T {
     const prev = this._adjoint;
@@ -303,10 +452,10 @@ export class Graph {
    * Fills an empty graph with checked nodes and values (used by `Graph.fromJSON`).
    * @internal
    */
-  _load(nodes: readonly Node[], values: ReadonlyMap<string, Tensor>, rngCounter: number, collections: Readonly<Record<string, readonly CollectionItem[]>> = {}): void {
+  _load(nodes: readonly Node[], values: ReadonlyMap<string, Tensor>, rngCounter: number, collections: Readonly<Record<string, readonly CollectionItem[]>> = {}, programs: ReadonlyMap<string, ProgramRecord> = new Map()): void {
     if (this._nodes.length) throw new GraphError('can only load into an empty graph', { op: 'Graph.fromJSON' });
     for (const node of nodes) {
-      const key = consKey(node.op, [...node.inputs], node.attrs, node.type.dtype) ?? `${node.op}#unique${this._uniqueConst++}`;
+      const key = nodeKey(node.op, node.inputs, node.attrs, node.type.dtype) ?? `${node.op}#unique${this._uniqueConst++}`;
       this._nodes.push(node);
       if (!this._cons.has(key)) this._cons.set(key, node.id);
       const name = node.attrs.name as string;
@@ -320,6 +469,20 @@ export class Graph {
     }
     this.rngCounter = rngCounter;
     for (const [name, items] of Object.entries(collections)) for (const item of items) this.addToCollection(name, item);
+    for (const [name, r] of programs) this._programs.set(name, r);
+  }
+
+  /**
+   * What `console.log(g)` shows: the seed, the node count, the inputs and the params — not every
+   * node and value (`printProgram`, `toDot` and `g.toJSON()` show those).
+   * @example console.log(g); // Graph(seed 42: 191 nodes; inputs x float32[?,784], y int32[?]; 6 params (50,890 values); 13 state)
+   */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    const inputs = this.inputs().map((s) => `${s.name} ${fmtType(s.node.type)}`);
+    const params = this.params();
+    const values = params.reduce((a, p) => a + p.shape.reduce<number>((m, d) => m * (d ?? 1), 1), 0);
+    const state = this.stateVars().length;
+    return `Graph(seed ${this.seed}: ${this._nodes.length} node${this._nodes.length === 1 ? '' : 's'}; inputs ${inputs.join(', ') || 'none'}; ${params.length} param${params.length === 1 ? '' : 's'} (${values.toLocaleString('en-US')} values)${state ? `; ${state} state` : ''})`;
   }
 
   /** This graph as a JSON-able document: nodes, param values, seed and RNG counter. */
@@ -437,26 +600,6 @@ export class Graph {
   }
 }
 
-/** Hash-consing key, or null for nodes that must stay unique (large constants). */
-function consKey(op: string, inputs: number[], attrs: Attrs, dtype: DType): string | null {
-  let unique = false;
-  const enc = (v: unknown): string => {
-    if (v instanceof Tensor) {
-      if (v.size > 256) {
-        unique = true;
-        return '';
-      }
-      return `T${v.dtype}${fmtShape(v.shape)}(${Array.from(v.data, (x) => (Object.is(x, -0) ? '-0' : String(x))).join(',')})`;
-    }
-    if (Array.isArray(v)) return `[${v.map(enc).join(',')}]`;
-    if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${k}:${enc((v as Record<string, unknown>)[k])}`).join(',')}}`;
-    if (typeof v === 'number' && Object.is(v, -0)) return '-0';
-    return JSON.stringify(v) ?? 'undefined';
-  };
-  const key = `${op}|${dtype}|${inputs.join(',')}|${enc(attrs)}`;
-  return unique ? null : key;
-}
-
 function describe(x: unknown): string {
   if (x === null) return 'null';
   if (Array.isArray(x)) return 'an array';
@@ -501,6 +644,16 @@ export class Sym {
     return `Sym(%${this.id} ${this.op}: ${fmtType(this.node.type)})`;
   }
 
+  /**
+   * What `console.log(sym)` shows — the node, not the whole graph: id, op with its inputs and
+   * attributes, type, scope and the source line that made it.
+   * @example console.log(h); // Sym %9 = matmul %0, %7 {transposeA=false transposeB=false} : float32[?,16]  scope "hidden/dense"  at model.ts:12:19
+   */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    const n = this.node;
+    return `Sym ${fmtNode(n)}${n.scope ? `  scope ${JSON.stringify(n.scope)}` : ''}${n.adjointOf !== undefined ? `  adjoint of %${n.adjointOf}` : ''}${n.origin && n.origin !== '<unknown>' ? `  at ${n.origin}` : ''}`;
+  }
+
   add(b: Operand): Sym { return api.add(this, b); }
   sub(b: Operand): Sym { return api.sub(this, b); }
   mul(b: Operand): Sym { return api.mul(this, b); }
@@ -532,6 +685,17 @@ export class Sym {
   cos(): Sym { return api.cos(this); }
   softplus(): Sym { return api.softplus(this); }
   reciprocal(): Sym { return api.reciprocal(this); }
+  erf(): Sym { return math.erf(this); }
+  erfc(): Sym { return math.erfc(this); }
+  tan(): Sym { return math.tan(this); }
+  asin(): Sym { return math.asin(this); }
+  acos(): Sym { return math.acos(this); }
+  atan(): Sym { return math.atan(this); }
+  sinh(): Sym { return math.sinh(this); }
+  cosh(): Sym { return math.cosh(this); }
+  asinh(): Sym { return math.asinh(this); }
+  acosh(): Sym { return math.acosh(this); }
+  atanh(): Sym { return math.atanh(this); }
   square(): Sym { return api.square(this); }
   cast(dtype: DType): Sym { return api.cast(this, dtype); }
   sum(axes?: number | readonly number[], keepDims?: boolean): Sym { return api.sum(this, axes, keepDims); }

@@ -8,10 +8,16 @@ export * from './dtype';
 export * from './shape';
 export * from './errors';
 export { Tensor, type Nested } from './tensor';
-export { Graph, Sym, assertShape, type CollectionItem, type GraphOptions, type GraphState, type InputOptions, type Operand, type ParamOptions } from './graph';
+export { Graph, Sym, assertShape, type CollectionItem, type GraphOptions, type GraphState, type InputOptions, type Operand, type ParamOptions, type ProgramSpec, type SavedProgram } from './graph';
 export * from './api';
 export { conv, convTranspose, maxPool, avgPool, type Padding, type ConvOptions, type ConvTransposeOptions, type PoolOptions, type AvgPoolOptions } from './conv';
-export { grad, customGrad, hvp, jacobian, hessian, defineOp, unbroadcast } from './autodiff';
+export * from './math';
+export * from './arrange';
+export { einsum } from './einsum';
+export { grad, customGrad, hvp, jacobian, hessian, defineOp, unbroadcast, type GradientSource, type HvpOptions } from './autodiff';
+export { jvp, jacfwd, vmap, perExampleGrads, doubleVjpJvp, type VmapOptions, type PerExampleOptions } from './transforms';
+export { elementwiseBatch, moveAxis } from './ops/batching';
+export { jvpFromVjp, linearJvp } from './ops/jvp';
 export { compile, Executable, buildProgram, validateFeeds, BACKENDS, DEFAULT_BACKEND, type Backend, type CompileOptions, type Feeds } from './compile';
 export { registerBackend, findBackend, listBackends, type BackendDef, type BackendOptions, type ProgramRunner, type Validate } from './backends';
 export {
@@ -28,9 +34,11 @@ export {
   type MatmulShape,
 } from './lowering';
 export { interpret } from './interpreter';
+export { evaluate, type EvaluateOptions } from './evaluate';
+export { fmtElement, fmtJson, fmtTensor, inspectTensor } from './format';
 export { verifyProgram, verifyGraph, programProblems } from './verify';
-export { encodeTensor, decodeTensor, GRAPH_FORMAT, GRAPH_FORMAT_VERSION, type GraphDocument, type NodeDocument, type TensorDocument } from './serialize';
-export { gradcheck, assertGradcheck, formatReport, GradcheckError, type GradcheckOptions, type GradcheckReport, type InputReport, type OrderReport, type Kink, type GradcheckFailure } from './gradcheck';
+export { encodeTensor, decodeTensor, checkJsonDepth, jsonTooDeep, base64Chars, MAX_JSON_DEPTH, MAX_STRING_CHARS, GRAPH_FORMAT, GRAPH_FORMAT_VERSION, type GraphDocument, type NodeDocument, type ProgramDocument, type TensorDocument } from './serialize';
+export { gradcheck, assertGradcheck, formatReport, GradcheckError, type GradcheckOptions, type GradcheckReport, type InputReport, type OrderReport, type Kink, type GradcheckFailure, type AdMode } from './gradcheck';
 export {
   registerOp,
   getOp,
@@ -39,6 +47,9 @@ export {
   fail,
   notDifferentiable,
   isDifferentiable,
+  derived,
+  derivation,
+  noBatchRule,
   traits,
   finiteInputs,
   dataInputIndices,

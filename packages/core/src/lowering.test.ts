@@ -38,7 +38,7 @@ describe('op traits', () => {
     const has = (trait: 'commutative' | 'view' | 'shapePreserving' | 'broadcasting' | 'reduction' | 'elementwise') => builtinOpNames.filter((op) => getOp(op).traits[trait]);
     expect(has('commutative')).toEqual(['add', 'mul', 'maximum', 'minimum', 'equal', 'notEqual', 'logicalAnd', 'logicalOr']);
     expect(has('view')).toEqual(['reshape', 'expandDims', 'squeeze', 'reshapeLike']);
-    expect(has('reduction')).toEqual(['sum', 'mean', 'max', 'min', 'logsumexp']);
+    expect(has('reduction')).toEqual(['sum', 'mean', 'max', 'min', 'logsumexp', 'prod']);
     expect(has('shapePreserving')).toEqual(expect.arrayContaining(['neg', 'exp', 'tanh', 'logicalNot', 'cast', 'stopGradient', 'softmax', 'logSoftmax']));
     expect(has('broadcasting')).toEqual(expect.arrayContaining(['add', 'sub', 'pow', 'greater', 'logicalOr', 'where']));
     expect(has('elementwise')).toEqual(expect.arrayContaining(['where', 'cast', 'broadcastTo', 'broadcastLike']));
@@ -65,7 +65,7 @@ describe('lowerings', () => {
 
   it('lists the built-in ops that still run their reference kernel on each compiled back end', () => {
     const expected: Record<string, string[]> = {
-      js: ['argmax', 'argmin', 'slice', 'concat', 'gather', 'scatterAdd', 'pad', 'sumLike'],
+      js: ['argmax', 'argmin', 'slice', 'concat', 'gather', 'scatterAdd', 'pad', 'sumLike', 'linearRecurrence', 'prod', 'flip'],
     };
     for (const b of BACKENDS.filter((x) => x !== 'interpreter')) expect(fallbacks(b), b).toEqual(expected[b]);
   });

@@ -33,7 +33,14 @@ function isLibraryFile(file: string): boolean {
   return v;
 }
 
-registerLibraryPath(new URL('.', import.meta.url).href);
+// This module's folder is library code. A bundle without module URLs (an IIFE build has no
+// import.meta.url; about:blank and data: URLs have no folder) skips it: frames are then told
+// apart by the rules above alone.
+try {
+  registerLibraryPath(new URL('.', import.meta.url).href);
+} catch {
+  // no folder to register
+}
 
 const FRAME = /\(?((?:file:\/\/)?[^\s()]+?):(\d+):(\d+)\)?\s*$/;
 

@@ -1,11 +1,13 @@
 /**
  * The op registry. Every primitive — built in or user-defined — is one `OpDef`: how its
- * attributes are normalized, its shape/dtype rule, a readable reference kernel, and a symbolic
- * gradient rule (VJP) that returns new graph nodes. All fields are required, so a primitive
- * missing one doesn't type-check; an op with no gradient says so with `notDifferentiable`.
+ * attributes are normalized, its shape/dtype rule, a readable reference kernel, a symbolic
+ * gradient rule (VJP), a forward-mode rule (JVP) and a batching rule (for `vmap`), the last three
+ * returning new graph nodes. They are required, so a primitive missing one doesn't type-check; an
+ * op with no gradient says so with `notDifferentiable`. (`defineOp` fills in a missing JVP with
+ * the double-VJP fallback and a missing batching rule with one that throws a `BatchError`.)
  */
 import type { DType } from './dtype';
-import { OpDefError, ShapeError } from './errors';
+import { BatchError, OpDefError, ShapeError } from './errors';
 import type { Attrs, Node, TypeInfo } from './ir';
 import type { StreamKey } from './random';
 import type { Shape } from './shape';
@@ -39,7 +41,10 @@ export interface JvpArgs<A> {
   readonly node: Node;
 }
 
-/** A forward-mode rule: the output's tangent (shaped like the output, or broadcastable to it), or null for zero. */
+/**
+ * A forward-mode rule: the output's tangent (shaped like the output, or broadcastable to it), or
+ * null for zero. It is linear in the tangents; `jvp` broadcasts the result to the output's shape.
+ */
 export type Jvp<A> = (args: JvpArgs<A>) => Sym | null;
 
 /** What a batching rule (for `vmap`) gets: the inputs, each with the axis its batch runs along. */
@@ -53,8 +58,39 @@ export interface BatchArgs<A> {
   readonly size: number | null;
 }
 
-/** A batching rule: the op applied to the batched inputs as graph, and the batch axis of the result. */
+/**
+ * A batching rule: the op applied to the batched inputs as graph, and the batch axis of the
+ * result. It must never loop over the batch: one op (or a few) over the whole batched tensors.
+ */
 export type BatchRule<A> = (args: BatchArgs<A>) => { readonly out: Sym; readonly axis: number };
+
+/** How a rule was made, for docs/ops.md (`derivation(def.jvp)`): hand-written rules have none. */
+const derivations = new WeakMap<object, string>();
+
+/**
+ * Tags a rule with how it was derived (`'transposed VJP'`, `'linear'`, `'double VJP'`, ...), so
+ * the generated op table can say so.
+ * @example const rule = derived(({ tangents: [t] }) => t, 'linear');
+ */
+export function derived<T extends object>(rule: T, how: string): T {
+  derivations.set(rule, how);
+  return rule;
+}
+
+/** How a rule was derived, or undefined for a hand-written one. */
+export function derivation(rule: unknown): string | undefined {
+  return rule !== null && (typeof rule === 'object' || typeof rule === 'function') ? derivations.get(rule) : undefined;
+}
+
+/**
+ * The batching rule of an op that has none: it throws a `BatchError` naming the op. `defineOp`
+ * uses it when its definition gives no `batch`.
+ */
+export function noBatchRule(op: string): BatchRule<any> {
+  return derived(({ node }: BatchArgs<any>) => {
+    throw new BatchError(`vmap: op "${op}" has no batching rule; give it one (the \`batch\` field of defineOp, see docs/core.md)`, { op, scope: node.scope, origin: node.origin });
+  }, 'none');
+}
 
 /** Marks an op whose output carries no gradient (comparisons, argmax, integer ops). */
 export const notDifferentiable = Object.freeze({ notDifferentiable: true as const });
@@ -109,6 +145,8 @@ export interface OpTraits {
   readonly reduction: boolean;
   /** The result is the data input's elements in the same order (reshape-like): it can share the input's storage. */
   readonly view: boolean;
+  /** The result is the data input itself when the two shapes agree (a run-time `sumLike` over nothing): then it is a view. */
+  readonly identityOnSameShape: boolean;
   /** f(a, b) = f(b, a): the compiler may order the operands, and patterns match either way round. */
   readonly commutative: boolean;
   /** The result's run-time shape is exactly input 0's (unary elementwise ops, cast, softmax). */
@@ -125,6 +163,7 @@ const TRAIT_DEFAULTS: OpTraits = Object.freeze({
   elementwise: false,
   reduction: false,
   view: false,
+  identityOnSameShape: false,
   commutative: false,
   shapePreserving: false,
   broadcasting: false,
@@ -194,10 +233,10 @@ export interface OpDef<A extends Attrs = Attrs> {
   /** The reference kernel: readable first. It must return a tensor of `ctx.out`'s type. */
   readonly kernel: (inputs: readonly Tensor[], attrs: A, ctx: KernelCtx) => Tensor;
   readonly vjp: Vjp<A> | NotDifferentiable;
-  /** The forward-mode rule (`jvp`, `jacfwd`); `notDifferentiable` where the VJP is. */
-  readonly jvp?: Jvp<A> | NotDifferentiable;
-  /** The batching rule (`vmap`): how the op runs over inputs with a batch axis. */
-  readonly batch?: BatchRule<A>;
+  /** The forward-mode rule (`jvp`, `jacfwd`, `hvp`); `notDifferentiable` where the VJP is. */
+  readonly jvp: Jvp<A> | NotDifferentiable;
+  /** The batching rule (`vmap`, `perExampleGrads`): how the op runs over inputs with a batch axis. */
+  readonly batch: BatchRule<A>;
   /** The convention at points where the op is not differentiable, if any (documented, tested). */
   readonly kinks?: string;
   /** Estimated floating-point operations, from the concrete input and output types. */
@@ -211,7 +250,7 @@ export function isDifferentiable<A extends Attrs>(def: OpDef<A>): def is OpDef<A
 }
 
 function checkDef(def: OpDef<any>): void {
-  const missing = (['name', 'arity', 'kind', 'traits', 'doc', 'attrs', 'infer', 'kernel', 'vjp'] as const).filter((k) => def[k] === undefined);
+  const missing = (['name', 'arity', 'kind', 'traits', 'doc', 'attrs', 'infer', 'kernel', 'vjp', 'jvp', 'batch'] as const).filter((k) => def[k] === undefined);
   if (missing.length) throw new OpDefError(`op definition is missing ${missing.join(', ')}`, { op: def.name ?? '<unnamed>' });
   if (!/^[A-Za-z_][\w.]*$/.test(def.name)) throw new OpDefError(`op name ${JSON.stringify(def.name)} is not an identifier`, { op: def.name });
   for (const f of ['attrs', 'infer', 'kernel'] as const) {
@@ -221,6 +260,13 @@ function checkDef(def: OpDef<any>): void {
   if (typeof def.vjp !== 'function' && def.vjp !== notDifferentiable) {
     throw new OpDefError('vjp must be a function or notDifferentiable', { op: def.name });
   }
+  if (typeof def.jvp !== 'function' && def.jvp !== notDifferentiable) {
+    throw new OpDefError('jvp must be a function or notDifferentiable', { op: def.name });
+  }
+  if ((def.vjp === notDifferentiable) !== (def.jvp === notDifferentiable)) {
+    throw new OpDefError('vjp and jvp must both be rules or both notDifferentiable', { op: def.name });
+  }
+  if (typeof def.batch !== 'function') throw new OpDefError('batch must be a function', { op: def.name });
 }
 
 function checkTraits(def: OpDef<any>): void {

@@ -1,5 +1,6 @@
-import { allocArray, coerce, dtypeOfArray, isDType, type DType, type TypedArray } from './dtype';
+import { DTYPES, allocArray, coerce, dtypeOfArray, isDType, type DType, type TypedArray } from './dtype';
 import { DTypeError, ShapeError } from './errors';
+import { fmtJson, fmtTensor, inspectTensor } from './format';
 import { fillNormal, fillUniform, streamKey } from './random';
 import { fmtShape, sizeOf, stridesOf, type Shape } from './shape';
 
@@ -15,6 +16,8 @@ export class Tensor {
   readonly data: TypedArray;
 
   constructor(dtype: DType, shape: Shape, data?: TypedArray) {
+    if (!isDType(dtype)) throw new DTypeError(`unknown dtype ${fmtJson(dtype)}: gradgraph has ${DTYPES.join(', ')}`, { op: 'Tensor' });
+    if (!Array.isArray(shape)) throw new ShapeError(`shape must be an array of dims, got ${fmtJson(shape)}`, { op: 'Tensor' });
     const n = sizeOf(shape);
     if (!shape.every((d) => Number.isInteger(d) && d >= 0)) {
       throw new ShapeError(`invalid shape ${fmtShape(shape)}: dims must be non-negative integers`, { op: 'Tensor' });
@@ -50,7 +53,7 @@ export class Tensor {
     if (ArrayBuffer.isView(value)) {
       const src = value as TypedArray;
       const out = allocArray(dtype, src.length);
-      for (let i = 0; i < src.length; i++) out[i] = coerce(dtype, src[i]);
+      for (let i = 0; i < src.length; i++) out[i] = store(dtype, src[i], () => `element ${i}`, 'Tensor.from');
       return new Tensor(dtype, [src.length], out);
     }
     const shape: number[] = [];
@@ -68,7 +71,7 @@ export class Tensor {
         if (typeof num !== 'number') {
           throw new DTypeError(`element at [${path.join(',')}] is ${typeof x}, not a number`, { op: 'Tensor.from' });
         }
-        out[k++] = coerce(dtype, num);
+        out[k++] = store(dtype, num, () => `element at [${path.join(',')}]`, 'Tensor.from');
         return;
       }
       if (!Array.isArray(x) || x.length !== shape[depth]) throw ragged(path, shape);
@@ -92,7 +95,7 @@ export class Tensor {
 
   static full(shape: Shape, value: number, dtype: DType = 'float32'): Tensor {
     const t = new Tensor(dtype, shape);
-    t.data.fill(coerce(dtype, value));
+    t.data.fill(store(dtype, value, () => 'the value', 'Tensor.full'));
     return t;
   }
 
@@ -151,9 +154,32 @@ export class Tensor {
     return new Tensor(this.dtype, shape, this.data.slice() as TypedArray);
   }
 
+  /**
+   * One line: dtype, shape and the values in the dtype's precision, summarized past 1,000
+   * elements. @example String(Tensor.from([0.1, 0.2])); // "Tensor(float32[2] [0.1, 0.2])"
+   */
   toString(): string {
-    return `Tensor(${this.dtype}${fmtShape(this.shape)} ${JSON.stringify(this.toArray())})`;
+    return fmtTensor(this.dtype, this.shape, this.data);
   }
+
+  /** What `console.log(t)` and `util.inspect(t)` show: a header, then the values in columns. */
+  [Symbol.for('nodejs.util.inspect.custom')](_depth: number, options: { stylize?: (s: string, kind: string) => string }): string {
+    const stylize = options?.stylize;
+    return inspectTensor(this.dtype, this.shape, this.data, stylize ? (s) => stylize(s, this.dtype === 'bool' ? 'boolean' : 'number') : undefined);
+  }
+}
+
+/**
+ * A JS number as `dtype` stores it, refusing what int32 cannot hold: NaN, ±Infinity and values
+ * outside [−2³¹, 2³¹ − 1] (NumPy 2 refuses them too; a silent `| 0` would wrap 3e9 to −1294967296).
+ * Fractions are truncated toward zero, as NumPy does. Arithmetic *on* int32 tensors wraps around
+ * on overflow, as in NumPy and TensorFlow (see docs/core.md).
+ */
+function store(dtype: DType, v: number, where: () => string, op: string): number {
+  if (dtype === 'int32' && !(v >= -2147483648 && v < 2147483648)) {
+    throw new DTypeError(`${where()} is ${fmtJson(v)}, which int32 cannot hold (integers from -2147483648 to 2147483647); use float32 or float64`, { op, dtypes: ['int32'] });
+  }
+  return coerce(dtype, v);
 }
 
 function ragged(path: number[], shape: number[]): ShapeError {

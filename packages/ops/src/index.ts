@@ -1,6 +1,6 @@
 /**
  * @gradgraph/ops — everything built from @gradgraph/core's public API: `nn` (activations,
- * losses, layers), `init`, `optim` (+ schedules), `data`, `train`, and ONNX export and import.
+ * losses, layers), `init`, `optim` (+ schedules), `data`, `train`, `adversarial` (FGSM, PGD), and ONNX export and import.
  */
 import { registerLibraryPath } from '@gradgraph/core';
 
@@ -13,3 +13,4 @@ export * as optim from './optim/index';
 export * as data from './data/index';
 export * as train from './train/index';
 export * from './onnx/index';
+export * as adversarial from './adversarial/index';

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The `gradgraph` command. The package ships TypeScript sources (no build step), so this launcher
-// registers tsx's loader in-process and runs src/cli.ts. Failures are one line, never a stack trace.
+// The `gradgraph` command in the workspace: it runs the TypeScript sources, registering tsx's
+// loader in-process (so --import may name .ts files here). The installed package runs the built
+// dist/bin.js instead (publishConfig.bin). Failures are one line, never a stack trace.
 let main;
 try {
   const { register } = await import('tsx/esm/api');

@@ -4,7 +4,8 @@
  * own, with the input replaced by a grid and every param frozen at its current value, compiled and
  * run. So the curve is exactly what the model computes, per channel.
  */
-import { GradgraphError, Graph, Sym, Tensor, captureOrigin, compile, fmtType, type Node } from '@gradgraph/core';
+import { GradgraphError, Graph, Sym, Tensor, captureOrigin, compile, fmtType, type Node, checkOptionNames } from '@gradgraph/core';
+import { nn } from '@gradgraph/ops';
 
 /** Where an activation sits in the graph: its input (pre-activation) and output. */
 export interface ActivationSite {
@@ -20,6 +21,11 @@ export interface ActivationCurve {
   readonly channel: number | 'all';
   readonly x: readonly number[];
   readonly y: readonly number[];
+  /**
+   * Whether the curve is convex on the grid (`nn.convexity`: no chord slope drops by more than
+   * `convexityTol` of the steepest |slope|); undefined with fewer than 3 points.
+   */
+  readonly convex?: boolean;
 }
 
 /** An activation that can't be evaluated on a grid (depends on other inputs, is random, ...). */
@@ -32,12 +38,14 @@ export interface CurveOptions {
   points?: number;
   /** At most this many channels per activation (the first ones). Default 8. */
   channels?: number;
+  /** The tolerance of the convexity mark (`nn.convexity`'s `tol`). Default 1e-3. */
+  convexityTol?: number;
 }
 
-const LEARNED = /^(prelu|splash|apl)(_\d+)?$/i;
+const LEARNED = /^(prelu|twoSlope|splash|apl)(_\d+)?$/i;
 
 /**
- * Finds learned activations by the scope their params live in: `prelu`, `splash`, `apl` (with
+ * Finds learned activations by the scope their params live in: `prelu`, `twoSlope`, `splash`, `apl` (with
  * `_1`, `_2`, ... for repeats), as the `nn` builders create them, or any scope `match` accepts.
  * The builder's nodes are the run of nodes made right after its params by the same call (same
  * source line); the output is the last of them and the input the value from outside they read.
@@ -45,6 +53,7 @@ const LEARNED = /^(prelu|splash|apl)(_\d+)?$/i;
  * @example const sites = findActivations(g);
  */
 export function findActivations(g: Graph, opts: { match?: RegExp } = {}): ActivationSite[] {
+  checkOptionNames(opts, ['match'], (d) => new ActivationError(d, { op: 'findActivations', origin: captureOrigin() }));
   if (!(g instanceof Graph)) throw new ActivationError('findActivations needs a Graph', { op: 'findActivations', origin: captureOrigin() });
   const re = opts.match ?? LEARNED;
   const nodes = g.nodes;
@@ -109,6 +118,7 @@ function isFrozen(n: Node): boolean {
  */
 export function activationCurves(sites: readonly ActivationSite[], opts: CurveOptions = {}): ActivationCurve[] {
   const origin = captureOrigin();
+  checkOptionNames(opts, ['range', 'points', 'channels', 'convexityTol'], (d) => new ActivationError(d, { op: 'activationCurves', origin }));
   const [lo, hi] = opts.range ?? [-4, 4];
   const points = opts.points ?? 161;
   const maxCh = opts.channels ?? 8;
@@ -122,8 +132,10 @@ export function activationCurves(sites: readonly ActivationSite[], opts: CurveOp
     const curves: number[][] = [];
     for (let c = 0; c < channels; c++) curves.push(xs.map((_, i) => values[i * channels + c]));
     const same = curves.every((cv) => cv.every((v, i) => Math.abs(v - curves[0][i]) <= 1e-6 * (1 + Math.abs(curves[0][i]))));
-    if (same) out.push({ name: site.name, channel: 'all', x: xs, y: curves[0] });
-    else curves.slice(0, maxCh).forEach((y, c) => out.push({ name: site.name, channel: c, x: xs, y }));
+    const shown = same ? curves.slice(0, 1) : curves.slice(0, maxCh);
+    // judged where it can be: 3 points at least, all finite
+    const judge = (y: number[]) => (points >= 3 && y.every(Number.isFinite) ? { convex: nn.convexity(xs, [y], { tol: opts.convexityTol }).convex[0] } : {});
+    shown.forEach((y, c) => out.push({ name: site.name, channel: same ? 'all' : c, x: xs, y, ...judge(y) }));
   }
   return out;
 }

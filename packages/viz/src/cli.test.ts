@@ -52,7 +52,7 @@ describe('gradgraph command line', () => {
   it('runs from the launcher: --help explains every option; --version', async () => {
     const r = await run('--help');
     expect(r.code).toBe(0);
-    for (const opt of ['viz', '-o, --out', '--show', '--collapse', '--repeats', '--no-repeats', '--adjoint-links', '--direction', '--checkpoint', '--title', '--width', '.dot', '.svg', '.png', '.html']) expect(r.stdout).toContain(opt);
+    for (const opt of ['viz', '-o, --out', '--import', '--show', '--collapse', '--repeats', '--no-repeats', '--adjoint-links', '--direction', '--checkpoint', '--title', '--width', '.dot', '.svg', '.png', '.html']) expect(r.stdout).toContain(opt);
     const v = await run('--version');
     expect(v.stdout).toMatch(/^gradgraph \d+\.\d+\.\d+\n$/);
   }, 30_000);

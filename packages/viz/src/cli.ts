@@ -1,11 +1,16 @@
 /**
  * The `gradgraph` command line. `gradgraph viz model.json -o graph.svg` draws a graph saved with
  * `g.toJSON()` (or a checkpoint that embeds one) as DOT, SVG, PNG or a self-contained HTML page.
- * Every failure is one line on stderr and a non-zero exit code, never a stack trace.
+ * Before it reads a graph it registers every op the packages define (@gradgraph/ops's), then the
+ * user's own (`--import`). Every failure is one line on stderr and a non-zero exit code, never a
+ * stack trace; text from the files (names, paths) reaches the terminal with control characters
+ * escaped.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { extname } from 'node:path';
-import { GRAPH_FORMAT, Graph, GradgraphError, SerializationError } from '@gradgraph/core';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { extname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { GRAPH_FORMAT, Graph, GradgraphError, SerializationError, hasOp } from '@gradgraph/core';
 import type { DotOptions } from './dot';
 
 export const USAGE = `gradgraph — tools for gradgraph models
@@ -18,6 +23,8 @@ Commands:
   viz            Draw a graph saved with g.toJSON(), or an ONNX model (.onnx, imported with
                  importOnnx); with --checkpoint, load a checkpoint's values into it first
                  (train.saveCheckpoint files hold values, not the graph).
+                 The ops of @gradgraph/core and @gradgraph/ops are always known; a graph
+                 with your own ops (defineOp) needs --import.
                  The output format follows the extension of <out>:
                    .dot   Graphviz DOT text (also what is printed when -o is left out)
                    .svg   SVG laid out by Graphviz (WebAssembly build, no system Graphviz)
@@ -26,13 +33,15 @@ Commands:
 
 Options for viz:
   -o, --out <file>         Output file; "-" or no -o prints DOT to stdout.
-  --show <which>           forward | backward | both (default both).
+  --show <which>           forward | backward | both (default forward).
   --collapse <n>           Draw every scope at depth >= n as one box (top level = 1).
   --repeats <n>            Summarize runs of >= n identical sibling scopes as "xN" (default 3).
   --no-repeats             Draw every block, even identical ones.
   --adjoint-links <mode>   each | group | none: dotted links from backward nodes to the
                            forward node they are the adjoint of (default group).
   --direction <d>          TB (top to bottom, default) or LR (left to right).
+  --import <module>        Load this JavaScript module first, e.g. the file that defines your
+                           ops with defineOp (a path, or a package name); repeatable.
   --checkpoint <file>      A checkpoint of this graph (train.saveCheckpoint): its values are
                            checked against the graph and loaded; the .html page adds weight
                            histograms and the checkpoint's manifest (seed, config, optimizer).
@@ -47,6 +56,7 @@ Examples:
   gradgraph viz model.json -o backward.png --show backward --width 2400
   gradgraph viz model.json -o model.html --title "16-layer MLP"
   gradgraph viz model.onnx -o model.svg
+  gradgraph viz model.json -o model.svg --import ./my-ops.js
 `;
 
 /** A command-line mistake: printed as one line with exit code 2. */
@@ -54,6 +64,7 @@ class UsageError extends Error {}
 
 interface VizArgs {
   file: string;
+  imports: string[];
   checkpoint?: string;
   out?: string;
   dot: DotOptions;
@@ -75,6 +86,7 @@ function parseViz(args: string[]): VizArgs {
   let width: number | undefined;
   let title: string | undefined;
   let checkpoint: string | undefined;
+  const imports: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -123,6 +135,9 @@ function parseViz(args: string[]): VizArgs {
       case '--checkpoint':
         checkpoint = value();
         break;
+      case '--import':
+        imports.push(value());
+        break;
       case '--width':
         width = parseInteger('--width', value(), 1);
         break;
@@ -134,8 +149,39 @@ function parseViz(args: string[]): VizArgs {
         file = a;
     }
   }
-  if (file === undefined) throw new UsageError('viz needs a model file: gradgraph viz <model.json> -o <out.svg|.dot|.png|.html>');
-  return { file, out, dot, width, title, checkpoint };
+  if (file === undefined) throw new UsageError('viz needs a model file: gradgraph viz <model.json|model.onnx> -o <out.svg|.dot|.png|.html>');
+  return { file, imports, out, dot, width, title, checkpoint };
+}
+
+/**
+ * Registers the ops a saved graph may use: @gradgraph/ops's (it registers its own primitives,
+ * such as `nn.checkClassIndices`, when loaded), then each `--import` module in order.
+ */
+export async function registerOps(imports: readonly string[] = [], cwd = process.cwd()): Promise<void> {
+  await import('@gradgraph/ops');
+  for (const spec of imports) await importModule(spec, cwd);
+}
+
+/** Imports `spec`: a file path (relative to `cwd`) or a package name resolved from `cwd`. */
+async function importModule(spec: string, cwd: string): Promise<void> {
+  const path = resolve(cwd, spec);
+  let url: string;
+  if (existsSync(path)) url = pathToFileURL(path).href;
+  else if (/^(\.{1,2}[\\/]|[\\/])/.test(spec)) throw new UsageError(`--import ${spec}: no such file`);
+  else {
+    try {
+      url = pathToFileURL(createRequire(join(cwd, 'noop.js')).resolve(spec)).href;
+    } catch {
+      throw new UsageError(`--import ${spec}: no such file, and no package of that name is installed here`);
+    }
+  }
+  try {
+    await import(url);
+  } catch (e) {
+    const msg = (e as Error)?.message ?? String(e);
+    const hint = /\.[cm]?tsx?$/.test(path) && /extension/i.test(msg) ? ' (a TypeScript file: compile it to JavaScript, or run the command under tsx: node --import tsx node_modules/@gradgraph/viz/dist/bin.js ...)' : '';
+    throw new SerializationError(`--import ${spec} failed: ${msg}${hint}`, { op: 'gradgraph viz' });
+  }
 }
 
 /** Reads a graph document saved with `g.toJSON()`; a checkpoint gets a clear pointer instead. */
@@ -155,6 +201,13 @@ export function loadGraphFile(file: string): Graph {
   }
   if (doc && typeof doc === 'object' && (doc as { format?: unknown }).format === CHECKPOINT_FORMAT) {
     throw new SerializationError(`${file} is a checkpoint: it holds param values, not the graph; draw the graph saved with g.toJSON() and pass the checkpoint with --checkpoint ${file}`, { op: 'gradgraph viz' });
+  }
+  const missing = unknownOp(doc);
+  if (missing) {
+    throw new SerializationError(
+      `${file}: node ${missing.node} uses op ${JSON.stringify(missing.op)}, which no loaded module defines; if it is your own op, load the module that defines it with --import <module> (gradgraph viz ${file} --import ./my-ops.js ...)`,
+      { op: 'gradgraph viz' },
+    );
   }
   try {
     return Graph.fromJSON(doc as Parameters<typeof Graph.fromJSON>[0]);
@@ -182,6 +235,17 @@ export async function loadOnnxFile(file: string): Promise<Graph> {
   }
 }
 
+/** The first node of a graph document whose op is not registered (malformed documents: fromJSON says). */
+function unknownOp(doc: unknown): { node: number; op: string } | undefined {
+  const nodes = (doc as { nodes?: unknown } | null)?.nodes;
+  if (!Array.isArray(nodes)) return undefined;
+  for (let i = 0; i < nodes.length; i++) {
+    const op = (nodes[i] as { op?: unknown } | null)?.op;
+    if (typeof op === 'string' && !hasOp(op)) return { node: i, op };
+  }
+  return undefined;
+}
+
 /** What `train.saveCheckpoint` writes in `format`. */
 const CHECKPOINT_FORMAT = 'gradgraph.checkpoint';
 
@@ -199,6 +263,7 @@ async function loadCheckpointInto(g: Graph, file: string): Promise<Record<string
 
 async function viz(args: string[], io: Io): Promise<number> {
   const a = parseViz(args);
+  await registerOps(a.imports);
   const g = extname(a.file).toLowerCase() === '.onnx' ? await loadOnnxFile(a.file) : loadGraphFile(a.file);
   const out = a.out;
   const fmt = out === undefined || out === '-' ? 'dot' : extname(out).toLowerCase().slice(1);
@@ -227,7 +292,7 @@ async function viz(args: string[], io: Io): Promise<number> {
       write(out!, fmt === 'svg' ? svg : renderPng(svg, a.width ? { width: a.width } : {}));
     }
   }
-  if (out && out !== '-') io.stderr(`wrote ${out} (${g.size} nodes)\n`);
+  if (out && out !== '-') io.stderr(`wrote ${terminalSafe(out)} (${g.size} nodes)\n`);
   return 0;
 }
 
@@ -290,5 +355,15 @@ function oneLine(e: unknown): string {
   const own = e instanceof GradgraphError && e.op === 'gradgraph viz';
   // our own errors print their detail alone: "no such file: x.json"
   const msg = own ? e.detail : e instanceof Error ? (e instanceof GradgraphError || e instanceof UsageError ? e.message : `${e.name}: ${e.message}`) : String(e);
-  return msg.replace(/\s*\n\s*/g, ' ').trim();
+  return terminalSafe(msg.replace(/\s*\n\s*/g, ' ').trim());
+}
+
+/**
+ * Text for a terminal: control characters (an ANSI escape's ESC, BEL, CR, ...), line and
+ * paragraph separators and bidirectional overrides become visible `\u` escapes, so a name in a
+ * model file can neither move the cursor, recolour the terminal nor reorder what is shown.
+ * @example terminalSafe('w\u001b[2J'); // "w\\u001b[2J"
+ */
+export function terminalSafe(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

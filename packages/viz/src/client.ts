@@ -54,8 +54,11 @@ export const REPORT_JS = `
   'use strict';
   var data = JSON.parse(document.getElementById('gg-data').textContent);
 
+  // HTML text; control characters, line separators and bidi overrides shown as \\u escapes, as dotutil's visible()
   function esc(s) {
-    return String(s).replace(/[&<>"]/g, function (c) { return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]; });
+    return String(s)
+      .replace(/[\\u0000-\\u0009\\u000b-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]/g, function (c) { return '\\\\u' + ('000' + c.charCodeAt(0).toString(16)).slice(-4); })
+      .replace(/[&<>"]/g, function (c) { return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]; });
   }
 
   function showDetails(panel, unit) {

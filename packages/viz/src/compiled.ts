@@ -4,7 +4,7 @@
  * red and dashed, changed orange; everything else is drawn as usual, scopes and all.
  */
 import { GraphError, captureOrigin, makeProgram, type Node, type Program } from '@gradgraph/core';
-import { buildDot, type DotOptions, type DotResult } from './dot';
+import { buildDot, type DotOptions, type DotResult, checkOptions } from './dot';
 import type { CompiledOverlay, PassRecord, PatchLike } from './types';
 
 /**
@@ -82,6 +82,7 @@ export function passDiff(before: Program, after: Program): { added: number[]; re
  */
 export function passDot(pass: PassRecord, opts: DotOptions & { context?: number } = {}): DotResult {
   const origin = captureOrigin();
+  checkOptions(opts, 'passDot', ['context']);
   if (!pass || typeof pass.name !== 'string' || !pass.before) throw new GraphError('a pass record needs { name, before, after | patches }', { op: 'passDot', origin });
   if (!pass.after && !pass.patches) throw new GraphError(`pass "${pass.name}" has neither "after" nor "patches"`, { op: 'passDot', origin });
   const after = pass.after ?? applyPatches(pass.before, pass.patches!);
@@ -94,6 +95,8 @@ export function passDot(pass: PassRecord, opts: DotOptions & { context?: number 
   const only = Number.isFinite(context) ? neighbourhood(union, [...diff.added, ...diff.removed, ...diff.changed], context) : undefined;
   return buildDot(union, {
     title: `${pass.name}: ${nb} → ${na} nodes (+${diff.added.length} −${diff.removed.length} ~${diff.changed.length})${only ? `, ${context} hop${context === 1 ? '' : 's'} around the changes` : ''}`,
+    // a pass changes backward and update nodes as much as forward ones: show every phase
+    show: 'both',
     ...rest,
     ...(only ? { only } : {}),
     diff,

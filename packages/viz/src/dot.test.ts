@@ -135,7 +135,7 @@ describe('toDot: backward', () => {
 
   it('styles backward nodes apart, mirrors their forward scopes and links them to their forward node', () => {
     const { g } = build();
-    const dot = toDot(g, { adjointLinks: 'each' });
+    const dot = toDot(g, { show: 'both', adjointLinks: 'each' });
     expect(dot).toContain('subgraph "cluster_∇|layer1" {');
     const back = g.nodes.filter((n) => n.adjointOf !== undefined && n.op !== 'constant');
     for (const n of back.slice(0, 5)) {
@@ -148,14 +148,15 @@ describe('toDot: backward', () => {
     const linked = new Set(links.map((l) => l.trim().split(' ')[0]));
     for (const n of back) if (dot.includes(`  n${n.id} [`) || dot.includes(`    n${n.id} [`)) expect(linked.has(`n${n.id}`)).toBe(true);
     // 'group' draws one per forward node, 'none' none
-    const grouped = toDot(g).split('\n').filter((l) => l.includes('style="dotted"')).length;
+    const grouped = toDot(g, { show: 'both' }).split('\n').filter((l) => l.includes('style="dotted"')).length;
     expect(grouped).toBeLessThan(links.length);
     expect(grouped).toBeGreaterThan(0);
-    expect(toDot(g, { adjointLinks: 'none' })).not.toContain('style="dotted"');
+    expect(toDot(g, { show: 'both', adjointLinks: 'none' })).not.toContain('style="dotted"');
   });
 
-  it('shows the forward graph only, the backward only (forward values as ghosts), or both', () => {
+  it('shows the forward graph only (the default), the backward only (forward values as ghosts), or both', () => {
     const { g } = build();
+    expect(toDot(g)).toBe(toDot(g, { show: 'forward' }));
     const fwd = buildDot(g, { show: 'forward' });
     const bwd = buildDot(g, { show: 'backward' });
     const both = buildDot(g, { show: 'both' });
@@ -171,7 +172,7 @@ describe('toDot: backward', () => {
     const { g, loss, gs } = build();
     const params = g.params();
     const exe = compile(g, { outputs: [loss], updates: params.map((p, i) => [p, p.sub(gs[i].mul(0.1))] as [Sym, Sym]) });
-    const r = buildDot(exe, { repeats: false });
+    const r = buildDot(exe, { show: 'both', repeats: false });
     expect(r.dot).toContain('label="update"');
     expect(r.dot.split('\n').filter((l) => l.includes('label="update"')).length).toBe(params.length);
     const outs = [...r.units.values()].filter((u) => u.node && exe.program.outputs.includes(u.node.id));
@@ -299,22 +300,56 @@ describe('every edge joins declared nodes (Graphviz would invent undeclared ones
   });
 });
 
+describe('wrapping a deep graph into columns', () => {
+  /** The edges Graphviz is told not to rank by, as [from, to] DOT names. */
+  const unranked = (dot: string) => [...dot.matchAll(/^\s*(\w+) -> (\w+) \[constraint=false/gm)].map((m) => [m[1], m[2]]);
+
+  it("'auto' cuts a long chain of boxes into columns; false never; a number sets the ranks per column", () => {
+    const { g } = mlp(24);
+    const auto = toDot(g, { collapse: 1, repeats: false });
+    expect(unranked(auto).length).toBeGreaterThan(0);
+    expect(unranked(toDot(g, { collapse: 1, repeats: false, wrap: false }))).toEqual([]);
+    // x, 24 layer boxes, square, mean: 27 ranks; 6 per column gives 5 columns, 4 cuts
+    const six = unranked(toDot(g, { collapse: 1, repeats: false, wrap: 6 }));
+    expect(six).toHaveLength(4);
+    // a short graph is left alone
+    expect(unranked(toDot(mlp(3).g, { collapse: 1, repeats: false }))).toEqual([]);
+    expect(() => toDot(g, { wrap: 1 })).toThrow(/wrap must be 'auto', false or an integer ≥ 2/);
+    // with the backward graph, 'auto' leaves it alone (its edges run against the layers); a number still cuts
+    const withGrad = mlp(24);
+    grad(withGrad.loss, withGrad.g.params());
+    expect(unranked(toDot(withGrad.g, { collapse: 1, repeats: false })).length).toBeGreaterThan(0);
+    expect(unranked(toDot(withGrad.g, { show: 'both', collapse: 1, repeats: false }))).toEqual([]);
+    expect(unranked(toDot(withGrad.g, { show: 'both', collapse: 1, repeats: false, wrap: 10 })).length).toBeGreaterThan(0);
+    expect(() => toDot(g, { wrap: 'yes' as 'auto' })).toThrow(GraphError);
+  });
+
+  it('never cuts a top-level scope: every unranked edge joins two different layers', () => {
+    const { g } = mlp(16);
+    const r = buildDot(g, { repeats: false, wrap: 5 });
+    const cuts = unranked(r.dot);
+    expect(cuts.length).toBeGreaterThan(1);
+    const layerOf = (name: string) => r.units.get(name)?.node?.scope.split('/')[0] || name; // a node at top level moves alone
+    for (const [a, b] of cuts) expect(layerOf(a), `${a} -> ${b}`).not.toBe(layerOf(b));
+  });
+});
+
 describe('layout effort', () => {
   it("'auto' switches to the fast Graphviz settings (and drops adjoint links) above 800 drawn nodes", () => {
     const small = mlp(3);
     grad(small.loss, small.g.params());
-    const s = toDot(small.g);
+    const s = toDot(small.g, { show: 'both' });
     expect(s).not.toContain('nslimit');
     expect(s).toContain('style="dotted"');
     expect(toDot(small.g, { layout: 'fast' })).toContain('mclimit=0.1, nslimit=1, nslimit1=1, remincross=false, splines="polyline"');
     const big = mlp(70);
     grad(big.loss, big.g.params());
-    const r = buildDot(big.g, { repeats: false });
+    const r = buildDot(big.g, { show: 'both', repeats: false });
     expect(r.stats.drawnNodes).toBeGreaterThan(800);
     expect(r.dot).toContain('nslimit=1');
     expect(r.dot).not.toContain('style="dotted"');
-    expect(toDot(big.g, { repeats: false, adjointLinks: 'group' })).toContain('style="dotted"');
-    expect(toDot(big.g, { repeats: false, layout: 'quality' })).not.toContain('nslimit');
+    expect(toDot(big.g, { show: 'both', repeats: false, adjointLinks: 'group' })).toContain('style="dotted"');
+    expect(toDot(big.g, { show: 'both', repeats: false, layout: 'quality' })).not.toContain('nslimit');
     expect(() => toDot(big.g, { layout: 'quick' as 'fast' })).toThrow(/layout must be 'quality', 'fast' or 'auto'/);
   });
 });

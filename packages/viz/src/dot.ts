@@ -6,13 +6,16 @@
  * as "×N". Backward nodes sit in mirrored "∇ scope" clusters, styled apart, each linked by a
  * dotted line to the forward node whose adjoint it computes.
  */
-import { GraphError, Sym, Tensor, captureOrigin, fmtConstant, fmtType, getOp, hasOp, type Node } from '@gradgraph/core';
-import { EXPLODING_COLOR, GRAD_STOPS, SET3, VANISHING_COLOR, attrs, fmtNum, q, ramp } from './dotutil';
+import { GraphError, Sym, Tensor, captureOrigin, fmtConstant, fmtType, getOp, hasOp, type Node, checkOptionNames } from '@gradgraph/core';
+import { EXPLODING_COLOR, GRAD_STOPS, SET3, VANISHING_COLOR, attrs, fmtNum, leafName, q, ramp } from './dotutil';
 import type { CompiledOverlay, EdgeGrad, Flag, GradientFlow } from './types';
 import { viewOf, type GraphView, type Phase, type Viewable } from './view';
 
 export interface DotOptions {
-  /** Which nodes to draw: the forward graph, the backward graph (adjoints and updates), or both. Default `'both'`. */
+  /**
+   * Which nodes to draw: the forward graph, the backward graph (adjoints, optimizer arithmetic
+   * and updates), or both. Default `'forward'`.
+   */
   show?: 'forward' | 'backward' | 'both';
   /** Every scope at depth ≥ `collapse` (top level = 1) is drawn as one box. Default: none. */
   collapse?: number;
@@ -38,6 +41,15 @@ export interface DotOptions {
   layout?: 'quality' | 'fast' | 'auto';
   /** Layout direction. Default `'TB'` (top to bottom). */
   direction?: 'TB' | 'LR';
+  /**
+   * Cuts a long graph into side-by-side columns (rows with `direction: 'LR'`), each at most this
+   * many ranks deep, so a deep stack is not drawn as one thin strip: the edges between columns
+   * are drawn but don't rank their ends, so every column starts at the top. A top-level scope
+   * is never cut. `'auto'` (default): a forward view, when the picture would be more than about
+   * twice as tall as wide (wide with `'LR'`), into as many columns as bring it near 1.2 : 1 (a
+   * view with backward nodes is left alone: its edges run against the layers). `false`: never.
+   */
+  wrap?: number | 'auto' | false;
   /** A title drawn above the graph. */
   title?: string;
   /** Constants with at most this many elements show their values and are drawn next to each user. Default 8. */
@@ -104,11 +116,15 @@ export function buildDot(x: Viewable, opts: DotOptions = {}): DotResult {
   return new DotBuilder(viewOf(x, opts.outputs), opts).build();
 }
 
-function checkOptions(o: DotOptions): void {
+/** Every option `toDot` knows (see {@link DotOptions}); anything else is a typo and refused. */
+export const DOT_OPTIONS: readonly string[] = ['show', 'collapse', 'repeats', 'outputs', 'adjointLinks', 'layout', 'direction', 'wrap', 'title', 'constantValues', 'gradients', 'gradientLabels', 'compiled', 'collapseScopes', 'only', 'idPrefix', 'diff'];
+
+export function checkOptions(o: DotOptions, op = 'toDot', extra: readonly string[] = []): void {
   const bad = (what: string) => {
-    throw new GraphError(what, { op: 'toDot', origin: captureOrigin() });
+    throw new GraphError(what, { op, origin: captureOrigin() });
   };
   if (o === null || typeof o !== 'object') bad(`options must be an object, got ${String(o)}`);
+  checkOptionNames(o, [...DOT_OPTIONS, ...extra], (d) => new GraphError(d, { op, origin: captureOrigin() }));
   if (o.show !== undefined && !['forward', 'backward', 'both'].includes(o.show)) bad(`show must be 'forward', 'backward' or 'both', got ${JSON.stringify(o.show)}`);
   if (o.collapse !== undefined && !(Number.isInteger(o.collapse) && o.collapse >= 1)) bad(`collapse must be an integer ≥ 1 (top-level scopes are depth 1), got ${String(o.collapse)}`);
   if (o.repeats !== undefined && o.repeats !== false && !(Number.isInteger(o.repeats) && o.repeats >= 2)) bad(`repeats must be an integer ≥ 2 or false, got ${String(o.repeats)}`);
@@ -116,6 +132,7 @@ function checkOptions(o: DotOptions): void {
   if (o.direction !== undefined && o.direction !== 'TB' && o.direction !== 'LR') bad(`direction must be 'TB' or 'LR', got ${JSON.stringify(o.direction)}`);
   if (o.adjointLinks !== undefined && !['each', 'group', 'none'].includes(o.adjointLinks)) bad(`adjointLinks must be 'each', 'group' or 'none', got ${JSON.stringify(o.adjointLinks)}`);
   if (o.constantValues !== undefined && !(Number.isInteger(o.constantValues) && o.constantValues >= 0)) bad(`constantValues must be a non-negative integer, got ${String(o.constantValues)}`);
+  if (o.wrap !== undefined && o.wrap !== false && o.wrap !== 'auto' && !(Number.isInteger(o.wrap) && o.wrap >= 2)) bad(`wrap must be 'auto', false or an integer ≥ 2 (ranks per column), got ${JSON.stringify(o.wrap)}`);
 }
 
 // ---- the scope tree ----------------------------------------------------------------------
@@ -192,12 +209,14 @@ class DotBuilder {
   private readonly edgeFlow = new Map<string, EdgeGrad[]>();
   /** Display scopes of builder nodes (see adoptBuilderNodes). */
   private readonly adopted = new Map<number, string>();
+  /** The cluster each drawn node sits in. */
+  private readonly scopeOfNode = new Map<number, Scope>();
 
   constructor(
     private readonly view: GraphView,
     private readonly opts: DotOptions,
   ) {
-    this.show = opts.show ?? 'both';
+    this.show = opts.show ?? 'forward';
     this.pfx = opts.idPrefix ?? '';
     if (opts.only) this.only = new Set(opts.only);
     this.collapseScopes = new Set(opts.collapseScopes ?? ['gradflow']);
@@ -257,6 +276,7 @@ class DotBuilder {
     for (const id of [...this.drawn].sort((a, b) => a - b)) {
       const s = useScopes ? this.scopeFor(this.displayPath(id)) : this.root;
       s.nodes.push(id);
+      this.scopeOfNode.set(id, s);
     }
     this.assignUnits(this.root);
     return this.emit();
@@ -521,7 +541,7 @@ class DotBuilder {
       Object.assign(a, { shape: 'invhouse', style: 'filled', fillcolor: STYLE.input.fill, color: STYLE.input.line });
     } else if (n.op === 'param') {
       const full = String(n.attrs.name);
-      title = full.split('/').pop()!;
+      title = leafName(full);
       const state = n.attrs.trainable === false;
       Object.assign(a, { shape: 'box', style: state ? 'filled,dashed' : 'filled', fillcolor: STYLE.param.fill, color: STYLE.param.line });
       if (state) sub = `state ${type}`;
@@ -588,7 +608,7 @@ class DotBuilder {
   private ghostLine(id: number): string {
     const n = this.view.nodes.get(id);
     const name = `g${id}`;
-    const title = n ? (n.op === 'input' || n.op === 'param' ? String(n.attrs.name).split('/').pop()! : n.op) : `%${id}`;
+    const title = n ? (n.op === 'input' || n.op === 'param' ? leafName(String(n.attrs.name)) : n.op) : `%${id}`;
     this.units.set(name, { id: name, kind: 'ghost', title, node: n ? this.nodeInfo(n) : undefined });
     return `  ${name}${attrs({ id: this.pfx + name, label: label(title, n ? fmtType(n.type) : ''), style: 'rounded,dashed', color: STYLE.ghost.line, fontcolor: STYLE.ghost.text, tooltip: n ? `${this.tooltip(n)}\n(${this.view.phase.get(id)} node, not part of this view)` : `node %${id}` })};`;
   }
@@ -685,9 +705,12 @@ class DotBuilder {
         add(from, to, this.edgeFlow.get(`${i}>${id}`));
       });
     }
+    const cut = this.wrapCuts([...agg.values()]);
     let count = 0;
     for (const e of agg.values()) {
-      const a: Record<string, string | number | undefined> = {};
+      const a: Record<string, string | number | boolean | undefined> = {};
+      // between two columns: drawn, but not ranking its ends (the next column starts at the top)
+      if (cut.has(`${e.from}>${e.to}`)) a.constraint = false;
       if (e.count > 1 && !(e.from.startsWith('b') || e.from.startsWith('r') || e.to.startsWith('b') || e.to.startsWith('r'))) a.label = `×${e.count}`;
       if (this.opts.gradients) Object.assign(a, this.flowStyle(e.flows));
       if (e.from.startsWith('k')) Object.assign(a, { arrowsize: 0.4, color: '#b3b6b7' });
@@ -724,6 +747,106 @@ class DotBuilder {
       }
     }
     return { lines, count };
+  }
+
+  // ---- wrapping a long graph into columns --------------------------------------------------
+
+  /**
+   * The data edges to leave out of the ranking so that the picture is cut into columns (see the
+   * `wrap` option). Ranks are estimated on the drawn units as Graphviz assigns them: longest path
+   * from the sources, with sources as late as their first consumer allows. Units are grouped by
+   * top-level cluster (or fused kernel), and a group goes to the column of its first rank, so no
+   * cluster is cut.
+   */
+  private wrapCuts(edges: readonly { from: string; to: string }[]): Set<string> {
+    const cut = new Set<string>();
+    const wrap = this.opts.wrap ?? 'auto';
+    if (wrap === false) return cut;
+    const data = edges.filter((e) => !e.from.startsWith('k'));
+    const order = new Map<string, number>();
+    for (const [id, u] of this.unitOf) order.set(u, Math.min(order.get(u) ?? Infinity, id));
+    for (const id of this.ghosts) order.set(`g${id}`, id);
+    for (const id of this.removedBy.keys()) order.set(`x${id}`, id);
+    const units = [...order.keys()].filter((u) => this.units.has(u)).sort((a, b) => order.get(a)! - order.get(b)!);
+    const ins = new Map<string, string[]>();
+    const outs = new Map<string, string[]>();
+    for (const e of data) {
+      if (!order.has(e.from) || !order.has(e.to) || order.get(e.from)! >= order.get(e.to)!) continue; // ignore edges against id order (a box both feeding and fed by a node)
+      (ins.get(e.to) ?? ins.set(e.to, []).get(e.to)!).push(e.from);
+      (outs.get(e.from) ?? outs.set(e.from, []).get(e.from)!).push(e.to);
+    }
+    const rank = new Map<string, number>();
+    for (const u of units) rank.set(u, Math.max(0, ...(ins.get(u) ?? []).map((p) => rank.get(p)! + 1)));
+    for (const u of [...units].reverse()) {
+      const users = outs.get(u);
+      if (!ins.get(u)?.length && users?.length) rank.set(u, Math.max(0, Math.min(...users.map((c) => rank.get(c)!)) - 1));
+    }
+    const depth = Math.max(0, ...rank.values()) + 1;
+    // The picture's extent across the ranks: every top-level group (a cluster, or a unit of its
+    // own) is a rectangle over the ranks it spans, as wide as its widest rank; groups that share a
+    // rank sit side by side. Units are ~0.075 in per label character plus margins (10 pt
+    // Helvetica), ~0.55 in tall; a rank takes ~0.8 in top to bottom, ~1.9 in left to right.
+    const lr = this.opts.direction === 'LR';
+    const groups = new Map<string, { lo: number; hi: number; widths: Map<number, number> }>();
+    const place = (u: string, r: number, size: number) => {
+      const key = this.wrapGroup(u);
+      const g = groups.get(key) ?? groups.set(key, { lo: r, hi: r, widths: new Map() }).get(key)!;
+      g.lo = Math.min(g.lo, r);
+      g.hi = Math.max(g.hi, r);
+      g.widths.set(r, (g.widths.get(r) ?? 0) + size + 0.25);
+    };
+    for (const u of units) place(u, rank.get(u)!, lr ? 0.55 : this.unitWidth(u));
+    // inline constants sit a rank above their user
+    for (const e of edges) if (e.from.startsWith('k') && rank.has(e.to)) place(e.to, Math.max(0, rank.get(e.to)! - 1), lr ? 0.3 : 0.6);
+    const across = new Array<number>(depth).fill(0);
+    for (const [key, g] of groups) {
+      const w = Math.max(...g.widths.values()) + (key.startsWith('scope:') ? 0.4 : 0);
+      for (let r = g.lo; r <= g.hi; r++) across[r] += w;
+    }
+    let perColumn: number;
+    if (wrap === 'auto') {
+      // only a forward view: with backward nodes, edges run against the layers (the backward of
+      // each block reads its forward values) and columns would make a tangle of long edges
+      if ([...this.drawn].some((id) => this.view.phase.get(id) !== 'forward')) return cut;
+      // a gradient legend (~3 in) sits beside the graph
+      const wide = Math.max(...across) + (this.opts.gradients && !lr ? 3 : 0);
+      const ratio = (depth * (lr ? 1.9 : 0.8)) / wide;
+      if (ratio <= 2.2 || depth < 8) return cut;
+      perColumn = Math.ceil(depth / Math.ceil(Math.sqrt(ratio / 1.2)));
+    } else perColumn = wrap;
+    if (depth <= perColumn) return cut;
+    const groupOf = (u: string) => this.wrapGroup(u);
+    const first = new Map<string, number>();
+    for (const u of units) {
+      const g = groupOf(u);
+      first.set(g, Math.min(first.get(g) ?? Infinity, rank.get(u)!));
+    }
+    const column = (u: string) => Math.floor(first.get(groupOf(u))! / perColumn);
+    for (const e of data) if (order.has(e.from) && order.has(e.to) && column(e.from) !== column(e.to)) cut.add(`${e.from}>${e.to}`);
+    return cut;
+  }
+
+  /** A drawn unit's estimated width in inches, from its label. */
+  private unitWidth(u: string): number {
+    const info = this.units.get(u);
+    if (!info) return 1;
+    const chars = info.kind === 'box' || info.kind === 'repeat' ? Math.max(info.title.length, 24) : Math.max(info.title.length, info.node?.type.length ?? 0);
+    return 0.075 * chars + 0.3;
+  }
+
+  /** What a unit moves with when the graph is wrapped: its top-level cluster, fused kernel, or itself. */
+  private wrapGroup(unit: string): string {
+    const box = this.boxes.get(unit);
+    const id = Number(unit.slice(1));
+    let s: Scope | undefined;
+    if (box) s = box.kind === 'box' ? box.scope : box.scope === this.root ? undefined : box.scope;
+    else if (unit.startsWith('n')) {
+      const k = this.kernelOf.get(id);
+      if (this.opts.compiled?.kernels && k !== undefined) return `kernel${k}`;
+      s = this.scopeOfNode.get(id);
+    }
+    while (s && s.parent && s.parent !== this.root) s = s.parent;
+    return s && s !== this.root ? `scope:${s.key}` : unit;
   }
 
   /** Edge colour and width from log₁₀ of the gradient norm along it; flags override the style. */
@@ -786,7 +909,11 @@ class DotBuilder {
       out.push(`    ${names[i]}${attrs({ id: this.pfx + names[i], label: text, shape: 'box', style: 'filled', fillcolor: SET3[s % SET3.length], fontsize: 8, height: 0.25 })};`);
       this.units.set(names[i], { id: names[i], kind: 'box', title: `slot ${s}` });
     });
-    if (names.length > 1) out.push(`    { rank=same; ${names.join('; ')} }`, `    ${names.join(' -> ')} [style=invis];`);
+    // rows of 6 (one row of 24 made the picture several times wider than the graph)
+    const rows: string[][] = [];
+    for (let i = 0; i < names.length; i += 6) rows.push(names.slice(i, i + 6));
+    for (const row of rows) if (row.length > 1) out.push(`    { rank=same; ${row.join('; ')} }`, `    ${row.join(' -> ')} [style=invis];`);
+    for (let r = 1; r < rows.length; r++) out.push(`    ${rows[r - 1][0]} -> ${rows[r][0]} [style=invis];`);
     out.push('  }');
     return out;
   }

@@ -30,6 +30,7 @@ import {
   unbroadcast,
   type Feeds,
   type Node,
+  checkOptionNames,
 } from '@gradgraph/core';
 import type { EdgeGrad, Flag, GradientFlow, GradientRecord, LayerGrad, ParamGrad, Thresholds } from './types';
 
@@ -45,6 +46,8 @@ export interface GradientProbeOptions {
   /** Flag thresholds, relative to the per-layer norms toward the loss. Default `{ vanish: 1e-3, explode: 1e3 }`. */
   thresholds?: Partial<Thresholds>;
 }
+
+const PROBE_OPTIONS = ['params', 'layerDepth', 'edges', 'thresholds'];
 
 interface StepData {
   step: number;
@@ -80,6 +83,8 @@ export class GradientProbe {
 
   constructor(loss: Sym, opts: GradientProbeOptions = {}) {
     const origin = captureOrigin();
+    checkOptionNames(opts, PROBE_OPTIONS, (d) => new GradError(d, { op: 'gradientProbe', origin }));
+    checkOptionNames(opts.thresholds, ['vanish', 'explode'], (d) => new GradError(`thresholds: ${d}`, { op: 'gradientProbe', origin }));
     if (!(loss instanceof Sym)) throw new GradError('gradientProbe needs the loss symbol', { op: 'gradientProbe', origin });
     if (loss.rank !== 0 || !isFloat(loss.dtype)) throw new GradError(`the loss must be a float scalar, got ${loss.dtype}[${loss.shape.join(',')}]`, { op: 'gradientProbe', shapes: [loss.shape], origin });
     const depth = opts.layerDepth ?? 1;
@@ -122,7 +127,7 @@ export class GradientProbe {
         const parts = g.withAdjoint(id, () => def.vjp({ inputs, output: g.sym(id), dy: adj.get(id)!, attrs: node.attrs, node, needsGrad }));
         parts.forEach((r, k) => {
           if (!needsGrad[k] || !r) return;
-          const c = g.withAdjoint(id, () => unbroadcast(r, inputs[k]));
+          const c = g.withAdjoint(id, () => unbroadcast(r, inputs[k], { node, input: k }));
           // ‖c‖ = m·‖c/m‖ with m = max|c|: no float32 underflow of tiny squares
           g.scope('gradflow', () => {
             const m = c.abs().max();
@@ -203,6 +208,7 @@ export class GradientProbe {
    * const flow = probe.flow({ window: 5 });
    */
   callback(feeds: Feeds, opts: { every?: number } = {}): { onEpochEnd(epoch: number): void } {
+    checkOptionNames(opts, ['every'], (d) => new GradError(d, { op: 'GradientProbe.callback', origin: captureOrigin() }));
     const every = opts.every ?? 1;
     if (!Number.isInteger(every) || every < 1) throw new GradError(`every must be a positive integer, got ${String(every)}`, { op: 'GradientProbe.callback', origin: captureOrigin() });
     return {
@@ -233,6 +239,7 @@ export class GradientProbe {
    * @example const flow = probe.flow({ window: 10 });
    */
   flow(opts: { window?: number } = {}): GradientFlow {
+    checkOptionNames(opts, ['window'], (d) => new GradError(d, { op: 'GradientProbe.flow', origin: captureOrigin() }));
     if (!this.records.length) throw new GradError('no step recorded yet: call run(feeds) or record(values) first', { op: 'GradientProbe.flow', origin: captureOrigin() });
     const w = opts.window ?? this.records.length;
     if (!Number.isInteger(w) || w < 1) throw new GradError(`window must be a positive integer, got ${String(w)}`, { op: 'GradientProbe.flow', origin: captureOrigin() });
@@ -300,6 +307,7 @@ export function gradientProbe(loss: Sym, opts: GradientProbeOptions = {}): Gradi
  * const svg = await renderSvg(toDot(g, { show: 'forward', gradients: flow }));
  */
 export function gradientFlow(loss: Sym, feeds: Feeds, opts: GradientProbeOptions = {}): GradientFlow {
+  checkOptionNames(opts, PROBE_OPTIONS, (d) => new GradError(d, { op: 'gradientFlow', origin: captureOrigin() }));
   const probe = new GradientProbe(loss, opts);
   probe.run(feeds);
   return probe.flow();

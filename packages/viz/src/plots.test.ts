@@ -92,6 +92,31 @@ describe('learned activations, evaluated by running the graph on a grid', () => 
     for (const text of ['prelu', 'splash', 'apl', 'before', 'after']) expect(svg).toContain(text);
   });
 
+  it('marks each curve convex or not, dashes the ones that are not, and counts them per panel', async () => {
+    const g = new Graph();
+    const x = g.input('x', [null, 3]);
+    nn.prelu(nn.dense(x, 3), { perChannel: true });
+    nn.twoSlope(nn.dense(x, 2));
+    g.setValue('prelu/alpha', Tensor.from([0.1, 1.5, -0.5])); // a slope > 1 on the left makes it concave
+    const before = activationCurves(findActivations(g), { range: [-2, 2], points: 41 });
+    g.setValue('twoSlope/k2', Tensor.from(3));
+    const after = activationCurves(findActivations(g), { range: [-2, 2], points: 41 });
+    expect(before.map((c) => [c.name, c.channel, c.convex])).toEqual([
+      ['prelu', 0, true],
+      ['prelu', 1, false],
+      ['prelu', 2, true],
+      ['twoSlope', 'all', true],
+    ]);
+    expect(after.find((c) => c.name === 'twoSlope')!.convex).toBe(false);
+    expect(activationCurves(findActivations(g), { points: 2 })[0].convex).toBeUndefined();
+    const spec = activationChart({ before, after }) as { data: { values: { panel: string; shape: string }[] }; spec: { encoding: Record<string, unknown> } };
+    expect(new Set(spec.data.values.map((v) => v.panel))).toEqual(new Set(['prelu: 2/3 convex before, 2/3 convex after', 'twoSlope: 1/1 convex before, 0/1 convex after']));
+    expect(spec.spec.encoding.strokeDash).toBeDefined();
+    const svg = await renderChart(activationChart({ before, after }));
+    for (const text of ['not convex', '0/1 convex after']) expect(svg).toContain(text);
+    expect(svg).toMatch(/stroke-dasharray="5,3"|stroke-dasharray="5 3"/);
+  });
+
   it('refuses an activation that needs other inputs', () => {
     const g = new Graph();
     const x = g.input('x', [null, 2]);
@@ -100,5 +125,36 @@ describe('learned activations, evaluated by running the graph on a grid', () => 
     expect(() => activationCurves([{ name: 'gated', input: x, output: out }])).toThrow(ActivationError);
     expect(() => activationCurves([{ name: 'gated', input: x, output: out }])).toThrow(/also depends on input "y"/);
     expect(() => activationCurves([], { range: [1, 0] })).toThrow(/lo < hi/);
+  });
+});
+
+describe('unknown options', () => {
+  it('every viz function refuses one by name (a typo such as titel would otherwise be ignored)', async () => {
+    const viz = await import('./index');
+    const g = new Graph();
+    const x = g.input('x', [null, 2]);
+    const h = nn.prelu(nn.dense(x, 2));
+    const loss = h.square().mean();
+    const hist: History = { epochs: [{ epoch: 1, loss: 1 }] };
+    const cases: [string, () => unknown][] = [
+      ['toDot', () => viz.toDot(g, { shw: 'forward' } as never)],
+      ['passDot', () => viz.passDot({ name: 'p', before: { nodes: {}, outputs: [], updates: [], nextId: 0 } as never, after: { nodes: {}, outputs: [], updates: [], nextId: 0 } as never }, { contex: 1 } as never)],
+      ['renderPng', () => viz.renderPng('<svg width="1" height="1"></svg>', { widht: 10 } as never)],
+      ['lossChart', () => viz.lossChart(hist, { titel: 'x' } as never)],
+      ['gradientBarChart', () => viz.gradientBarChart(flow, { heigth: 3 } as never)],
+      ['gradientHistoryChart', () => viz.gradientHistoryChart([{ step: 1, layers: [{ layer: 'a', norm: 1 }] }], { log: true } as never)],
+      ['activationChart', () => viz.activationChart([], { cols: 2 } as never)],
+      ['histograms', () => viz.histograms(g, { bin: 3 } as never)],
+      ['histogramChart', () => viz.histogramChart([], { titel: 'x' } as never)],
+      ['findActivations', () => viz.findActivations(g, { matches: /x/ } as never)],
+      ['activationCurves', () => viz.activationCurves([], { point: 3 } as never)],
+      ['gradientProbe', () => viz.gradientProbe(loss, { depth: 2 } as never)],
+      ['gradientProbe', () => viz.gradientProbe(loss, { thresholds: { vanishing: 1e-3 } } as never)],
+      ['gradientFlow', () => viz.gradientFlow(loss, { x: Tensor.zeros([1, 2]) }, { edge: false } as never)],
+      ['GradientProbe.callback', () => viz.gradientProbe(loss).callback({}, { evry: 2 } as never)],
+    ];
+    for (const [op, f] of cases) expect(f, op).toThrow(new RegExp(`^${op.replace('.', '\\.')}: (thresholds: )?unknown option "\\w+"`));
+    await expect(viz.renderSvg('digraph {}', { engin: 'dot' } as never)).rejects.toThrow(/^renderSvg: unknown option "engin" \(did you mean "engine"\?\)/);
+    await expect(viz.report({ titel: 'x' } as never)).rejects.toThrow(/^report: unknown option "titel" \(did you mean "title"\?\)/);
   });
 });

@@ -6,11 +6,12 @@
  * Each `*Chart` function returns a plain vega-lite spec (adjust it as you like); `renderChart`
  * turns any spec into SVG.
  */
-import { GradgraphError, Graph, Tensor, captureOrigin, type Sym } from '@gradgraph/core';
+import { GradgraphError, Graph, Tensor, captureOrigin, type Sym, checkOptionNames } from '@gradgraph/core';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { EpochRecord, GradientFlow, GradientRecord, History } from './types';
 import type { ActivationCurve } from './activations';
+import { visibleStrings } from './dotutil';
 
 /** A vega-lite specification (a JSON object). */
 export type ChartSpec = Record<string, unknown>;
@@ -32,7 +33,10 @@ export async function renderChart(spec: ChartSpec): Promise<string> {
   if (!spec || typeof spec !== 'object') throw new PlotError('renderChart needs a vega-lite spec object', { op: 'renderChart', origin });
   let compiled;
   try {
-    compiled = vl.compile(spec as unknown as vl.TopLevelSpec).spec;
+    // names in the spec (layers, scopes) as visible text: vega-lite copies sort orders into
+    // expressions, where U+2028 is a line break ("Unexpected token ILLEGAL"), and a control
+    // character in a text mark would make the SVG invalid XML
+    compiled = vl.compile(visibleStrings(spec) as unknown as vl.TopLevelSpec).spec;
   } catch (e) {
     throw new PlotError(`vega-lite rejected the spec: ${(e as Error).message}`, { op: 'renderChart', origin });
   }
@@ -53,6 +57,7 @@ export async function renderChart(spec: ChartSpec): Promise<string> {
  * const svg = await renderChart(lossChart(history, { title: 'iris' }));
  */
 export function lossChart(input: History | TrainHistoryLike, opts: { title?: string; logLoss?: boolean; width?: number } = {}): ChartSpec {
+  plotOptions('lossChart', opts, ['title', 'logLoss', 'width']);
   const history = toHistory(input);
   const width = opts.width ?? 420;
   const loss: Record<string, unknown>[] = [];
@@ -66,16 +71,24 @@ export function lossChart(input: History | TrainHistoryLike, opts: { title?: str
       metrics.push({ epoch: e.epoch, value: v, metric: val ? k.slice(4) : k, series: val ? 'validation' : 'train' });
     }
   }
-  const marks: Record<string, unknown>[] = [];
+  const marks: { epoch: number; what: string }[] = [];
   if (history.bestEpoch !== undefined) marks.push({ epoch: history.bestEpoch, what: `best (epoch ${history.bestEpoch})` });
   if (history.stoppedAt !== undefined) marks.push({ epoch: history.stoppedAt, what: `stopped early (epoch ${history.stoppedAt})` });
   const color = { field: 'series', type: 'nominal', title: null, scale: { domain: ['train', 'validation'], range: ['#1f77b4', '#ff7f0e'] } };
-  const rules = marks.length
-    ? [
-        { data: { values: marks }, mark: { type: 'rule', strokeDash: [4, 3], color: '#c0392b' }, encoding: { x: { field: 'epoch', type: 'quantitative' }, tooltip: { field: 'what' } } },
-        { data: { values: marks }, mark: { type: 'text', align: 'left', dx: 3, dy: -4, angle: 0, fontSize: 9, color: '#c0392b', baseline: 'bottom' }, encoding: { x: { field: 'epoch', type: 'quantitative' }, y: { value: 0 }, text: { field: 'what' } } },
-      ]
-    : [];
+  const rules = marks.length ? [{ data: { values: marks }, mark: { type: 'rule', strokeDash: [4, 3], color: '#c0392b' }, encoding: { x: { field: 'epoch', type: 'quantitative' }, tooltip: { field: 'what' } } }] : [];
+  // The labels, in the loss panel only: inside its top edge, one row per label so two marks
+  // close together (best at 91, stopped at 106) never overlap; a label in the right half of the
+  // epochs ends at its rule, one in the left half starts there, so it stays inside the panel.
+  const epochs = history.epochs.map((e) => e.epoch);
+  const middle = (Math.min(...epochs) + Math.max(...epochs)) / 2;
+  const labels = marks.map((m, row) => {
+    const right = m.epoch > middle;
+    return {
+      data: { values: [m] },
+      mark: { type: 'text', align: right ? 'right' : 'left', dx: right ? -4 : 4, baseline: 'top', fontSize: 9, color: '#c0392b' },
+      encoding: { x: { field: 'epoch', type: 'quantitative' }, y: { value: 4 + 13 * row }, text: { field: 'what' } },
+    };
+  });
   const lossPanel = {
     width,
     height: 220,
@@ -92,6 +105,7 @@ export function lossChart(input: History | TrainHistoryLike, opts: { title?: str
         },
       },
       ...rules,
+      ...labels,
     ],
   };
   const panels: Record<string, unknown>[] = [lossPanel];
@@ -167,15 +181,26 @@ export function toHistory(input: History | TrainHistoryLike): History {
  * const svg = await renderChart(gradientBarChart(flow));
  */
 export function gradientBarChart(flow: GradientFlow, opts: { title?: string; width?: number } = {}): ChartSpec {
+  plotOptions('gradientBarChart', opts, ['title', 'width']);
   if (!flow || !Array.isArray(flow.layers) || !flow.layers.length) throw new PlotError('the gradient flow has no layers', { op: 'gradientBarChart', origin: captureOrigin() });
   const rows: Record<string, unknown>[] = [];
   const order = flow.layers.map((l) => l.layer);
-  const floor = tinyFloor(flow.layers.flatMap((l) => [l.meanAbs, l.maxAbs]));
+  // Bars on a log axis need a base (from 0 they would start at −∞ and have no height): a decade
+  // under the decade of the smallest nonzero value. Zeros, which a log axis cannot show, are
+  // stubs half a decade high; their tooltip says 0.
+  const values = flow.layers.flatMap((l) => [l.meanAbs, l.maxAbs]);
+  const base = logBase(values);
+  const finite = values.filter((v) => v > 0 && Number.isFinite(v));
+  const top = 10 ** Math.ceil(Math.log10(Math.max(...finite, base * 10)));
+  // +∞ (an exploded gradient) fills the axis; NaN is drawn as a zero
+  const shown = (v: number) => (v === Infinity ? top : v > 0 ? v : base * Math.sqrt(10));
   for (const l of flow.layers) {
-    rows.push({ layer: l.layer, stat: 'max |grad|', value: Math.max(l.maxAbs, floor), raw: l.maxAbs, flag: l.flag ?? 'ok' });
-    rows.push({ layer: l.layer, stat: 'mean |grad|', value: Math.max(l.meanAbs, floor), raw: l.meanAbs, flag: l.flag ?? 'ok' });
+    rows.push({ layer: l.layer, stat: 'max |grad|', value: shown(l.maxAbs), raw: l.maxAbs, flag: l.flag ?? 'ok' });
+    rows.push({ layer: l.layer, stat: 'mean |grad|', value: shown(l.meanAbs), raw: l.meanAbs, flag: l.flag ?? 'ok' });
   }
-  const flagged = flow.layers.filter((l) => l.flag).map((l) => ({ layer: l.layer, flag: l.flag === 'vanishing' ? '↓' : '⚠', value: Math.max(l.maxAbs, floor) }));
+  const decades: number[] = [];
+  for (let e = Math.round(Math.log10(base)); e <= Math.round(Math.log10(top)); e++) decades.push(10 ** e);
+  const flagged = flow.layers.filter((l) => l.flag).map((l) => ({ layer: l.layer, flag: l.flag === 'vanishing' ? '↓' : '⚠', value: shown(l.maxAbs) }));
   const x = { field: 'layer', type: 'ordinal', sort: order, axis: { labelAngle: -50 } };
   return {
     $schema: SCHEMA,
@@ -189,7 +214,16 @@ export function gradientBarChart(flow: GradientFlow, opts: { title?: string; wid
         encoding: {
           x,
           xOffset: { field: 'stat' },
-          y: { field: 'value', type: 'quantitative', scale: { type: 'log' }, title: '|∂L/∂p| (log)' },
+          // a bar on a log axis starts at the floor, not at 0 (log 0 = −∞ would give every bar
+          // zero height)
+          y: {
+            field: 'value',
+            type: 'quantitative',
+            scale: { type: 'log', domain: [base, top] },
+            axis: { values: decades, labelExpr: "'1e' + round(log(datum.value) / LN10)" },
+            title: '|∂L/∂p| (log)',
+          },
+          y2: { datum: base },
           color: { field: 'stat', type: 'nominal', title: null, scale: { domain: ['max |grad|', 'mean |grad|'], range: ['#9ecae1', '#08519c'] } },
           tooltip: [{ field: 'layer' }, { field: 'stat' }, { field: 'raw', format: '.3e', title: 'value' }, { field: 'flag' }],
         },
@@ -208,6 +242,7 @@ export function gradientBarChart(flow: GradientFlow, opts: { title?: string; wid
  * const svg = await renderChart(gradientHistoryChart(probe.history()));
  */
 export function gradientHistoryChart(records: readonly GradientRecord[], opts: { title?: string; width?: number } = {}): ChartSpec {
+  plotOptions('gradientHistoryChart', opts, ['title', 'width']);
   if (!isArray(records) || !records.length) throw new PlotError('no gradient records to plot (record some steps first)', { op: 'gradientHistoryChart', origin: captureOrigin() });
   const values = records.flatMap((r) => r.layers.map((l) => ({ step: r.step, layer: l.layer, norm: l.norm })));
   const floor = tinyFloor(values.map((v) => v.norm));
@@ -229,9 +264,20 @@ export function gradientHistoryChart(records: readonly GradientRecord[], opts: {
   };
 }
 
+/** Refuses an option a chart does not know (`{ titel: ... }` would otherwise be ignored). */
+function plotOptions(op: string, opts: unknown, allowed: readonly string[]): void {
+  checkOptionNames(opts, allowed, (d) => new PlotError(d, { op, origin: captureOrigin() }));
+}
+
 /** `Array.isArray` without narrowing a readonly array to `any[]`. */
 function isArray(x: unknown): boolean {
   return Array.isArray(x);
+}
+
+/** The base of log-axis bars: the power of ten a decade under the smallest positive value's decade. */
+function logBase(xs: readonly number[]): number {
+  const pos = xs.filter((v) => v > 0 && Number.isFinite(v));
+  return pos.length ? 10 ** (Math.floor(Math.log10(Math.min(...pos))) - 1) : 1e-12;
 }
 
 /** Replaces zeros (which a log axis cannot show) by a value below the smallest positive one. */
@@ -244,22 +290,43 @@ function tinyFloor(xs: readonly number[]): number {
 
 /**
  * Learned activation shapes per layer: one panel per activation, curves before and after
- * training (from `activationCurves` called at both times).
+ * training (from `activationCurves` called at both times). Curves that are not convex on the grid
+ * are dashed, and each panel's title counts the convex ones (`3/8 convex after`).
  * @example
  * const before = activationCurves(sites);  // ... train ...
  * const svg = await renderChart(activationChart({ before, after: activationCurves(sites) }));
  */
 export function activationChart(curves: { before?: readonly ActivationCurve[]; after?: readonly ActivationCurve[] } | readonly ActivationCurve[], opts: { title?: string; columns?: number } = {}): ChartSpec {
+  plotOptions('activationChart', opts, ['title', 'columns']);
   const sets: [string, readonly ActivationCurve[]][] = Array.isArray(curves) ? [['current', curves as readonly ActivationCurve[]]] : Object.entries(curves as Record<string, readonly ActivationCurve[]>).filter(([, v]) => v && v.length);
   if (!sets.length) throw new PlotError('no activation curves to plot', { op: 'activationChart', origin: captureOrigin() });
+  const marked = sets.some(([, list]) => list.some((c) => c.convex !== undefined));
+  // the panel title: the activation's name and, per set, how many of its curves are convex
+  const panel = new Map<string, string>();
+  for (const name of new Set(sets.flatMap(([, list]) => list.map((c) => c.name)))) {
+    const counts = sets
+      .map(([when, list]) => {
+        const mine = list.filter((c) => c.name === name && c.convex !== undefined);
+        return mine.length ? `${mine.filter((c) => c.convex).length}/${mine.length} convex ${when === 'current' ? '' : when}`.trim() : '';
+      })
+      .filter(Boolean);
+    panel.set(name, counts.length ? `${name}: ${counts.join(', ')}` : name);
+  }
   const values: Record<string, unknown>[] = [];
-  for (const [when, list] of sets) for (const c of list) c.x.forEach((x, i) => values.push({ activation: c.name, when, channel: c.channel, x, y: c.y[i] }));
+  for (const [when, list] of sets) {
+    for (const c of list) {
+      const shape = c.convex === undefined ? 'not judged' : c.convex ? 'convex' : 'not convex';
+      c.x.forEach((x, i) => values.push({ activation: c.name, panel: panel.get(c.name), when, channel: c.channel, shape, x, y: c.y[i] }));
+    }
+  }
   const domain = sets.map(([w]) => w);
+  const dashes: [string, number[]][] = [['convex', [1, 0]], ['not convex', [5, 3]], ['not judged', [1, 2]]];
+  const present = dashes.filter(([k]) => values.some((v) => v.shape === k));
   return {
     $schema: SCHEMA,
     title: opts.title ?? 'learned activations',
     data: { values },
-    facet: { field: 'activation', type: 'nominal', title: null },
+    facet: { field: 'panel', type: 'nominal', title: null },
     columns: opts.columns ?? 3,
     resolve: { scale: { y: 'independent' } },
     spec: {
@@ -271,8 +338,9 @@ export function activationChart(curves: { before?: readonly ActivationCurve[]; a
         y: { field: 'y', type: 'quantitative', title: 'output' },
         color: { field: 'when', type: 'nominal', title: null, scale: { domain, range: domain.length === 1 ? ['#08519c'] : ['#aab7b8', '#08519c'] } },
         detail: { field: 'channel', type: 'nominal' },
+        ...(marked ? { strokeDash: { field: 'shape', type: 'nominal', title: null, scale: { domain: present.map(([k]) => k), range: present.map(([, d]) => d) } } } : {}),
         opacity: { value: 0.8 },
-        tooltip: [{ field: 'activation' }, { field: 'when' }, { field: 'channel' }, { field: 'x', format: '.3g' }, { field: 'y', format: '.3g' }],
+        tooltip: [{ field: 'activation' }, { field: 'when' }, { field: 'channel' }, { field: 'shape' }, { field: 'x', format: '.3g' }, { field: 'y', format: '.3g' }],
       },
     },
     config: CONFIG,
@@ -297,6 +365,7 @@ export interface Histogram {
  */
 export function histograms(g: Graph, opts: { gradients?: ReadonlyMap<string, Tensor>; bins?: number; layerDepth?: number; params?: readonly Sym[] } = {}): Histogram[] {
   const origin = captureOrigin();
+  plotOptions('histograms', opts, ['gradients', 'bins', 'layerDepth', 'params']);
   if (!(g instanceof Graph)) throw new PlotError('histograms needs a Graph', { op: 'histograms', origin });
   const nb = opts.bins ?? 30;
   if (!Number.isInteger(nb) || nb < 1) throw new PlotError(`bins must be a positive integer, got ${String(nb)}`, { op: 'histograms', origin });
@@ -340,6 +409,7 @@ function bin(xs: number[], nb: number): { bins: { x0: number; x1: number; count:
  * const svg = await renderChart(histogramChart(histograms(g, { gradients })));
  */
 export function histogramChart(hists: readonly Histogram[], opts: { title?: string } = {}): ChartSpec {
+  plotOptions('histogramChart', opts, ['title']);
   if (!isArray(hists) || !hists.length) throw new PlotError('no histograms to plot', { op: 'histogramChart', origin: captureOrigin() });
   const values = hists.flatMap((hg) => hg.bins.map((b) => ({ layer: hg.layer, kind: hg.kind, x0: b.x0, x1: b.x1, count: b.count })));
   const layers = [...new Set(hists.map((x) => x.layer))];

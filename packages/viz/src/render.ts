@@ -2,7 +2,7 @@
  * Rendering: DOT → SVG with Graphviz compiled to WebAssembly (`@hpcc-js/wasm-graphviz`), and
  * SVG → PNG with resvg. Both run in Node with no browser and no system Graphviz.
  */
-import { GradgraphError, captureOrigin } from '@gradgraph/core';
+import { GradgraphError, captureOrigin, checkOptionNames } from '@gradgraph/core';
 import { Graphviz } from '@hpcc-js/wasm-graphviz';
 import { Resvg } from '@resvg/resvg-js';
 
@@ -55,6 +55,7 @@ export interface SvgOptions {
  */
 export async function renderSvg(dot: string, opts: SvgOptions = {}): Promise<string> {
   const origin = captureOrigin();
+  checkOptionNames(opts, ['engine', 'onWarning'], (d) => new RenderError(d, { op: 'renderSvg', origin }));
   if (typeof dot !== 'string' || !dot.trim()) throw new RenderError(`needs DOT text, got ${typeof dot === 'string' ? 'an empty string' : typeof dot}`, { op: 'renderSvg', origin });
   const gv = await loadGraphviz();
   const notes: string[] = [];
@@ -87,6 +88,7 @@ export interface PngOptions {
  */
 export function renderPng(svg: string, opts: PngOptions = {}): Uint8Array {
   const origin = captureOrigin();
+  checkOptionNames(opts, ['width', 'scale', 'background', 'maxSide'], (d) => new RenderError(d, { op: 'renderPng', origin }));
   if (typeof svg !== 'string' || !svg.includes('<svg')) throw new RenderError('needs SVG text (a string containing <svg>)', { op: 'renderPng', origin });
   if (opts.width !== undefined && !(Number.isFinite(opts.width) && opts.width >= 1)) throw new RenderError(`width must be a positive number of pixels, got ${String(opts.width)}`, { op: 'renderPng', origin });
   if (opts.scale !== undefined && !(Number.isFinite(opts.scale) && opts.scale > 0)) throw new RenderError(`scale must be a positive number, got ${String(opts.scale)}`, { op: 'renderPng', origin });

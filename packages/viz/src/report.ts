@@ -3,16 +3,17 @@
  * details, the gradient flow, the plots, the compiler's `explain()` and the run manifest. Every
  * picture is an inlined SVG, the script and styles are inline, nothing is fetched.
  */
-import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { readFileSync, existsSync } from 'node:fs';
-import { GradgraphError, captureOrigin } from '@gradgraph/core';
+import { GradgraphError, captureOrigin, checkOptionNames } from '@gradgraph/core';
+import { train } from '@gradgraph/ops';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { ActivationCurve } from './activations';
 import { REPORT_CSS, REPORT_JS } from './client';
 import { buildDot, type DotOptions, type UnitInfo } from './dot';
+import { visible } from './dotutil';
 import { GradientProbe } from './gradflow';
 import { passDot } from './compiled';
 import { activationChart, gradientBarChart, gradientHistoryChart, histogramChart, lossChart, renderChart, type ChartSpec, type Histogram, type TrainHistoryLike } from './plots';
@@ -78,6 +79,7 @@ let graphCounter = 0;
 export async function report(opts: ReportOptions): Promise<string> {
   const origin = captureOrigin();
   if (!opts || typeof opts !== 'object') throw new ReportError('report needs an options object', { op: 'report', origin });
+  checkOptionNames(opts, ['title', 'out', 'graph', 'views', 'dot', 'gradients', 'gradientHistory', 'history', 'activations', 'histograms', 'explain', 'passes', 'charts', 'manifest'], (d) => new ReportError(d, { op: 'report', origin }));
   const title = opts.title ?? 'gradgraph report';
   const sections: string[] = [];
   const nav: [string, string][] = [];
@@ -185,13 +187,8 @@ ${sections.join('\n')}
 </body>
 </html>
 `;
-  if (opts.out) {
-    try {
-      writeFileSync(opts.out, html);
-    } catch (e) {
-      throw new ReportError(`could not write ${opts.out}: ${(e as Error).message}`, { op: 'report', origin });
-    }
-  }
+  // written next to its place and renamed: no half-written page, no temporary file left behind
+  if (opts.out) train.writeFileAtomic(opts.out, html, (detail) => new ReportError(detail, { op: 'report', origin }));
   return html;
 }
 
@@ -251,13 +248,18 @@ function cleanSvg(svg: string): string {
   return svg.slice(at).replace(/<!--[\s\S]*?-->/g, '');
 }
 
+/** Text for HTML; control characters, line separators and bidi overrides become visible `\u` text. */
 function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  return visible(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-/** JSON safe inside a <script> element. */
+/**
+ * JSON safe inside a <script> element: no `<` (no `</script>`), and the characters JSON.stringify
+ * leaves raw but a page should not hold (C1 controls, U+2028/U+2029, bidi overrides) as `\u`
+ * escapes, which JSON.parse turns back into the names.
+ */
 function jsonForScript(x: unknown): string {
-  return JSON.stringify(x).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(x).replace(/[<\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**

@@ -61,6 +61,113 @@ const onlyBroadcastAxes = (x: Ref, b: Ref, root: Ref) => {
 /** n = the number of elements each result element of sum(broadcastTo(x, s), axes) adds up. */
 const stretch = (b: Ref, root: Ref) => axesOf(root).reduce((p, a) => p * (b.attrs.shape as number[])[a], 1);
 
+/** The reductions a fused loop folds (over the last axis, the leading ones, or all): the rules below bring others to those. */
+const foldable = () => alt(P.sum(v('x')), P.mean(v('x')), P.max(v('x')), P.min(v('x')));
+
+/** The dims of `shape` from `from` to `to`, static, or null. */
+function staticDims(shape: readonly (number | null)[], from: number, to: number): number[] | null {
+  const ds = shape.slice(from, to);
+  return ds.every((d) => d !== null) ? (ds as number[]) : null;
+}
+
+/**
+ * reduce(x) over a trailing block of axes k..r−1 (k ≥ 1, at least two axes, static): the same
+ * reduction over the last axis of x reshaped [..., n] — the one loop a fused kernel runs (per
+ * example norms under vmap reduce like this).
+ */
+function mergedTrailing(x: Ref, root: Ref): Ref | null {
+  const axes = axesOf(root);
+  const k = axes[0];
+  const tail = staticDims(x.shape, k, x.rank);
+  const head = reshapeTo(x, [...x.shape.slice(0, k), tail!.reduce((p, d) => p * d, 1)]);
+  return head && reshapeTo(E.op(root.op, [head], { axes: [k], keepDims: false }), root.shape);
+}
+const isTrailingBlock = (x: Ref, root: Ref) => {
+  const axes = axesOf(root);
+  return axes.length >= 2 && axes[0] >= 1 && axes.every((a, i) => a === axes[0] + i) && axes[axes.length - 1] === x.rank - 1 && staticDims(x.shape, axes[0], x.rank) !== null;
+};
+
+/** reduce(x) over a leading block of axes 0..k−1 (k < r − 1, the rest static): over axis 0 of x reshaped [n, m]. */
+function mergedLeading(x: Ref, root: Ref): Ref | null {
+  const k = axesOf(root).length;
+  const m = staticDims(x.shape, k, x.rank)!.reduce((p, d) => p * d, 1);
+  const flat = reshapeTo(x, [x.shape.slice(0, k).every((d) => d !== null) ? x.shape.slice(0, k).reduce<number>((p, d) => p * d!, 1) : null, m]);
+  return flat && reshapeTo(E.op(root.op, [flat], { axes: [0], keepDims: false }), root.shape);
+}
+const isLeadingBlock = (x: Ref, root: Ref) => {
+  const axes = axesOf(root);
+  return axes.length >= 1 && axes.every((a, i) => a === i) && axes.length < x.rank - 1 && staticDims(x.shape, axes.length, x.rank) !== null && x.shape.slice(0, axes.length).filter((d) => d === null).length <= 1;
+};
+
+/**
+ * How `to` merges runs of adjacent dims of `from`: for each dim of `to`, the dims of `from` it
+ * holds; null when the reshape does more than merge (splits, or merges a dim unknown until run time).
+ * @example mergedRuns([2, 3, 4], [2, 12]) // [[0], [1, 2]]
+ */
+function mergedRuns(from: readonly (number | null)[], to: readonly (number | null)[]): number[][] | null {
+  if (!to.length) return null;
+  const runs: number[][] = [];
+  let i = 0;
+  for (const t of to) {
+    const run: number[] = [];
+    if (t === null) {
+      if (from[i] !== null) return null;
+      run.push(i++);
+    } else {
+      let n = 1;
+      do {
+        const d = from[i];
+        if (d === null || d === undefined) return null;
+        n *= d;
+        run.push(i++);
+      } while (n < t);
+      if (n !== t) return null;
+    }
+    runs.push(run);
+  }
+  while (i < from.length) {
+    if (from[i] !== 1) return null;
+    runs[runs.length - 1].push(i++); // trailing 1s join the last run
+  }
+  return runs;
+}
+
+/**
+ * reshape(f(a, b, …)) for an elementwise f whose result only this reshape reads, the reshape
+ * merging runs of adjacent dims: f(reshape(a), reshape(b), …), each operand merged the same way —
+ * a run it broadcasts along becomes one 1. Null when an operand is full along part of a run and
+ * broadcast along the rest. Reshapes are views, so this costs nothing, and the reduction or the
+ * kernel reading the reshape can then fuse with f.
+ */
+function reshapedThrough(f: Ref, root: Ref): Ref | null {
+  const runs = mergedRuns(f.shape, root.shape);
+  if (!runs) return null;
+  const operands: Ref[] = [];
+  for (let k = 0; k < f.node.inputs.length; k++) {
+    const x = f.input(k);
+    if (x.rank === 0) {
+      operands.push(x); // a scalar broadcasts as it is
+      continue;
+    }
+    const xs = padded(x.shape, f.rank);
+    const shape: (number | null)[] = [];
+    for (const [j, run] of runs.entries()) {
+      const wide = run.filter((a) => f.shape[a] !== 1); // where f is 1, so is every operand
+      if (wide.length <= 1) shape.push(wide.length ? xs[wide[0]] : 1); // nothing merges: the operand's own dim
+      else if (wide.every((a) => xs[a] === 1)) shape.push(1);
+      else if (wide.every((a) => xs[a] === f.shape[a])) shape.push(root.shape[j]);
+      else return null;
+    }
+    const y = reshapeTo(x, shape);
+    if (!y) return null;
+    operands.push(y);
+  }
+  return E.op(f.op, operands, f.attrs);
+}
+/** f(a), f(a, b) or f(a, b, c), the operands bound (so the rewrite knows it keeps them). */
+const elementwiseOperands = alt(v('f', op('*', [v('a')])), v('f', op('*', [v('a'), v('b')])), v('f', op('*', [v('a'), v('b'), v('c')])));
+const elementwiseAll = (f: Ref) => hasOp(f.op) && getOp(f.op).kind === 'elementwise' && getOp(f.op).traits.elementwise && getOp(f.op).traits.dataInputs === 'all';
+
 /** Casting src → mid → src is exact when mid holds every src value. */
 function exactRoundTrip(src: DType, mid: DType): boolean {
   return src === mid || src === 'bool' || (mid === 'float64' && (src === 'float32' || src === 'int32'));
@@ -142,5 +249,9 @@ export const canonicalRules: readonly Rule[] = [
   rule('shape-ref-unary', alt(P.broadcastLike(v('x'), unaryRef), P.sumLike(v('x'), unaryRef), P.reshapeLike(v('x'), unaryRef)), ({ x, u }, root) => E.op(root.op, [x, u]), ({ r }) => keepsShape(r)), // broadcastLike(x, f(u)) → broadcastLike(x, u): f keeps u's shape, and r only lends its shape
   rule('shape-ref-binary', P.broadcastLike(v('x'), v('r', op('*', [v('a'), v('b')]))), ({ x, a, b }) => E.broadcastLike(E.broadcastLike(x, a), b), ({ r }) => broadcasts(r) && r.work.useCount(r.id) === 1), // broadcastLike(x, a ∘ b) → broadcastLike(broadcastLike(x, a), b), when nothing else needs a ∘ b
   rule('shape-size-unary', P.shapeSize(unaryRef), ({ u }, root) => E.shapeSize(u, root.attrs.axes as number[], root.dtype), ({ r }) => keepsShape(r)), // size(f(u)) → size(u)
+  rule('reshape-elementwise', P.reshape(elementwiseOperands), ({ f }, root) => reshapedThrough(f, root), ({ f }) => elementwiseAll(f) && f.work.useCount(f.id) === 1), // reshape(f(a, b)) → f(reshape(a), reshape(b)), f elementwise, the reshape merging dims: the reader fuses with f
+  rule('reduce-ones', foldable(), ({ x }, root) => reshapeTo(x, root.shape), ({ x }, root) => axesOf(root).length > 0 && axesOf(root).length < x.rank && axesOf(root).every((a) => x.shape[a] === 1)), // reduce over some axes of size 1 → x reshaped: each result is one element
+  rule('reduce-trailing', foldable(), ({ x }, root) => mergedTrailing(x, root), ({ x }, root) => isTrailingBlock(x, root)), // reduce over axes k..r−1 → reduce over the last axis of x reshaped [..., n]
+  rule('reduce-leading', foldable(), ({ x }, root) => mergedLeading(x, root), ({ x }, root) => isLeadingBlock(x, root)), // reduce over axes 0..k−1 → reduce over axis 0 of x reshaped [n, m]
   rule('sum-scalar-broadcast-like', P.sum(P.broadcastLike(v('x'), v('r'))), ({ x, r }) => E.mul(x, E.shapeSize(r, [...r.shape.keys()], x.dtype)), ({ x, r }, root) => x.rank === 0 && axesOf(root).length === r.rank && x.dtype !== 'bool'), // Σ broadcastLike(s, r) → s·size(r), s scalar
 ];

@@ -124,7 +124,8 @@ export function classify(node: Node, types: TypeOf, caps: BackendCapabilities): 
   if (!hasOp(node.op)) return 'reference';
   const def = getOp(node.op);
   if (def.kind === 'source') return 'source';
-  if (def.traits.view) return 'view';
+  // a view, or an op that is the identity when its shapes agree (a run-time sum over no broadcast dims)
+  if (def.traits.view || (def.traits.identityOnSameShape && sameShape(types(dataInputs(node, 'view')[0]).shape, types(node.id).shape))) return 'view';
   const low = caps.lowering(node.op);
   if (!low || (low.accepts && !low.accepts(node, types))) return 'reference';
   if (low.kernel === 'reduce') {

@@ -7,6 +7,7 @@ import type { Patch } from 'immer';
 import { GraphError } from '../errors';
 import type { Program } from '../ir';
 import { captureOrigin } from '../origin';
+import { rederiveAdjoints } from './adjoints';
 import { RewriteLog, runRules, type RewriteCount, type Rule } from './rules';
 import { diffPrograms, Work } from './work';
 
@@ -90,7 +91,8 @@ function isResult(x: Program | PassResult): x is PassResult {
 
 /**
  * A pass that runs rule tables to a fixed point (see `rules.ts`). Tables are tried in order at
- * each node, so put the specific table first.
+ * each node, so put the specific table first. A rule with `rederive` also rebuilds the adjoints
+ * of the region it replaces from the replacement's VJP (`adjoints.ts`).
  * @example
  * const myPass = rewritePass('tidy', 'my identities', [[rule('mul-two', P.mul(v('x'), c(2)), ({ x }) => E.add(x, x))]]);
  */
@@ -101,7 +103,7 @@ export function rewritePass(name: string, doc: string, tables: readonly (readonl
     run: (program: Program): PassResult => {
       const work = new Work(program);
       const log = new RewriteLog();
-      runRules(work, tables, log);
+      runRules(work, tables, log, { adjoints: rederiveAdjoints });
       return { ...work.finish(), rewrites: log.list(), notes: work.notes };
     },
   });

@@ -114,6 +114,10 @@ const properties: Record<string, RuleProperty> = {
   'broadcast-like-static': { lhs: (x, y) => api.broadcastLike(x, y), inputs: [R([3]), R([2, 3])] },
   'sum-like-static': { lhs: [(x, y) => api.sumLike(x, y), (x) => api.sumLike(x, c64(x, 0))], inputs: [R([2, 3]), R([1, 3])] },
   'reshape-like-static': { lhs: (x, y) => api.reshapeLike(x, y).mul(y), inputs: [R([6]), R([2, 3])] },
+  'reshape-elementwise': { lhs: [(x, y) => x.mul(y).reshape([-1, 12]).sin(), (x, y) => x.mul(y.sum(2, true)).sin().reshape([-1, 4]).tanh(), (x, y) => api.where(x.greater(0), y, x.sum([1, 2], true)).reshape([-1, 12]).sum(1), (x, y) => y.add(x.sum([0, 1], true)).reshape([6, 4]).mul(2)], inputs: [R([2, 3, 4], { declared: [null, 3, 4] }), R([2, 3, 4])] },
+  'reduce-ones': { lhs: [(x) => x.sum(1), (x) => x.mean([1], true), (x) => x.max([1, 3]), (x) => x.min(3, true)], inputs: [R([2, 1, 3, 1], { declared: [null, 1, 3, 1] })] },
+  'reduce-trailing': { lhs: [(x) => x.sum([1, 2]), (x) => x.mean([1, 2], true), (x) => x.max([1, 2]), (x) => x.min([1, 2])], inputs: [R([2, 3, 4], { declared: [null, 3, 4] })] },
+  'reduce-leading': { lhs: [(x) => x.sum(0), (x) => x.mean([0, 1], true), (x) => x.max([0]), (x) => x.min([0, 1])], inputs: [R([2, 3, 2, 2], { declared: [null, 3, 2, 2] })] },
   'reduce-nothing': { lhs: [(x) => x.sum([]), (x) => x.mean([]), (x) => x.max([]), (x) => x.min([])], inputs: [R([2, 3])] },
   'sum-broadcast': { lhs: [(x) => x.broadcastTo([2, 3]).sum(0), (x) => x.broadcastTo([4, 2, 3]).sum([0, 1], true), (x) => x.reshape([3, 1]).broadcastTo([3, 5]).sum(1)], inputs: [R([3])] },
   'mean-broadcast': { lhs: [(x) => x.broadcastTo([2, 3]).mean(0), (x) => x.reshape([1, 3]).broadcastTo([4, 3]).mean(0, true)], inputs: [R([3])] },
@@ -134,6 +138,7 @@ const properties: Record<string, RuleProperty> = {
   log1p: { lhs: [(x) => api.add(1, x).log(), (x) => x.add(1).log()], inputs: [R([3], { min: -0.5, max: 3 })], extreme: [{ inputs: [[1e-20, 1e-17, 0]], reference: [1e-20, 1e-17, 0] }] },
   log1m: { lhs: (x) => api.sub(1, x).log(), inputs: [R([3], { min: -3, max: 0.5 })], extreme: [{ inputs: [[1e-20, -1e-17, 0]], reference: [-1e-20, 1e-17, 0] }] },
   expm1: { lhs: [(x) => x.exp().sub(1), (x) => x.exp().add(-1)], inputs: [R([3], { min: -5, max: 5 })], extreme: [{ inputs: [[1e-20, -1e-18, 0]], reference: [1e-20, -1e-18, 0] }] },
+  'tanh-ratio': { lhs: [(x) => { const e = x.mul(2).exp(); return e.sub(1).div(e.add(1)); }, (x) => { const e = x.exp(); return e.add(-1).div(api.add(1, e)); }], inputs: [R([3], { min: -5, max: 5 })], extreme: [{ inputs: [[800, -800, 0]] }] },
   'softmax-ratio': { lhs: [(x) => { const e = x.exp(); return e.div(e.sum(1, true)); }, (x) => { const e = x.exp(); return e.div(e.sum(0, true).broadcastTo([2, 3])); }], inputs: [R([2, 3], { min: -20, max: 20 })], extreme: [{ inputs: [[800, 0, -800, 1, 2, 3]] }] },
   'log-softmax-lse': { lhs: (x) => x.sub(x.logsumexp(1, true)), inputs: [R([2, 3], { min: -20, max: 20 })], noExtreme: 'both sides are already stable: the rule recognises logSoftmax so the softmax cross-entropy fusion can see it' },
   'softmax-cross-entropy': { lhs: [(x, t) => t.mul(x.logSoftmax(1)).sum(1), (x, t) => x.logSoftmax(0).mul(t).sum(0, true)], inputs: [R([2, 3], { min: -20, max: 20 }), pos([2, 3])], noExtreme: 'logSoftmax is already stable; the fused form computes the loss in one pass (Σt·(lse − x)) with its own gradient' },
@@ -335,9 +340,9 @@ describe('the rule tables', () => {
   it('counts', () => {
     expect(Object.fromEntries(Object.entries(ruleTables).map(([k, t]) => [k, t.length]))).toMatchInlineSnapshot(`
       {
-        "canonicalize": 53,
+        "canonicalize": 57,
         "specialize": 10,
-        "stabilize": 25,
+        "stabilize": 26,
       }
     `);
   });

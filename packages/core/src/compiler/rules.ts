@@ -67,7 +67,29 @@ export interface Rule {
   readonly replace: (m: Match, root: Ref) => Ref | null;
   /** A condition the pattern can't say (finiteness, an axis relation). Only where needed. */
   readonly guard?: (m: Match, root: Ref) => boolean;
+  /**
+   * When the rule replaces a region that `grad` differentiated, rebuild the region's adjoints from
+   * the replacement's VJP (see `adjoints.ts`): stability rules set it, so the gradient graph is
+   * as stable as the forward one.
+   */
+  readonly rederive?: boolean;
 }
+
+/** What a rule that rederives adjoints hands the hook, just before its root is replaced. */
+export interface RegionRewrite {
+  readonly work: Work;
+  /** The pass's rules by root op (for settling the nodes the hook builds). */
+  readonly index: ReadonlyMap<string, readonly Rule[]>;
+  readonly rule: Rule;
+  /** The region's root, its leaves (what the pattern's variables and constants matched) and its replacement. */
+  readonly root: number;
+  readonly leaves: readonly number[];
+  readonly rep: number;
+  readonly log: RewriteLog;
+}
+
+/** Called for a rule with `rederive` set, before its root is replaced. */
+export type AdjointHook = (r: RegionRewrite) => void;
 
 /**
  * A rewrite rule: a unique name, a pattern whose root is an op, a replacement built with `E`, and
@@ -76,11 +98,11 @@ export interface Rule {
  * @example
  * rule('mul-one', P.mul(v('x'), c(1)), ({ x }) => x), // x·1 → x
  */
-export function rule(name: string, pattern: Pattern, replace: Rule['replace'], guard?: Rule['guard']): Rule {
+export function rule(name: string, pattern: Pattern, replace: Rule['replace'], guard?: Rule['guard'], opts: { rederive?: boolean } = {}): Rule {
   if (typeof name !== 'string' || !name) throw new GraphError('a rule needs a non-empty name', { op: 'rule', origin: captureOrigin() });
   if (!pattern || !rootOps(pattern).length) throw new GraphError(`rule "${name}": the pattern's root must be an op pattern such as P.mul(...)`, { op: 'rule', origin: captureOrigin() });
   if (typeof replace !== 'function' || (guard !== undefined && typeof guard !== 'function')) throw new GraphError(`rule "${name}": the replacement and the guard must be functions`, { op: 'rule', origin: captureOrigin() });
-  return Object.freeze({ name, pattern, replace, guard });
+  return Object.freeze({ name, pattern, replace, guard, ...(opts.rederive ? { rederive: true } : {}) });
 }
 
 // ---- E: the node builder for replacements ----------------------------------------------------
@@ -287,7 +309,7 @@ function refsOf(work: Work, b: Binding): Match {
 }
 
 /** Tries the rules indexed under `node.op` at `id`; the replacement's id when one fired. */
-function rewriteAt(work: Work, index: Map<string, Rule[]>, id: number, log: RewriteLog): number | null {
+function rewriteAt(work: Work, index: Map<string, Rule[]>, id: number, log: RewriteLog, hook?: AdjointHook): number | null {
   const node = work.node(id);
   const rules = index.get(node.op);
   if (!rules) return null;
@@ -307,6 +329,13 @@ function rewriteAt(work: Work, index: Map<string, Rule[]>, id: number, log: Rewr
       continue;
     }
     if (rep === null || rep === id) continue;
+    if (r.rederive && hook) {
+      try {
+        hook({ work, index, rule: r, root: id, leaves: b.leaves, rep, log });
+      } catch (e) {
+        work.notes.push(`rule ${r.name}: the adjoints of %${id} were not rebuilt: ${(e as Error).message.split('\n')[0]}`);
+      }
+    }
     work.replace(id, rep);
     log.record(r.name, node);
     return rep;
@@ -325,7 +354,7 @@ const REACH = 4;
  * one rewrites nothing. Stops (not converged, with a note) if the rules keep firing far beyond
  * the program's size — a cycle between rules.
  */
-export function runRules(work: Work, tables: readonly (readonly Rule[])[], log: RewriteLog, opts: { maxSweeps?: number } = {}): FixedPoint {
+export function runRules(work: Work, tables: readonly (readonly Rule[])[], log: RewriteLog, opts: { maxSweeps?: number; adjoints?: AdjointHook } = {}): FixedPoint {
   const index = indexRules(tables);
   const maxSweeps = opts.maxSweeps ?? 100;
   let fired = 0;
@@ -342,7 +371,7 @@ export function runRules(work: Work, tables: readonly (readonly Rule[])[], log: 
       pending.delete(id);
       if (work.isReplaced(id)) continue;
       const mark = work.created.length;
-      const rep = rewriteAt(work, index, id, log);
+      const rep = rewriteAt(work, index, id, log, opts.adjoints);
       if (rep === null) continue;
       changed = true;
       if (++fired > budget) break;
@@ -365,4 +394,39 @@ export function runRules(work: Work, tables: readonly (readonly Rule[])[], log: 
   }
   work.notes.push(`the rules did not reach a fixed point (${fired} rewrites); the program is correct but may not be fully simplified`);
   return { converged: false, sweeps: maxSweeps };
+}
+
+/**
+ * Runs the rules to a fixed point over nodes built since `fresh` started (and only those): the
+ * nodes a pass just made, brought to the normal form the rest of the program is in, without
+ * touching any node that was there before. Adjoint hooks don't run here.
+ */
+export function settle(work: Work, index: ReadonlyMap<string, readonly Rule[]>, fresh: ReadonlySet<number> | ((id: number) => boolean), log: RewriteLog): void {
+  const isFresh = typeof fresh === 'function' ? fresh : (id: number) => fresh.has(id);
+  const idx = index as Map<string, Rule[]>;
+  const pending = new Set<number>();
+  const stack: number[] = [];
+  const push = (id: number) => {
+    if (!pending.has(id) && isFresh(id) && !work.isReplaced(id)) {
+      pending.add(id);
+      stack.push(id);
+    }
+  };
+  for (let i = 0; i < work.created.length; i++) push(work.created[i]);
+  let budget = 20 * (stack.length + 50);
+  while (stack.length && budget-- > 0) {
+    const id = stack.pop()!;
+    pending.delete(id);
+    if (work.isReplaced(id)) continue;
+    const mark = work.created.length;
+    const rep = rewriteAt(work, idx, id, log);
+    if (rep === null) continue;
+    for (const n of work.created.slice(mark)) push(n);
+    push(rep);
+    let level = [rep];
+    for (let d = 0; d < REACH && level.length; d++) {
+      level = level.flatMap((n) => work.usersOfNode(n));
+      level.forEach(push);
+    }
+  }
 }

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import * as api from '../api';
 import { grad } from '../autodiff';
-import { compile } from '../compile';
+import { BACKENDS, compile } from '../compile';
 import type { DType } from '../dtype';
 import { Graph, type Sym } from '../graph';
 import { Tensor } from '../tensor';
@@ -175,4 +175,122 @@ describe('log Σ exp from primitives at ±1000', () => {
     expect(text).toMatch(/^ {4}logsumexp +×1 +forward$/m);
     expect(text).toMatch(/^ {4}logsumexp-grad +×1 +backward$/m);
   });
+});
+
+/**
+ * The gradient graph is stable too, for every forward stability rule (issue 12, item 2): a rule
+ * that replaces a region rebuilds the region's adjoints from the stable op's VJP. Each loss is
+ * written from primitives and compared, at inputs where the written form overflows, with the
+ * stable op written directly: values and gradients finite and within 1e-9 relative.
+ */
+describe.each(BACKENDS)('stabilize rewrites the gradient graph too: a table at extreme inputs (%s backend)', (backend) => {
+  interface Case {
+    /** The inputs' values (float64), by name; each is differentiated. */
+    feeds: Record<string, number[] | number[][]>;
+    /** The same function written from primitives, and with the stable op. */
+    written: (x: Sym[]) => Sym;
+    stable: (x: Sym[]) => Sym;
+    /** Rules that must show a backward rewrite in explain() (see docs/compiler.md for which does what). */
+    backward: string[];
+    /** Which inputs get gradients (default: all). */
+    wrt?: number[];
+    /** Declare the first dim of every input `null` (a batch known only at run time). */
+    openBatch?: boolean;
+  }
+  const row3 = [[1000, -1000, 0], [-1000, 1000, 0.5]];
+  const onehot = [[0, 1, 0], [1, 0, 0]];
+  const cases: Record<string, Case> = {
+    'log of a primitive softmax, logits ±1000': {
+      feeds: { x: row3 },
+      written: ([x]) => { const e = x.exp(); return e.div(e.sum(1, true)).log(); },
+      stable: ([x]) => x.logSoftmax(1),
+      backward: ['log-softmax'],
+    },
+    'log Σ exp, x = 1000': {
+      feeds: { x: [[1000, 1000, 999], [1000, -1000, 0]] },
+      written: ([x]) => x.exp().sum(1).log(),
+      stable: ([x]) => x.logsumexp(1),
+      backward: ['logsumexp-grad'],
+    },
+    'log(1 + eˣ), x = ±1000': {
+      feeds: { x: [1000, -1000, 3] },
+      written: ([x]) => api.add(1, x.exp()).log(),
+      stable: ([x]) => x.softplus(),
+      backward: ['softplus-grad'],
+    },
+    'log σ(x), x = ±100': {
+      feeds: { x: [100, -100, 0.5, -800] }, // log σ(−100) is still finite as written; σ(−800) = 0
+      written: ([x]) => x.sigmoid().log(),
+      stable: ([x]) => x.neg().softplus().neg(),
+      backward: ['sigmoid-grad-cancel'],
+    },
+    'log(1 − σ(x)), x = ±100': {
+      feeds: { x: [100, -100, 0.5] },
+      written: ([x]) => api.sub(1, x.sigmoid()).log(),
+      stable: ([x]) => x.softplus().neg(),
+      backward: ['log-one-minus-sigmoid'],
+    },
+    'cross-entropy from primitives on one-hot targets, logits ±1000': {
+      feeds: { x: row3, t: onehot },
+      written: ([x, t]) => { const e = x.exp(); return t.mul(e.div(e.sum(1, true)).log()).sum(1).neg().mean(); },
+      stable: ([x, t]) => t.mul(x.logSoftmax(1)).sum(1).neg().mean(),
+      backward: ['softmax-ratio', 'log-softmax'],
+      wrt: [0],
+    },
+    'the same cross-entropy with a batch dim known only at run time': {
+      feeds: { x: row3, t: onehot },
+      written: ([x, t]) => { const e = x.exp(); return t.mul(e.div(e.sum(1, true)).log()).sum(1).neg().mean(); },
+      stable: ([x, t]) => t.mul(x.logSoftmax(1)).sum(1).neg().mean(),
+      backward: ['softmax-ratio', 'log-softmax'],
+      wrt: [0],
+      openBatch: true,
+    },
+    'naive BCE on σ(logits), logits ±100': {
+      feeds: { z: [100, -100, 100, -100, 3], y: [0, 1, 1, 0, 1] },
+      written: ([z, y]) => { const s = z.sigmoid(); return y.mul(s.log()).add(api.sub(1, y).mul(api.sub(1, s).log())).neg().mean(); },
+      stable: ([z, y]) => z.softplus().sub(y.mul(z)).mean(),
+      backward: ['sigmoid-grad-cancel'],
+      wrt: [0],
+    },
+    'tanh written as (e²ˣ − 1)/(e²ˣ + 1), x = ±400': {
+      feeds: { x: [400, -400, 0.25] },
+      written: ([x]) => { const e = x.mul(2).exp(); return e.sub(1).div(e.add(1)); },
+      stable: ([x]) => x.tanh(),
+      backward: ['exp-grad-distribute', 'exp-ratio-grad'],
+    },
+  };
+
+  /** f(x) and the gradient of Σ f(x)·w (w fixed, so every element's gradient counts). */
+  function build(c: Case, f: (x: Sym[]) => Sym) {
+    const g = new Graph();
+    const xs = Object.entries(c.feeds).map(([name, v]) => g.input(name, Tensor.from(v, 'float64').shape.map((d, i) => (c.openBatch && i === 0 ? null : d)), 'float64'));
+    const y = f(xs);
+    const w = g.constant(Tensor.from(Array.from({ length: Math.max(1, y.shape.reduce<number>((p, d) => p * (d ?? 1), 1)) }, (_, i) => 0.5 + 0.25 * i), 'float64').reshape(y.shape.map((d) => d ?? 1)));
+    const grads = grad(y.mul(w).sum(), (c.wrt ?? xs.map((_, i) => i)).map((i) => xs[i]));
+    return { g, outs: [y, ...grads] };
+  }
+
+  for (const [name, c] of Object.entries(cases)) {
+    it(name, () => {
+      const feeds = Object.fromEntries(Object.entries(c.feeds).map(([k, v]) => [k, Tensor.from(v, 'float64')]));
+      const w = build(c, c.written);
+      const s = build(c, c.stable);
+      const exe = compile(w.g, { outputs: w.outs, backend });
+      const got = exe.run(feeds);
+      const want = compile(s.g, { outputs: s.outs, backend }).run(feeds);
+      expect(finite(want), 'the stable op itself is finite').toBe(true);
+      expect(finite(compile(w.g, { outputs: w.outs, passes: [], backend }).run(feeds)), 'as written, it overflows').toBe(false);
+      got.forEach((t, i) => {
+        expect(t.shape).toEqual(want[i].shape);
+        Array.from(t.data).forEach((v, k) => {
+          const r = want[i].data[k];
+          expect(Number.isFinite(v), `output ${i} element ${k} is finite (${v})`).toBe(true);
+          // relative; values that round to 0 in one form and to ~1e-44 in the other are equal
+          expect(Math.abs(v - r), `output ${i} element ${k}: ${v} vs ${r}`).toBeLessThanOrEqual(1e-9 * Math.max(Math.abs(v), Math.abs(r)) + 1e-30);
+        });
+      });
+      const text = exe.explain({ program: false });
+      for (const rule of c.backward) expect(text, `${rule} on backward nodes`).toMatch(new RegExp(`^ {4}${rule} +×\\d+ +(\\d+ forward, )?\\d* ?backward$`, 'm'));
+    });
+  }
 });

@@ -57,24 +57,28 @@ const distribute = ({ s, a, b, m }: Record<string, Ref>): Ref => E.op(s.op, [E.m
 /** The 1 + eˣ node of a match (to recognise it as a denominator). */
 const isOnePlus = (e: Ref) => (d: Ref) => d.op === 'add' && d.node.inputs.includes(e.id) && d.node.inputs.some((i) => i !== e.id && e.work.splat(i) === 1);
 
+/** A forward rule whose region's adjoints are rebuilt from the replacement's VJP (adjoints.ts). */
+const stable = (r: Rule): Rule => Object.freeze({ ...r, rederive: true });
+
 // prettier-ignore
 export const stabilizeRules: readonly Rule[] = [
   // ---- forward expressions
-  rule('log-sigmoid', P.log(P.sigmoid(v('x'))), ({ x }) => E.neg(E.softplus(E.neg(x)))), // log σ(x) → −softplus(−x)
-  rule('log-one-minus-sigmoid', P.log(P.sub(c(1), P.sigmoid(v('x')))), ({ x }) => E.neg(E.softplus(x))), // log(1 − σ(x)) → −softplus(x)
-  rule('one-minus-sigmoid', P.sub(c(1), P.sigmoid(v('x'))), ({ x }) => E.sigmoid(E.neg(x))), // 1 − σ(x) → σ(−x)
-  rule('exp-ratio-sigmoid', P.div(v('e', P.exp(v('x'))), P.add(c(1), v('e'))), ({ x }) => E.sigmoid(x)), // eˣ/(1 + eˣ) → σ(x)
-  rule('reciprocal-sigmoid', alt(P.div(c(1), P.add(c(1), P.exp(P.neg(v('x'))))), P.reciprocal(P.add(c(1), P.exp(P.neg(v('x')))))), ({ x }) => E.sigmoid(x)), // 1/(1 + e⁻ˣ) → σ(x)
-  rule('softplus', alt(P.log(P.add(c(1), P.exp(v('x')))), P.log1p(P.exp(v('x')))), ({ x }) => E.softplus(x)), // log(1 + eˣ) → softplus(x)
-  rule('log-exp', P.log(P.exp(v('x'))), ({ x }) => x), // log eˣ → x
-  rule('logsumexp', P.log(v('s', P.sum(P.exp(v('x'))))), ({ x, s }) => E.logsumexp(x, axesOf(s), s.attrs.keepDims as boolean)), // log Σ eˣ → logsumexp(x)
-  rule('log-softmax', P.log(P.softmax(v('x'))), ({ x }, root) => E.logSoftmax(x, root.input(0).attrs.axis as number)), // log softmax(x) → logSoftmax(x)
-  rule('log1p', P.log(P.add(c(1), v('x'))), ({ x }) => E.log1p(x)), // log(1 + x) → log1p(x)
-  rule('log1m', P.log(P.sub(c(1), v('x'))), ({ x }) => E.log1p(E.neg(x))), // log(1 − x) → log1p(−x)
-  rule('expm1', alt(P.sub(P.exp(v('x')), c(1)), P.add(P.exp(v('x')), c(-1))), ({ x }) => E.expm1(x)), // eˣ − 1 → expm1(x)
-  rule('softmax-ratio', P.div(v('e', P.exp(v('x'))), bcastOf(v('s', P.sum(v('e'), { keepDims: true })))), ({ x, s }) => E.softmax(x, axesOf(s)[0]), ({ s }) => axesOf(s).length === 1), // eˣ/Σₐeˣ → softmax(x, a)
-  rule('log-softmax-lse', P.sub(v('x'), v('l', P.logsumexp(v('x'), { keepDims: true }))), ({ x, l }) => E.logSoftmax(x, axesOf(l)[0]), ({ l }) => axesOf(l).length === 1), // x − logsumexpₐ(x) → logSoftmax(x, a)
-  rule('softmax-cross-entropy', P.sum(P.mul(v('t'), v('l', P.logSoftmax(v('x'))))), ({ x, t }, root) => E.neg(E.op('softmaxCrossEntropy', [x, t], { axis: axesOf(root)[0], keepDims: root.attrs.keepDims })), ({ x, t, l }, root) => same(axesOf(root), [l.attrs.axis]) && same(t.shape, x.shape) && t.dtype === x.dtype && isFloat(t.dtype)), // Σₐ t·logSoftmax(x) → −softmaxCrossEntropy(x, t)
+  stable(rule('log-sigmoid', P.log(P.sigmoid(v('x'))), ({ x }) => E.neg(E.softplus(E.neg(x))))), // log σ(x) → −softplus(−x)
+  stable(rule('log-one-minus-sigmoid', P.log(P.sub(c(1), P.sigmoid(v('x')))), ({ x }) => E.neg(E.softplus(x)))), // log(1 − σ(x)) → −softplus(x)
+  stable(rule('one-minus-sigmoid', P.sub(c(1), P.sigmoid(v('x'))), ({ x }) => E.sigmoid(E.neg(x)))), // 1 − σ(x) → σ(−x)
+  stable(rule('exp-ratio-sigmoid', P.div(v('e', P.exp(v('x'))), P.add(c(1), v('e'))), ({ x }) => E.sigmoid(x))), // eˣ/(1 + eˣ) → σ(x)
+  stable(rule('reciprocal-sigmoid', alt(P.div(c(1), P.add(c(1), P.exp(P.neg(v('x'))))), P.reciprocal(P.add(c(1), P.exp(P.neg(v('x')))))), ({ x }) => E.sigmoid(x))), // 1/(1 + e⁻ˣ) → σ(x)
+  stable(rule('softplus', alt(P.log(P.add(c(1), P.exp(v('x')))), P.log1p(P.exp(v('x')))), ({ x }) => E.softplus(x))), // log(1 + eˣ) → softplus(x)
+  stable(rule('log-exp', P.log(P.exp(v('x'))), ({ x }) => x)), // log eˣ → x
+  stable(rule('logsumexp', P.log(v('s', P.sum(P.exp(v('x'))))), ({ x, s }) => E.logsumexp(x, axesOf(s), s.attrs.keepDims as boolean))), // log Σ eˣ → logsumexp(x)
+  stable(rule('log-softmax', P.log(P.softmax(v('x'))), ({ x }, root) => E.logSoftmax(x, root.input(0).attrs.axis as number))), // log softmax(x) → logSoftmax(x)
+  stable(rule('log1p', P.log(P.add(c(1), v('x'))), ({ x }) => E.log1p(x))), // log(1 + x) → log1p(x)
+  stable(rule('log1m', P.log(P.sub(c(1), v('x'))), ({ x }) => E.log1p(E.neg(x)))), // log(1 − x) → log1p(−x)
+  stable(rule('expm1', alt(P.sub(P.exp(v('x')), c(1)), P.add(P.exp(v('x')), c(-1))), ({ x }) => E.expm1(x))), // eˣ − 1 → expm1(x)
+  stable(rule('tanh-ratio', P.div(alt(P.sub(v('e', P.exp(v('u'))), c(1)), P.add(v('e', P.exp(v('u'))), c(-1))), P.add(v('e'), c(1))), ({ u }) => E.tanh(E.mul(u, 0.5)))), // (e²ˣ − 1)/(e²ˣ + 1) → tanh(x)
+  stable(rule('softmax-ratio', P.div(v('e', P.exp(v('x'))), bcastOf(v('s', P.sum(v('e'), { keepDims: true })))), ({ x, s }) => E.softmax(x, axesOf(s)[0]), ({ s }) => axesOf(s).length === 1)), // eˣ/Σₐeˣ → softmax(x, a)
+  stable(rule('log-softmax-lse', P.sub(v('x'), v('l', P.logsumexp(v('x'), { keepDims: true }))), ({ x, l }) => E.logSoftmax(x, axesOf(l)[0]), ({ l }) => axesOf(l).length === 1)), // x − logsumexpₐ(x) → logSoftmax(x, a)
+  stable(rule('softmax-cross-entropy', P.sum(P.mul(v('t'), v('l', P.logSoftmax(v('x'))))), ({ x, t }, root) => E.neg(E.op('softmaxCrossEntropy', [x, t], { axis: axesOf(root)[0], keepDims: root.attrs.keepDims })), ({ x, t, l }, root) => same(axesOf(root), [l.attrs.axis]) && same(t.shape, x.shape) && t.dtype === x.dtype && isFloat(t.dtype))), // Σₐ t·logSoftmax(x) → −softmaxCrossEntropy(x, t)
   // ---- the backward patterns grad emits for them
   rule('sigmoid-grad-cancel', P.mul(P.div(v('g'), P.sigmoid(v('x'))), sigmoidSlope), ({ g, x }) => E.mul(g, E.sigmoid(E.neg(x)))), // (g/σ(x))·σ(x)σ(−x) → g·σ(−x)
   rule('sigmoid-grad-cancel-neg', P.mul(P.div(v('g'), P.sigmoid(P.neg(v('x')))), sigmoidSlope), ({ g, x }) => E.mul(g, E.sigmoid(x))), // (g/σ(−x))·σ(x)σ(−x) → g·σ(x)

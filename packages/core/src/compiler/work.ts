@@ -15,6 +15,7 @@
  */
 import { castDraft, freeze, type Patch } from 'immer';
 import { GradgraphError, GraphError } from '../errors';
+import { nodeKey as sharedNodeKey } from '../key';
 import { rewriteProgram, type Attrs, type Node, type Program, type Rewritten, type TypeInfo } from '../ir';
 import { getOp, hasOp, type ConcreteType } from '../registry';
 import { isStatic, sizeOf, type Shape } from '../shape';
@@ -38,38 +39,15 @@ export function isRandomOp(op: string): boolean {
 /** Largest constant (in elements) that folding may create when its inputs are smaller. */
 export const FOLD_LIMIT = 1024;
 
-function encode(v: unknown): string | null {
-  if (v instanceof Tensor) {
-    if (v.size > 256) return null;
-    return `T${v.dtype}[${v.shape.join(',')}](${Array.from(v.data, (x) => (Object.is(x, -0) ? '-0' : String(x))).join(',')})`;
-  }
-  if (Array.isArray(v)) {
-    const parts = v.map(encode);
-    return parts.includes(null) ? null : `[${parts.join(',')}]`;
-  }
-  if (v && typeof v === 'object') {
-    const parts: string[] = [];
-    for (const k of Object.keys(v).sort()) {
-      const e = encode((v as Record<string, unknown>)[k]);
-      if (e === null) return null;
-      parts.push(`${k}:${e}`);
-    }
-    return `{${parts.join(',')}}`;
-  }
-  if (typeof v === 'number' && Object.is(v, -0)) return '-0';
-  return JSON.stringify(v) ?? 'undefined';
-}
-
 /**
- * The hash-consing key of a node: op, dtype, inputs (unordered for commutative ops) and attrs.
- * Null for nodes that must stay unique: random nodes and large constants.
+ * The hash-consing key of a node: the builder's key (`key.ts`, exact for every float), with the
+ * inputs of commutative ops unordered. Null for nodes that must stay unique: random nodes and
+ * large constants.
  */
 export function nodeKey(op: string, inputs: readonly number[], attrs: Attrs, dtype: string): string | null {
   if (isRandomOp(op)) return null;
-  const attrKey = encode(attrs);
-  if (attrKey === null) return null;
   const ins = isCommutative(op) && inputs.length === 2 && inputs[0] > inputs[1] ? [inputs[1], inputs[0]] : inputs;
-  return `${op}|${dtype}|${ins.join(',')}|${attrKey}`;
+  return sharedNodeKey(op, ins, attrs, dtype);
 }
 
 const keyCache = new WeakMap<Node, string | null>();

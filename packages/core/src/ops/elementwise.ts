@@ -7,6 +7,8 @@ import type { Sym } from '../graph';
 import type { Attrs, TypeInfo } from '../ir';
 import { notDifferentiable, traits, type FiniteRule, type OpDef, type Vjp } from '../registry';
 import { sizeOf } from '../shape';
+import { elementwiseBatch } from './batching';
+import { jvpFromVjp } from './jvp';
 import { broadcastOrFail, mapBinary, mapTernary, mapUnary, noAttrs, requireBool, requireFloat, requireNumeric, requireSameDtype } from './util';
 
 type Domain = 'float' | 'numeric' | 'bool';
@@ -33,6 +35,9 @@ function unaryOp(name: string, doc: string, domain: Domain, f: (v: number) => nu
     },
     kernel: ([x], _a, ctx) => mapUnary(x, ctx.out, f),
     vjp,
+    // the VJP with dy := t is the JVP (a diagonal Jacobian): ṫ = f'(x)·t
+    jvp: jvpFromVjp(vjp),
+    batch: elementwiseBatch,
     kinks: extra.kinks,
     flops: (_i, out) => (extra.cost ?? 1) * sizeOf(out.shape),
   };
@@ -101,6 +106,9 @@ function binaryOp(name: string, doc: string, domain: Domain, f: (a: number, b: n
     },
     kernel: ([a, b], _attrs, ctx) => mapBinary(a, b, ctx.out, f),
     vjp,
+    // ṫ = ∂f/∂a·tₐ + ∂f/∂b·t_b: each the VJP with dy := that tangent
+    jvp: jvpFromVjp(vjp),
+    batch: elementwiseBatch,
     kinks: extra.kinks,
     flops: (_i, out) => (extra.cost ?? 1) * sizeOf(out.shape),
   };
@@ -180,5 +188,8 @@ export const whereOp: OpDef = {
     needsGrad[1] ? api.where(c, dy, k(0, dy)) : null,
     needsGrad[2] ? api.where(c, k(0, dy), dy) : null,
   ],
+  // d where(c, a, b) = where(c, tₐ, t_b), a zero for a missing tangent
+  jvp: ({ inputs: [c, a, b], tangents: [, ta, tb] }) => (ta || tb ? api.where(c, ta ?? api.zerosLike(a), tb ?? api.zerosLike(b)) : null),
+  batch: elementwiseBatch,
   flops: elementwiseFlops,
 };

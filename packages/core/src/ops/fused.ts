@@ -10,6 +10,7 @@ import { captureOrigin } from '../origin';
 import { fail, traits, type OpDef } from '../registry';
 import { fmtShape, sizeOf } from '../shape';
 import { Tensor } from '../tensor';
+import { frontBatch } from './batching';
 import { normOneAxis, reducedShape, reductionIndex, requireFloat, requireSameDtype } from './util';
 
 export interface SoftmaxCrossEntropyAttrs extends Attrs {
@@ -63,6 +64,14 @@ export const softmaxCrossEntropyOp: OpDef<SoftmaxCrossEntropyAttrs> = {
       needsGrad[1] ? api.neg(api.mul(g, api.logSoftmax(x, attrs.axis))) : null,
     ];
   },
+  // ṫ = Σ_axis [tₓ·(softmax(x)·Σt − t) − t_t·logSoftmax(x)], the VJP's two terms with dy := 1
+  jvp: ({ inputs: [x, t], tangents: [tx, tt], attrs }) => {
+    const terms: Sym[] = [];
+    if (tx) terms.push(api.mul(tx, api.sub(api.mul(api.softmax(x, attrs.axis), api.sum(t, attrs.axis, true)), t)));
+    if (tt) terms.push(api.neg(api.mul(tt, api.logSoftmax(x, attrs.axis))));
+    return terms.length ? api.sum(api.addN(terms), attrs.axis, attrs.keepDims) : null;
+  },
+  batch: frontBatch((a) => ({ axis: a.axis + 1, keepDims: a.keepDims })),
   flops: ([x]) => 6 * sizeOf(x.shape),
 };
 

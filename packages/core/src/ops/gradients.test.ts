@@ -1,14 +1,18 @@
 /**
- * Every primitive's VJP, checked against float64 central differences to order 1 and 2 on
- * generated shapes (with broadcasting) and values. Table-driven over the registry: a primitive
- * without a row fails the first test.
+ * Every primitive's VJP and JVP, checked against float64 central differences to order 1 and 2 on
+ * generated shapes (with broadcasting) and values; and its batching rule, checked against running
+ * the op example by example. Table-driven over the registry: a primitive without a row fails the
+ * first test.
  */
 import { describe, expect, it } from 'vitest';
 import * as api from '../api';
-import { customGrad } from '../autodiff';
-import { BACKENDS } from '../compile';
+import { flip } from '../arrange';
+import * as math from '../math';
+import { customGrad, grad } from '../autodiff';
+import { BACKENDS, compile } from '../compile';
 import { gradcheck, formatReport } from '../gradcheck';
-import type { Sym } from '../graph';
+import { Graph, type Sym } from '../graph';
+import { vmap } from '../transforms';
 import { isDifferentiable, listOps } from '../registry';
 import { fusedSoftmaxCrossEntropy } from './fused';
 import { Tensor } from '../tensor';
@@ -188,6 +192,24 @@ const rows: Record<string, Row> = {
     inputs: withOpts(poolInputs.chain(([x, o]) => fc.tuple(T({ shape: pooledShape(x.shape, o) }), fc.constant({ ...o, inputSize: x.shape.slice(1, -1) })))),
     fn: fnWithOpts((opts, dy) => api.sin(dy.graph.apply('avgPoolTranspose', [api.mul(dy, dy)], opts))),
   },
+  erf: { inputs: one(), fn: (x) => math.erf(x) },
+  erfc: { inputs: one(), fn: (x) => math.erfc(x) },
+  asin: { inputs: one({ min: -0.9, max: 0.9 }), fn: (x) => math.asin(x) },
+  acos: { inputs: one({ min: -0.9, max: 0.9 }), fn: (x) => math.acos(x) },
+  sinh: { inputs: one(), fn: (x) => math.sinh(x) },
+  cosh: { inputs: one(), fn: (x) => math.cosh(x) },
+  asinh: { inputs: one(), fn: (x) => math.asinh(x) },
+  acosh: { inputs: one({ min: 1.2, max: 4 }), fn: (x) => math.acosh(x) },
+  atanh: { inputs: one({ min: -0.9, max: 0.9 }), fn: (x) => math.atanh(x) },
+  // y kept off 0: no point on the jump across the negative x axis, nor at the origin
+  atan2: { inputs: two({ awayFrom: [0], margin: 0.1 }, {}), fn: (y, x) => math.atan2(y, x) },
+  // forward along the rows and backward down the columns; a broadcast [3] or a full [2, 3]
+  linearRecurrence: {
+    inputs: fc.boolean().chain((full) => fc.tuple(T({ shape: full ? [2, 3] : [3] }), T({ shape: [2, 3] }))),
+    fn: (a, b) => api.add(api.sin(math.linearRecurrence(a, b, { axis: 1 })), math.linearRecurrence(api.mul(a, 0.5), api.mul(b, b), { axis: 0, reverse: true })),
+  },
+  prod: { inputs: one(), fn: (x) => api.add(api.mul(math.prod(x, x.rank ? [0] : [], true), api.sin(x)), math.prod(x)) },
+  flip: { inputs: T({ shape: [2, 3] }).map((t) => [t]), fn: (x) => api.mul(flip(api.sin(x), [1]), flip(x, [0, 1])) },
 };
 
 /**
@@ -243,17 +265,92 @@ describe('primitive gradients', () => {
 
 });
 
-// every row on both backends: the compiled one must differentiate exactly like the oracle
+// every row on every backend: the compiled ones must differentiate exactly like the oracle
 describe.each(BACKENDS)('primitive gradients on the %s backend', (backend) => {
   for (const [name, row] of Object.entries(rows)) {
     if ('none' in row) continue;
-    it(`${name}: gradcheck to order 2 on generated shapes and values`, () => {
+    it(`${name}: gradcheck of the VJP and the JVP to order 2 on generated shapes and values`, () => {
       fc.assert(
         fc.property(row.inputs, (inputs) => {
-          const r = gradcheck(row.fn, inputs, { order: 2, compile: { backend } });
+          const r = gradcheck(row.fn, inputs, { order: 2, compile: { backend }, modes: ['rev', 'fwd'] });
           if (!r.ok) throw new Error(formatReport(r));
         }),
         { numRuns: row.runs === 0 ? 3 : (row.runs ?? 12), seed: 20261127 },
+      );
+    });
+  }
+});
+
+/** A tensor with its elements in another order: a new example with the same value constraints. */
+function shuffled(t: Tensor, k: number): Tensor {
+  const n = t.size;
+  return new Tensor(t.dtype, t.shape, t.data.map((_v, i) => t.data[(i * (2 * k + 1) + k) % n]));
+}
+
+/** Stacks equal-shaped tensors along `axis`. */
+function stackAt(ts: readonly Tensor[], axis: number): Tensor {
+  const shape = [...ts[0].shape.slice(0, axis), ts.length, ...ts[0].shape.slice(axis)];
+  const out = new Tensor('float64', shape);
+  const outer = ts[0].shape.slice(0, axis).reduce((p, d) => p * d, 1);
+  const inner = ts[0].size / outer;
+  ts.forEach((t, b) => {
+    for (let o = 0; o < outer; o++) for (let i = 0; i < inner; i++) out.data[(o * ts.length + b) * inner + i] = t.data[o * inner + i];
+  });
+  return out;
+}
+
+const RANDOM_ROWS = new Set(['randomUniform', 'randomNormal']);
+
+/**
+ * vmap(op) over a batch of 3 examples equals the op run on each example and stacked, in value
+ * and in the gradient of a random projection; inputs are batched along a random axis, or not at
+ * all (shared by every example), in random combinations.
+ */
+describe.each(BACKENDS)('primitive batching rules on the %s backend', (backend) => {
+  const B = 3;
+  for (const [name, row] of Object.entries(rows)) {
+    if ('none' in row) continue;
+    it(`${name}: vmap equals the op example by example, value and gradient`, () => {
+      fc.assert(
+        fc.property(row.inputs, fc.array(fc.nat({ max: 99 }), { minLength: 4, maxLength: 4 }), (inputs, picks) => {
+          // which inputs carry the batch, and along which axis (at least one does)
+          const inAxes = inputs.map((t, i) => (i > 0 && picks[i] % 3 === 0 ? null : picks[i] % (t.rank + 1)));
+          const g = new Graph({ seed: 5 });
+          const feeds: Record<string, Tensor> = {};
+          const xs = inputs.map((t, i) => {
+            const ax = inAxes[i];
+            feeds[`x${i}`] = ax === null ? t : stackAt(Array.from({ length: B }, (_u, b) => shuffled(t, b)), ax);
+            return g.input(`x${i}`, feeds[`x${i}`].shape, 'float64');
+          });
+          const batched = vmap(row.fn, { inAxes })(...(xs as Sym[])) as Sym;
+          const examples = Array.from({ length: B }, (_u, b) =>
+            api.expandDims(row.fn(...xs.map((x, i) => (inAxes[i] === null ? x : api.squeeze(api.slice(x, x.shape.map((_d, k) => (k === inAxes[i] ? b : 0)), x.shape.map((d, k) => (k === inAxes[i] ? 1 : d!))), [inAxes[i]!])))), 0),
+          );
+          const stacked = api.concat(examples, 0);
+          expect(batched.shape).toEqual(stacked.shape);
+          const r = g.constant(Tensor.randn(stacked.shape as number[], 'float64', 7));
+          const wrt = xs.filter((_x, i) => inAxes[i] !== null);
+          const gb = grad(api.sum(api.mul(batched, r)), wrt);
+          const gs = grad(api.sum(api.mul(stacked, r)), wrt);
+          g.rngCounter = 0;
+          const got = compile(g, { outputs: [batched, ...gb], backend }).run(feeds);
+          g.rngCounter = 0;
+          const want = compile(g, { outputs: [stacked, ...gs], backend }).run(feeds);
+          if (RANDOM_ROWS.has(name)) {
+            // each example draws its own numbers: shapes agree, values are finite
+            expect(got[0].shape).toEqual(want[0].shape);
+            expect(got.every((t) => t.data.every(Number.isFinite))).toBe(true);
+            return;
+          }
+          got.forEach((t, k) => {
+            expect(t.shape).toEqual(want[k].shape);
+            t.data.forEach((v, j) => {
+              const w = want[k].data[j];
+              if (!(Math.abs(v - w) <= 1e-10 * (1 + Math.abs(v) + Math.abs(w)))) throw new Error(`output ${k} element ${j}: vmap ${v}, stacked ${w} (inAxes ${JSON.stringify(inAxes)})`);
+            });
+          });
+        }),
+        { numRuns: row.runs === 0 ? 3 : 6, seed: 20261128 },
       );
     });
   }

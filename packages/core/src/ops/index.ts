@@ -7,6 +7,9 @@ import { castOp, randomOps, sourceOps, stopGradientOp } from './misc';
 import { reduceOps, softmaxOps } from './reduce';
 import { shapeOps } from './shape';
 import { convOps } from './conv';
+import { atan2Op, mathUnaryOps } from './math';
+import { scanOps } from './scan';
+import { flipOp } from './flip';
 
 /** Every built-in primitive. */
 export const builtinOps: readonly OpDef<any>[] = [
@@ -23,6 +26,10 @@ export const builtinOps: readonly OpDef<any>[] = [
   ...randomOps,
   ...fusedOps,
   ...convOps,
+  ...mathUnaryOps,
+  atan2Op,
+  ...scanOps,
+  flipOp,
 ];
 
 for (const def of builtinOps) registerOp(def);

@@ -4,6 +4,7 @@ import type { Attrs } from '../ir';
 import { fail, traits, type OpDef } from '../registry';
 import { fmtShape, sizeOf } from '../shape';
 import { Tensor } from '../tensor';
+import { matmulBatch } from './batching';
 import { broadcastOffsets, broadcastOrFail, requireNumeric, requireSameDtype } from './util';
 
 export interface MatmulAttrs extends Attrs {
@@ -84,6 +85,13 @@ export const matmulOp: OpDef<MatmulAttrs> = {
     if (needsGrad[1]) db = !tb ? (!ta ? mm(a, dy, true, false) : mm(a, dy, false, false)) : !ta ? mm(dy, a, true, false) : mm(dy, a, true, true);
     return [da, db];
   },
+  // bilinear: d(op(A)·op(B)) = op(tA)·op(B) + op(A)·op(tB), with the same flags
+  jvp: ({ inputs: [a, b], tangents: [ta, tb], node }) => {
+    const left = ta ? a.graph.apply('matmul', [ta, b], node.attrs) : null;
+    const right = tb ? a.graph.apply('matmul', [a, tb], node.attrs) : null;
+    return left && right ? api.add(left, right) : (left ?? right);
+  },
+  batch: matmulBatch,
   kinks: undefined,
   flops: ([a], out, at) => {
     const k = at.transposeA ? a.shape[a.shape.length - 2] : a.shape[a.shape.length - 1];

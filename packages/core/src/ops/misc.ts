@@ -7,6 +7,8 @@ import { fillNormal, fillUniform } from '../random';
 import { fail, notDifferentiable, traits, type OpDef } from '../registry';
 import { fmtShape, sizeOf } from '../shape';
 import { Tensor } from '../tensor';
+import { elementwiseBatch, randomBatch, sourceBatch } from './batching';
+import { sourceJvp, zeroJvp } from './jvp';
 import { intList, noAttrs } from './util';
 
 const sourceKernel = (what: string) => (): never => {
@@ -25,6 +27,8 @@ export const sourceOps: OpDef<any>[] = [
     infer: () => fail('inputs are made with g.input()'),
     kernel: sourceKernel('input'),
     vjp: () => [],
+    jvp: sourceJvp,
+    batch: sourceBatch,
     flops: () => 0,
   },
   {
@@ -37,6 +41,8 @@ export const sourceOps: OpDef<any>[] = [
     infer: () => fail('params are made with g.param()'),
     kernel: sourceKernel('param'),
     vjp: () => [],
+    jvp: sourceJvp,
+    batch: sourceBatch,
     flops: () => 0,
   },
   {
@@ -56,6 +62,8 @@ export const sourceOps: OpDef<any>[] = [
     },
     kernel: (_i, a) => (a.value as Tensor).clone(),
     vjp: () => [],
+    jvp: sourceJvp,
+    batch: sourceBatch,
     flops: () => 0,
   },
 ];
@@ -83,6 +91,9 @@ export const castOp: OpDef<CastAttrs> = {
   },
   // d cast = dy cast back, between float types; nothing flows through integer or bool casts
   vjp: ({ dy, inputs: [x], attrs }) => [isFloat(x.dtype) && isFloat(attrs.dtype) ? api.cast(dy, x.dtype) : null],
+  // linear between float types: ṫ = cast(t)
+  jvp: ({ tangents: [t], attrs }) => (t && isFloat(attrs.dtype) ? api.cast(t, attrs.dtype) : null),
+  batch: elementwiseBatch,
   flops: () => 0,
 };
 
@@ -96,6 +107,9 @@ export const stopGradientOp: OpDef<Attrs> = {
   infer: ([x]) => ({ dtype: x.dtype, shape: x.shape }),
   kernel: ([x]) => x.clone(),
   vjp: () => [null],
+  // a constant to every derivative, forward as well as reverse
+  jvp: zeroJvp,
+  batch: elementwiseBatch,
   flops: () => 0,
 };
 
@@ -141,6 +155,8 @@ function randomOp(name: string, doc: string, fill: (t: Tensor, a: RandomAttrs, k
     },
     // samples are constants of the run; the shape-lending input gets no gradient
     vjp: notDifferentiable,
+    jvp: notDifferentiable,
+    batch: randomBatch,
     flops: (_i, out) => 4 * sizeOf(out.shape),
   };
 }

@@ -3,9 +3,11 @@ import * as api from '../api';
 import type { DType } from '../dtype';
 import type { Sym } from '../graph';
 import type { Attrs } from '../ir';
-import { notDifferentiable, traits, type OpDef } from '../registry';
-import { isStatic, sizeOf } from '../shape';
+import { fail, notDifferentiable, traits, type Jvp, type OpDef } from '../registry';
+import { fmtShape, isStatic, sizeOf } from '../shape';
 import { Tensor } from '../tensor';
+import { argBatch, axisBatch, reduceBatch } from './batching';
+import { linearJvp } from './jvp';
 import { normAxes, normOneAxis, reduceKernel, reducedShape, reductionIndex, requireFloat, requireNumeric } from './util';
 
 export interface ReduceAttrs extends Attrs {
@@ -23,6 +25,27 @@ function keep(dy: Sym, a: ReduceAttrs): Sym {
   return a.keepDims || a.axes.length === 0 ? dy : api.expandDims(dy, a.axes);
 }
 
+/**
+ * The forward-mode rules of the reductions, by name (reduceOp looks its rule up here):
+ * sum and mean are linear; max/min pass the mean tangent of the tied extrema (the transpose of
+ * their VJP's ½-split); logsumexp's tangent is the softmax-weighted sum.
+ */
+const reduceJvps: Record<string, Jvp<ReduceAttrs>> = {
+  sum: linearJvp(),
+  mean: linearJvp(),
+  // ṫ = Σ mask·t / Σ mask, mask = [x = max x]
+  max: extremumJvp,
+  min: extremumJvp,
+  // d logΣeˣ = Σ t·e^(x − lse)
+  logsumexp: ({ inputs: [x], output, tangents: [t], attrs }) => (t ? api.sum(api.mul(t, api.exp(api.sub(x, keep(output, attrs)))), attrs.axes, attrs.keepDims) : null),
+};
+
+function extremumJvp({ inputs: [x], output, tangents: [t], attrs }: Parameters<Jvp<ReduceAttrs>>[0]): Sym | null {
+  if (!t) return null;
+  const mask = api.cast(api.equal(x, keep(output, attrs)), t.dtype);
+  return api.div(api.sum(api.mul(mask, t), attrs.axes, attrs.keepDims), api.sum(mask, attrs.axes, attrs.keepDims));
+}
+
 function reduceOp(name: string, doc: string, float: boolean, kernel: OpDef<ReduceAttrs>['kernel'], vjp: OpDef<ReduceAttrs>['vjp'], kinks?: string, finite: readonly number[] | null = null): OpDef<ReduceAttrs> {
   return {
     name,
@@ -38,6 +61,8 @@ function reduceOp(name: string, doc: string, float: boolean, kernel: OpDef<Reduc
     },
     kernel,
     vjp,
+    jvp: reduceJvps[name],
+    batch: reduceBatch,
     kinks,
     flops: ([x]) => sizeOf(x.shape),
   };
@@ -96,8 +121,8 @@ export const reduceOps: OpDef<any>[] = [
     },
     ({ dy, inputs: [x], output, attrs }) => [api.mul(keep(dy, attrs), api.exp(api.sub(x, keep(output, attrs))))],
   ),
-  argOp('argmax', 'index of the maximum along an axis (first on ties)', (v, best) => v > best),
-  argOp('argmin', 'index of the minimum along an axis (first on ties)', (v, best) => v < best),
+  argOp('argmax', 'index of the maximum along an axis (first on ties; an empty axis is an error)', (v, best) => v > best),
+  argOp('argmin', 'index of the minimum along an axis (first on ties; an empty axis is an error)', (v, best) => v < best),
 ];
 
 interface ArgAttrs extends Attrs {
@@ -115,11 +140,14 @@ function argOp(name: string, doc: string, better: (v: number, best: number) => b
     attrs: (raw, [x]) => ({ axis: normOneAxis(raw.axis ?? -1, x.shape.length), keepDims: !!raw.keepDims }),
     infer: ([x], a) => {
       requireNumeric(x);
+      // an empty axis has no index to return (NumPy refuses too)
+      if (x.shape[a.axis] === 0) fail(`axis ${a.axis} of ${fmtShape(x.shape)} is empty: there is no ${name === 'argmax' ? 'maximum' : 'minimum'} to index`);
       return { dtype: 'int32', shape: reducedShape(x.shape, [a.axis], a.keepDims) };
     },
     kernel: ([x], a, ctx) => {
       // out[o, i] = the first k along the axis with the best x[o, k, i]; a NaN wins (NumPy)
       const n = x.shape[a.axis];
+      if (n === 0) fail(`axis ${a.axis} of ${fmtShape(x.shape)} is empty: there is no ${name === 'argmax' ? 'maximum' : 'minimum'} to index`);
       const inner = x.shape.slice(a.axis + 1).reduce((p, d) => p * d, 1);
       const outer = x.shape.slice(0, a.axis).reduce((p, d) => p * d, 1);
       const out = new Tensor('int32', ctx.out.shape);
@@ -140,6 +168,8 @@ function argOp(name: string, doc: string, better: (v: number, best: number) => b
       return out;
     },
     vjp: notDifferentiable,
+    jvp: notDifferentiable,
+    batch: argBatch,
     flops: ([x]) => sizeOf(x.shape),
   };
 }
@@ -180,6 +210,9 @@ export const softmaxOps: OpDef<AxisAttrs>[] = [
     kernel: ([x], a, ctx) => softmaxKernel(x, a.axis, ctx.out.dtype, false),
     // d softmax: dx = y·(dy − Σ(dy·y))
     vjp: ({ dy, output: y, attrs }) => [api.mul(y, api.sub(dy, api.sum(api.mul(dy, y), attrs.axis, true)))],
+    // the Jacobian diag(y) − y·yᵀ is symmetric: ṫ = y·(t − Σ(t·y)), the VJP with dy := t
+    jvp: ({ output: y, tangents: [t], attrs }) => (t ? api.mul(y, api.sub(t, api.sum(api.mul(t, y), attrs.axis, true))) : null),
+    batch: axisBatch,
     flops: ([x]) => 5 * sizeOf(x.shape),
   },
   {
@@ -196,6 +229,9 @@ export const softmaxOps: OpDef<AxisAttrs>[] = [
     kernel: ([x], a, ctx) => softmaxKernel(x, a.axis, ctx.out.dtype, true),
     // d logsoftmax: dx = dy − softmax(x)·Σdy = dy − e^y·Σdy
     vjp: ({ dy, output: y, attrs }) => [api.sub(dy, api.mul(api.exp(y), api.sum(dy, attrs.axis, true)))],
+    // ṫ = t − Σ softmax(x)·t = t − Σ(e^y·t)
+    jvp: ({ output: y, tangents: [t], attrs }) => (t ? api.sub(t, api.sum(api.mul(api.exp(y), t), attrs.axis, true)) : null),
+    batch: axisBatch,
     flops: ([x]) => 5 * sizeOf(x.shape),
   },
 ];

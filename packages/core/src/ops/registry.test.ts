@@ -67,6 +67,12 @@ function binary(fn: (a: number, b: number) => number, dtype?: string): Row {
 }
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+/** A function given by a table of hand-computed values (for `unary` rows whose op has no Math counterpart). */
+const byTable = (pairs: [number, number][]) => (x: number) => {
+  const hit = pairs.find(([at]) => at === x);
+  if (!hit) throw new Error(`no table value at ${x}`);
+  return hit[1];
+};
 const cube = customGrad(
   (x: Sym) => x.mul(x).mul(x),
   (x: Sym, _y: Sym, dy: Sym) => [dy.mul(x.mul(x)).mul(3)],
@@ -420,6 +426,71 @@ const rows: Record<string, Row> = {
   avgPoolTranspose: {
     cases: [{ inputs: [f([[[1], [2]]])], attrs: { size: 2, stride: 1, inputSize: [3] }, shape: [1, 3, 1], value: [[[0.5], [1.5], [1]]] }],
     bad: [{ inputs: [{ shape: [1, 3, 1] }], attrs: { size: 2, stride: 1, inputSize: [3] }, error: /dy must have the shape \[1,2,1\] of avgPool's result for inputs of spatial size \[3\], got \[1,3,1\]/ }],
+  },
+  // ---- the second round: special functions, scans, products, flip (values by hand or from identities)
+  erf: unary(byTable([[0, 0], [1, 0.8427007929497149], [-0.5, -0.5204998778130465]]), [0, 1, -0.5]),
+  erfc: {
+    ...unary(byTable([[0, 1], [1, 0.15729920705028513], [-0.5, 1.5204998778130465]]), [0, 1, -0.5]),
+    // relative to itself deep in the tail: erfc(10) = 2.088487583762545e-45, not 0
+    cases: [...unary(byTable([[0, 1], [1, 0.15729920705028513], [-0.5, 1.5204998778130465]]), [0, 1, -0.5]).cases, { inputs: [f([10, 30])], shape: [2], check: (t) => expect([t.data[0] / 2.088487583762545e-45, t.data[1]]).toEqual([expect.closeTo(1, 14), 0]) }],
+  },
+  asin: unary(byTable([[0.5, Math.PI / 6], [1, Math.PI / 2], [-0.5, -Math.PI / 6]]), [0.5, 1, -0.5]),
+  acos: unary(byTable([[0.5, Math.PI / 3], [-1, Math.PI], [0, Math.PI / 2]]), [0.5, -1, 0]),
+  sinh: unary(byTable([[0, 0], [Math.LN2, 0.75], [-Math.LN2, -0.75]]), [0, Math.LN2, -Math.LN2]),
+  cosh: unary(byTable([[0, 1], [Math.LN2, 1.25], [-Math.LN2, 1.25]]), [0, Math.LN2, -Math.LN2]),
+  // asinh(¾) = ln(¾ + 5/4) = ln 2, acosh(5/4) = ln(5/4 + ¾) = ln 2, atanh(⅓) = ½ln((4/3)/(2/3)) = ½ln 2
+  asinh: unary(byTable([[0, 0], [0.75, Math.LN2], [-0.75, -Math.LN2]]), [0, 0.75, -0.75]),
+  acosh: unary(byTable([[1, 0], [1.25, Math.LN2], [2, Math.log(2 + Math.sqrt(3))]]), [1, 1.25, 2]),
+  atanh: unary(byTable([[0, 0], [1 / 3, Math.LN2 / 2], [-0.6, -Math.LN2]]), [0, 1 / 3, -0.6]),
+  atan2: {
+    ...binary(Math.atan2),
+    cases: [
+      ...binary(Math.atan2).cases,
+      // the four quadrants' axes, and the origin
+      { inputs: [f([1, 0, -1, 0, 1]), f([1, -1, 0, 0, -1])], shape: [5], value: [Math.PI / 4, Math.PI, -Math.PI / 2, 0, (3 * Math.PI) / 4] },
+    ],
+    bad: [...binary(Math.atan2).bad, { inputs: [{ shape: [2], dtype: 'int32' }, { shape: [2], dtype: 'int32' }], error: /must be float32 or float64, got int32/ }],
+  },
+  linearRecurrence: {
+    cases: [
+      // a = 1: a cumulative sum; reversed: from the end
+      { inputs: [f(1), f([[1, 2, 3], [4, 5, 6]])], attrs: { axis: 1 }, shape: [2, 3], value: [[1, 3, 6], [4, 9, 15]] },
+      { inputs: [f(1), f([[1, 2, 3], [4, 5, 6]])], attrs: { axis: 0, reverse: true }, shape: [2, 3], value: [[5, 7, 9], [4, 5, 6]] },
+      // h = ½h + 1: 1, 1.5, 1.75; a₀ is never read (here 100)
+      { inputs: [f([100, 0.5, 0.5]), f([1, 1, 1])], attrs: {}, shape: [3], value: [1, 1.5, 1.75] },
+      // b = x at the start, 0 after: a cumulative product 2, 2·3, 2·3·4
+      { inputs: [f([9, 3, 4]), f([2, 0, 0])], attrs: { axis: -1 }, shape: [3], value: [2, 6, 24] },
+      { inputs: [f([[2, 3]]), sp(f([[1, 1], [1, 1]]), [null, 2])], attrs: { axis: 0 }, shape: [null, 2], value: [[1, 1], [3, 4]] },
+      { inputs: [i32([1]), i32([[1, 2], [3, 4]])], attrs: { axis: 1 }, shape: [2, 2], dtype: 'int32', value: [[1, 3], [3, 7]] },
+    ],
+    bad: [
+      { inputs: [{ shape: [] }, { shape: [] }], attrs: {}, error: /needs an axis to run along/ },
+      { inputs: [{ shape: [2] }, { shape: [3] }], attrs: {}, error: /shapes \[2\] and \[3\] do not broadcast/ },
+      { inputs: [{ shape: [2] }, { shape: [2, 2] }], attrs: { axis: 2 }, error: /axis 2 is out of range for rank 2/ },
+    ],
+  },
+  prod: {
+    cases: [
+      { inputs: [f([[1, 2, 3], [4, 5, 6]])], attrs: { axes: [1] }, shape: [2], value: [6, 120] },
+      { inputs: [f([[1, 2, 3], [4, 5, 6]])], attrs: { axes: [0], keepDims: true }, shape: [1, 3], value: [[4, 10, 18]] },
+      { inputs: [f([[1, 2], [0, 4]])], attrs: {}, shape: [], value: 0 },
+      { inputs: [f([[1, 2], [3, 4]])], attrs: { axes: [] }, shape: [2, 2], value: [[1, 2], [3, 4]] },
+      { inputs: [sp(f([[1, 2], [3, 4]]), [null, 2])], attrs: { axes: [0] }, shape: [2], value: [3, 8] },
+      { inputs: [i32([[2, -3], [4, 5]])], attrs: { axes: [1] }, shape: [2], dtype: 'int32', value: [-6, 20] },
+    ],
+    bad: [
+      { inputs: [{ shape: [2, 3] }], attrs: { axes: [2] }, error: /axis 2 is out of range for rank 2/ },
+      { inputs: [{ shape: [2], dtype: 'bool' }], attrs: {}, error: /must be numeric, got bool/ },
+    ],
+  },
+  flip: {
+    cases: [
+      { inputs: [f([[1, 2, 3], [4, 5, 6]])], attrs: { axes: [1] }, shape: [2, 3], value: [[3, 2, 1], [6, 5, 4]] },
+      { inputs: [f([[1, 2, 3], [4, 5, 6]])], attrs: { axes: [0, -1] }, shape: [2, 3], value: [[6, 5, 4], [3, 2, 1]] },
+      { inputs: [sp(f([[1, 2], [3, 4], [5, 6]]), [null, 2])], attrs: { axes: [0] }, shape: [null, 2], value: [[5, 6], [3, 4], [1, 2]] },
+      { inputs: [b8([true, false, false])], attrs: {}, shape: [3], dtype: 'bool', value: [false, false, true] },
+    ],
+    bad: [{ inputs: [{ shape: [2, 3] }], attrs: { axes: [3] }, error: /axis 3 is out of range for rank 2/ }],
   },
 };
 

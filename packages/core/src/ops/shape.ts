@@ -3,6 +3,7 @@
  * slice, concat, gather/scatterAdd and pad, plus the run-time-shaped `…Like` forms that
  * gradients use when a dim is unknown until run time.
  */
+import { fmtJson } from '../format';
 import * as api from '../api';
 import { isFloat, type DType } from '../dtype';
 import { GradError, ShapeError } from '../errors';
@@ -11,6 +12,8 @@ import type { Attrs, TypeInfo } from '../ir';
 import { fail, type OpDef, traits } from '../registry';
 import { broadcastShapes, fmtShape, isStatic, shapeEq, sizeOf, stridesOf, type Shape, type SymShape } from '../shape';
 import { Tensor } from '../tensor';
+import { broadcastToBatch, concatBatch, elementwiseBatch, frontBatch, gatherBatch, perAxisBatch, reshapeBatch, scatterAddBatch, shapeSizeBatch, sumLikeBatch } from './batching';
+import { linearJvp, multilinearJvp, zeroJvp } from './jvp';
 import { broadcastOffsets, intList, normAxes, normOneAxis, reductionIndex } from './util';
 
 const copyFlops = (_i: unknown, out: { shape: Shape }) => sizeOf(out.shape);
@@ -62,6 +65,9 @@ const reshapeOp: OpDef<ReshapeAttrs> = {
   },
   // d reshape = dy reshaped back
   vjp: ({ dy, inputs: [x] }) => [reshapeBack(dy, x)],
+  // linear: ṫ = reshape(t)
+  jvp: linearJvp(),
+  batch: reshapeBatch,
   flops: () => 0,
 };
 
@@ -112,6 +118,9 @@ const transposeOp: OpDef<PermAttrs> = {
     attrs.perm.forEach((p, i) => (inv[p] = i));
     return [api.transpose(dy, inv)];
   },
+  jvp: linearJvp(),
+  // the batch axis first, the example's axes after it in the same permutation
+  batch: perAxisBatch<PermAttrs>((a) => ({ perm: [0, ...a.perm.map((p) => p + 1)] })),
   flops: copyFlops,
 };
 
@@ -159,6 +168,8 @@ const broadcastToOp: OpDef<ReshapeAttrs> = {
   },
   // the backprop loop sums dy back down to x's shape
   vjp: ({ dy }) => [dy],
+  jvp: linearJvp(),
+  batch: broadcastToBatch,
   flops: copyFlops,
 };
 
@@ -177,6 +188,8 @@ const broadcastLikeOp: OpDef<Attrs> = {
   kernel: ([x], _a, ctx) => broadcastKernel(x, ctx.out.shape),
   // the backprop loop sums dy back down to x's shape; ref gets no gradient
   vjp: ({ dy }) => [dy, null],
+  jvp: linearJvp(),
+  batch: elementwiseBatch,
   flops: copyFlops,
 };
 
@@ -184,7 +197,7 @@ const sumLikeOp: OpDef<Attrs> = {
   name: 'sumLike',
   arity: 2,
   kind: 'reduction',
-  traits: traits({ dataInputs: 'first' }),
+  traits: traits({ dataInputs: 'first', identityOnSameShape: true }),
   doc: 'x summed down to the run-time shape of ref (undoes broadcasting)',
   attrs: () => ({}),
   infer: ([x, ref]) => {
@@ -200,6 +213,8 @@ const sumLikeOp: OpDef<Attrs> = {
   },
   // d sumLike(x, ref) = dy broadcast back to x
   vjp: ({ dy, inputs: [x] }) => [api.broadcastToShapeOf(dy, x), null],
+  jvp: linearJvp(),
+  batch: sumLikeBatch,
   flops: ([x]) => sizeOf(x.shape),
 };
 
@@ -219,6 +234,8 @@ const reshapeLikeOp: OpDef<Attrs> = {
     return new Tensor(x.dtype, ctx.out.shape, x.data.slice());
   },
   vjp: ({ dy, inputs: [x] }) => [reshapeBack(dy, x), null],
+  jvp: linearJvp(),
+  batch: frontBatch(),
   flops: () => 0,
 };
 
@@ -247,6 +264,8 @@ const expandDimsOp: OpDef<AxesAttrs> = {
   },
   kernel: ([x], _a, ctx) => new Tensor(x.dtype, ctx.out.shape, x.data.slice()),
   vjp: ({ dy, attrs }) => [api.squeeze(dy, attrs.axes)],
+  jvp: linearJvp(),
+  batch: perAxisBatch<AxesAttrs>((a) => ({ axes: a.axes.map((x) => x + 1) })),
   flops: () => 0,
 };
 
@@ -271,6 +290,8 @@ const squeezeOp: OpDef<AxesAttrs> = {
     return new Tensor(x.dtype, ctx.out.shape, x.data.slice());
   },
   vjp: ({ dy, attrs }) => [api.expandDims(dy, attrs.axes)],
+  jvp: linearJvp(),
+  batch: perAxisBatch<AxesAttrs>((a) => ({ axes: a.axes.map((x) => x + 1) })),
   flops: () => 0,
 };
 
@@ -323,17 +344,18 @@ const sliceOp: OpDef<SliceAttrs> = {
   arity: 1,
   kind: 'shape',
   traits: traits({ finiteIfInputsFinite: [0] }),
-  doc: 'a block of x: [begin, end) on each axis',
+  doc: 'a block of x: [begin, end) on each axis (a negative begin or end counts from the end)',
   attrs: (raw, [x]) => {
     const r = x.shape.length;
     const begin = intList(raw.begin, 'begin');
     const endRaw = raw.end ?? begin.map(() => null);
-    if (!Array.isArray(endRaw) || !endRaw.every((e) => e === null || Number.isInteger(e))) fail(`end must be an array of integers or nulls, got ${JSON.stringify(raw.end)}`);
+    if (!Array.isArray(endRaw) || !endRaw.every((e) => e === null || Number.isInteger(e))) fail(`end must be an array of integers or nulls, got ${fmtJson(raw.end)}`);
     if (begin.length !== r || endRaw.length !== r) fail(`begin and end need ${r} entries for ${fmtShape(x.shape)}, got ${begin.length} and ${endRaw.length}`);
     const b2 = begin.map((b, i) => {
       if (b >= 0) return b;
       const d = x.shape[i];
       if (d === null) fail(`a negative begin on axis ${i} needs a known dim`);
+      if (d + b < 0) fail(`begin ${b} is out of range for axis ${i} of size ${d} in ${fmtShape(x.shape)}`);
       return d + b;
     });
     return { begin: b2, end: endRaw as (number | null)[] };
@@ -366,6 +388,8 @@ const sliceOp: OpDef<SliceAttrs> = {
     });
     return [api.pad(dy, pads)];
   },
+  jvp: linearJvp(),
+  batch: perAxisBatch<SliceAttrs>((a) => ({ begin: [0, ...a.begin], end: [null, ...a.end] })),
   flops: copyFlops,
 };
 
@@ -383,7 +407,7 @@ const padOp: OpDef<PadAttrs> = {
   attrs: (raw, [x]) => {
     const pads = raw.pads;
     if (!Array.isArray(pads) || pads.length !== x.shape.length || !pads.every((p) => Array.isArray(p) && p.length === 2 && p.every((v) => Number.isInteger(v) && v >= 0))) {
-      fail(`pads must be ${x.shape.length} pairs [before, after] of non-negative integers, got ${JSON.stringify(pads)}`);
+      fail(`pads must be ${x.shape.length} pairs [before, after] of non-negative integers, got ${fmtJson(pads)}`);
     }
     const value = raw.value ?? 0;
     if (typeof value !== 'number') fail(`value must be a number`);
@@ -397,6 +421,9 @@ const padOp: OpDef<PadAttrs> = {
   },
   // d pad = the middle block of dy
   vjp: ({ dy, attrs }) => [api.sliceRange(dy, attrs.pads.map((p) => p[0]), attrs.pads.map((p) => (p[1] === 0 ? null : -p[1])))],
+  // the fill is a constant: ṫ = pad(t) with zeros
+  jvp: linearJvp<PadAttrs>((a) => ({ pads: a.pads, value: 0 })),
+  batch: perAxisBatch<PadAttrs>((a) => ({ pads: [[0, 0], ...a.pads], value: a.value })),
   flops: copyFlops,
 };
 
@@ -451,6 +478,9 @@ const concatOp: OpDef<AxisAttrs> = {
       return api.sliceRange(dy, begin, end);
     });
   },
+  // linear in every input: ṫ = concat of the tangents (zeros for an input without one)
+  jvp: multilinearJvp,
+  batch: concatBatch,
   flops: copyFlops,
 };
 
@@ -486,6 +516,8 @@ const gatherOp: OpDef<AxisAttrs> = {
   },
   // d gather = dy scattered (added) back to the gathered positions
   vjp: ({ dy, inputs: [x, idx], attrs }) => [api.scatterAdd(dy, idx, x, attrs.axis), null],
+  jvp: linearJvp(),
+  batch: gatherBatch,
   flops: copyFlops,
 };
 
@@ -516,6 +548,8 @@ const scatterAddOp: OpDef<AxisAttrs> = {
   },
   // d scatterAdd = dy gathered at the same positions
   vjp: ({ dy, inputs: [, idx], attrs }) => [api.gather(dy, idx, attrs.axis), null, null],
+  jvp: linearJvp(),
+  batch: scatterAddBatch,
   flops: ([u]) => sizeOf(u.shape),
 };
 
@@ -540,6 +574,8 @@ const shapeSizeOp: OpDef<ShapeSizeAttrs> = {
   kernel: ([x], a) => Tensor.scalar(a.axes.reduce((p, i) => p * x.shape[i], 1), a.dtype),
   // depends only on x's shape: no gradient
   vjp: () => [null],
+  jvp: zeroJvp,
+  batch: shapeSizeBatch,
   flops: () => 0,
 };
 

@@ -1,4 +1,5 @@
 /** Helpers shared by the reference kernels and shape rules of the built-in primitives. */
+import { fmtJson } from '../format';
 import { isFloat, type DType } from '../dtype';
 import { DTypeError } from '../errors';
 import type { Attrs, TypeInfo } from '../ir';
@@ -36,11 +37,11 @@ export function broadcastOrFail(shapes: readonly SymShape[]): (number | null)[] 
 export function normAxes(axes: unknown, rank: number): number[] {
   if (axes === undefined || axes === null) return Array.from({ length: rank }, (_, i) => i);
   const list = typeof axes === 'number' ? [axes] : axes;
-  if (!Array.isArray(list)) fail(`axes must be a number or an array of numbers, got ${JSON.stringify(axes)}`);
+  if (!Array.isArray(list)) fail(`axes must be a number or an array of numbers, got ${fmtJson(axes)}`);
   const out = new Set<number>();
   for (const a of list) {
     const n = typeof a === 'number' ? normAxis(a, rank) : -1;
-    if (n < 0) fail(`axis ${JSON.stringify(a)} is out of range for rank ${rank}`);
+    if (n < 0) fail(`axis ${fmtJson(a)} is out of range for rank ${rank}`);
     out.add(n);
   }
   return [...out].sort((x, y) => x - y);
@@ -48,7 +49,7 @@ export function normAxes(axes: unknown, rank: number): number[] {
 
 export function normOneAxis(axis: unknown, rank: number): number {
   const a = typeof axis === 'number' ? normAxis(axis, rank) : -1;
-  if (a < 0) fail(`axis ${JSON.stringify(axis)} is out of range for rank ${rank}`);
+  if (a < 0) fail(`axis ${fmtJson(axis)} is out of range for rank ${rank}`);
   return a;
 }
 
@@ -165,7 +166,7 @@ export function reduceKernel(
 
 /** A positive integer list check for attributes. */
 export function intList(v: unknown, what: string): number[] {
-  if (!Array.isArray(v) || !v.every((d) => Number.isInteger(d))) fail(`${what} must be an array of integers, got ${JSON.stringify(v)}`);
+  if (!Array.isArray(v) || !v.every((d) => Number.isInteger(d))) fail(`${what} must be an array of integers, got ${fmtJson(v)}`);
   return [...(v as number[])];
 }
 

@@ -12,11 +12,15 @@
  */
 import fc from 'fast-check';
 import * as api from '../api';
+import { flip } from '../arrange';
+import * as math from '../math';
 import { customGrad, grad as gradOf } from '../autodiff';
 import { fusedSoftmaxCrossEntropy } from '../ops/fused';
 import type { DType } from '../dtype';
 import { Graph, Sym } from '../graph';
 import { fillNormal, streamKey } from '../random';
+import { GraphError, checkOptionNames } from '../errors';
+import { fmtJson } from '../format';
 import { sizeOf } from '../shape';
 import { Tensor } from '../tensor';
 import { avgPool, conv, convTranspose, maxPool } from '../conv';
@@ -28,15 +32,39 @@ export { fc };
 export const arbDtype = (): fc.Arbitrary<DType> => fc.constantFrom<DType>('float32', 'float64', 'int32', 'bool');
 export const arbFloatDtype = (): fc.Arbitrary<'float32' | 'float64'> => fc.constantFrom('float32', 'float64');
 
+/** What `arbShape` and `arbBroadcastableShapes` draw. Every bound is inclusive. */
 export interface ShapeOptions {
+  /** Fewest axes. Default 0 (a scalar is a shape too). */
   minRank?: number;
+  /** Most axes. Default 3. */
   maxRank?: number;
+  /** Smallest dim. Default 1; 0 allows empty tensors. */
   minDim?: number;
+  /** Largest dim. Default 4 (small: a property runs hundreds of cases). */
   maxDim?: number;
 }
 
-/** A static shape. Defaults: rank 0–3, dims 1–4. */
+const SHAPE_OPTIONS = ['minRank', 'maxRank', 'minDim', 'maxDim'];
+
+/** Checks option names and integer bounds `lo ≤ hi` (a typo or a swapped pair would silently test less). */
+function checkBounds(op: string, o: object, allowed: readonly string[], pairs: readonly [string, string, number, number][]): void {
+  checkOptionNames(o, allowed, (d) => new GraphError(d, { op }));
+  const v = o as Record<string, unknown>;
+  for (const [lo, hi, dlo, dhi] of pairs) {
+    const a = v[lo] ?? dlo;
+    const b = v[hi] ?? dhi;
+    for (const [k, x] of [[lo, a], [hi, b]] as const) if (!Number.isInteger(x) || (x as number) < 0) throw new GraphError(`${k} must be an integer ≥ 0, got ${fmtJson(x)}`, { op });
+    if ((a as number) > (b as number)) throw new GraphError(`${lo} (${a}) is above ${hi} (${b})`, { op });
+  }
+}
+
+/**
+ * A static shape: `minRank`–`maxRank` axes (default 0–3), each dim in `minDim`–`maxDim`
+ * (default 1–4). Unknown options and bounds out of order are a `GraphError`.
+ * @example arbShape({ minRank: 2, maxRank: 2, maxDim: 8 }); // matrices up to 8×8
+ */
 export function arbShape(o: ShapeOptions = {}): fc.Arbitrary<number[]> {
+  checkBounds('arbShape', o, SHAPE_OPTIONS, [['minRank', 'maxRank', 0, 3], ['minDim', 'maxDim', 1, 4]]);
   return fc.array(fc.integer({ min: o.minDim ?? 1, max: o.maxDim ?? 4 }), { minLength: o.minRank ?? 0, maxLength: o.maxRank ?? 3 });
 }
 
@@ -45,6 +73,7 @@ export function arbShape(o: ShapeOptions = {}): fc.Arbitrary<number[]> {
  * leading dims and setting some dims to 1 — then the pair is randomly swapped.
  */
 export function arbBroadcastableShapes(o: ShapeOptions = {}): fc.Arbitrary<[number[], number[]]> {
+  checkBounds('arbBroadcastableShapes', o, SHAPE_OPTIONS, [['minRank', 'maxRank', 0, 3], ['minDim', 'maxDim', 1, 4]]);
   return arbShape(o).chain((base) =>
     fc
       .tuple(
@@ -63,28 +92,46 @@ export function arbBroadcastableShapes(o: ShapeOptions = {}): fc.Arbitrary<[numb
 
 // ---- tensors ---------------------------------------------------------------------------------
 
+/** What `arbTensor` draws. */
 export interface TensorOptions {
-  /** A fixed shape, or an arbitrary of shapes. Default `arbShape()`. */
+  /** A fixed shape, or an arbitrary of shapes. Default `arbShape()` (rank 0–3, dims 1–4). */
   shape?: readonly number[] | fc.Arbitrary<number[]>;
+  /** Default float64 (what gradcheck differentiates in). int32 values are the integers in [min, max]; bool, 0 and 1. */
   dtype?: DType;
-  /** Value range. Default [-3, 3]. */
+  /** Smallest value. Default −3. */
   min?: number;
+  /** Largest value. Default 3. */
   max?: number;
-  /** Keep every value at least `margin` away from these points (an op's kinks). */
+  /**
+   * Keep every value at least `margin` away from these points (an op's kinks: 0 for relu and
+   * |x|): a value that falls inside a band is pushed to the band's nearer edge. Floats only.
+   */
   awayFrom?: readonly number[];
-  /** Place every value within `margin` of one of these points (to probe kinks). */
+  /**
+   * Place every value within `margin` of one of these points instead of anywhere in [min, max]
+   * (to probe the convention at a kink). Floats only; takes precedence over `min`/`max`.
+   */
   near?: readonly number[];
-  /** Distance for `awayFrom` / `near`. Default 0.05. */
+  /** Half-width of the bands of `awayFrom` and `near`. Default 0.05. */
   margin?: number;
-  /** Also put some values exactly on the `near` points. Default true with `near`. */
+  /** With `near`, also put some values exactly on the points. Default true. */
   exact?: boolean;
 }
 
+const TENSOR_OPTIONS = ['shape', 'dtype', 'min', 'max', 'awayFrom', 'near', 'margin', 'exact'];
+
 /**
  * Tensors of the given dtype (default float64) with values placed as asked: anywhere in
- * [min, max], away from kinks, or near/at them.
+ * [min, max], away from kinks, or near/at them. Unknown options, `min > max` or a negative
+ * `margin` are a `GraphError` (a typo would otherwise test something else without a word).
+ * @example
+ * arbTensor({ shape: [5], awayFrom: [0] });          // no value within 0.05 of relu's kink
+ * arbTensor({ shape: [3], near: [0], margin: 1e-3 }); // values at and around 0
  */
 export function arbTensor(o: TensorOptions = {}): fc.Arbitrary<Tensor> {
+  checkOptionNames(o, TENSOR_OPTIONS, (d) => new GraphError(d, { op: 'arbTensor' }));
+  if (o.min !== undefined && o.max !== undefined && !(o.min <= o.max)) throw new GraphError(`min (${fmtJson(o.min)}) must not be above max (${fmtJson(o.max)})`, { op: 'arbTensor' });
+  if (o.margin !== undefined && !(o.margin >= 0)) throw new GraphError(`margin must be a number ≥ 0, got ${fmtJson(o.margin)}`, { op: 'arbTensor' });
   const dtype = o.dtype ?? 'float64';
   const shapeArb = o.shape === undefined ? arbShape() : Array.isArray(o.shape) ? fc.constant([...(o.shape as number[])]) : (o.shape as fc.Arbitrary<number[]>);
   const min = o.min ?? -3;
@@ -506,6 +553,42 @@ export const graphApplicators: Record<string, Applicator> = {
     const shape = v.shape.flatMap((d, i) => (i === axis ? (keepDims ? [1] : []) : [d]));
     return val(fusedSoftmaxCrossEntropy(v.sym, t, { axis, keepDims }), shape, 2 * v.bound + 5);
   },
+  erf: unaryApp(math.erf, () => 1),
+  erfc: unaryApp(math.erfc, () => 2, { positive: true }),
+  // the inverse sine, cosine and tanh get arguments squashed into [−0.9, 0.9], off their infinite slopes at ±1
+  asin: (pool, p) => {
+    const v = floatValue(pool, p);
+    return val(math.asin(api.mul(api.tanh(v.sym), 0.9)), v.shape, 2);
+  },
+  acos: (pool, p) => {
+    const v = floatValue(pool, p);
+    return val(math.acos(api.mul(api.tanh(v.sym), 0.9)), v.shape, 3, true);
+  },
+  sinh: unaryApp(math.sinh, (b) => Math.sinh(b), { domain: 'tame' }),
+  cosh: unaryApp(math.cosh, (b) => Math.cosh(b), { domain: 'tame', positive: true }),
+  asinh: unaryApp(math.asinh, (b) => Math.asinh(b)),
+  // acosh(v + 1.1) for a positive v: at least 0.44 away from its infinite slope at 1
+  acosh: (pool, p) => {
+    const v = positive(tame(floatValue(pool, p), BIG));
+    return val(math.acosh(api.add(v.sym, 1.1)), v.shape, Math.acosh(v.bound + 1.1), true);
+  },
+  atanh: (pool, p) => {
+    const v = floatValue(pool, p);
+    return val(math.atanh(api.mul(api.tanh(v.sym), 0.9)), v.shape, 1.5);
+  },
+  atan2: binaryApp(math.atan2, () => Math.PI),
+  // h_i = tanh(v_i)·h_{i−1} + v_i along a random axis, either way: |h| ≤ n·|v|
+  linearRecurrence: (pool, p) => {
+    const v = floatValue(pool, p);
+    if (!v.shape.length) return null;
+    const axis = p.int(v.shape.length);
+    return val(math.linearRecurrence(api.tanh(v.sym), v.sym, { axis, reverse: p.bool() }), v.shape, v.bound * v.shape[axis]);
+  },
+  prod: reduceApp(math.prod, (b, n) => b ** n, true),
+  flip: (pool, p) => {
+    const v = floatValue(pool, p);
+    return val(flip(v.sym, randomAxes(v.shape, p)), v.shape, v.bound, v.positive);
+  },
 };
 
 /** A value as one channels-last example: [n] → [1, n, 1], [a, b] → [1, a, b], [a, b, c] → [1, a, b, c] (more leading dims merged). */
@@ -568,6 +651,11 @@ export interface GraphRecipe {
   readonly seed: number;
   /** The float dtype of inputs, params and every value. Default float64. */
   readonly dtype?: 'float32' | 'float64';
+  /**
+   * Declare every dim of every input `null` (known only at run time); the feeds are the same.
+   * Params keep their shapes (they own their values).
+   */
+  readonly openDims?: boolean;
 }
 
 export interface BuiltGraph {
@@ -582,6 +670,11 @@ export interface BuiltGraph {
   readonly feeds: Record<string, Tensor>;
   /** Gradients of `loss` wrt inputs then params, when built with `withGrad`. */
   readonly grads: Sym[];
+  /**
+   * Second-order gradients, when built with `order: 2`: the gradients of Σₖ Σ gₖ·gₖ (gₖ the
+   * first-order gradients) wrt inputs then params.
+   */
+  readonly grads2: Sym[];
   /** The ops the built graph contains. */
   readonly ops: Set<string>;
 }
@@ -589,7 +682,7 @@ export interface BuiltGraph {
 export interface GraphCase {
   readonly recipe: GraphRecipe;
   /** Builds the expression in a fresh graph (deterministic: same recipe, same graph). */
-  build(opts?: { withGrad?: boolean }): BuiltGraph;
+  build(opts?: BuildOptions): BuiltGraph;
   toString(): string;
 }
 
@@ -599,18 +692,31 @@ function valuesFor(shape: readonly number[], seed: number, key: string, dtype: '
   return t;
 }
 
-/** Builds a recipe into a fresh graph. */
-export function buildRecipe(recipe: GraphRecipe, opts: { withGrad?: boolean } = {}): BuiltGraph {
-  const g = new Graph({ seed: recipe.seed });
-  const dtype = recipe.dtype ?? 'float64';
-  graphDtypes.set(g, dtype);
-  const feeds: Record<string, Tensor> = {};
-  const inputs = recipe.inputs.map((shape, i) => {
-    feeds[`x${i}`] = valuesFor(shape, recipe.seed, `x${i}`, dtype);
-    return g.input(`x${i}`, shape, dtype);
-  });
-  const params = recipe.params.map((shape, i) => g.param(`p${i}`, valuesFor(shape, recipe.seed, `p${i}`, dtype)));
-  const pool: PoolValue[] = [...inputs, ...params].map((s) => val(s, [...(s.shape as number[])], 4));
+export interface BuildOptions {
+  /** Build the gradients of the loss wrt every input and param. */
+  withGrad?: boolean;
+  /** 2: also the second-order gradients (`grads2`); implies `withGrad`. */
+  order?: 1 | 2;
+}
+
+/** The value a recipe gives input `x${i}` or param `p${i}` (`which`: `'x0'`, `'p1'`, ...); `variant` makes another example. */
+export function recipeValue(recipe: GraphRecipe, which: string, variant?: number): Tensor {
+  const shape = which[0] === 'x' ? recipe.inputs[Number(which.slice(1))] : recipe.params[Number(which.slice(1))];
+  return valuesFor(shape, recipe.seed, variant === undefined ? which : `${which}/${variant}`, recipe.dtype ?? 'float64');
+}
+
+/**
+ * The recipe's expression applied to given symbols — inputs and params of one graph shaped as the
+ * recipe says (inputs may be declared with open dims), or one example's placeholders under
+ * `vmap` — returning every value made and the loss. `buildRecipe` is this on fresh inputs and
+ * params.
+ */
+export function applyRecipe(recipe: GraphRecipe, inputs: readonly Sym[], params: readonly Sym[]): { values: Sym[]; loss: Sym } {
+  const g = (inputs[0] ?? params[0]).graph;
+  if (!graphDtypes.has(g)) graphDtypes.set(g, recipe.dtype ?? 'float64');
+  // the pool tracks run-time shapes: the recipe's where a symbol's dims are open
+  const runShape = (s: Sym, shape: readonly number[] | undefined) => (shape && s.shape.some((d) => d === null) ? [...shape] : [...(s.shape as number[])]);
+  const pool: PoolValue[] = [...inputs, ...params].map((s, i) => val(s, runShape(s, i < inputs.length ? recipe.inputs[i] : recipe.params[i - inputs.length]), 4));
   const values: Sym[] = [];
   for (const step of recipe.steps) {
     const app = graphApplicators[step.op];
@@ -622,10 +728,26 @@ export function buildRecipe(recipe: GraphRecipe, opts: { withGrad?: boolean } = 
     }
   }
   const tail = (values.length ? values : pool.map((v) => v.sym)).slice(-3);
-  const loss = api.addN(tail.map((s) => api.mean(s)));
-  const grads = opts.withGrad ? gradOf(loss, [...inputs, ...params]) : [];
+  return { values, loss: api.addN(tail.map((s) => api.mean(s))) };
+}
+
+/** Builds a recipe into a fresh graph. */
+export function buildRecipe(recipe: GraphRecipe, opts: BuildOptions = {}): BuiltGraph {
+  const g = new Graph({ seed: recipe.seed });
+  const dtype = recipe.dtype ?? 'float64';
+  graphDtypes.set(g, dtype);
+  const feeds: Record<string, Tensor> = {};
+  const inputs = recipe.inputs.map((shape, i) => {
+    feeds[`x${i}`] = valuesFor(shape, recipe.seed, `x${i}`, dtype);
+    return g.input(`x${i}`, recipe.openDims ? shape.map(() => null) : shape, dtype);
+  });
+  const params = recipe.params.map((shape, i) => g.param(`p${i}`, valuesFor(shape, recipe.seed, `p${i}`, dtype)));
+  const { values, loss } = applyRecipe(recipe, inputs, params);
+  const wrt = [...inputs, ...params];
+  const grads = opts.withGrad || opts.order === 2 ? gradOf(loss, wrt) : [];
+  const grads2 = opts.order === 2 ? gradOf(api.addN(grads.map((gk) => api.sum(api.mul(gk, gk)))), wrt) : [];
   const ops = new Set(g.nodes.map((n) => n.op));
-  return { graph: g, inputs, params, values, loss, feeds, grads, ops };
+  return { graph: g, inputs, params, values, loss, feeds, grads, grads2, ops };
 }
 
 export interface GraphOptions {
@@ -641,6 +763,8 @@ export interface GraphOptions {
   maxDim?: number;
   /** The float dtype of the graph (inputs, params, every value). Default float64. */
   dtype?: 'float32' | 'float64';
+  /** Declare every input dim `null` (see `GraphRecipe.openDims`). */
+  openDims?: boolean;
 }
 
 /**
@@ -653,6 +777,9 @@ export interface GraphOptions {
  * fc.assert(fc.property(arbGraph({ dtype: 'float32' }), (c) => { ... }));
  */
 export function arbGraph(o: GraphOptions = {}): fc.Arbitrary<GraphCase> {
+  checkOptionNames(o, ['minSteps', 'maxSteps', 'ops', 'maxInputs', 'maxParams', 'maxDim', 'dtype', 'openDims'], (d) => new GraphError(d, { op: 'arbGraph' }));
+  const unknownOps = (o.ops ?? []).filter((op) => !(op in graphApplicators));
+  if (unknownOps.length) throw new GraphError(`no applicator for ${unknownOps.map((x) => JSON.stringify(x)).join(', ')} (see graphApplicators)`, { op: 'arbGraph' });
   const ops = o.ops ?? Object.keys(graphApplicators);
   const shape = arbShape({ minRank: 1, maxRank: 3, maxDim: o.maxDim ?? 3 });
   const step = fc.record({ op: fc.constantFrom(...ops), picks: fc.array(fc.nat({ max: 1000 }), { minLength: 12, maxLength: 12 }) });
@@ -663,10 +790,10 @@ export function arbGraph(o: GraphOptions = {}): fc.Arbitrary<GraphCase> {
       steps: fc.array(step, { minLength: o.minSteps ?? 1, maxLength: o.maxSteps ?? 8 }),
       seed: fc.nat({ max: 1_000_000 }),
     })
-    .map((r): GraphRecipe => (o.dtype ? { ...r, dtype: o.dtype } : r))
+    .map((r): GraphRecipe => ({ ...r, ...(o.dtype ? { dtype: o.dtype } : {}), ...(o.openDims ? { openDims: true } : {}) }))
     .map((recipe) => ({
       recipe,
-      build: (b?: { withGrad?: boolean }) => buildRecipe(recipe, b),
+      build: (b?: BuildOptions) => buildRecipe(recipe, b),
       toString: () => `GraphCase(${JSON.stringify(recipe)})`,
     }));
 }

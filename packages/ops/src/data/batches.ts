@@ -1,12 +1,13 @@
 /**
- * Mini-batches with a seeded shuffle per epoch. Epoch e's order is a pure function of
- * (seed, e): it draws from its own generator, so it doesn't depend on earlier epochs, and a run
- * resumed from a checkpoint at (epoch e, batch k) sees exactly the batches an uninterrupted run
- * would have seen.
+ * Mini-batches with a seeded shuffle per epoch. Epochs are numbered from 1, as `train.fit`
+ * prints and records them; batches within an epoch are indexed from 0, like rows. Epoch e's
+ * order is a pure function of (seed, e): it draws from its own generator, so it doesn't depend
+ * on earlier epochs, and a run resumed from a checkpoint at (epoch e, batch k) sees exactly the
+ * batches an uninterrupted run would have seen.
  */
 import { Tensor } from '@gradgraph/core';
 import { Dataset, takeRows } from './dataset';
-import { checkInt, DataError, fmtValue } from './errors';
+import { checkInt, checkOptionKeys, DataError, fmtValue } from './errors';
 import { checkSeed, permutationFrom, rngFor } from './random';
 
 /** What {@link batches} takes. */
@@ -27,7 +28,7 @@ export interface Batch<Y extends Tensor | undefined = Tensor> {
   x: Tensor;
   /** Labels or targets of the same rows (int32 class indices for classification). */
   y: Y;
-  /** The epoch this batch belongs to (0-based). */
+  /** The epoch this batch belongs to (1-based: the first epoch is 1). */
   epoch: number;
   /** Its position in the epoch (0-based). */
   index: number;
@@ -46,12 +47,13 @@ export type LabelsOf<S> = S extends Dataset ? Tensor : S extends { y: Tensor } ?
 
 /**
  * Mini-batches over a data set, epoch by epoch. `epoch(e)` iterates epoch e (optionally starting
- * at batch k); `order(e)` is the row order of epoch e; `batch(e, k)` is one batch. Everything is
- * a function of (seed, e, k), so any batch can be reproduced without replaying the ones before it.
+ * at batch k); `order(e)` is the row order of epoch e; `batch(e, k)` is one batch. Epochs are
+ * numbered from 1 (as `train.fit` prints them), batch indices from 0. Everything is a function of
+ * (seed, e, k), so any batch can be reproduced without replaying the ones before it.
  *
  * @example
  * const loader = data.batches(train, { batchSize: 32, seed: 1 });
- * for (let e = 0; e < 10; e++) {
+ * for (let e = 1; e <= 10; e++) {
  *   for (const { x, y } of loader.epoch(e)) step.run({ x, y });
  * }
  */
@@ -81,6 +83,7 @@ export class BatchLoader<Y extends Tensor | undefined = Tensor> implements Itera
       this.y = source.y as Y;
     }
     if (!opts || typeof opts !== 'object') throw new DataError(`expects options { batchSize, shuffle?, seed?, dropLast? }, got ${fmtValue(opts)}`, { op });
+    checkOptionKeys(op, opts, ['batchSize', 'shuffle', 'seed', 'dropLast']);
     this.batchSize = checkInt(op, 'batchSize', opts.batchSize, 1);
     this.seed = checkSeed(op, opts.seed ?? 0);
     this.shuffle = opts.shuffle ?? true;
@@ -113,32 +116,33 @@ export class BatchLoader<Y extends Tensor | undefined = Tensor> implements Itera
   }
 
   /**
-   * The row order of epoch `epoch` (a fresh copy): a permutation drawn from (seed, epoch) only,
-   * or `0..n-1` without shuffling.
+   * The row order of epoch `epoch` (1, 2, ...; a fresh copy): a permutation drawn from
+   * (seed, epoch) only, or `0..n-1` without shuffling.
    *
    * @example loader.order(3); // the same Int32Array on every run with the same seed
    */
   order(epoch: number): Int32Array {
-    checkInt('BatchLoader.order', 'epoch', epoch, 0);
+    checkEpoch('BatchLoader.order', epoch);
     return this.orderOf(epoch).slice();
   }
 
   private orderOf(epoch: number): Int32Array {
     if (this.cached?.epoch !== epoch) {
-      const order = this.shuffle ? permutationFrom(this.size, rngFor(this.seed, 'batches', epoch)) : Int32Array.from({ length: this.size }, (_, i) => i);
+      // the generator is keyed by e − 1: the orders are those of the releases that counted from 0
+      const order = this.shuffle ? permutationFrom(this.size, rngFor(this.seed, 'batches', epoch - 1)) : Int32Array.from({ length: this.size }, (_, i) => i);
       this.cached = { epoch, order };
     }
     return this.cached.order;
   }
 
   /**
-   * Batch `index` of epoch `epoch`.
+   * Batch `index` (0-based) of epoch `epoch` (1-based).
    *
-   * @example const { x, y } = loader.batch(2, 5); // the 6th batch of the 3rd epoch
+   * @example const { x, y } = loader.batch(3, 5); // the 6th batch of the 3rd epoch
    */
   batch(epoch: number, index: number): Batch<Y> {
     const op = 'BatchLoader.batch';
-    checkInt(op, 'epoch', epoch, 0);
+    checkEpoch(op, epoch);
     if (this.numBatches === 0) throw new DataError(`there are no batches: ${this.size} rows, batchSize ${this.batchSize}, dropLast`, { op });
     checkInt(op, 'index', index, 0, this.numBatches - 1);
     const order = this.orderOf(epoch);
@@ -151,13 +155,15 @@ export class BatchLoader<Y extends Tensor | undefined = Tensor> implements Itera
    * The batches of epoch `epoch`, from batch `startBatch` (default 0) on — to resume mid-epoch.
    *
    * @example
-   * // resume from a checkpoint taken after batch 7 of epoch 4
+   * // resume from a checkpoint taken after 8 batches of epoch 4 (indices 0..7)
    * for (const b of loader.epoch(4, { startBatch: 8 })) step.run({ x: b.x, y: b.y });
    */
   epoch(epoch: number, opts: { startBatch?: number } = {}): Generator<Batch<Y>, void, undefined> {
     // checked here, not in the generator body, so bad arguments throw at the call
     const op = 'BatchLoader.epoch';
-    checkInt(op, 'epoch', epoch, 0);
+    checkEpoch(op, epoch);
+    if (!opts || typeof opts !== 'object') throw new DataError(`options must be an object { startBatch }, got ${fmtValue(opts)}`, { op });
+    for (const k of Object.keys(opts)) if (k !== 'startBatch') throw new DataError(`unknown option "${k}" (the option is startBatch)`, { op });
     const start = checkInt(op, 'startBatch', opts.startBatch ?? 0, 0, this.numBatches);
     return this.batchesFrom(epoch, start);
   }
@@ -167,22 +173,28 @@ export class BatchLoader<Y extends Tensor | undefined = Tensor> implements Itera
   }
 
   /**
-   * Where global step `step` (batches since the start of training) falls: its epoch and its
-   * index in that epoch.
+   * Where the batch after `step` batches of training falls: its epoch (1-based) and its index in
+   * that epoch (0-based).
    *
-   * @example loader.locate(250); // { epoch: 2, index: 16 } for 117 batches per epoch
+   * @example loader.locate(250); // { epoch: 3, index: 16 } for 117 batches per epoch
    */
   locate(step: number): { epoch: number; index: number } {
     checkInt('BatchLoader.locate', 'step', step, 0);
     const m = this.numBatches;
     if (m === 0) throw new DataError(`there are no batches: ${this.size} rows, batchSize ${this.batchSize}, dropLast`, { op: 'BatchLoader.locate' });
-    return { epoch: Math.floor(step / m), index: step % m };
+    return { epoch: Math.floor(step / m) + 1, index: step % m };
   }
 
-  /** Epoch 0's batches (`for (const b of loader)`); use `epoch(e)` for the others. */
+  /** Epoch 1's batches (`for (const b of loader)`); use `epoch(e)` for the others. */
   [Symbol.iterator](): Iterator<Batch<Y>> {
-    return this.epoch(0);
+    return this.epoch(1);
   }
+}
+
+/** Epochs are numbered from 1; an epoch 0 is a loop written for the old 0-based numbering. */
+function checkEpoch(op: string, epoch: unknown): number {
+  if (epoch === 0) throw new DataError('epochs are numbered from 1 (as train.fit prints them): the first epoch is loader.epoch(1)', { op });
+  return checkInt(op, 'epoch', epoch, 1);
 }
 
 /**
@@ -192,7 +204,7 @@ export class BatchLoader<Y extends Tensor | undefined = Tensor> implements Itera
  * @example
  * const loader = data.batches(train, { batchSize: 16, seed: 42, dropLast: true });
  * loader.numBatches;               // ⌊train.size / 16⌋
- * const first = loader.batch(0, 0); // { x: Tensor [16, d], y: Tensor [16], epoch: 0, index: 0, rows }
+ * const first = loader.batch(1, 0); // { x: Tensor [16, d], y: Tensor [16], epoch: 1, index: 0, rows }
  */
 export function batches<S extends Dataset | TensorPair>(source: S, opts: BatchOptions): BatchLoader<LabelsOf<S>> {
   return new BatchLoader<LabelsOf<S>>(source, opts);

@@ -163,3 +163,38 @@ describe('tableFromRecords', () => {
     expect(dataError(() => tableToDataset(t, { target: 'b' })).message).toMatch(/^tableToDataset: row 1, column "a": missing value/);
   });
 });
+
+describe('bad input keeps its meaning or says what is wrong', () => {
+  it('a number float32 cannot hold is refused by row, line and column; float64 keeps it', () => {
+    const e = dataError(() => csvDataset('a,b\n1,2\n-1e39,3\n', { target: 'b' }));
+    expect(e.message).toMatch(/^csvDataset: row 1 \(line 3\), column "a": value -1e\+39 is outside float32's range .* it would become -Infinity\): pass dtype: 'float64' to keep it/);
+    expect(e.row).toBe(1);
+    expect(csvDataset('a,b\n1,2\n-1e39,3\n', { target: 'b', dtype: 'float64' }).x.data[1]).toBe(-1e39);
+    // a regression target too, and data.dataset itself
+    expect(dataError(() => csvDataset('a,b\n1,2e39\n', { target: 'b' })).message).toMatch(/column "b": value 2e\+39 is outside float32's range/);
+    expect(dataError(() => csvDataset('a,b\n1,2\n', { target: 'b', dtype: 'float16' as never })).message).toMatch(/dtype must be 'float32' or 'float64', got "float16"/);
+  });
+
+  it('an unknown option is refused, naming it (a typo would be ignored)', () => {
+    expect(dataError(() => csvDataset('a,b\n1,2\n', { traget: 'b' } as never)).message).toMatch(/^csvDataset: unknown option "traget"; expected one of delimiter, header, .*target/);
+    expect(dataError(() => parseCsv('a\n1\n', { target: 'a' } as never)).message).toMatch(/^parseCsv: unknown option "target"/);
+    expect(dataError(() => tableToDataset(parseCsv('a\n1\n'), { header: true } as never)).message).toMatch(/^tableToDataset: unknown option "header"/);
+  });
+
+  it('loadCsv refuses a file that is not UTF-8, naming the line; encoding: latin1 reads it', () => {
+    const d = mkdtempSync(join(tmpdir(), 'gradgraph-latin1-'));
+    const path = join(d, 'towns.csv');
+    // "é" in Latin-1 is the single byte 0xE9: not UTF-8
+    writeFileSync(path, Buffer.concat([Buffer.from('town,pop\nLyon,5\n'), Buffer.from([0x4e, 0xee, 0x6d, 0x65, 0x73]), Buffer.from(',1\n')]));
+    const e = dataError(() => loadCsv(path, { target: 'pop' }));
+    expect(e.message).toMatch(/^loadCsv: line 3: ".*towns\.csv" is not UTF-8: byte 0xee at offset 17 is not part of a UTF-8 character \(a Latin-1 file\? pass encoding: 'latin1'\)/);
+    expect(e.line).toBe(3);
+    const ds = loadCsv(path, { target: 'pop', encoding: 'latin1' });
+    expect(ds.featureNames).toEqual(['town=Lyon', 'town=Nîmes']);
+    // UTF-8 (with a byte-order mark) reads as it is
+    writeFileSync(path, '\ufefftown,pop\nNîmes,1\n');
+    expect(loadCsv(path, { target: 'pop' }).featureNames).toEqual(['town=Nîmes']);
+    expect(dataError(() => loadCsv(path, { encoding: 'ascii' as never })).message).toMatch(/encoding must be 'utf8' or 'latin1', got "ascii"/);
+    expect(dataError(() => loadCsv(d)).message).toMatch(/cannot read ".*": it is a folder/);
+  });
+});

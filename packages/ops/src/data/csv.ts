@@ -5,8 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { Tensor } from '@gradgraph/core';
-import { Dataset, dataset, type FloatDType } from './dataset';
-import { DataError, fmtValue } from './errors';
+import { Dataset, dataset, tooLarge, type FloatDType } from './dataset';
+import { DataError, checkOptionKeys, fmtValue } from './errors';
+
+const CSV_OPTIONS = ['delimiter', 'header', 'columns', 'missingValues', 'types'];
+const TABLE_OPTIONS = ['target', 'features', 'ignore', 'task', 'classNames', 'missing', 'categorical', 'name', 'dtype'];
 
 /** A column of numbers; `NaN` where the value is missing. */
 export interface NumericColumn {
@@ -159,7 +162,11 @@ function tokenize(text: string, delimiter: string): RawRow[] {
  * t.columns[1]; // { name: 'height', kind: 'numeric', values: Float64Array [1.82, NaN], missing: [1] }
  */
 export function parseCsv(text: string, opts: CsvOptions = {}): Table {
-  const op = 'parseCsv';
+  return parse(text, opts, 'parseCsv', CSV_OPTIONS);
+}
+
+function parse(text: string, opts: CsvOptions, op: string, allowed: readonly string[]): Table {
+  checkOptionKeys(op, opts, allowed);
   if (typeof text !== 'string') throw new DataError(`expects CSV text (a string), got ${fmtValue(text)}`, { op });
   const delimiter = opts.delimiter ?? ',';
   if (typeof delimiter !== 'string' || delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
@@ -316,6 +323,7 @@ function at(table: Table, i: number): { row: number; line?: number } {
  * const ds = data.tableToDataset(table, { target: 'species', ignore: ['island'], missing: 'drop' });
  */
 export function tableToDataset(table: Table, opts: TableDatasetOptions = {}): Dataset {
+  checkOptionKeys('tableToDataset', opts, TABLE_OPTIONS);
   return toDataset(table, opts, 'tableToDataset');
 }
 
@@ -338,6 +346,8 @@ export function toDataset(table: Table, opts: TableDatasetOptions, op: string): 
   if (missingPolicy !== 'error' && missingPolicy !== 'drop') throw new DataError(`missing must be 'error' or 'drop', got ${fmtValue(missingPolicy)}`, { op });
   const encoding = opts.categorical ?? 'oneHot';
   if (encoding !== 'oneHot' && encoding !== 'codes') throw new DataError(`categorical must be 'oneHot' or 'codes', got ${fmtValue(encoding)}`, { op });
+  const dtype = opts.dtype ?? 'float32';
+  if (dtype !== 'float32' && dtype !== 'float64') throw new DataError(`dtype must be 'float32' or 'float64', got ${fmtValue(dtype)}`, { op });
 
   // missing values in the used columns: refuse (naming the first), or drop their rows and say so
   const used = target ? [...features, target] : features;
@@ -374,7 +384,8 @@ export function toDataset(table: Table, opts: TableDatasetOptions, op: string): 
     const row = new Array<number>(d);
     for (let j = 0; j < d; j++) {
       const v = columnsOut[j](i);
-      if (!Number.isFinite(v)) throw new DataError(`value is ${v}`, { op, ...at(table, i), column: featureNames[j] });
+      const problem = Number.isFinite(v) ? tooLarge(v, dtype) : `value is ${v}`;
+      if (problem) throw new DataError(problem, { op, ...at(table, i), column: featureNames[j] });
       row[j] = v;
     }
     return row;
@@ -390,7 +401,8 @@ export function toDataset(table: Table, opts: TableDatasetOptions, op: string): 
       if (target.kind !== 'numeric') throw new DataError(`a regression target must be numeric; ${JSON.stringify(target.name)} holds text (e.g. ${JSON.stringify(target.categories[0])})`, { op });
       y = keep.map((i) => {
         const v = target.values[i];
-        if (!Number.isFinite(v)) throw new DataError(`value is ${v}`, { op, ...at(table, i), column: target.name });
+        const problem = Number.isFinite(v) ? tooLarge(v, dtype) : `value is ${v}`;
+        if (problem) throw new DataError(problem, { op, ...at(table, i), column: target.name });
         return v;
       });
     } else {
@@ -443,21 +455,65 @@ export type CsvDatasetOptions = CsvOptions & TableDatasetOptions;
  * ds.classNames; // ['a', 'b']
  */
 export function csvDataset(text: string, opts: CsvDatasetOptions = {}): Dataset {
-  return toDataset(parseCsv(text, opts), opts, 'csvDataset');
+  return toDataset(parse(text, opts, 'csvDataset', [...CSV_OPTIONS, ...TABLE_OPTIONS]), opts, 'csvDataset');
 }
 
+/** What {@link loadCsv} takes: the CSV and Dataset options, and the file's encoding. */
+export type LoadCsvOptions = CsvDatasetOptions & {
+  /**
+   * `'utf8'` (default): a byte sequence that is not UTF-8 is a DataError naming its line (it
+   * would otherwise become U+FFFD, silently changing the text); `'latin1'` (ISO-8859-1) reads
+   * every byte as one character, as older spreadsheet exports need.
+   */
+  encoding?: 'utf8' | 'latin1';
+};
+
 /**
- * Reads a CSV file (UTF-8) into a Dataset (Node only). Named after the file unless `name` is given.
+ * Reads a CSV file into a Dataset (Node only). Named after the file unless `name` is given.
+ * UTF-8 by default, checked: a file that is not UTF-8 is refused, naming the first bad line
+ * (pass `encoding: 'latin1'` for ISO-8859-1 files); a byte-order mark is skipped.
  *
  * @example
  * const ds = data.loadCsv('data/houses.csv', { target: 'price', ignore: ['id'], missing: 'drop' });
+ * const old = data.loadCsv('data/export.csv', { target: 'région', encoding: 'latin1' });
  */
-export function loadCsv(path: string, opts: CsvDatasetOptions = {}): Dataset {
-  let text: string;
+export function loadCsv(path: string, opts: LoadCsvOptions = {}): Dataset {
+  const op = 'loadCsv';
+  checkOptionKeys(op, opts, [...CSV_OPTIONS, ...TABLE_OPTIONS, 'encoding']);
+  const { encoding = 'utf8', ...rest } = opts;
+  if (encoding !== 'utf8' && encoding !== 'latin1') throw new DataError(`encoding must be 'utf8' or 'latin1', got ${fmtValue(encoding)}`, { op });
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (e) {
-    throw new DataError(`cannot read ${JSON.stringify(path)}: ${(e as Error).message}`, { op: 'loadCsv' });
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new DataError(`cannot read ${JSON.stringify(path)}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : (e as Error).message}`, { op });
   }
-  return csvDataset(text, { name: path.split(/[\\/]/).pop(), ...opts });
+  let text: string;
+  if (encoding === 'latin1') text = bytes.toString('latin1');
+  else {
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      const at = Math.min(firstInvalidUtf8(bytes), bytes.length - 1);
+      const line = bytes.subarray(0, at).reduce((n, b) => n + (b === 0x0a ? 1 : 0), 1);
+      throw new DataError(`${JSON.stringify(path)} is not UTF-8: byte 0x${bytes[at].toString(16).padStart(2, '0')} at offset ${at} is not part of a UTF-8 character (a Latin-1 file? pass encoding: 'latin1')`, { op, line });
+    }
+  }
+  return toDataset(parse(text, rest, op, [...CSV_OPTIONS, ...TABLE_OPTIONS]), { name: path.split(/[\\/]/).pop(), ...rest }, op);
+}
+
+/** The offset of the first byte that is not part of a well-formed UTF-8 sequence (RFC 3629). */
+function firstInvalidUtf8(b: Uint8Array): number {
+  for (let i = 0; i < b.length; ) {
+    const c = b[i];
+    const n = c < 0x80 ? 0 : c >= 0xc2 && c < 0xe0 ? 1 : c >= 0xe0 && c < 0xf0 ? 2 : c >= 0xf0 && c < 0xf5 ? 3 : -1;
+    if (n < 0) return i;
+    for (let k = 1; k <= n; k++) if (i + k >= b.length || (b[i + k] & 0xc0) !== 0x80) return i;
+    // no overlong forms, no surrogates, nothing past U+10FFFF
+    const d = b[i + 1];
+    if ((c === 0xe0 && d < 0xa0) || (c === 0xed && d > 0x9f) || (c === 0xf0 && d < 0x90) || (c === 0xf4 && d > 0x8f)) return i;
+    i += n + 1;
+  }
+  return b.length;
 }

@@ -118,3 +118,27 @@ describe('dataset', () => {
     });
   });
 });
+
+describe('unknown options', () => {
+  it('every data function refuses one by name (a typo such as testsize would otherwise be ignored)', async () => {
+    const d = await import('./index');
+    const ds = d.dataset({ x: [[1], [2], [3], [4]], y: [0, 1, 0, 1], numClasses: 2 });
+    const cases: [string, () => unknown][] = [
+      ['dataset', () => d.dataset({ x: [[1]], labels: [0] } as never)],
+      ['trainTestSplit', () => d.trainTestSplit(ds, { testsize: 0.5 } as never)],
+      ['trainValTestSplit', () => d.trainValTestSplit(ds, { valsize: 1 } as never)],
+      ['kFold', () => d.kFold(ds, { folds: 2 } as never)],
+      ['stratifiedKFold', () => d.stratifiedKFold(ds, { stratify: false } as never)],
+      ['fitStandardize', () => d.fitStandardize(ds, { column: ['x0'] } as never)],
+      ['fitMinMax', () => d.fitMinMax(ds, { clamp: true } as never)],
+      ['standardize', () => d.standardize({ train: ds }, { range: [0, 1] } as never)],
+      ['minMaxScale', () => d.minMaxScale({ train: ds }, { ranges: [0, 1] } as never)],
+      ['oneHot', () => d.oneHot([0, 1], 2, { dtyp: 'int32' } as never)],
+      ['batches', () => d.batches(ds, { batchSize: 2, suffle: false } as never)],
+      ['loadIris', () => d.loadIris({ float64: true } as never)],
+      ['loadMnist', () => d.loadMnist({ limit: 3 } as never)],
+      ['loadCars', () => d.loadCars({ drop: true } as never)],
+    ];
+    for (const [op, f] of cases) expect(f, op).toThrow(new RegExp(`^${op}: unknown option "\\w+"; expected one of`));
+  });
+});

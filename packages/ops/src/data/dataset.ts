@@ -5,7 +5,7 @@
  * to the source.
  */
 import { allocArray, isFloat, Tensor, type DType, type TypedArray } from '@gradgraph/core';
-import { DataError, fmtValue } from './errors';
+import { DataError, fmtValue, checkOptionKeys } from './errors';
 
 /** Float dtypes a data set's features may have. */
 export type FloatDType = 'float32' | 'float64';
@@ -249,6 +249,7 @@ function validate(init: DatasetInit, op: string): Parts {
   if (init === null || typeof init !== 'object' || !('x' in init)) {
     throw new DataError(`expects an object { x, y?, featureNames?, classNames?, ... }, got ${fmtValue(init)}`, { op });
   }
+  checkOptionKeys(op, init, ['x', 'y', 'featureNames', 'classNames', 'numClasses', 'targetNames', 'labelName', 'name', 'notes', 'rowIds', 'dtype']);
   if (init.dtype !== undefined && init.dtype !== 'float32' && init.dtype !== 'float64') {
     throw new DataError(`dtype must be 'float32' or 'float64', got ${fmtValue(init.dtype)}`, { op });
   }
@@ -337,7 +338,7 @@ function featuresFromRows(rows: Features, op: string, names: string[] | undefine
       throw new DataError(`ragged row: ${got}; ${row.length - d} extra after column ${JSON.stringify(colName(d - 1))}`, { op, row: i });
     }
     for (let j = 0; j < d; j++) {
-      const problem = badValue(row[j]);
+      const problem = badValue(row[j]) ?? tooLarge(row[j] as number, dtype);
       if (problem) throw new DataError(problem, { op, row: i, column: colName(j) });
       out[i * d + j] = row[j] as number;
     }
@@ -351,15 +352,15 @@ function checkFeatureTensor(x: Tensor, op: string, names: readonly string[] | un
   const d = x.shape[1];
   if (names && names.length !== d) throw new DataError(`featureNames has ${names.length} names for ${d} feature columns`, { op });
   const target: FloatDType = dtype ?? (isFloat(x.dtype) ? (x.dtype as FloatDType) : 'float32');
-  const t = x.dtype === target ? x : x.astype(target);
-  const data = t.data;
+  const data = x.data;
   for (let k = 0; k < data.length; k++) {
-    if (!Number.isFinite(data[k])) {
+    const problem = badValue(data[k]) ?? tooLarge(data[k], target);
+    if (problem) {
       const j = k % d;
-      throw new DataError(badValue(data[k])!, { op, row: (k - j) / d, column: names ? names[j] : `x${j}` });
+      throw new DataError(problem, { op, row: (k - j) / d, column: names ? names[j] : `x${j}` });
     }
   }
-  return t;
+  return x.dtype === target ? x : x.astype(target);
 }
 
 function classLabels(
@@ -422,13 +423,12 @@ function classLabels(
 function regressionTargets(y: Labels, op: string, column: string, dtype: FloatDType): Tensor {
   if (y instanceof Tensor) {
     if (y.rank > 2) throw new DataError(`regression targets must be a Tensor [n] or [n, k], got shape [${y.shape.join(', ')}]`, { op, column });
-    const t = y.dtype === dtype ? y : y.astype(dtype);
-    const k = t.rank === 2 ? t.shape[1] : 1;
-    for (let m = 0; m < t.data.length; m++) {
-      const problem = badValue(t.data[m]);
+    const k = y.rank === 2 ? y.shape[1] : 1;
+    for (let m = 0; m < y.data.length; m++) {
+      const problem = badValue(y.data[m]) ?? tooLarge(y.data[m], dtype);
       if (problem) throw new DataError(problem, { op, row: Math.floor(m / k), column: k === 1 ? column : `${column}${m % k}` });
     }
-    return t;
+    return y.dtype === dtype ? y : y.astype(dtype);
   }
   const n = y.length;
   if (n > 0 && Array.isArray(y[0])) {
@@ -440,11 +440,20 @@ function regressionTargets(y: Labels, op: string, column: string, dtype: FloatDT
   for (let i = 0; i < n; i++) {
     const v = (y as readonly unknown[])[i];
     if (Array.isArray(v)) throw new DataError(`ragged targets: row 0 is a number but this row is an array`, { op, row: i, column });
-    const problem = badValue(v);
+    const problem = badValue(v) ?? tooLarge(v as number, dtype);
     if (problem) throw new DataError(problem, { op, row: i, column });
     out[i] = v as number;
   }
   return new Tensor(dtype as DType, [n], out);
+}
+
+/**
+ * A finite number float32 cannot hold (|v| past 3.4028235e38 rounds to ±Infinity): the problem,
+ * or null. Silently storing −1e39 as −Infinity would poison training without a word.
+ */
+export function tooLarge(v: number, dtype: FloatDType): string | null {
+  if (dtype !== 'float32' || Number.isFinite(Math.fround(v))) return null;
+  return `value ${v} is outside float32's range (magnitudes up to 3.4028235e38; it would become ${v > 0 ? '' : '-'}Infinity): pass dtype: 'float64' to keep it`;
 }
 
 /** Validates row positions against a size; returns them as an Int32Array. */

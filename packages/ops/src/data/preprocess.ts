@@ -7,7 +7,7 @@
  */
 import { allocArray, isFloat, SerializationError, Tensor, captureOrigin, type DType } from '@gradgraph/core';
 import { Dataset, type FloatDType } from './dataset';
-import { DataError, fmtValue } from './errors';
+import { DataError, fmtValue, checkOptionKeys } from './errors';
 
 /** Mean/std scaling: `x' = (x − mean) / std` on the scaled columns. */
 export interface StandardizeFit {
@@ -138,6 +138,7 @@ function checkStats(op: string, m: Matrix, spread: number[]): void {
  */
 export function fitStandardize(train: Scalable, opts: ScaleOptions = {}): StandardizeFit {
   const op = 'fitStandardize';
+  checkOptionKeys(op, opts, ['columns']);
   const m = asMatrix(op, train);
   if (m.n === 0) throw new DataError('cannot fit on 0 rows', { op });
   const mean = new Array<number>(m.d).fill(0);
@@ -166,6 +167,7 @@ export function fitStandardize(train: Scalable, opts: ScaleOptions = {}): Standa
  */
 export function fitMinMax(train: Scalable, opts: MinMaxOptions = {}): MinMaxFit {
   const op = 'fitMinMax';
+  checkOptionKeys(op, opts, ['columns', 'range', 'clip']);
   const range = opts.range ?? [0, 1];
   if (!Array.isArray(range) || range.length !== 2 || !range.every(Number.isFinite) || !(range[0] < range[1])) {
     throw new DataError(`range must be [lo, hi] with finite lo < hi, got ${JSON.stringify(range)}`, { op });
@@ -298,6 +300,7 @@ function scaleSplits<S extends Splits, F extends ScalerFit>(op: string, splits: 
  * );
  */
 export function standardize<S extends Splits>(splits: S, opts: ScaleOptions = {}): Scaled<S, StandardizeFit> {
+  checkOptionKeys('standardize', opts, ['columns']);
   return scaleSplits('standardize', splits, (train) => fitStandardize(train, opts));
 }
 
@@ -308,6 +311,7 @@ export function standardize<S extends Splits>(splits: S, opts: ScaleOptions = {}
  * const { train, test, fit } = data.minMaxScale(data.trainTestSplit(ds, { seed: 3 }), { range: [0, 1] });
  */
 export function minMaxScale<S extends Splits>(splits: S, opts: MinMaxOptions = {}): Scaled<S, MinMaxFit> {
+  checkOptionKeys('minMaxScale', opts, ['columns', 'range', 'clip']);
   return scaleSplits('minMaxScale', splits, (train) => fitMinMax(train, opts));
 }
 
@@ -387,6 +391,7 @@ export type LabelSource = Dataset | Tensor | readonly number[];
  */
 export function oneHot(labels: LabelSource, numClasses?: number, opts: { dtype?: FloatDType | 'int32' } = {}): Tensor {
   const op = 'oneHot';
+  checkOptionKeys(op, opts, ['dtype']);
   let values: ArrayLike<number>;
   let k = numClasses;
   let column = 'label';

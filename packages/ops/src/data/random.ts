@@ -1,8 +1,8 @@
 /**
  * Seeded randomness for data handling (splits, shuffles). Every use draws from its own
  * xoroshiro128+ generator whose 128-bit state is a hash of (seed, purpose, counter) — e.g.
- * (7, "batches", epoch 3) — so epoch 3's order never depends on how many numbers epochs 0–2
- * drew, and a split never depends on a shuffle. Same seed, same numbers, on every run.
+ * (7, "batches", 2) for the third epoch — so its order never depends on how many numbers the
+ * first two drew, and a split never depends on a shuffle. Same seed, same numbers, on every run.
  */
 import { streamKey } from '@gradgraph/core';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';

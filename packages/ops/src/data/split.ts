@@ -8,7 +8,7 @@
  * one-class case.
  */
 import { Dataset } from './dataset';
-import { checkInt, DataError, fmtValue } from './errors';
+import { checkInt, checkOptionKeys, DataError, fmtValue } from './errors';
 import { checkSeed, rngFor, shuffleInPlace } from './random';
 
 /** Options shared by the splits. */
@@ -58,6 +58,7 @@ export interface Fold {
  */
 export function trainTestSplit(ds: Dataset, opts: TrainTestOptions = {}): { train: Dataset; test: Dataset } {
   const op = 'trainTestSplit';
+  checkOptionKeys(op, opts, ['testSize', 'seed', 'stratify', 'shuffle']);
   checkDataset(op, ds);
   const test = partSize(op, 'testSize', opts.testSize ?? 0.25, ds.size);
   const [train, testRows] = splitRows(op, ds, [ds.size - test, test], ['train', 'test'], opts, 'trainTest');
@@ -73,6 +74,7 @@ export function trainTestSplit(ds: Dataset, opts: TrainTestOptions = {}): { trai
  */
 export function trainValTestSplit(ds: Dataset, opts: TrainValTestOptions = {}): { train: Dataset; val: Dataset; test: Dataset } {
   const op = 'trainValTestSplit';
+  checkOptionKeys(op, opts, ['valSize', 'testSize', 'seed', 'stratify', 'shuffle']);
   checkDataset(op, ds);
   const val = partSize(op, 'valSize', opts.valSize ?? 0.15, ds.size);
   const test = partSize(op, 'testSize', opts.testSize ?? 0.15, ds.size);
@@ -92,7 +94,8 @@ export function trainValTestSplit(ds: Dataset, opts: TrainValTestOptions = {}): 
  * }
  */
 export function kFold(ds: Dataset, opts: KFoldOptions = {}): Fold[] {
-  const op = opts.stratify ? 'stratifiedKFold' : 'kFold';
+  const op = opts?.stratify ? 'stratifiedKFold' : 'kFold';
+  checkOptionKeys(op, opts, ['k', 'seed', 'stratify', 'shuffle']);
   checkDataset(op, ds);
   const n = ds.size;
   const k = checkInt(op, 'k', opts.k ?? 5, 2);
@@ -115,6 +118,7 @@ export function kFold(ds: Dataset, opts: KFoldOptions = {}): Fold[] {
  * folds[0].val.classCounts(); // [10, 10, 10]
  */
 export function stratifiedKFold(ds: Dataset, opts: Omit<KFoldOptions, 'stratify'> = {}): Fold[] {
+  checkOptionKeys('stratifiedKFold', opts, ['k', 'seed', 'shuffle']);
   return kFold(ds, { ...opts, stratify: true });
 }
 

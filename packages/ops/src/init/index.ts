@@ -10,7 +10,7 @@
  * Fans follow the `[fanIn, fanOut]` kernel layout of `nn.dense` (x·W with W of shape
  * [in, out]): see `fans`.
  */
-import { DTypeError, GraphError, Graph, ShapeError, Tensor, captureOrigin, fillNormal, fillUniform, isFloat, streamKey, type DType, type Sym } from '@gradgraph/core';
+import { DTypeError, GraphError, Graph, ShapeError, Tensor, captureOrigin, fillNormal, fillUniform, isFloat, streamKey, type DType, type Sym, fmtJson } from '@gradgraph/core';
 
 /** What an initializer is told about the param it fills. */
 export interface InitContext {
@@ -63,7 +63,7 @@ function checkKeys(op: string, opts: object | undefined, allowed: readonly strin
  * @example init.fans([784, 128]) // [784, 128]
  */
 export function fans(shape: readonly number[]): [number, number] {
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) fail('init.fans', `shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) fail('init.fans', `shape must be an array of non-negative integers, got ${fmtJson(shape)}`);
   if (shape.length === 0) return [1, 1];
   if (shape.length === 1) return [shape[0], shape[0]];
   const rf = shape.slice(0, -2).reduce((p, d) => p * d, 1);
@@ -130,7 +130,7 @@ function normalTensor(op: string, ctx: InitContext, mean: number, std: number): 
 }
 
 function requireFan(op: string, ctx: InitContext, fan: number, which: string): number {
-  if (!(fan > 0)) throw new ShapeError(`${which} of "${ctx.name}" ${JSON.stringify(ctx.shape)} is ${fan}; the scale needs a positive fan`, { op, shapes: [ctx.shape], origin: captureOrigin() });
+  if (!(fan > 0)) throw new ShapeError(`${which} of "${ctx.name}" ${fmtJson(ctx.shape)} is ${fan}; the scale needs a positive fan`, { op, shapes: [ctx.shape], origin: captureOrigin() });
   return fan;
 }
 
@@ -156,11 +156,11 @@ export function ones(): Initializer {
  */
 export function constant(value: number | Tensor): Initializer {
   if (!(value instanceof Tensor)) checkNumber('init.constant', 'value', value);
-  return initializer(`constant(${value instanceof Tensor ? `Tensor ${JSON.stringify(value.shape)}` : value})`, (ctx) => {
+  return initializer(`constant(${value instanceof Tensor ? `Tensor ${fmtJson(value.shape)}` : value})`, (ctx) => {
     if (!(value instanceof Tensor)) return Tensor.full(ctx.shape, value, ctx.dtype);
     if (value.size === 1 && value.rank === 0) return Tensor.full(ctx.shape, value.data[0], ctx.dtype);
     if (value.rank !== ctx.shape.length || !value.shape.every((d, i) => d === ctx.shape[i])) {
-      throw new ShapeError(`value has shape ${JSON.stringify(value.shape)}, but "${ctx.name}" has shape ${JSON.stringify(ctx.shape)}`, { op: 'init.constant', shapes: [value.shape, ctx.shape], origin: captureOrigin() });
+      throw new ShapeError(`value has shape ${fmtJson(value.shape)}, but "${ctx.name}" has shape ${fmtJson(ctx.shape)}`, { op: 'init.constant', shapes: [value.shape, ctx.shape], origin: captureOrigin() });
     }
     return value.astype(ctx.dtype);
   });
@@ -292,7 +292,7 @@ export interface CreateParamOptions {
 export function createParam(g: Graph, name: string, shape: readonly number[], initFn: Initializer, opts: CreateParamOptions = {}): Sym {
   if (!(g instanceof Graph)) fail('init.createParam', 'needs a Graph as its first argument');
   if (typeof name !== 'string' || !name || name.includes('/')) fail('init.createParam', `name ${JSON.stringify(name)} must be non-empty and contain no "/" (use g.scope for paths)`);
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) fail('init.createParam', `shape of "${name}" must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) fail('init.createParam', `shape of "${name}" must be an array of non-negative integers, got ${fmtJson(shape)}`);
   if (typeof initFn !== 'function') fail('init.createParam', `the initializer of "${name}" is ${initFn === null ? 'null' : typeof initFn}; pass one such as init.heNormal()`);
   checkKeys('init.createParam', opts, ['dtype', 'trainable', 'fanIn', 'fanOut']);
   const dtype = opts.dtype ?? 'float32';
@@ -301,8 +301,8 @@ export function createParam(g: Graph, name: string, shape: readonly number[], in
   const ctx: InitContext = Object.freeze({ shape: Object.freeze([...shape]), dtype, fanIn: opts.fanIn ?? fi, fanOut: opts.fanOut ?? fo, seed: g.seed, name: full });
   const value = initFn(ctx);
   if (!(value instanceof Tensor) || value.dtype !== dtype || value.rank !== shape.length || !value.shape.every((d, i) => d === shape[i])) {
-    const got = value instanceof Tensor ? `${value.dtype}${JSON.stringify(value.shape)}` : String(value);
-    fail('init.createParam', `initializer ${initFn.description ?? (initFn.name || '(anonymous)')} returned ${got} for "${full}", expected ${dtype}${JSON.stringify(shape)}`);
+    const got = value instanceof Tensor ? `${value.dtype}${fmtJson(value.shape)}` : String(value);
+    fail('init.createParam', `initializer ${initFn.description ?? (initFn.name || '(anonymous)')} returned ${got} for "${full}", expected ${dtype}${fmtJson(shape)}`);
   }
   return g.param(name, value, { trainable: opts.trainable ?? true });
 }

@@ -4,7 +4,6 @@
  */
 import * as core from '@gradgraph/core';
 import type { Sym } from '@gradgraph/core';
-import { erfc } from './erf';
 import { checkNumber, checkOptions, graphError, normAxis, requireFloat } from './util';
 
 /**
@@ -93,7 +92,7 @@ export function silu(x: Sym): Sym {
 
 /**
  * GELU, x·Φ(x) with Φ the standard normal CDF. `approximate: 'none'` (default, PyTorch's) is exact:
- * x·½·erfc(−x/√2), with erfc built from Cody's rational approximations (see erf.ts), accurate to
+ * x·½·erfc(−x/√2), with core's `erfc` primitive (Cody's rational approximations), accurate to
  * ~1e-15 relative down to the far negative tail — where PyTorch's ½·x·(1 + erf(x/√2)) loses its
  * digits to cancellation (x ≲ −5). `'tanh'` is ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))),
  * computed as x·σ(2u) (the same function, without the cancellation in 1 + tanh u for x ≪ 0).
@@ -110,7 +109,7 @@ export function gelu(x: Sym, opts: { approximate?: 'none' | 'tanh' } = {}): Sym 
     return x.mul(core.sigmoid(u.mul(2))); // ½(1 + tanh u) = σ(2u)
   }
   if (approximate !== 'none') throw graphError(op, `approximate must be 'none' or 'tanh', got ${JSON.stringify(approximate)}`);
-  return x.mul(erfc(x.mul(-Math.SQRT1_2))).mul(0.5);
+  return x.mul(core.erfc(x.mul(-Math.SQRT1_2))).mul(0.5);
 }
 
 /**

@@ -1,16 +1,30 @@
 /**
- * @gradgraph/ops/nn — activations, learnable activations, losses, layers, normalization and
- * penalties, all built from @gradgraph/core's public API. Builders (`dense`, `conv`, `prelu`, `splash`,
- * `apl`, `batchNorm`, `layerNorm`) create their params in the current scope, in the dtype of their
- * input; `functional` holds the same maps as pure functions of explicit params.
+ * @gradgraph/ops/nn — activations, learnable activations (and how convex their learned shapes
+ * are), losses, layers, normalization and penalties, all built from @gradgraph/core's public API.
+ * Builders (`dense`, `conv`, `prelu`, `twoSlope`, `splash`, `apl`, `batchNorm`, `layerNorm`) create their
+ * params in the current scope, in the dtype of their input; `functional` holds the same maps as
+ * pure functions of explicit params.
  */
 import { convFn } from './conv';
 import { denseFn } from './layers';
-import { aplFn, preluFn, splashFn } from './learnable';
+import { aplFn, preluFn, splashFn, twoSlopeFn } from './learnable';
 import { layerNormFn } from './normalization';
 
 export { relu, leakyRelu, sigmoid, tanh, softplus, softmax, logSoftmax, silu, gelu, elu, selu, celu, mish, hardtanh, relu6, hardSigmoid, hardSwish, logSigmoid, softsign } from './activations';
-export { prelu, splash, apl, splashHinges, type PreluOptions, type SplashOptions, type SplashHinges, type AplOptions } from './learnable';
+export { prelu, twoSlope, splash, apl, splashHinges, type PreluOptions, type TwoSlopeOptions, type SplashOptions, type SplashHinges, type AplOptions } from './learnable';
+export {
+  convexity,
+  learnedActivations,
+  activationConvexity,
+  chanceConvexity,
+  type ConvexityOptions,
+  type ConvexityReport,
+  type LearnedActivation,
+  type LearnedKind,
+  type ActivationConvexityOptions,
+  type ChanceConvexityOptions,
+  type ChanceConvexity,
+} from './convexity';
 export { mse, mae, huber, tukey, binaryCrossEntropy, bceWithLogits, softmaxCrossEntropy, nll, type Reduction, type LossOptions, type ClassOptions, type ClassWeight, type SoftmaxCrossEntropyOptions } from './losses';
 export { klDiv, poissonNll, gaussianNll, hingeEmbedding, marginRanking, tripletMargin, cosineEmbedding } from './losses-extra';
 export { dense, sequential, dropout, type DenseOptions, type DropoutOptions, type Layer } from './layers';
@@ -29,6 +43,7 @@ export const functional = Object.freeze({
   dense: denseFn,
   conv: convFn,
   prelu: preluFn,
+  twoSlope: twoSlopeFn,
   splash: splashFn,
   apl: aplFn,
   layerNorm: layerNormFn,

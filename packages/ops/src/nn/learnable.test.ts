@@ -67,6 +67,59 @@ describe('nn.prelu', () => {
   });
 });
 
+describe('nn.twoSlope', () => {
+  it('creates k1 = 1, k2 = 0.25 shared by the layer and computes k₁·max(0,x) + k₂·min(0,x)', () => {
+    const g = new Graph();
+    const x = g.input('x', [null, 3]);
+    const y = g.scope('act', () => nn.twoSlope(x));
+    const [k1, k2] = g.params();
+    expect([k1.name, k2.name]).toEqual(['act/twoSlope/k1', 'act/twoSlope/k2']);
+    expect([k1.shape, k2.shape]).toEqual([[], []]);
+    expect([g.getValue(k1).item(), g.getValue(k2).item()]).toEqual([1, 0.25]);
+    expect([nn.paramRole(k1), nn.paramRole(k2)]).toEqual(['activation', 'activation']);
+    g.setValue(k1, Tensor.from(2));
+    const [yv] = run(g, [y], { x: Tensor.from([[-4, 0, 3]]) });
+    expect(yv.toArray()).toEqual([[-1, 0, 6]]);
+  });
+
+  it('is SPLASH with one hinge at 0 (a⁺₁ = k₁, a⁻₁ = −k₂), in value and in every gradient', () => {
+    const g = new Graph();
+    const x = g.input('x', [2, 3], 'float64');
+    const k1 = g.param('k1', Tensor.from([1.5, -0.3, 0.7], 'float64'));
+    const k2 = g.param('k2', Tensor.from([0.2, 0.9, -1.1], 'float64'));
+    const mine = nn.functional.twoSlope(x, k1, k2);
+    const theirs = nn.functional.splash(x, k1.expandDims(-1), k2.neg().expandDims(-1), { hinges: [0] });
+    const feeds = { x: Tensor.from([[-2, 0, 1.5], [0.5, -0.25, 0]], 'float64') };
+    const wrt = [x, k1, k2];
+    const outs = run(g, [mine, theirs, ...grad(mine.sin().sum(), wrt), ...grad(theirs.sin().sum(), wrt)], feeds);
+    const plain = (t: Tensor) => Array.from(t.data, (v) => v + 0); // −0 and 0 alike
+    expect(plain(outs[0])).toEqual(plain(outs[1]));
+    for (let i = 0; i < 3; i++) plain(outs[2 + i]).forEach((v, j) => expect(v).toBeCloseTo(plain(outs[5 + i])[j], 14));
+    // at 0 the slope is the midpoint (k₁ + k₂)/2
+    const [dx] = run(g, grad(mine.sum(), [x]), feeds);
+    expect(dx.toArray()[0][1]).toBeCloseTo((-0.3 + 0.9) / 2, 15);
+  });
+
+  it('has one pair per channel with share: channel, in the dtype of x', () => {
+    const g = new Graph();
+    nn.twoSlope(g.input('x', [null, 4], 'float64'), { share: 'channel', k1: 0.5, k2: -0.5 });
+    const [k1, k2] = g.params();
+    expect([k1.shape, k2.shape, k1.dtype]).toEqual([[4], [4], 'float64']);
+    expect(g.getValue(k2).toArray()).toEqual([-0.5, -0.5, -0.5, -0.5]);
+  });
+
+  it('rejects bad options and shapes', () => {
+    const g = new Graph();
+    const x = g.input('x', [null, 3]);
+    expect(() => nn.twoSlope(x, { k3: 1 } as never)).toThrow(/unknown option "k3"/);
+    expect(() => nn.twoSlope(x, { share: 'unit' } as never)).toThrow(/share must be 'layer' or 'channel'/);
+    expect(() => nn.twoSlope(x, { k1: NaN })).toThrow(GraphError);
+    expect(() => nn.twoSlope(g.input('n', [null, null]), { share: 'channel' })).toThrow(ShapeError);
+    expect(() => nn.functional.twoSlope(x, g.param('a', Tensor.zeros([2])), g.param('b', Tensor.zeros([])))).toThrow(/k1 must have shape \[\] or \[3\]/);
+    expect(() => nn.twoSlope(g.input('i', [2], 'int32'))).toThrow(DTypeError);
+  });
+});
+
 describe('nn.splash', () => {
   it('places S hinges symmetrically: 0 shared, (S−1)/2 mirrored pairs', () => {
     expect(nn.splashHinges(7, 3)).toEqual([0, 1, 2, 3]);

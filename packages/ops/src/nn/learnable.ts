@@ -1,14 +1,16 @@
 /**
- * Learnable activations: PReLU, SPLASH and APL. Each comes as a builder (`prelu(x, opts)`), which
- * creates its params in the current scope in the dtype of `x`, and as a pure function of `x` and
- * the params (`functional.prelu(x, alpha)`), which builders call and which is what you use to
- * share params or to check gradients with respect to them.
+ * Learnable activations: PReLU, the tutorial's two-slope unit, SPLASH and APL. Each comes as a
+ * builder (`prelu(x, opts)`), which creates its params in the current scope in the dtype of `x`
+ * (and records itself for `learnedActivations`), and as a pure function of `x` and the params
+ * (`functional.prelu(x, alpha)`), which builders call and which is what you use to share params or
+ * to check gradients with respect to them.
  *
  * Channels are the last axis (the layout of `nn.dense`'s output).
  */
-import { ShapeError, Tensor, captureOrigin, fmtShape, maximum, where, type Sym } from '@gradgraph/core';
+import { ShapeError, Tensor, captureOrigin, fmtShape, maximum, minimum, where, type Sym, fmtJson } from '@gradgraph/core';
 import * as init from '../init/index';
 import { checkNumber, checkOptions, graphError, inUniqueScope, requireFloat, setRole, staticDim } from './util';
+import { recordActivation } from './record';
 
 function paramShapeError(op: string, what: string, p: Sym, want: string): ShapeError {
   return new ShapeError(`${what} must have shape ${want}, got ${fmtShape(p.shape)}`, { op, shapes: [p.shape], origin: captureOrigin() });
@@ -54,7 +56,69 @@ export function prelu(x: Sym, opts: PreluOptions = {}): Sym {
   const shape = opts.perChannel ? [staticDim('nn.prelu', x, -1, 'a per-channel slope')] : [];
   return inUniqueScope(x.graph, 'prelu', opts.name, () => {
     const alpha = init.createParam(x.graph, 'alpha', shape, init.constant(a0), { dtype: x.dtype });
+    recordActivation({ kind: 'prelu', params: { alpha } });
     return preluFn(x, setRole(alpha, 'activation'));
+  });
+}
+
+// ---- two slopes -------------------------------------------------------------------------------
+
+/**
+ * The tutorial's two-slope activation with slopes `k1` (x > 0) and `k2` (x < 0), each a scalar or
+ * one per channel ([C], x's last axis):
+ *
+ *   f(x) = k₁·max(0, x) + k₂·min(0, x),
+ *
+ * which is SPLASH with a single hinge at 0 (a⁺₁ = k₁, a⁻₁ = −k₂). As in SPLASH, the gradient in x
+ * at 0 is the midpoint (k₁ + k₂)/2 (core `maximum`/`minimum` split ties); ∂f/∂k₁ = max(0, x),
+ * ∂f/∂k₂ = min(0, x). f is convex exactly when k₁ ≥ k₂.
+ * @example const y = nn.functional.twoSlope(x, g.param('k1', Tensor.from(1)), g.param('k2', Tensor.from(0.25)));
+ */
+export function twoSlopeFn(x: Sym, k1: Sym, k2: Sym): Sym {
+  const op = 'nn.functional.twoSlope';
+  requireFloat(op, x);
+  requireFloat(op, k1, 'k1');
+  requireFloat(op, k2, 'k2');
+  const c = x.rank > 0 ? x.shape[x.rank - 1] : null;
+  for (const [name, k] of [['k1', k1], ['k2', k2]] as const) {
+    const fits = k.rank === 0 || (k.rank === 1 && x.rank > 0 && (c === null || k.shape[0] === null || k.shape[0] === c));
+    if (!fits) throw paramShapeError(op, name, k, `[] or [${c ?? 'C'}] for x ${fmtShape(x.shape)}`);
+  }
+  return maximum(x, 0).mul(k1).add(minimum(x, 0).mul(k2));
+}
+
+export interface TwoSlopeOptions {
+  /** The initial slope for x > 0. Default 1. */
+  k1?: number;
+  /** The initial slope for x < 0. Default 0.25 (PReLU's initial slope). */
+  k2?: number;
+  /** One pair (k₁, k₂) shared by the layer (default, as the tutorial writes it) or one per channel (x's last axis). */
+  share?: 'layer' | 'channel';
+  /** Scope name instead of `twoSlope`, `twoSlope_1`, ... */
+  name?: string;
+}
+
+/**
+ * The learnable two-slope activation the tutorial writes out: A = k₁·Z for Z > 0 and k₂·Z
+ * otherwise, with both slopes learned (PReLU learns only k₂; SPLASH with `hinges: 1` is the same
+ * function with a⁻₁ = −k₂). Creates `twoSlope/k1` and `twoSlope/k2` (shape [] or [C], role
+ * `'activation'`) in the current scope.
+ * @example const h = nn.twoSlope(nn.dense(x, 64), { k1: 1, k2: 0.25 });
+ */
+export function twoSlope(x: Sym, opts: TwoSlopeOptions = {}): Sym {
+  const op = 'nn.twoSlope';
+  requireFloat(op, x);
+  checkOptions(op, opts, ['k1', 'k2', 'share', 'name']);
+  const k1 = checkNumber(op, 'k1', opts.k1 ?? 1);
+  const k2 = checkNumber(op, 'k2', opts.k2 ?? 0.25);
+  const share = opts.share ?? 'layer';
+  if (share !== 'layer' && share !== 'channel') throw graphError(op, `share must be 'layer' or 'channel', got ${JSON.stringify(share)}`);
+  const shape = share === 'channel' ? [staticDim(op, x, -1, 'per-channel slopes')] : [];
+  return inUniqueScope(x.graph, 'twoSlope', opts.name, () => {
+    const p1 = init.createParam(x.graph, 'k1', shape, init.constant(k1), { dtype: x.dtype });
+    const p2 = init.createParam(x.graph, 'k2', shape, init.constant(k2), { dtype: x.dtype });
+    recordActivation({ kind: 'twoSlope', params: { k1: p1, k2: p2 } });
+    return twoSlopeFn(x, setRole(p1, 'activation'), setRole(p2, 'activation'));
   });
 }
 
@@ -78,10 +142,10 @@ export function splashHinges(hinges: SplashHinges = 7, range = 2.5): number[] {
     const k = (hinges + 1) / 2;
     return Array.from({ length: k }, (_, i) => (k === 1 ? 0 : (i * range) / (k - 1)));
   }
-  if (!Array.isArray(hinges) || hinges.length === 0) throw graphError(op, `hinges must be an odd count or a non-empty array of positions, got ${JSON.stringify(hinges)}`);
+  if (!Array.isArray(hinges) || hinges.length === 0) throw graphError(op, `hinges must be an odd count or a non-empty array of positions, got ${fmtJson(hinges)}`);
   hinges.forEach((b, i) => checkNumber(op, `hinges[${i}]`, b));
   if (hinges[0] !== 0) throw graphError(op, `the first hinge must be 0 (b₁ = 0 is shared by both sides), got ${hinges[0]}`);
-  for (let i = 1; i < hinges.length; i++) if (!(hinges[i] > hinges[i - 1])) throw graphError(op, `hinge positions must increase, got ${JSON.stringify(hinges)}`);
+  for (let i = 1; i < hinges.length; i++) if (!(hinges[i] > hinges[i - 1])) throw graphError(op, `hinge positions must increase, got ${fmtJson(hinges)}`);
   return [...hinges];
 }
 
@@ -155,6 +219,7 @@ export function splash(x: Sym, opts: SplashOptions = {}): Sym {
   return inUniqueScope(x.graph, 'splash', opts.name, () => {
     const aPos = init.createParam(x.graph, 'aPos', shape, init.constant(first(1)), { dtype: x.dtype });
     const aNeg = init.createParam(x.graph, 'aNeg', shape, init.constant(first(mode === 'linear' ? -1 : 0)), { dtype: x.dtype });
+    recordActivation({ kind: 'splash', params: { aPos, aNeg }, hinges });
     return splashFn(x, setRole(aPos, 'activation'), setRole(aNeg, 'activation'), { hinges });
   });
 }
@@ -215,6 +280,7 @@ export function apl(x: Sym, opts: AplOptions = {}): Sym {
   return inUniqueScope(x.graph, 'apl', opts.name, () => {
     const a = init.createParam(x.graph, 'a', shape, opts.aInit ?? init.zeros(), { dtype: x.dtype });
     const b = init.createParam(x.graph, 'b', shape, opts.bInit ?? init.uniform({ low: -1, high: 1 }), { dtype: x.dtype });
+    recordActivation({ kind: 'apl', params: { a, b } });
     return aplFn(x, setRole(a, 'activation'), setRole(b, 'activation'));
   });
 }

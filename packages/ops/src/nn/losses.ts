@@ -6,7 +6,7 @@
  * `pred` and `target` must have the same shape (null dims match anything): a silent broadcast of
  * a [N, 1] prediction against a [N] target is the classic regression bug, so it is an error.
  */
-import { DTypeError, ShapeError, Sym, Tensor, abs, type DType, captureOrigin, cast, clip, fmtShape, hasOp, isFloat, logsumexp, notDifferentiable, oneHot, registerOp, softplus, traits, where, type Operand } from '@gradgraph/core';
+import { DTypeError, ShapeError, Sym, Tensor, abs, elementwiseBatch, type DType, captureOrigin, cast, clip, fmtShape, hasOp, isFloat, logsumexp, notDifferentiable, oneHot, registerOp, softplus, traits, where, type Operand } from '@gradgraph/core';
 import { logSoftmax } from './activations';
 import { checkNumber, checkOptions, graphError, requireFloat, requireSym, staticDim } from './util';
 
@@ -198,6 +198,9 @@ if (!hasOp(CHECK_LABELS)) {
       return x.clone();
     },
     vjp: notDifferentiable,
+    jvp: notDifferentiable,
+    // the identity, example by example
+    batch: elementwiseBatch,
     flops: () => 0,
   });
 }

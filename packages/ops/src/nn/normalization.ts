@@ -7,7 +7,7 @@
  * optimizer's updates. The new values are `where(training, updated, old)`, so including them in
  * a program that runs in evaluation mode is harmless.
  */
-import { Graph, ShapeError, captureOrigin, fmtShape, isStatic, maximum, shapeSize, where, type Sym } from '@gradgraph/core';
+import { Graph, ShapeError, captureOrigin, fmtShape, isStatic, maximum, shapeSize, where, type Sym, fmtJson } from '@gradgraph/core';
 import * as init from '../init/index';
 import { resolveTraining, type TrainingOption } from './mode';
 import { channelShape, checkNumber, checkOptions, graphError, inUniqueScope, normAxis, requireFloat, setRole, staticDim } from './util';
@@ -140,7 +140,7 @@ export function layerNormFn(x: Sym, gamma?: Sym, beta?: Sym, opts: { axes?: numb
     if (p === undefined) return undefined;
     requireFloat(op, p, what);
     if (p.rank !== dims.length || !p.shape.every((d, i) => d === null || dims[i] === null || d === dims[i])) {
-      throw new ShapeError(`${what} must have shape ${fmtShape(dims)} (x's dims at axes ${JSON.stringify(axes)}), got ${fmtShape(p.shape)}`, { op, shapes: [x.shape, p.shape], origin: captureOrigin() });
+      throw new ShapeError(`${what} must have shape ${fmtShape(dims)} (x's dims at axes ${fmtJson(axes)}), got ${fmtShape(p.shape)}`, { op, shapes: [x.shape, p.shape], origin: captureOrigin() });
     }
     const trailing = axes.every((a, i) => a === x.rank - axes.length + i);
     return trailing ? p : p.reshape(x.shape.map((d, i) => (axes.includes(i) ? (d as number) : 1)));
@@ -154,7 +154,7 @@ export function layerNormFn(x: Sym, gamma?: Sym, beta?: Sym, opts: { axes?: numb
 
 function normAxes(op: string, x: Sym, axes: number | readonly number[]): number[] {
   const list = typeof axes === 'number' ? [axes] : axes;
-  if (!Array.isArray(list) || list.length === 0) throw graphError(op, `axes must be an axis or a non-empty array of axes, got ${JSON.stringify(axes)}`);
+  if (!Array.isArray(list) || list.length === 0) throw graphError(op, `axes must be an axis or a non-empty array of axes, got ${fmtJson(axes)}`);
   const out = [...new Set(list.map((a) => normAxis(op, x, a)))].sort((p, q) => p - q);
   if (out.length !== list.length) throw graphError(op, `axes ${JSON.stringify(axes)} repeat an axis`);
   return out;

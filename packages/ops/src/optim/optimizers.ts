@@ -3,7 +3,7 @@
  * `optimizer.ts` (θ ← θ·(1 − lr·λ_dec) − Δ). Formulas and defaults follow `torch.optim`; where
  * TensorFlow.js differs, an option reproduces its form (documented in docs/optim.md).
  */
-import { Sym, abs, add, div, greater, maximum, mul, pow, sqrt, sub, where } from '@gradgraph/core';
+import { Sym, abs, add, div, greater, maximum, mul, pow, sqrt, sub, where, fmtJson } from '@gradgraph/core';
 import { Optimizer, exclusionOption, lrOption, type CommonOptions, type LearningRate, type UpdateRule } from './optimizer';
 import { boolOption, checkKeys, numberOption, optionError } from './options';
 
@@ -218,7 +218,7 @@ export function rmsprop(opts?: RmspropOptions): Optimizer {
 /** `betas`: a pair [β₁, β₂], each in [0, 1); default [0.9, 0.999]. */
 function betasOption(op: string, value: unknown): [number, number] {
   if (value === undefined) return [0.9, 0.999];
-  if (!Array.isArray(value) || value.length !== 2) throw optionError(op, `option "betas" must be a pair [β₁, β₂], got ${JSON.stringify(value)}`);
+  if (!Array.isArray(value) || value.length !== 2) throw optionError(op, `option "betas" must be a pair [β₁, β₂], got ${fmtJson(value)}`);
   return [numberOption(op, 'betas[0]', value[0], undefined, { min: 0, below: 1 }), numberOption(op, 'betas[1]', value[1], undefined, { min: 0, below: 1 })];
 }
 

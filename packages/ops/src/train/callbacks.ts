@@ -14,6 +14,7 @@ import type { TrainingStep } from './step';
 
 /** One epoch's numbers: `loss` (mean training loss), `valLoss`, metrics (`accuracy`, `valAccuracy`, ...). */
 export interface EpochLogs {
+  /** The epoch, from 1 (as the progress display prints it). */
   epoch: number;
   loss: number;
   [name: string]: number;
@@ -21,10 +22,11 @@ export interface EpochLogs {
 
 /** What `onBatchEnd` is told about the batch just trained on. */
 export interface BatchInfo {
+  /** The epoch, from 1. */
   epoch: number;
-  /** The batch's index in its epoch. */
+  /** The batch's index in its epoch (from 0). */
   batch: number;
-  /** Batches trained since the start of training (after this one). */
+  /** Batches this run has trained (after this one), since its first epoch. */
   step: number;
   /** This batch's training loss (before the update). */
   loss: number;
@@ -34,7 +36,7 @@ export interface BatchInfo {
 
 /** Why and where training stopped before its last epoch. */
 export interface StopInfo {
-  /** The epoch in progress (mid-epoch stop) or just finished. */
+  /** The epoch (from 1) in progress (mid-epoch stop) or just finished. */
   epoch: number;
   /** Batches of that epoch trained on. */
   batch: number;
@@ -51,7 +53,7 @@ export interface FitContext {
   readonly loader: BatchLoader<Tensor | undefined>;
   /** The number of epochs `fit` runs to. */
   readonly epochs: number;
-  /** The epoch in progress (after an epoch's end: the next one). */
+  /** The epoch in progress, from 1 (after an epoch's end: the next one). */
   readonly epoch: number;
   /** Batches of `epoch` trained on so far. */
   readonly batch: number;
@@ -80,7 +82,8 @@ export interface FitContext {
 
 /**
  * Hooks `fit` calls; every one is optional. Callbacks run in order: the early stopping made by
- * fit's `earlyStopping` option first, then `callbacks`, then the progress display.
+ * fit's `earlyStopping` option first, then `callbacks`, then the progress display. Epochs are
+ * numbered from 1, as printed.
  *
  * @example
  * const logLr: train.Callback = {
@@ -133,7 +136,7 @@ export interface EarlyStoppingOptions {
   restoreBest?: boolean;
   /** The value to beat before anything counts as an improvement. */
   baseline?: number;
-  /** Epochs at the start that are never counted (warm-up). Default 0. */
+  /** How many epochs at the start are never counted (warm-up): epochs 1..startFromEpoch. Default 0. */
   startFromEpoch?: number;
 }
 
@@ -155,7 +158,7 @@ export class EarlyStopping implements Callback {
   private readonly monitorOpt: string | undefined;
   private readonly modeOpt: 'auto' | 'min' | 'max';
   private monitorName: string | undefined;
-  private s = { best: NaN, bestEpoch: -1, wait: 0, stoppedEpoch: -1 };
+  private s = { best: NaN, bestEpoch: 0, wait: 0, stoppedEpoch: 0 };
   private bestValues: Map<string, Tensor> | undefined;
   /** Set when training ends: whether the best params were put back. */
   restored = false;
@@ -185,7 +188,7 @@ export class EarlyStopping implements Callback {
   get best(): number {
     return this.s.best;
   }
-  /** The epoch of the best value (−1 before). */
+  /** The epoch of the best value (from 1; 0 before the first). */
   get bestEpoch(): number {
     return this.s.bestEpoch;
   }
@@ -193,7 +196,7 @@ export class EarlyStopping implements Callback {
   get wait(): number {
     return this.s.wait;
   }
-  /** The epoch training was stopped at, or −1. */
+  /** The epoch training was stopped at (from 1), or 0. */
   get stoppedEpoch(): number {
     return this.s.stoppedEpoch;
   }
@@ -203,7 +206,7 @@ export class EarlyStopping implements Callback {
     this.restored = false;
     // a new run starts from scratch; a resumed one keeps the state restored from its checkpoint
     if (!ctx.resumed) {
-      this.s = { best: NaN, bestEpoch: -1, wait: 0, stoppedEpoch: -1 };
+      this.s = { best: NaN, bestEpoch: 0, wait: 0, stoppedEpoch: 0 };
       this.bestValues = undefined;
     }
   }
@@ -216,7 +219,7 @@ export class EarlyStopping implements Callback {
 
   onEpochEnd(epoch: number, logs: EpochLogs, ctx: FitContext): void {
     const v = monitored('train.earlyStopping', this.monitor, logs);
-    if (epoch < this.startFromEpoch) return;
+    if (epoch <= this.startFromEpoch) return;
     if (this.improves(v)) {
       this.s.best = v;
       this.s.bestEpoch = epoch;
@@ -227,7 +230,7 @@ export class EarlyStopping implements Callback {
     this.s.wait++;
     if (this.s.wait >= this.patience) {
       this.s.stoppedEpoch = epoch;
-      const best = Number.isNaN(this.s.best) ? `no epoch beat the baseline ${this.baseline}` : `best ${fmtLog(this.s.best)} at epoch ${this.s.bestEpoch + 1}`;
+      const best = Number.isNaN(this.s.best) ? `no epoch beat the baseline ${this.baseline}` : `best ${fmtLog(this.s.best)} at epoch ${this.s.bestEpoch}`;
       ctx.stop(`early stopping: ${this.monitor} did not improve for ${this.s.wait} epoch${this.s.wait === 1 ? '' : 's'} (${best})`);
     }
   }
@@ -254,7 +257,7 @@ export class EarlyStopping implements Callback {
     if (typeof o.monitor !== 'string') throw bad(`monitor is ${fmtValue(o.monitor)}`);
     if (this.monitorOpt !== undefined && o.monitor !== this.monitorOpt) throw bad(`the checkpoint's run monitored "${o.monitor}", this one monitors "${this.monitorOpt}"`);
     if (o.best !== null && (typeof o.best !== 'number' || !Number.isFinite(o.best))) throw bad(`best is ${fmtValue(o.best)}`);
-    for (const k of ['bestEpoch', 'stoppedEpoch'] as const) if (!Number.isInteger(o[k]) || (o[k] as number) < -1) throw bad(`${k} is ${fmtValue(o[k])}`);
+    for (const k of ['bestEpoch', 'stoppedEpoch'] as const) if (!Number.isInteger(o[k]) || (o[k] as number) < 0) throw bad(`${k} is ${fmtValue(o[k])}`);
     if (!Number.isInteger(o.wait) || (o.wait as number) < 0) throw bad(`wait is ${fmtValue(o.wait)}`);
     let values: Map<string, Tensor> | undefined;
     if (o.bestValues !== null) {
@@ -295,7 +298,7 @@ export function fmtLog(v: number): string {
 // ---- model checkpoints ----------------------------------------------------------------------
 
 export interface ModelCheckpointOptions {
-  /** The file to write, or a function of the position (`epoch` is 0-based, `step` counts batches). */
+  /** The file to write, or a function of the position (`epoch` from 1, `batch` batches done in it, `step` batches in all). */
   path: string | ((at: { epoch: number; batch: number; step: number }) => string);
   /** Also save every this many batches (mid-epoch). Default: only at epoch ends. */
   everyBatches?: number;
@@ -436,7 +439,7 @@ export function reduceLrOnPlateau(controller: ReduceOnPlateau, opts: { monitor?:
 export function terminateOnNaN(): Callback {
   return {
     onBatchEnd(info, ctx) {
-      if (!Number.isFinite(info.loss)) ctx.stop(`the loss is ${info.loss} at epoch ${info.epoch + 1}, batch ${info.batch + 1}`);
+      if (!Number.isFinite(info.loss)) ctx.stop(`the loss is ${info.loss} at epoch ${info.epoch}, batch ${info.batch + 1}`);
     },
   };
 }

@@ -34,7 +34,7 @@ const loader = data.batches(trainSet, { batchSize: 20, seed: 9 });
 
 function trained() {
   const m = build();
-  for (let e = 0; e < 2; e++) for (const b of loader.epoch(e)) m.step.trainBatch(b);
+  for (let e = 1; e <= 2; e++) for (const b of loader.epoch(e)) m.step.trainBatch(b);
   return m;
 }
 
@@ -50,7 +50,7 @@ describe('checkpoint contents', () => {
   it('round-trips every param, every state value and the RNG counter bit for bit, through a file', () => {
     const a = trained();
     const path = join(dir, 'roundtrip', 'model.ckpt.json');
-    const doc = saveCheckpoint(path, a.g, { preprocessing: { x: scaler }, config: { hidden: 6 }, optimizer: a.step.optimizer, data: { loader, epoch: 2, batch: 0 } });
+    const doc = saveCheckpoint(path, a.g, { preprocessing: { x: scaler }, config: { hidden: 6 }, optimizer: a.step.optimizer, data: { loader, epoch: 3, batch: 0 } });
     expect(Object.keys(doc.params)).toEqual(a.g.params().map((p) => p.name));
     expect(Object.keys(doc.state)).toEqual(expect.arrayContaining(['batchNorm/runningMean', 'batchNorm/runningVar', 'adam/step', 'adam/dense/kernel/m', 'adam/dense/kernel/v']));
     expect(readdirSync(join(dir, 'roundtrip'))).toEqual(['model.ckpt.json']); // no temporary file left
@@ -60,13 +60,32 @@ describe('checkpoint contents', () => {
     expectSameValues(a.g.snapshot(), b.g.snapshot());
     // identical predictions, and identical next training steps (dropout masks included)
     expect(bytes(b.step.predictBatch(testSet.x))).toEqual(bytes(a.step.predictBatch(testSet.x)));
-    const next = loader.batch(2, 0);
+    const next = loader.batch(3, 0);
     expect(b.step.trainBatch(next).loss).toBe(a.step.trainBatch(next).loss);
     // what else came back
-    expect(ckpt.data).toEqual({ epoch: 2, batch: 0, ...loader.config });
+    expect(ckpt.data).toEqual({ epoch: 3, batch: 0, ...loader.config });
     expect(ckpt.manifest.config).toEqual({ hidden: 6 });
     expect(ckpt.manifest.optimizer?.name).toBe('adam');
     expect(bytes(data.transform(ckpt.preprocessing.x, testRaw).x)).toEqual(bytes(testSet.x));
+  });
+
+  it('keeps a param named __proto__ (or constructor): a checkpoint is not a plain object lookup', () => {
+    const make = () => {
+      const g = new Graph({ seed: 2 });
+      g.param('__proto__', Tensor.from([1, 2]));
+      g.state('constructor', Tensor.from([3]));
+      return g;
+    };
+    const a = make();
+    a.setValue('__proto__', Tensor.from([5, 6]));
+    const path = join(dir, 'proto.ckpt.json');
+    const doc = saveCheckpoint(path, a);
+    expect(Object.keys(doc.params)).toEqual(['__proto__']);
+    expect(Object.keys(doc.state)).toEqual(['constructor']);
+    const b = make();
+    loadCheckpoint(path, b);
+    expect(b.getValue('__proto__').toArray()).toEqual([5, 6]);
+    expect(b.getValue('constructor').toArray()).toEqual([3]);
   });
 
   it('keeps NaN, ±Infinity and −0 exactly', () => {
@@ -97,7 +116,7 @@ describe('checkpoint contents', () => {
     const a = build();
     const b = build(); // built again: same structure, other nodes' source lines don't matter
     expect(graphHash(b.g)).toBe(graphHash(a.g));
-    for (const e of [0, 1]) for (const batch of loader.epoch(e)) a.step.trainBatch(batch);
+    for (const e of [1, 2]) for (const batch of loader.epoch(e)) a.step.trainBatch(batch);
     expect(graphHash(a.g)).toBe(graphHash(b.g)); // values and the RNG counter are not structure
     expect(graphHash(build({ act: 'tanh' }).g)).not.toBe(graphHash(a.g));
     expect(graphHash(build({ hidden: 7 }).g)).not.toBe(graphHash(a.g));
@@ -107,7 +126,7 @@ describe('checkpoint contents', () => {
 
 describe('refused checkpoints leave the graph untouched', () => {
   const source = trained();
-  const good = JSON.stringify(saveCheckpoint(join(dir, 'good.ckpt.json'), source.g, { preprocessing: { x: scaler }, data: { loader, epoch: 1, batch: 2 } }));
+  const good = JSON.stringify(saveCheckpoint(join(dir, 'good.ckpt.json'), source.g, { preprocessing: { x: scaler }, data: { loader, epoch: 2, batch: 2 } }));
   const edit = (f: (d: CheckpointDocument) => void) => {
     const d = JSON.parse(good) as CheckpointDocument;
     f(d);
@@ -134,12 +153,16 @@ describe('refused checkpoints leave the graph untouched', () => {
     refused('[1, 2]', /not an object/);
     refused(edit((d) => ((d as { format: string }).format = 'gradgraph.graph')), /not a gradgraph checkpoint/);
     refused(edit((d) => (d.version = 99)), /unsupported checkpoint version 99/);
+    refused(edit((d) => (d.data!.epoch = 0)), /data.epoch must be an integer ≥ 1, got 0/);
     refused(edit((d) => (d.params['dense/kernel'].data = d.params['dense/kernel'].data.slice(0, 8))), /param "dense\/kernel": float32\[4,6\] needs 96 bytes, the data has 6/);
     refused(edit((d) => (d.state['adam/step'].dtype = 'complex64' as never)), /state "adam\/step" is not a tensor document/);
     refused(edit((d) => (d.rngCounter = -1)), /rngCounter must be a non-negative integer/);
     refused(edit((d) => (d.manifest.graphHash = 'md5:x')), /graphHash must be a "sha256:…" string/);
     refused(edit((d) => (d.preprocessing.x = { ...d.preprocessing.x, std: [1, 1, -1, 1] } as never)), /preprocessing "x": .*std\[2\] is -1/);
     refused(edit((d) => (d.data!.batch = 99)), /data.batch is 99, but an epoch has only 6 batches/);
+    // 10,000 levels deep: refused by name, not by a stack overflow
+    expect(good).toContain('"extra":null');
+    refused(good.replace('"extra":null', `"extra":${'['.repeat(10000)}${']'.repeat(10000)}`), /the checkpoint is nested more than 256 levels deep \(at extra\[0\]/);
   });
 
   it('files that do not match the graph: names, shapes, dtypes, sides, structure, seed', () => {
@@ -153,6 +176,20 @@ describe('refused checkpoints leave the graph untouched', () => {
     refused(good, /param "dense\/kernel" is float32\[4,6\] in the checkpoint but float64\[4,6\] in the graph/, build({ dtype: 'float64' }));
     refused(good, /the graph's structure differs from the one saved/, build({ act: 'tanh' }));
     refused(good, /saved from a graph with seed 4; this graph has seed 5/, build({ seed: 5 }));
+  });
+
+  it('reads a version-1 file (epochs counted from 0) as the same position, numbered from 1', () => {
+    const v1 = edit((d) => {
+      d.version = 1;
+      d.data!.epoch = 1; // the second epoch, counted from 0
+    });
+    const ckpt = parseCheckpoint(v1);
+    expect(ckpt.data).toMatchObject({ epoch: 2, batch: 2 });
+    restoreCheckpoint(build().g, ckpt);
+  });
+
+  it('an unknown restore option is refused (checkgraph: false would otherwise check anyway)', () => {
+    refused(good, /unknown option "checkgraph"; the option is checkGraph/, build({ act: 'tanh' }), { checkgraph: false });
   });
 
   it('checkGraph: false loads values by name into a graph of another structure', () => {

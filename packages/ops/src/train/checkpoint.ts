@@ -17,21 +17,22 @@
  * with a `CheckpointError` and the graph keeps its values.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { Graph, SerializationError, Sym, Tensor, decodeTensor, encodeTensor, fmtShape, type TensorDocument } from '@gradgraph/core';
+import { readFileSync, statSync } from 'node:fs';
+import { Graph, MAX_STRING_CHARS, SerializationError, Sym, Tensor, base64Chars, checkJsonDepth, decodeTensor, encodeTensor, fmtShape, type TensorDocument } from '@gradgraph/core';
 import { BatchLoader, scalerFitFromJSON, type ScalerFit } from '../data/index';
 import type { Optimizer } from '../optim/index';
 import { CheckpointError, fmtValue } from './errors';
+import { writeFileAtomic } from './files';
 
 export const CHECKPOINT_FORMAT = 'gradgraph.checkpoint';
-export const CHECKPOINT_VERSION = 1;
+/** 2: epochs counted from 1 (version 1 files, which counted from 0, are read and converted). */
+export const CHECKPOINT_VERSION = 2;
 
 /** Where the data iterator was, and the settings that make its batches reproducible. */
 export interface DataPosition {
-  /** The epoch in progress (0-based). */
+  /** The epoch in progress, from 1 (as printed). */
   epoch: number;
-  /** Batches of that epoch already trained on; the next one is `loader.batch(epoch, batch)`. */
+  /** Batches of that epoch already trained on; the next one is `loader.batch(epoch, batch)` (indices from 0). */
   batch: number;
   /** The loader's shuffle seed. */
   seed: number;
@@ -95,8 +96,8 @@ export interface CheckpointOptions {
   preprocessing?: Record<string, ScalerFit>;
   /** Your configuration (hyperparameters, notes): any JSON. */
   config?: unknown;
-  /** The optimizer, to record its name and hyperparameters in the manifest. */
-  optimizer?: Optimizer;
+  /** The optimizer (or a step's `optimizer`), to record its name and hyperparameters in the manifest. */
+  optimizer?: Optimizer | { readonly name: string; readonly config: Readonly<Record<string, unknown>> };
   /** Anything else to store: any JSON. */
   extra?: unknown;
   /** @internal The fit loop's state. */
@@ -114,11 +115,18 @@ let cachedVersion: string | undefined;
  */
 export function libraryVersion(): string {
   if (cachedVersion === undefined) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-      cachedVersion = typeof pkg.version === 'string' ? pkg.version : 'unknown';
-    } catch {
-      cachedVersion = 'unknown';
+    cachedVersion = 'unknown';
+    // src/train/checkpoint.ts in the workspace, dist/index.js once built: two levels or one
+    for (const rel of ['../../package.json', '../package.json']) {
+      try {
+        const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown };
+        if (pkg.name === '@gradgraph/ops' && typeof pkg.version === 'string') {
+          cachedVersion = pkg.version;
+          break;
+        }
+      } catch {
+        // not there: try the next
+      }
     }
   }
   return cachedVersion;
@@ -201,7 +209,7 @@ function dataPosition(op: string, d: CheckpointOptions['data']): DataPosition | 
 function checkPosition(op: string, p: unknown): asserts p is DataPosition {
   const d = p as DataPosition;
   if (!d || typeof d !== 'object') throw new CheckpointError(op, `the data position must be an object { epoch, batch, seed, batchSize, shuffle, dropLast, size }, got ${fmtValue(p)}`);
-  const ints: [keyof DataPosition, number][] = [['epoch', 0], ['batch', 0], ['batchSize', 1], ['size', 0]];
+  const ints: [keyof DataPosition, number][] = [['epoch', 1], ['batch', 0], ['batchSize', 1], ['size', 0]];
   for (const [k, min] of ints) {
     const v = d[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new CheckpointError(op, `data.${k} must be an integer ≥ ${min}, got ${fmtValue(v)}`);
@@ -226,10 +234,12 @@ export function checkpoint(g: Graph, opts: CheckpointOptions = {}): CheckpointDo
   if (!opts || typeof opts !== 'object') throw new CheckpointError(op, `options must be an object, got ${fmtValue(opts)}`);
   const allowed = ['data', 'preprocessing', 'config', 'optimizer', 'extra', 'fit'];
   for (const k of Object.keys(opts)) if (!allowed.includes(k)) throw new CheckpointError(op, `unknown option "${k}"; expected one of ${allowed.slice(0, -1).join(', ')}`);
+  checkSize(op, g);
+  // own properties, so a param named __proto__ is a key like any other (`=` would re-prototype)
   const params: Record<string, TensorDocument> = {};
   const state: Record<string, TensorDocument> = {};
-  for (const p of g.params()) params[p.name!] = encodeTensor(g.storage(p));
-  for (const s of g.stateVars()) state[s.name!] = encodeTensor(g.storage(s));
+  for (const p of g.params()) Object.defineProperty(params, p.name!, { value: encodeTensor(g.storage(p)), enumerable: true, writable: true, configurable: true });
+  for (const s of g.stateVars()) Object.defineProperty(state, s.name!, { value: encodeTensor(g.storage(s)), enumerable: true, writable: true, configurable: true });
   const preprocessing: Record<string, ScalerFit> = {};
   for (const [k, fit] of Object.entries(opts.preprocessing ?? {})) {
     try {
@@ -260,8 +270,24 @@ export function checkpoint(g: Graph, opts: CheckpointOptions = {}): CheckpointDo
 }
 
 /**
+ * Refuses a graph whose values, as base64 text, would not fit in one JavaScript string (V8 holds
+ * at most ~512 MiB of text: about 100M float32 values), naming the largest — before encoding.
+ */
+function checkSize(op: string, g: Graph): void {
+  const vars = g.variables().map((v) => ({ name: v.name!, t: g.storage(v) }));
+  const chars = vars.reduce((a, { t }) => a + base64Chars(t.data.byteLength) + 200, 0);
+  if (chars <= MAX_STRING_CHARS) return;
+  const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`;
+  const largest = [...vars].sort((a, b) => b.t.data.byteLength - a.t.data.byteLength).slice(0, 3).map(({ name, t }) => `"${name}" (${t.dtype}${fmtShape(t.shape)}, ${mb(t.data.byteLength)})`);
+  throw new CheckpointError(op, `the graph's values are too large for a JSON checkpoint: as base64 text they take ${mb(chars)}, over the ${mb(MAX_STRING_CHARS)} one JavaScript string can hold; the largest: ${largest.join(', ')}`);
+}
+
+/**
  * Writes a checkpoint file: `g`'s checkpoint with `opts` (or a document from {@link checkpoint}).
- * The file is written next to its final path and renamed, so a crash never leaves half a file.
+ * The file is written next to its final path, flushed and renamed, so a crash never leaves half
+ * a file; a failed save removes its temporary file, and a save removes those that processes
+ * killed mid-save left for the same path. A path that is a folder, under a file, or not
+ * writable is a `CheckpointError` that says so.
  *
  * @example
  * train.saveCheckpoint('runs/iris.ckpt.json', g, { preprocessing: { x: fit }, config: { lr: 1e-2 } });
@@ -271,10 +297,13 @@ export function saveCheckpoint(path: string, source: Graph | CheckpointDocument,
   if (typeof path !== 'string' || !path) throw new CheckpointError(op, `path must be a non-empty string, got ${fmtValue(path)}`);
   const doc = source instanceof Graph ? checkpoint(source, opts) : source;
   if (!(source instanceof Graph)) parseCheckpoint(doc); // a hand-made document must be valid too
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(doc, null, 1));
-  renameSync(tmp, path);
+  let text: string;
+  try {
+    text = JSON.stringify(doc, null, 1);
+  } catch (e) {
+    throw new CheckpointError(op, `the checkpoint cannot be written as JSON: ${(e as Error).message}`);
+  }
+  writeFileAtomic(path, text, (detail) => new CheckpointError(op, detail));
   return doc;
 }
 
@@ -311,8 +340,14 @@ export function parseCheckpoint(input: CheckpointDocument | string | unknown): C
     }
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new CheckpointError(op, `the checkpoint is not an object, got ${fmtValue(doc)}`);
+  try {
+    checkJsonDepth(doc, op, 'the checkpoint');
+  } catch (e) {
+    throw new CheckpointError(op, (e as SerializationError).detail);
+  }
   if (doc.format !== CHECKPOINT_FORMAT) throw new CheckpointError(op, `not a gradgraph checkpoint (format is ${fmtValue(doc.format)}, expected "${CHECKPOINT_FORMAT}")`);
-  if (doc.version !== CHECKPOINT_VERSION) throw new CheckpointError(op, `unsupported checkpoint version ${fmtValue(doc.version)} (this library reads version ${CHECKPOINT_VERSION})`);
+  if (doc.version === 1) doc = fromVersion1(doc);
+  if (doc.version !== CHECKPOINT_VERSION) throw new CheckpointError(op, `unsupported checkpoint version ${fmtValue(doc.version)} (this library reads versions 1 and ${CHECKPOINT_VERSION})`);
   const m = doc.manifest;
   if (!m || typeof m !== 'object') throw new CheckpointError(op, 'the manifest is missing');
   if (!m.library || typeof m.library.name !== 'string' || typeof m.library.version !== 'string') throw new CheckpointError(op, 'manifest.library must be { name, version }');
@@ -351,6 +386,29 @@ export function parseCheckpoint(input: CheckpointDocument | string | unknown): C
 }
 
 /**
+ * A version-1 document (epochs counted from 0) as version 2 (from 1): the data position, the fit
+ * state's position and history, and early stopping's epochs move up by one. Everything else is
+ * the same. A copy; anything malformed is left for the checks to name.
+ */
+function fromVersion1(doc: CheckpointDocument): CheckpointDocument {
+  const up = (v: unknown) => (typeof v === 'number' ? v + 1 : v);
+  const out = { ...doc, version: 2 } as CheckpointDocument;
+  if (doc.data && typeof doc.data === 'object') out.data = { ...doc.data, epoch: up(doc.data.epoch) as number };
+  const fit = doc.fit as { version?: unknown; epoch?: unknown; history?: Record<string, unknown>; callbacks?: Record<string, unknown> } | null;
+  if (fit && typeof fit === 'object' && fit.version === 1) {
+    const f = { ...fit, version: 2, epoch: up(fit.epoch) } as typeof fit;
+    // the history document of version 1 has no version: History.fromJSON shifts it
+    if (fit.callbacks && typeof fit.callbacks === 'object') {
+      const es = fit.callbacks.earlyStopping as Record<string, unknown> | undefined;
+      // −1 meant "none" when epochs counted from 0; now 0 does
+      if (es && typeof es === 'object') f.callbacks = { ...fit.callbacks, earlyStopping: { ...es, bestEpoch: up(es.bestEpoch), stoppedEpoch: up(es.stoppedEpoch) } };
+    }
+    out.fit = f;
+  }
+  return out;
+}
+
+/**
  * Reads and checks a checkpoint file (see {@link parseCheckpoint}); does not touch any graph.
  * @example const ckpt = train.readCheckpoint('runs/iris.ckpt.json'); ckpt.manifest.config;
  */
@@ -359,9 +417,12 @@ export function readCheckpoint(path: string): Checkpoint {
   if (typeof path !== 'string' || !path) throw new CheckpointError(op, `path must be a non-empty string, got ${fmtValue(path)}`);
   let text: string;
   try {
+    if (statSync(path).isDirectory()) throw new CheckpointError(op, `${path} is a folder, not a checkpoint file`);
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new CheckpointError(op, `cannot read ${path}: ${(e as Error).message}`);
+    if (e instanceof CheckpointError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CheckpointError(op, code === 'ENOENT' ? `cannot read ${path}: no such file` : `cannot read ${path}: ${(e as Error).message}`);
   }
   try {
     return parseCheckpoint(text);
@@ -385,6 +446,8 @@ export interface RestoreOptions {
  */
 export function checkCheckpoint(g: Graph, ckpt: Checkpoint, opts: RestoreOptions = {}): void {
   const op = 'train.restoreCheckpoint';
+  if (opts === null || typeof opts !== 'object') throw new CheckpointError(op, `options must be an object { checkGraph }, got ${fmtValue(opts)}`);
+  for (const k of Object.keys(opts)) if (k !== 'checkGraph') throw new CheckpointError(op, `unknown option "${k}"; the option is checkGraph`);
   if (!(g instanceof Graph)) throw new CheckpointError(op, `expects a Graph, got ${fmtValue(g)}`);
   if (!ckpt || !(ckpt.params instanceof Map) || !(ckpt.state instanceof Map)) throw new CheckpointError(op, `expects a checkpoint from readCheckpoint/parseCheckpoint, got ${fmtValue(ckpt)}`);
   const check = (syms: Sym[], saved: ReadonlyMap<string, Tensor>, other: ReadonlyMap<string, Tensor>, kind: string, otherKind: string) => {

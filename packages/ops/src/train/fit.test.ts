@@ -47,7 +47,7 @@ describe('fit', () => {
     const loader = data.batches(trainSet, { batchSize: 5, seed: 2 }); // 36 rows: 7 batches of 5 and one of 1
     const h = fit({ step, data: loader, epochs: 3, validation: valSet, metrics: ['accuracy'], progress: false });
     expect(h).toBeInstanceOf(History);
-    expect(h.epochs.map((e) => e.epoch)).toEqual([0, 1, 2]);
+    expect(h.epochs.map((e) => e.epoch)).toEqual([1, 2, 3]); // as printed: "epoch 1/3", ...
     expect(Object.keys(h.epochs[0]).sort()).toEqual(['accuracy', 'epoch', 'loss', 'valAccuracy', 'valLoss']);
     expect(h.batchLoss).toHaveLength(3 * loader.numBatches);
     for (let e = 0; e < 3; e++) {
@@ -104,21 +104,22 @@ describe('fit', () => {
       onTrainEnd: (h) => events.push(`done ${h.epochs.length}`),
     };
     const h = fit({ step, data: trainSet, batchSize: 16, epochs: 2, callbacks: [cb], progress: false });
+    // epochs from 1 everywhere (as printed); batches indexed from 0 in their epoch
     expect(events).toEqual([
       'begin 2 epochs × 3',
-      'epoch 0 at 0',
-      'batch 0.0 step 1 rows 16 ctx 1',
-      'batch 0.1 step 2 rows 16 ctx 2',
-      'batch 0.2 step 3 rows 4 ctx 3',
-      'end 0 next 1.0',
       'epoch 1 at 0',
-      'batch 1.0 step 4 rows 16 ctx 1',
-      'batch 1.1 step 5 rows 16 ctx 2',
-      'batch 1.2 step 6 rows 4 ctx 3',
+      'batch 1.0 step 1 rows 16 ctx 1',
+      'batch 1.1 step 2 rows 16 ctx 2',
+      'batch 1.2 step 3 rows 4 ctx 3',
       'end 1 next 2.0',
+      'epoch 2 at 0',
+      'batch 2.0 step 4 rows 16 ctx 1',
+      'batch 2.1 step 5 rows 16 ctx 2',
+      'batch 2.2 step 6 rows 4 ctx 3',
+      'end 2 next 3.0',
       'done 2',
     ]);
-    expect(h.series('custom')).toEqual([0, 10]);
+    expect(h.series('custom')).toEqual([10, 20]);
   });
 
   it('ctx.stop() mid-epoch stops after that batch and says where', () => {
@@ -132,8 +133,8 @@ describe('fit', () => {
       callbacks: [{ onBatchEnd: (info, ctx) => info.step === 7 && ctx.stop('enough') }],
     });
     expect(h.batchLoss).toHaveLength(7);
-    expect(h.epochs).toHaveLength(1); // 5 batches per epoch: epoch 0 done, epoch 1 stopped at batch 2
-    expect(h.stopped).toEqual({ epoch: 1, batch: 2, reason: 'enough' });
+    expect(h.epochs).toHaveLength(1); // 5 batches per epoch: epoch 1 done, epoch 2 stopped after 2 batches
+    expect(h.stopped).toEqual({ epoch: 2, batch: 2, reason: 'enough' });
   });
 
   it('terminateOnNaN stops at the first non-finite loss', () => {
@@ -185,6 +186,46 @@ describe('fit', () => {
     expect(again.plateau.lr).toBe(full.plateau.lr);
   });
 
+  it('startEpoch runs from that epoch, on its batches; a checkpoint taken then resumes exactly', () => {
+    const loader = data.batches(trainSet, { batchSize: 12, seed: 3 }); // 3 batches per epoch
+    const whole = fit({ step: model().step, data: loader, epochs: 4, progress: false });
+    // the first epoch trained by hand, then fit continues at epoch 2: the same batches, the same losses
+    const m = model();
+    for (const b of loader.epoch(1)) m.step.trainBatch(b);
+    const events: string[] = [];
+    const rest = fit({ step: m.step, data: loader, epochs: 4, startEpoch: 2, progress: false, callbacks: [{ onBatchEnd: (i) => void events.push(`${i.epoch}.${i.batch}:${i.step}`) }] });
+    expect(rest.epochs.map((e) => e.epoch)).toEqual([2, 3, 4]);
+    expect(rest.batchLoss).toEqual(whole.batchLoss.slice(3));
+    expect(events.slice(0, 4)).toEqual(['2.0:1', '2.1:2', '2.2:3', '3.0:4']);
+    // stopped mid-epoch 3 with a checkpoint, resumed in a fresh graph
+    const n = model();
+    for (const b of loader.epoch(1)) n.step.trainBatch(b);
+    let doc: unknown;
+    fit({ step: n.step, data: loader, epochs: 4, startEpoch: 2, progress: false, callbacks: [{ onBatchEnd: (i, ctx) => i.step === 5 && ((doc = ctx.checkpoint()), ctx.stop()) }] });
+    const resumed = fit({ step: model().step, data: loader, epochs: 4, progress: false, resume: parseCheckpoint(doc) });
+    expect(resumed.batchLoss).toEqual(rest.batchLoss);
+    expect(resumed.epochs.map((e) => e.epoch)).toEqual([2, 3, 4]);
+    expect(() => fit({ step: model().step, data: loader, epochs: 4, startEpoch: 0, progress: false })).toThrow(/startEpoch must be an integer ≥ 1, got 0/);
+  });
+
+  it('a fit state that disagrees with itself is refused with a message that shows the difference', () => {
+    const m = model();
+    let doc: Record<string, unknown> = {};
+    fit({ step: m.step, data: trainSet, batchSize: 12, epochs: 4, progress: false, callbacks: [{ onEpochEnd: (e, _l, ctx) => e === 2 && ((doc = ctx.checkpoint() as never), ctx.stop()) }] });
+    const tampered = (f: (fitState: Record<string, unknown>) => void) => {
+      const d = JSON.parse(JSON.stringify(doc)) as { fit: Record<string, unknown> };
+      f(d.fit);
+      return () => fit({ step: model().step, data: trainSet, batchSize: 12, epochs: 4, progress: false, resume: parseCheckpoint(d) });
+    };
+    expect((doc as { data: { epoch: number } }).data.epoch).toBe(3);
+    // a position stored as text is not the position: both are shown as they are
+    expect(tampered((f) => (f.epoch = '3'))).toThrow(/the fit state's position \(epoch "3", batch 0\) disagrees with the data position \(epoch 3, batch 0\)/);
+    // a step count that is not the position's
+    expect(tampered((f) => (f.step = 7))).toThrow(/the fit state counts 7 batches trained, but \(epoch 3, batch 0\) with 3 batches per epoch is 6/);
+    expect(tampered((f) => (f.step = -1))).toThrow(/the fit state's step count is -1, not a non-negative integer/);
+    expect(tampered((f) => (f.version = 7))).toThrow(/the fit state has version 7; this library resumes version 2/);
+  });
+
   it('refuses bad options with TrainErrors that say what to do', () => {
     const { step } = model();
     const loader = data.batches(trainSet, { batchSize: 8 });
@@ -221,7 +262,7 @@ describe('fit', () => {
 
 describe('early stopping in fit', () => {
   /** Injects a scripted score into each epoch's logs, before early stopping sees them. */
-  const scripted = (scores: number[]): Callback => ({ onEpochEnd: (e, logs) => void (logs.score = scores[e]) });
+  const scripted = (scores: number[]): Callback => ({ onEpochEnd: (e, logs) => void (logs.score = scores[e - 1]) });
 
   it('stops after `patience` epochs without improvement and restores the best epoch\'s params', () => {
     const { step, g } = model();
@@ -230,10 +271,14 @@ describe('early stopping in fit', () => {
     const scores = [0.5, 0.7, 0.9, 0.8, 0.85, 0.6, 0.95, 0.99];
     const stopper = earlyStopping({ monitor: 'score', mode: 'max', patience: 3, restoreBest: true });
     const h = fit({ step, data: trainSet, batchSize: 12, epochs: 8, callbacks: [scripted(scores), stopper, recorder], progress: false });
-    expect(h.epochs).toHaveLength(6); // best at epoch 2; epochs 3, 4, 5 don't beat it
+    expect(h.epochs).toHaveLength(6); // best at epoch 3; epochs 4, 5, 6 don't beat it
     expect(h.stopped?.reason).toBe('early stopping: score did not improve for 3 epochs (best 0.9000 at epoch 3)');
-    expect(stopper.bestEpoch).toBe(2);
-    expect(h.restoredEpoch).toBe(2);
+    // one numbering: the message, the stopper, the history and the epoch logs all say epoch 3
+    expect(stopper.bestEpoch).toBe(3);
+    expect(h.restoredEpoch).toBe(3);
+    expect(h.epochs[h.restoredEpoch! - 1].epoch).toBe(3);
+    expect(h.stopped?.epoch).toBe(6);
+    expect(stopper.stoppedEpoch).toBe(6);
     for (const p of g.variables()) expect(Array.from(g.getValue(p).data), p.name).toEqual(Array.from(snapshots[2].get(p.name!)!.data));
     expect(Array.from(g.getValue('dense/kernel').data)).not.toEqual(Array.from(snapshots[5].get('dense/kernel')!.data));
   });
@@ -286,15 +331,15 @@ describe('early stopping in fit', () => {
 describe('modelCheckpoint', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gradgraph-fit-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const scripted = (scores: number[]): Callback => ({ onEpochEnd: (e, logs) => void (logs.score = scores[e]) });
+  const scripted = (scores: number[]): Callback => ({ onEpochEnd: (e, logs) => void (logs.score = scores[e - 1]) });
 
   it('saves at new bests only, with the position in the file name', () => {
     const { step } = model();
     const saver = modelCheckpoint({ path: ({ epoch }) => join(dir, `best-${epoch}.json`), saveBestOnly: true, monitor: 'score', mode: 'max' });
     fit({ step, data: trainSet, batchSize: 36, epochs: 5, callbacks: [scripted([1, 3, 2, 4, 4]), saver], progress: false });
-    expect(saver.saved.map((p) => p.slice(dir.length + 1))).toEqual(['best-0.json', 'best-1.json', 'best-3.json']);
+    expect(saver.saved.map((p) => p.slice(dir.length + 1))).toEqual(['best-1.json', 'best-2.json', 'best-4.json']);
     const ckpt = readCheckpoint(saver.saved[2]);
-    expect(ckpt.data).toMatchObject({ epoch: 4, batch: 0 }); // saved after epoch 3: the run continues at epoch 4
+    expect(ckpt.data).toMatchObject({ epoch: 5, batch: 0 }); // saved after epoch 4: the run continues at epoch 5
   });
 
   it('saves every n batches, mid-epoch', () => {
@@ -302,7 +347,7 @@ describe('modelCheckpoint', () => {
     const saver = modelCheckpoint({ path: ({ step: s }) => join(dir, `step-${s}.json`), everyBatches: 4, atEpochEnd: false });
     fit({ step, data: trainSet, batchSize: 12, epochs: 3, callbacks: [saver], progress: false }); // 3 batches per epoch
     expect(saver.saved.map((p) => p.slice(dir.length + 1))).toEqual(['step-4.json', 'step-8.json']);
-    expect(readCheckpoint(saver.saved[0]).data).toMatchObject({ epoch: 1, batch: 1 });
+    expect(readCheckpoint(saver.saved[0]).data).toMatchObject({ epoch: 2, batch: 1 }); // 4 batches: epoch 1's three and one of epoch 2
     expect(() => modelCheckpoint({ path: '' })).toThrow(/path must be a file path/);
     expect(() => modelCheckpoint({ path: 'x', everyBatches: -2 })).toThrow(/everyBatches must be an integer ≥ 0/);
   });
@@ -324,14 +369,25 @@ describe('progress stays out of the way', () => {
 describe('History', () => {
   it('round-trips through JSON, NaN losses included', () => {
     const h = new History();
-    h.epochs.push({ epoch: 0, loss: 0.5, valLoss: NaN } as EpochLogs);
+    h.epochs.push({ epoch: 1, loss: 0.5, valLoss: NaN } as EpochLogs);
     h.batchLoss.push(0.25, NaN, Infinity);
     h.epochTime.push(12);
-    h.stopped = { epoch: 0, batch: 3, reason: 'x' };
-    const back = History.fromJSON(JSON.parse(JSON.stringify(h.toJSON())));
+    h.stopped = { epoch: 1, batch: 3, reason: 'x' };
+    h.restoredEpoch = 1;
+    const doc = JSON.parse(JSON.stringify(h.toJSON()));
+    const back = History.fromJSON(doc);
+    expect(back.epochs[0].epoch).toBe(1);
     expect(back.epochs[0].valLoss).toBeNaN();
     expect(back.batchLoss).toEqual([0.25, NaN, Infinity]);
     expect(back.stopped).toEqual(h.stopped);
+    expect(back.restoredEpoch).toBe(1);
     expect(() => History.fromJSON({ epochs: 3 })).toThrow(TrainError);
+    // a document without a version counted epochs from 0: it reads as the same run, numbered from 1
+    const old = History.fromJSON({ epochs: [{ epoch: 0, loss: 0.5 }, { epoch: 1, loss: 0.4 }], batchLoss: [], epochTime: [], stopped: { epoch: 1, batch: 2, reason: 'x' }, restoredEpoch: 0 });
+    expect(old.epochs.map((e) => e.epoch)).toEqual([1, 2]);
+    expect(old.stopped?.epoch).toBe(2);
+    expect(old.restoredEpoch).toBe(1);
+    expect(() => History.fromJSON({ ...doc, version: 9 })).toThrow(/unsupported history version 9/);
+    expect(() => History.fromJSON({ ...doc, epochs: [{ epoch: 0, loss: 1 }] })).toThrow(/needs an epoch number \(from 1\)/);
   });
 });

@@ -30,6 +30,12 @@ export interface FitOptions {
   data: FitData;
   /** Train until this many epochs are done (a resumed run continues to the same number). */
   epochs: number;
+  /**
+   * The first epoch to run (default 1): to continue a run whose graph was saved after epoch
+   * `startEpoch − 1` (with `train.savedStep`), on the batches those epochs would have had.
+   * A `resume` checkpoint brings its own position.
+   */
+  startEpoch?: number;
   /** Rows per batch when `data` is not a loader. Default 32. */
   batchSize?: number;
   /** Shuffle each epoch when `data` is not a loader. Default true. */
@@ -66,7 +72,7 @@ export interface FitOptions {
  * epoch times, and why training stopped early, if it did.
  */
 export class History {
-  /** One record per finished epoch: `{ epoch, loss, valLoss?, accuracy?, valAccuracy?, ... }`. */
+  /** One record per finished epoch: `{ epoch, loss, valLoss?, accuracy?, valAccuracy?, ... }`; `epoch` counts from 1, as printed. */
   readonly epochs: EpochLogs[] = [];
   /** The training loss of every batch, in order (index = global step − 1). */
   readonly batchLoss: number[] = [];
@@ -77,7 +83,7 @@ export class History {
   readonly epochTime: number[] = [];
   /** Set when training stopped before its last epoch (early stopping, `ctx.stop()`, NaN). */
   stopped: StopInfo | null = null;
-  /** The epoch whose params early stopping put back, or null. */
+  /** The epoch (1-based, as printed) whose params early stopping put back, or null. */
   restoredEpoch: number | null = null;
 
   /**
@@ -108,6 +114,7 @@ export class History {
    */
   toJSON(): HistoryDocument {
     return {
+      version: HISTORY_VERSION,
       epochs: this.epochs.map((e) => Object.fromEntries(Object.entries(e).map(([k, v]) => [k, encodeNumber(v)]))),
       batchLoss: this.batchLoss.map(encodeNumber),
       epochTime: this.epochTime.map(encodeNumber),
@@ -117,29 +124,42 @@ export class History {
   }
 
   /**
-   * Reads `toJSON()` back.
+   * Reads `toJSON()` back. A document without a version was written when epochs were counted
+   * from 0: its epoch numbers are moved up by one.
    * @example const h = train.History.fromJSON(JSON.parse(readFileSync('history.json', 'utf8')));
    */
   static fromJSON(doc: unknown): History {
     const op = 'History.fromJSON';
     const d = doc as HistoryDocument;
     if (!d || typeof d !== 'object' || !Array.isArray(d.epochs) || !Array.isArray(d.batchLoss) || !Array.isArray(d.epochTime)) throw new TrainError(op, 'expects { epochs, batchLoss, epochTime }');
+    if (d.version !== undefined && d.version !== HISTORY_VERSION) throw new TrainError(op, `unsupported history version ${fmtValue(d.version)} (this library reads version ${HISTORY_VERSION})`);
+    const shift = d.version === undefined ? 1 : 0; // 0-based epochs before version 2
     const h = new History();
     d.epochs.forEach((e, i) => {
       if (!e || typeof e !== 'object') throw new TrainError(op, `epoch record ${i} is ${fmtValue(e)}`);
       const logs = Object.fromEntries(Object.entries(e).map(([k, v]) => [k, decodeNumber(v, op, `epochs[${i}].${k}`)])) as EpochLogs;
-      if (!Number.isInteger(logs.epoch) || logs.epoch < 0 || typeof logs.loss !== 'number') throw new TrainError(op, `epoch record ${i} needs an epoch number and a loss`);
+      if (!Number.isInteger(logs.epoch) || logs.epoch + shift < 1 || typeof logs.loss !== 'number') throw new TrainError(op, `epoch record ${i} needs an epoch number (from 1) and a loss`);
+      logs.epoch += shift;
       h.epochs.push(logs);
     });
     d.batchLoss.forEach((v, i) => h.batchLoss.push(decodeNumber(v, op, `batchLoss[${i}]`)));
     d.epochTime.forEach((v, i) => h.epochTime.push(decodeNumber(v, op, `epochTime[${i}]`)));
-    if (d.stopped) h.stopped = { ...d.stopped };
-    h.restoredEpoch = d.restoredEpoch ?? null;
+    if (d.stopped) {
+      if (typeof d.stopped !== 'object' || !Number.isInteger(d.stopped.epoch) || !Number.isInteger(d.stopped.batch) || typeof d.stopped.reason !== 'string') throw new TrainError(op, `stopped must be null or { epoch, batch, reason }, got ${fmtValue(d.stopped)}`);
+      h.stopped = { epoch: d.stopped.epoch + shift, batch: d.stopped.batch, reason: d.stopped.reason };
+    }
+    const restored = d.restoredEpoch ?? null;
+    if (restored !== null && !Number.isInteger(restored)) throw new TrainError(op, `restoredEpoch must be null or an epoch number, got ${fmtValue(restored)}`);
+    h.restoredEpoch = restored === null ? null : restored + shift;
     return h;
   }
 }
 
+/** The version of `History.toJSON()` documents: 2 counts epochs from 1 (none: from 0). */
+export const HISTORY_VERSION = 2;
+
 export interface HistoryDocument {
+  version?: number;
   epochs: Record<string, number | string>[];
   batchLoss: (number | string)[];
   epochTime: (number | string)[];
@@ -147,9 +167,11 @@ export interface HistoryDocument {
   restoredEpoch: number | null;
 }
 
-/** The fit loop's state in a checkpoint. */
+/** The fit loop's state in a checkpoint (version 2: epochs from 1). */
 interface FitStateDocument {
-  version: 1;
+  version: 2;
+  /** The first epoch the run trained (fit's `startEpoch`; 1 unless it continued a saved graph). */
+  startEpoch?: number;
   epoch: number;
   batch: number;
   step: number;
@@ -193,7 +215,7 @@ function runEvaluation(op: string, step: TrainingStep, loader: AnyLoader, metric
   const accs = metrics.map((m) => metricAccumulator(m, { threshold }));
   let lossSum = 0;
   let rows = 0;
-  for (const b of loader.epoch(0)) {
+  for (const b of loader.epoch(1)) {
     const r = step.evalBatch(b);
     const m = b.x.shape[0];
     lossSum += r.loss * m;
@@ -242,7 +264,7 @@ export function predict(step: TrainingStep, x: Tensor | Dataset, opts: { batchSi
   const bs = o.batchSize === undefined ? Math.max(n, 1) : intOption(op, 'batchSize', o.batchSize, 1, 1);
   if (bs >= n) return s.predictBatch(xs);
   const loader = batches({ x: xs }, { batchSize: bs, shuffle: false });
-  return concatRows([...loader.epoch(0)].map((b) => s.predictBatch(b.x)));
+  return concatRows([...loader.epoch(1)].map((b) => s.predictBatch(b.x)));
 }
 
 function checkMetrics(op: string, m: unknown): MetricSpec[] {
@@ -262,7 +284,10 @@ const valName = (name: string) => `val${name[0].toUpperCase()}${name.slice(1)}`;
 
 /** The state of one fit call; what callbacks see (as FitContext) and what checkpoints carry. */
 class FitRun implements FitContext {
-  epoch = 0;
+  /** The epoch in progress, from 1 (after an epoch's end: the next one). */
+  epoch = 1;
+  /** The first epoch this run trained (fit's `startEpoch`). */
+  firstEpoch = 1;
   batch = 0;
   globalStep = 0;
   lossSum = 0;
@@ -314,7 +339,8 @@ class FitRun implements FitContext {
     // without wall-clock times, so two runs with the same seeds write byte-identical checkpoints
     const history = { ...this.history.toJSON(), epochTime: [] };
     return {
-      version: 1,
+      version: 2,
+      startEpoch: this.firstEpoch,
       epoch: this.epoch,
       batch: this.batch,
       step: this.globalStep,
@@ -350,7 +376,8 @@ class FitRun implements FitContext {
     const op = 'train.fit';
     const bad = (detail: string) => new CheckpointError(op, `cannot resume: ${detail}`);
     const d = ckpt.fit as FitStateDocument | null;
-    if (!d || typeof d !== 'object' || d.version !== 1) throw bad('the checkpoint holds no fit state (it was not saved during fit; load it with restoreCheckpoint instead)');
+    if (!d || typeof d !== 'object') throw bad('the checkpoint holds no fit state (it was not saved during fit; load it with restoreCheckpoint instead)');
+    if (d.version !== 2) throw bad(`the fit state has version ${fmtValue(d.version)}; this library resumes version 2`);
     const pos = ckpt.data;
     if (!pos) throw bad('the checkpoint has no data position');
     const l = this.loader;
@@ -358,7 +385,12 @@ class FitRun implements FitContext {
     for (const k of Object.keys(mine) as (keyof typeof mine)[]) {
       if (pos[k] !== mine[k]) throw bad(`the training data differs from the checkpoint's: ${k} is ${String(mine[k])} here, ${String(pos[k])} in the checkpoint (the batches would not be the same)`);
     }
-    if (d.epoch !== pos.epoch || d.batch !== pos.batch || !Number.isInteger(d.step) || d.step < 0) throw bad(`the fit state's position (epoch ${d.epoch}, batch ${d.batch}) disagrees with the data position (epoch ${pos.epoch}, batch ${pos.batch})`);
+    if (d.epoch !== pos.epoch || d.batch !== pos.batch) throw bad(`the fit state's position (epoch ${fmtValue(d.epoch)}, batch ${fmtValue(d.batch)}) disagrees with the data position (epoch ${fmtValue(pos.epoch)}, batch ${fmtValue(pos.batch)})`);
+    if (!Number.isInteger(d.step) || d.step < 0) throw bad(`the fit state's step count is ${fmtValue(d.step)}, not a non-negative integer`);
+    const start = d.startEpoch ?? 1;
+    if (!Number.isInteger(start) || start < 1 || start > d.epoch) throw bad(`the fit state's startEpoch is ${fmtValue(d.startEpoch)}, not an epoch from 1 to ${d.epoch}`);
+    const expected = (d.epoch - start) * l.numBatches + d.batch;
+    if (d.step !== expected) throw bad(`the fit state counts ${d.step} batches trained, but (epoch ${d.epoch}, batch ${d.batch}) with ${l.numBatches} batches per epoch${start > 1 ? ` from epoch ${start}` : ''} is ${expected}`);
     const names = this.metrics.map(metricName);
     if (!Array.isArray(d.metrics) || d.metrics.join(',') !== names.join(',')) throw bad(`the checkpoint's run tracked metrics [${String(d.metrics)}], this fit tracks [${names.join(', ')}]`);
     if (!d.partial || typeof d.partial !== 'object' || !Number.isInteger(d.partial.rows) || d.partial.rows < 0) throw bad('the partial epoch state is malformed');
@@ -379,6 +411,7 @@ class FitRun implements FitContext {
     const saved = d.callbacks && typeof d.callbacks === 'object' ? d.callbacks : {};
     asCheckpointError(() => this.callbacks.forEach((cb) => cb.key && cb.restore && cb.key in saved && cb.restore(saved[cb.key], this)));
     this.graph.restore({ values: new Map([...ckpt.params, ...ckpt.state]), rngCounter: ckpt.rngCounter }, { strict: true });
+    this.firstEpoch = start;
     this.epoch = d.epoch;
     this.batch = d.batch;
     this.globalStep = d.step;
@@ -414,7 +447,7 @@ class FitRun implements FitContext {
 export function fit(opts: FitOptions): History {
   const op = 'train.fit';
   const o = checkKeys(op, opts, [
-    'step', 'data', 'epochs', 'batchSize', 'shuffle', 'seed', 'dropLast', 'validation', 'validationBatchSize', 'metrics', 'threshold',
+    'step', 'data', 'epochs', 'startEpoch', 'batchSize', 'shuffle', 'seed', 'dropLast', 'validation', 'validationBatchSize', 'metrics', 'threshold',
     'earlyStopping', 'callbacks', 'progress', 'resume', 'resumeOptions', 'preprocessing', 'config',
   ]);
   if (o.step === undefined) throw new TrainError(op, 'needs a step: train.trainingStep({ loss, optimizer, predictions }) or a compiled training Executable');
@@ -460,6 +493,10 @@ export function fit(opts: FitOptions): History {
     preprocessing: o.preprocessing as Record<string, ScalerFit> | undefined,
     config: o.config,
   });
+  if (o.startEpoch !== undefined) {
+    if (o.resume !== undefined) throw new TrainError(op, 'startEpoch and resume both say where to start: a resumed run starts where its checkpoint was saved');
+    run.epoch = run.firstEpoch = intOption(op, 'startEpoch', o.startEpoch, 1, 1);
+  }
   if (o.resume !== undefined) run.resume(o.resume as Checkpoint, (o.resumeOptions as RestoreOptions | undefined) ?? {});
 
   const call = <K extends keyof Callback>(hook: K, ...args: unknown[]) => {
@@ -467,7 +504,7 @@ export function fit(opts: FitOptions): History {
   };
   call('onTrainBegin', run);
   const history = run.history;
-  training: for (let epoch = run.epoch; epoch < epochs; epoch++) {
+  training: for (let epoch = run.epoch; epoch <= epochs; epoch++) {
     const t0 = performance.now();
     call('onEpochBegin', epoch, run);
     for (const b of loader.epoch(epoch, { startBatch: run.batch })) {

@@ -23,8 +23,8 @@ export {
   type FunctionMetric,
   type ClassOptions,
 } from './metrics';
-export { TrainingStep, trainingStep, fromExecutables, type TrainingStepOptions, type ExecutableStepOptions, type BatchLike, type BatchResult, type FeedFn, type StepCompileOptions } from './step';
-export { fit, evaluate, predict, History, type FitOptions, type FitData, type HistoryDocument } from './fit';
+export { TrainingStep, trainingStep, fromExecutables, savedStep, type TrainingStepOptions, type ExecutableStepOptions, type SavedStepOptions, type OptimizerInfo, type BatchLike, type BatchResult, type FeedFn, type StepCompileOptions } from './step';
+export { fit, evaluate, predict, History, HISTORY_VERSION, type FitOptions, type FitData, type HistoryDocument } from './fit';
 export {
   EarlyStopping,
   earlyStopping,
@@ -42,6 +42,7 @@ export {
   type FitCheckpointOptions,
 } from './callbacks';
 export { progress, formatEpoch, type ProgressOptions, type ProgressStream } from './progress';
+export { writeFileAtomic, sweepTemporaryFiles, describeWriteError } from './files';
 export {
   checkpoint,
   saveCheckpoint,

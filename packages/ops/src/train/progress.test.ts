@@ -77,7 +77,7 @@ describe('progress', () => {
   });
 
   it('formats epoch logs in insertion order and refuses bad options', () => {
-    expect(formatEpoch({ epoch: 0, loss: 0.123456, valLoss: 2e-5, lr: 0.1 }, 10)).toBe('epoch 1/10  loss 0.1235  valLoss 2.000e-5  lr 0.1000');
+    expect(formatEpoch({ epoch: 1, loss: 0.123456, valLoss: 2e-5, lr: 0.1 }, 10)).toBe('epoch 1/10  loss 0.1235  valLoss 2.000e-5  lr 0.1000');
     expect(() => progress({ mode: 'fancy' as never })).toThrow(/mode must be one of/);
     expect(() => progress({ stream: {} as never })).toThrow(/stream must have a write/);
     expect(() => progress({ colour: true } as never)).toThrow(/unknown option "colour"/);

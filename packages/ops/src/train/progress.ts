@@ -26,10 +26,10 @@ const BAR_WIDTH = 24;
 
 /**
  * One epoch's line, without timing: the logs in the order they were recorded.
- * @example train.formatEpoch({ epoch: 2, loss: 0.41234, valLoss: 0.38 }, 20); // "epoch 3/20  loss 0.4123  valLoss 0.3800"
+ * @example train.formatEpoch({ epoch: 3, loss: 0.41234, valLoss: 0.38 }, 20); // "epoch 3/20  loss 0.4123  valLoss 0.3800"
  */
 export function formatEpoch(logs: EpochLogs, epochs: number): string {
-  const parts = [`epoch ${logs.epoch + 1}/${epochs}`];
+  const parts = [`epoch ${logs.epoch}/${epochs}`];
   for (const [k, v] of Object.entries(logs)) if (k !== 'epoch') parts.push(`${k} ${fmtLog(v)}`);
   return parts.join('  ');
 }
@@ -61,7 +61,7 @@ export function progress(opts: ProgressOptions = {}): Callback {
     const done = Math.round((BAR_WIDTH * ctx.batch) / Math.max(n, 1));
     const fill = done >= BAR_WIDTH ? '='.repeat(BAR_WIDTH) : `${'='.repeat(done)}>${' '.repeat(BAR_WIDTH - done - 1)}`;
     const loss = Number.isNaN(ctx.runningLoss) ? '' : `  loss ${fmtLog(ctx.runningLoss)}`;
-    stream.write(`\r\x1b[2Kepoch ${ctx.epoch + 1}/${ctx.epochs} [${fill}] ${ctx.batch}/${n}${loss}`);
+    stream.write(`\r\x1b[2Kepoch ${ctx.epoch}/${ctx.epochs} [${fill}] ${ctx.batch}/${n}${loss}`);
     drawn = true;
     lastDraw = performance.now();
   };
@@ -89,11 +89,11 @@ export function progress(opts: ProgressOptions = {}): Callback {
       clear();
       const st = history.stopped;
       if (st) {
-        const where = st.batch >= ctx.numBatches ? `after epoch ${st.epoch + 1}` : `at epoch ${st.epoch + 1}, batch ${st.batch}/${ctx.numBatches}`;
+        const where = st.batch >= ctx.numBatches ? `after epoch ${st.epoch}` : `at epoch ${st.epoch}, batch ${st.batch}/${ctx.numBatches}`;
         stream.write(`stopped ${where}: ${st.reason}\n`);
       }
       const es = history.restoredEpoch;
-      if (es !== null) stream.write(`restored the params of epoch ${es + 1}\n`);
+      if (es !== null) stream.write(`restored the params of epoch ${es}\n`);
       stream.write(`trained ${history.epochs.length} epoch${history.epochs.length === 1 ? '' : 's'}, ${ctx.globalStep} batches; total time ${fmtMs(performance.now() - trainStart)}\n`);
     },
   };

@@ -8,10 +8,30 @@
  * Two ways to get one: `trainingStep({ loss, optimizer, predictions })` compiles everything from
  * the graph; `fromExecutables({ train, evaluate? })` wraps programs the user compiled.
  */
-import { Executable, Graph, Sym, Tensor, compile, grad, isFloat, type CompileOptions, type Feeds } from '@gradgraph/core';
+import { Executable, Graph, GradgraphError, Sym, Tensor, compile, grad, isFloat, type CollectionItem, type CompileOptions, type Feeds } from '@gradgraph/core';
 import { stateUpdates, TRAINING } from '../nn/index';
 import { Optimizer, clipByGlobalNorm, clipByValue, type UpdatePair } from '../optim/index';
+import { jsonSafe } from './checkpoint';
 import { TrainError, fmtValue } from './errors';
+
+/** An optimizer's name and hyperparameters: an `Optimizer`, or what a saved step recorded of one. */
+export interface OptimizerInfo {
+  readonly name: string;
+  readonly config: Readonly<Record<string, unknown>>;
+}
+
+/** What a training step records in its graph's saved program (`meta`), for {@link savedStep}. */
+interface StepMeta {
+  kind: 'train.trainingStep' | 'train.fromExecutables';
+  version: 1;
+  x: string;
+  y: string | null;
+  /** Built with a `feed` function, which cannot be saved. */
+  customFeed: boolean;
+  optimizer: { name: string; config: CollectionItem } | null;
+}
+
+const STEP_KINDS = ['train.trainingStep', 'train.fromExecutables'];
 
 /** What a step is fed from: a mini-batch's features and (optionally) targets. */
 export interface BatchLike {
@@ -49,6 +69,11 @@ export interface TrainingStepOptions {
   clipValue?: number;
   /** Passed to `compile` for every program (e.g. `{ nanGuard: true }`). */
   compile?: StepCompileOptions;
+  /**
+   * The name the step is saved under in its graph (`g.program(name)`, kept by `g.toJSON()`, read
+   * back by {@link savedStep}). Default `train`, or `train_1`, `train_2`, ... when taken.
+   */
+  name?: string;
 }
 
 /** What {@link fromExecutables} wraps. */
@@ -62,6 +87,8 @@ export interface ExecutableStepOptions {
   x?: string;
   y?: string;
   feed?: FeedFn;
+  /** The name the training program is saved under in its graph (default `train`, or the first free `train_k`). */
+  name?: string;
 }
 
 /** The loss (and predictions, when the step has them) of one batch. */
@@ -82,8 +109,10 @@ export class TrainingStep {
   readonly x: string;
   /** The name of the input fed with a batch's targets, if any. */
   readonly y: string | undefined;
-  /** The optimizer, when the step was built by `trainingStep`. */
-  readonly optimizer: Optimizer | undefined;
+  /** The optimizer (its name and hyperparameters, for a step read back by `savedStep`), when known. */
+  readonly optimizer: Optimizer | OptimizerInfo | undefined;
+  /** The name of the program this step saved in its graph (`g.program(name)`), if it did. */
+  readonly name: string | undefined;
   /** The model's output, when known. */
   readonly predictions: Sym | undefined;
   /** Whether the programs return predictions (output 1 of `train` and `evaluate`). */
@@ -104,7 +133,8 @@ export class TrainingStep {
     x: string;
     y: string | undefined;
     feed?: FeedFn;
-    optimizer?: Optimizer;
+    optimizer?: Optimizer | OptimizerInfo;
+    name?: string;
     predictions?: Sym;
     hasPredictions: boolean;
     evaluate?: Executable | (() => Executable);
@@ -116,6 +146,7 @@ export class TrainingStep {
     this.y = init.y;
     this.feedFn = init.feed;
     this.optimizer = init.optimizer;
+    this.name = init.name;
     this.predictions = init.predictions;
     this.hasPredictions = init.hasPredictions;
     if (init.evaluate instanceof Executable) this.evaluateExe = init.evaluate;
@@ -141,7 +172,7 @@ export class TrainingStep {
   /**
    * The feeds for one batch: features to `x`, targets to `y` (float data cast to the input's
    * float dtype), and the `training` switch when the graph has one.
-   * @example step.feeds(loader.batch(0, 0), true); // { x, y, training: true }
+   * @example step.feeds(loader.batch(1, 0), true); // { x, y, training: true }
    */
   feeds(batch: BatchLike, training: boolean): Record<string, Tensor | boolean> {
     const out: Record<string, Tensor | boolean> = {};
@@ -163,7 +194,7 @@ export class TrainingStep {
 
   /**
    * One optimization step on `batch`; returns the loss (before the update) and the predictions.
-   * @example const { loss } = step.trainBatch(loader.batch(0, 0));
+   * @example const { loss } = step.trainBatch(loader.batch(1, 0));
    */
   trainBatch(batch: BatchLike, extraFeeds: Feeds = {}): BatchResult {
     return this.result('trainBatch', this.train.run({ ...this.feeds(batch, true), ...extraFeeds }));
@@ -224,7 +255,7 @@ function inputName(op: string, g: Graph, v: Sym | string | undefined, def: strin
 export function trainingStep(opts: TrainingStepOptions): TrainingStep {
   const op = 'train.trainingStep';
   if (!opts || typeof opts !== 'object') throw new TrainError(op, `expects { loss, optimizer, ... }, got ${fmtValue(opts)}`);
-  const allowed = ['loss', 'optimizer', 'params', 'predictions', 'x', 'y', 'feed', 'updates', 'clipNorm', 'clipValue', 'compile'];
+  const allowed = ['loss', 'optimizer', 'params', 'predictions', 'x', 'y', 'feed', 'updates', 'clipNorm', 'clipValue', 'compile', 'name'];
   for (const k of Object.keys(opts)) if (!allowed.includes(k)) throw new TrainError(op, `unknown option "${k}"; expected one of ${allowed.join(', ')}`);
   const { loss, optimizer } = opts;
   if (!(loss instanceof Sym)) throw new TrainError(op, `loss must be a symbol, got ${fmtValue(loss)}`);
@@ -248,7 +279,13 @@ export function trainingStep(opts: TrainingStepOptions): TrainingStep {
   if (!Array.isArray(extra)) throw new TrainError(op, `updates must be an array of [state, value] pairs, got ${fmtValue(extra)}`);
   const outputs = predictions ? [loss, predictions] : [loss];
   const co = opts.compile ?? {};
-  const trainExe = compile(g, { ...co, outputs, updates: [...updates, ...extra.map(([p, v]) => [p, v] as UpdatePair)] });
+  const allUpdates = [...updates, ...extra.map(([p, v]) => [p, v] as UpdatePair)];
+  const trainExe = compile(g, { ...co, outputs, updates: allUpdates });
+  const name = saveStep(op, g, opts.name, {
+    outputs: predictions ? { loss, predictions } : { loss },
+    updates: allUpdates,
+    meta: { kind: 'train.trainingStep', version: 1, x, y: y ?? null, customFeed: !!opts.feed, optimizer: { name: optimizer.name, config: jsonSafe(optimizer.config) as CollectionItem } },
+  });
   return new TrainingStep({
     graph: g,
     train: trainExe,
@@ -256,6 +293,7 @@ export function trainingStep(opts: TrainingStepOptions): TrainingStep {
     y,
     feed: opts.feed,
     optimizer,
+    name,
     predictions,
     hasPredictions: !!predictions,
     evaluate: () => compile(g, { ...co, outputs }),
@@ -287,15 +325,107 @@ export function fromExecutables(opts: ExecutableStepOptions): TrainingStep {
   const n = opts.train.program.outputs.length;
   if (n < 1) throw new TrainError(op, 'train has no outputs; output 0 must be the loss');
   if (opts.evaluate && opts.evaluate.program.outputs.length < 1) throw new TrainError(op, 'evaluate has no outputs; output 0 must be the loss');
+  const src = opts.train.source;
+  const sym = (id: number) => g.sym(id);
+  const name = saveStep(op, g, opts.name, {
+    outputs: { loss: sym(src.outputs[0]), ...(src.outputs.length >= 2 ? { predictions: sym(src.outputs[1]) } : {}) },
+    updates: src.updates.map(([p, v]) => [sym(p), sym(v)] as const),
+    meta: { kind: 'train.fromExecutables', version: 1, x, y: y ?? null, customFeed: !!opts.feed, optimizer: null },
+  });
   return new TrainingStep({
     graph: g,
     train: opts.train,
     x,
     y,
+    name,
     feed: opts.feed,
     hasPredictions: n >= 2 && (!opts.evaluate || opts.evaluate.program.outputs.length >= 2),
     evaluate: opts.evaluate,
     predict: opts.predict,
+  });
+}
+
+/** Saves a step's training program in its graph under `name` (default the first free `train`, `train_1`, ...). */
+function saveStep(op: string, g: Graph, name: unknown, spec: { outputs: Record<string, Sym>; updates: readonly (readonly [Sym, Sym])[]; meta: StepMeta }): string {
+  if (name !== undefined && (typeof name !== 'string' || !name)) throw new TrainError(op, `name must be a non-empty string, got ${fmtValue(name)}`);
+  let n = name as string | undefined;
+  if (n === undefined) {
+    const taken = new Set(g.programNames());
+    n = 'train';
+    for (let k = 1; taken.has(n); k++) n = `train_${k}`;
+  }
+  g.saveProgram(n, { outputs: spec.outputs, updates: spec.updates, meta: spec.meta as unknown as CollectionItem });
+  return n;
+}
+
+/** Options of {@link savedStep}. */
+export interface SavedStepOptions {
+  /** The saved step's name; needed only when the graph has several. */
+  name?: string;
+  /** The feed function, when the step was built with one (functions are not saved). */
+  feed?: FeedFn;
+  /** Passed to `compile` for every program. */
+  compile?: StepCompileOptions;
+}
+
+/**
+ * The training step saved in a graph — by `trainingStep` or `fromExecutables`, kept by
+ * `g.toJSON()` — compiled again over the graph's values: the same loss and predictions, the
+ * same update pairs, so the optimizer continues with its moments and step count (no new
+ * optimizer, no `adam_1/…` state starting from zero), batchNorm's statistics and the RNG counter
+ * as saved. With the data position (`fit`'s `startEpoch`), training continues bit for bit.
+ *
+ * @example
+ * writeFileSync('run.graph.json', JSON.stringify(g.toJSON()));     // after some training
+ * // ... later, in another process:
+ * const g2 = Graph.fromJSON(readFileSync('run.graph.json', 'utf8'));
+ * const step = train.savedStep(g2);
+ * train.fit({ step, data: loader, epochs: 20, startEpoch: 11 });
+ */
+export function savedStep(g: Graph, opts: SavedStepOptions = {}): TrainingStep {
+  const op = 'train.savedStep';
+  if (!(g instanceof Graph)) throw new TrainError(op, `expects a Graph (Graph.fromJSON(text)), got ${fmtValue(g)}`);
+  if (!opts || typeof opts !== 'object') throw new TrainError(op, `options must be an object, got ${fmtValue(opts)}`);
+  for (const k of Object.keys(opts)) if (!['name', 'feed', 'compile'].includes(k)) throw new TrainError(op, `unknown option "${k}"; expected one of name, feed, compile`);
+  const steps = g.programNames().filter((n) => STEP_KINDS.includes(String((g.program(n).meta as { kind?: unknown } | null)?.kind)));
+  let name = opts.name;
+  if (name === undefined) {
+    if (steps.length === 0) throw new TrainError(op, `the graph has no saved training step${g.programNames().length ? ` (its programs: ${g.programNames().join(', ')})` : ''}; build one with train.trainingStep before g.toJSON()`);
+    if (steps.length > 1) throw new TrainError(op, `the graph has ${steps.length} saved training steps (${steps.join(', ')}): pass { name }`);
+    name = steps[0];
+  } else if (!steps.includes(name)) throw new TrainError(op, `the graph has no saved training step named ${JSON.stringify(name)}${steps.length ? `; it has ${steps.join(', ')}` : ''}`);
+  const program = g.program(name);
+  const meta = program.meta as unknown as StepMeta;
+  const loss = program.named.loss;
+  const predictions = program.named.predictions;
+  if (!loss) throw new TrainError(op, `the saved step ${JSON.stringify(name)} has no output named "loss"`);
+  if (meta.version !== 1) throw new TrainError(op, `the saved step ${JSON.stringify(name)} has version ${fmtValue(meta.version)}; this library reads version 1`);
+  if (meta.customFeed && opts.feed === undefined) throw new TrainError(op, `the saved step ${JSON.stringify(name)} was built with a feed function, which cannot be saved: pass it again as { feed }`);
+  if (opts.feed !== undefined && typeof opts.feed !== 'function') throw new TrainError(op, `feed must be a function (batch) => feeds, got ${fmtValue(opts.feed)}`);
+  // with a feed function, x and y are only names (the feed decides what goes where)
+  const x = meta.customFeed ? meta.x : inputName(op, g, meta.x, meta.x, true)!;
+  const y = meta.y === null ? undefined : meta.customFeed ? meta.y : inputName(op, g, meta.y, meta.y, false);
+  const co = opts.compile ?? {};
+  const outputs = predictions ? [loss, predictions] : [loss];
+  let trainExe: Executable;
+  try {
+    trainExe = compile(g, { ...co, outputs, updates: program.updates });
+  } catch (e) {
+    throw e instanceof GradgraphError ? new TrainError(op, `the saved step ${JSON.stringify(name)} does not compile: ${e.detail}`) : e;
+  }
+  const info = meta.optimizer ? Object.freeze({ name: meta.optimizer.name, config: Object.freeze({ ...(meta.optimizer.config as Record<string, unknown>) }) }) : undefined;
+  return new TrainingStep({
+    graph: g,
+    train: trainExe,
+    x,
+    y,
+    feed: opts.feed,
+    optimizer: info,
+    name,
+    predictions,
+    hasPredictions: !!predictions,
+    evaluate: () => compile(g, { ...co, outputs }),
+    predict: predictions ? () => compile(g, { ...co, outputs: [predictions] }) : undefined,
   });
 }
 

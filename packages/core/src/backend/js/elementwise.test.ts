@@ -214,8 +214,8 @@ describe('coverage: every elementwise primitive has JS code with the reference m
 
 // ---- generated expressions -------------------------------------------------------------------
 
-const FLOAT_UNARY = ['neg', 'exp', 'log', 'tanh', 'sigmoid', 'abs', 'sign', 'log1p', 'expm1', 'sqrt', 'rsqrt', 'sin', 'cos', 'softplus', 'reciprocal'];
-const FLOAT_BINARY = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum'];
+const FLOAT_UNARY = ['neg', 'exp', 'log', 'tanh', 'sigmoid', 'abs', 'sign', 'log1p', 'expm1', 'sqrt', 'rsqrt', 'sin', 'cos', 'softplus', 'reciprocal', 'erf', 'erfc', 'asin', 'acos', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh'];
+const FLOAT_BINARY = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'atan2'];
 const COMPARE = ['greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'notEqual'];
 const INT_UNARY = ['neg', 'abs', 'sign'];
 const INT_BINARY = ['add', 'sub', 'mul', 'maximum', 'minimum'];

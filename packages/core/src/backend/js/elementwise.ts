@@ -13,10 +13,12 @@
  */
 // the registry first: ops/elementwise.ts is part of an import cycle that ops/index.ts enters cleanly
 import '../../ops/index';
+import { fmtJson } from '../../format';
 import type { DType, TypedArray } from '../../dtype';
 import { DTypeError, GraphError, ShapeError } from '../../errors';
 import type { Attrs } from '../../ir';
 import { sigmoidScalar, softplusScalar } from '../../ops/elementwise';
+import { erfcScalar, erfScalar } from '../../ops/special';
 import { dataInputIndices, getOp, hasOp } from '../../registry';
 import { ownLowering } from '../../lowering';
 import { fmtShape, sizeOf, stridesOf, type Shape } from '../../shape';
@@ -81,6 +83,8 @@ export const KERNEL_HELPERS: Readonly<Record<string, (x: number) => number>> = O
   $sigmoid: sigmoidScalar,
   $softplus: softplusScalar,
   $expNeg: expNegFast,
+  $erf: erfScalar,
+  $erfc: erfcScalar,
 });
 
 /** 2^−k for k = 0 … 160: the scale of e^−a = 2^−k·e^−r. */
@@ -135,6 +139,15 @@ export const UNARY_JS: Readonly<Record<string, (x: string) => string>> = Object.
   softplus: (x) => `$softplus(${x})`,
   reciprocal: (x) => `(1 / ${x})`,
   logicalNot: (x) => `(${x} ? 0 : 1)`,
+  erf: (x) => `$erf(${x})`,
+  erfc: (x) => `$erfc(${x})`,
+  asin: (x) => `Math.asin(${x})`,
+  acos: (x) => `Math.acos(${x})`,
+  sinh: (x) => `Math.sinh(${x})`,
+  cosh: (x) => `Math.cosh(${x})`,
+  asinh: (x) => `Math.asinh(${x})`,
+  acosh: (x) => `Math.acosh(${x})`,
+  atanh: (x) => `Math.atanh(${x})`,
 });
 
 /** The JS expression of each binary elementwise primitive; operands as for `UNARY_JS`. */
@@ -154,6 +167,7 @@ export const BINARY_JS: Readonly<Record<string, (a: string, b: string) => string
   notEqual: (a, b) => `(${a} !== ${b} ? 1 : 0)`,
   logicalAnd: (a, b) => `(${a} && ${b} ? 1 : 0)`,
   logicalOr: (a, b) => `(${a} || ${b} ? 1 : 0)`,
+  atan2: (a, b) => `Math.atan2(${a}, ${b})`,
 });
 
 /**
@@ -483,7 +497,7 @@ function loopNest(spec: ElementwiseSpec): LoopNest {
 
 function checkSpec(spec: ElementwiseSpec): void {
   if (!spec || !Array.isArray(spec.shape) || !spec.shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new ShapeError(`shape must be a list of non-negative integers, got ${JSON.stringify(spec?.shape)}`, { op: 'compileElementwise' });
+    throw new ShapeError(`shape must be a list of non-negative integers, got ${fmtJson(spec?.shape)}`, { op: 'compileElementwise' });
   }
   spec.inputs.forEach(({ shape, dtype }, k) => {
     const pad = spec.shape.length - shape.length;

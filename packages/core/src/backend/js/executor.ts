@@ -358,7 +358,7 @@ function elementwiseSpec(program: Program, k: LoweredKernel, fusion: FusionPlan,
     const node = program.nodes[m];
     // views keep their input's elements in order; every other member has an expression
     const data = dataInputs(node, 'ew');
-    const e: Expr = getOp(node.op).traits.view ? arg(data[0]) : jsLowering(node).impl!.emit!(data.map(arg), node.attrs);
+    const e: Expr = classOf(m) === 'view' ? arg(data[0]) : jsLowering(node).impl!.emit!(data.map(arg), node.attrs);
     exprOf.set(m, e);
   }
   const reduce = k.reduce ? { op: jsLowering(program.nodes[k.reduce.node]).impl!.reduce!, expr: arg(program.nodes[k.reduce.node].inputs[0]), axes: k.reduce.mode } : undefined;
@@ -615,7 +615,7 @@ export class JsExecutor {
     const f = feeds as Record<string, unknown>;
     let given = 0;
     for (let k = 0; k < this.names.length; k++) {
-      let v = f[this.names[k]];
+      let v = Object.prototype.hasOwnProperty.call(f, this.names[k]) ? f[this.names[k]] : undefined;
       if (v === undefined) {
         v = this.defaults[k];
         if (v === undefined) return false;

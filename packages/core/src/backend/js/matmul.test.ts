@@ -3,6 +3,7 @@ import { fc } from '../../testing/index';
 import { DTypeError, GraphError, ShapeError } from '../../errors';
 import { getOp } from '../../registry';
 import { sigmoidScalar, softplusScalar } from '../../ops/elementwise';
+import { erfScalar } from '../../ops/special';
 import { broadcastShapes, sizeOf, stridesOf, type Shape } from '../../shape';
 import { Tensor } from '../../tensor';
 import { ew, exprTemplate } from './elementwise';
@@ -29,6 +30,9 @@ const ACTS: Record<string, (v: number) => number> = {
   tanh: Math.tanh,
   sigmoid: sigmoidScalar,
   softplus: softplusScalar,
+  // the second round's special functions run in epilogues too (one helper call, one Math call)
+  erf: erfScalar,
+  asinh: Math.asinh,
 };
 
 /**

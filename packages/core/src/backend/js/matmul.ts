@@ -158,7 +158,8 @@ interface Variant {
 
 type GemmFn = (M: number, N: number, K: number, A: FloatArray, aOff: number, B: FloatArray, bOff: number, C: FloatArray, cOff: number, bias: FloatArray, biasOff: number, S: Float64Array) => void;
 
-const FLOAT_UNARY = ['neg', 'exp', 'log', 'tanh', 'sigmoid', 'abs', 'sign', 'log1p', 'expm1', 'sqrt', 'rsqrt', 'sin', 'cos', 'softplus', 'reciprocal'];
+// every unary op with JS code but the boolean one: the ops lowerings.ts lets run in an epilogue
+const FLOAT_UNARY = Object.keys(UNARY_JS).filter((op) => op !== 'logicalNot');
 
 function resolveActivation(act: Activation | undefined): { code: (v: string) => string; key: string } {
   if (act === undefined || act === 'identity') return { code: (v) => v, key: 'identity' };

@@ -1,0 +1,765 @@
+/**
+ * float32 matmul for the wasm back end: C = act(op(A)·op(B) [+ C] [+ bias]) with op = identity or
+ * transpose on each side, broadcast batch dims, emitted as SIMD128 code specialized to the shapes.
+ *
+ * API (what the executor calls):
+ * - `emitMatmul(mb, spec, opts?)` adds the kernel to a module under construction and returns
+ *   `{ func, scratchBytes, parallel }`: `func` is the index of
+ *   `(tid, nthreads, a, b, c, bias, scratch, sync) → ()`, byte pointers into the shared memory.
+ *   Every thread (threads ≥ `parallel` return at once) gets its own `scratchBytes` of packing
+ *   space at `scratch + tid · scratchBytes`; `sync` is 16 bytes of this kernel's own (its chunk
+ *   counter), zero when a call starts — the caller zeroes them after every call.
+ * - `makeMatmul(spec)` compiles a module with just this kernel and returns a `WasmMatmul` whose
+ *   `run(a, b, c, bias?)` runs it on the thread pool (tests, the micro-benchmark).
+ *
+ * How it works (GotoBLAS, see docs/kernels.md "WebAssembly" for the measurements):
+ * - C is cut into MR×NR register tiles; a tile's accumulators are MR·NR/4 f32x4 locals. Each k
+ *   step loads NR/4 vectors of the packed B panel, splats MR values of A (`v128.load32_splat`)
+ *   and does MR·NR/4 mul+add (no FMA without relaxed SIMD).
+ * - op(B) is packed per KC×NC block into NR-wide panels (k-major, zero-padded), so the tile loop
+ *   reads it contiguously; the transpose of B is done there (4×4 shuffles). op(A) is read where it
+ *   is when not transposed (row i of the tile is a constant offset i·K·4 from one pointer); Aᵀ is
+ *   packed into MR-high panels.
+ * - Edge tiles (M mod MR rows, N mod NR columns) have their own micro-kernels with only the
+ *   accumulators they need and lane-exact loads and stores, so nothing is read or written outside
+ *   the operands.
+ * - C is cut into fixed chunks (column blocks of ≥ 64 columns, or MC-row blocks when there are
+ *   more row tiles than column tiles; per batch element). Threads claim chunks one at a time
+ *   with an atomic counter, so a thread the OS descheduled doesn't hold the others up. Every
+ *   element of C is summed over k in the same order whoever computes it, so results are
+ *   bit-identical for any thread count.
+ *
+ * Numbers: float32 accumulation over k in order; with K > KC each K block's partial sum is stored
+ * in C (float32) and read back by the next block.
+ */
+import type { DType } from '../../dtype';
+import { DTypeError, GraphError, ShapeError } from '../../errors';
+import { broadcastShapes, fmtShape, sizeOf, stridesOf, type Shape } from '../../shape';
+import { FunctionBuilder, ModuleBuilder } from './encoder';
+import { heap } from './memory';
+import { kernelModuleBuilder, runParallel, threadCount, WasmModule } from './threads';
+import { emitUnaryF32x4, F32X4_UNARY_OPS, mathImportsOf, type MathImports } from './vmath';
+
+export interface WasmMatmulSpec {
+  /** op(A) is m×k, op(B) is k×n, C is m×n (per batch element). */
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  /** A is stored k×m and used transposed. */
+  readonly transposeA?: boolean;
+  /** B is stored n×k and used transposed. */
+  readonly transposeB?: boolean;
+  /** Batch dims of A and B before the matrix dims; they broadcast NumPy-style. */
+  readonly batchA?: Shape;
+  readonly batchB?: Shape;
+  /** C = C + op(A)·op(B) (then the epilogue). */
+  readonly accumulate?: boolean;
+  /** Add a bias row vector of length n to every row. */
+  readonly bias?: boolean;
+  /** Applied last: 'identity', 'relu' (where(v > 0, v, 0)), or a float unary op of vmath. */
+  readonly activation?: string;
+}
+
+/** Register tile, unroll and cache blocks. Measured on 1024³ (docs/kernels.md). */
+export interface MatmulTiling {
+  readonly MR: number;
+  readonly NR: number;
+  /** k steps per loop iteration. */
+  readonly U: number;
+  readonly KC: number;
+  readonly MC: number;
+  readonly NC: number;
+  /** Pack op(A) even when it is not transposed. */
+  readonly packA: boolean;
+  /** How A values are broadcast: load32_splat at an offset, f32.load + splat, or 4 k at once + lane shuffles. */
+  readonly aLoad: 'splat' | 'scalar' | 'shuffle' | 'add';
+}
+
+export const MATMUL_TILING: MatmulTiling = Object.freeze({ MR: 5, NR: 8, U: 1, KC: 256, MC: 120, NC: 512, packA: false, aLoad: 'splat' });
+
+/** Below this many flops per thread, fewer threads take part (waking one costs a few µs). */
+export const MATMUL_FLOPS_PER_THREAD = 1 << 21;
+
+export interface EmittedKernel {
+  /** Function index of `(tid, nthreads, ...pointers) → ()`. */
+  readonly func: number;
+  /** Packing space each thread needs. */
+  readonly scratchBytes: number;
+  /** At most this many threads take part; the rest return at once. */
+  readonly parallel: number;
+}
+
+interface Dims {
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+  readonly ta: boolean;
+  readonly tb: boolean;
+}
+
+const LOAD_C = 1;
+const EPILOGUE = 2;
+
+function checkSpec(spec: WasmMatmulSpec): { batch: number[]; batchA: Shape; batchB: Shape } {
+  const op = 'matmul';
+  if (!spec || typeof spec !== 'object') throw new GraphError('the wasm matmul needs a spec object', { op });
+  const ok = (d: unknown) => typeof d === 'number' && Number.isInteger(d) && d >= 0;
+  if (![spec.m, spec.n, spec.k].every(ok)) throw new ShapeError(`m, n, k must be non-negative integers, got ${spec.m}, ${spec.n}, ${spec.k}`, { op });
+  const batchA = spec.batchA ?? [];
+  const batchB = spec.batchB ?? [];
+  if (!batchA.every(ok) || !batchB.every(ok)) throw new ShapeError(`batch dims must be non-negative integers, got ${fmtShape(batchA)} and ${fmtShape(batchB)}`, { op });
+  const bc = broadcastShapes(batchA, batchB);
+  if (!bc) throw new ShapeError(`batch dims ${fmtShape(batchA)} and ${fmtShape(batchB)} do not broadcast`, { op, shapes: [batchA, batchB] });
+  const act = spec.activation ?? 'identity';
+  if (act !== 'identity' && act !== 'relu' && !F32X4_UNARY_OPS.includes(act)) {
+    throw new GraphError(`unknown matmul activation "${act}" (identity, relu, or one of ${F32X4_UNARY_OPS.join(', ')})`, { op });
+  }
+  const dtype = (spec as { dtype?: DType }).dtype;
+  if (dtype !== undefined && dtype !== 'float32') throw new DTypeError(`the wasm matmul is float32 only, got ${dtype}`, { op, dtypes: [dtype] });
+  return { batch: bc as number[], batchA, batchB };
+}
+
+/** Bytes of packing space one thread needs for an m×n×k product. */
+function scratchFor(d: Dims, t: MatmulTiling): number {
+  const kc = Math.min(t.KC, d.K);
+  const bPanel = Math.ceil(Math.min(t.NC, d.N) / t.NR) * t.NR * kc * 4;
+  const aPanel = d.ta || t.packA ? Math.ceil(Math.min(t.MC, d.M) / t.MR) * t.MR * kc * 4 : 0;
+  return bPanel + aPanel;
+}
+
+// ---- lane-exact loads and stores of the first `lanes` f32 lanes -----------------------------------
+
+/** Pushes a v128 holding f32 lanes [0, lanes) from `ptr + offset` (the other lanes 0). */
+function loadLanes(f: FunctionBuilder, ptr: number, offset: number, lanes: number): void {
+  f.get(ptr);
+  if (lanes === 4) f.v128.load(offset, 2);
+  else if (lanes === 1) f.v128.load32_zero(offset);
+  else {
+    f.v128.load64_zero(offset);
+    if (lanes === 3) {
+      const t = f.local('v128');
+      f.set(t);
+      f.get(ptr).get(t).v128.load32_lane(2, offset + 8);
+    }
+  }
+}
+
+/** Stores f32 lanes [0, lanes) of the v128 in local `v` at `ptr + offset`. */
+function storeLanes(f: FunctionBuilder, ptr: number, offset: number, lanes: number, v: number): void {
+  f.get(ptr).get(v);
+  if (lanes === 4) f.v128.store(offset, 2);
+  else if (lanes === 1) f.v128.store32_lane(0, offset);
+  else {
+    f.v128.store64_lane(0, offset);
+    if (lanes === 3) f.get(ptr).get(v).v128.store32_lane(2, offset + 8);
+  }
+}
+
+// ---- the micro-kernel ---------------------------------------------------------------------------
+
+interface MicroLayout {
+  /** Byte offset of A[row i, step u] from the A pointer, and bytes the A pointer moves per k. */
+  readonly aOffset: (i: number, u: number) => number;
+  readonly aStep: number;
+  /** C's row stride in bytes. */
+  readonly ldc: number;
+}
+
+/**
+ * `micro(a, b, c, bias, kc, mode)`: an h×w tile of C from kc steps of A (at `a`) and a packed B
+ * panel (NR floats per k, at `b`). mode & LOAD_C: start from C (else 0). The epilogue is a
+ * function of its own (`emitEpilogue`): in this one TurboFan's register allocator then keeps all
+ * h·w/4 accumulators in registers through the k loop (with it, it spilled three per k step).
+ */
+function emitMicro(mb: ModuleBuilder, h: number, w: number, lay: MicroLayout, t: MatmulTiling): number {
+  const nv = Math.ceil(w / 4);
+  const lastLanes = w - 4 * (nv - 1);
+  const lanesOf = (v: number) => (v === nv - 1 ? lastLanes : 4);
+  return mb.func(null, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
+    const [a, b, c, bias, kc, mode] = [0, 1, 2, 3, 4, 5];
+    const acc = Array.from({ length: h }, () => Array.from({ length: nv }, () => f.local('v128')));
+    const bv = Array.from({ length: nv }, () => f.local('v128'));
+    const av = f.local('v128');
+    const end = f.local('i32');
+    // accumulators: C or 0
+    f.get(mode).i32.const(LOAD_C).i32.and();
+    f.if(
+      () => {
+        for (let i = 0; i < h; i++)
+          for (let v = 0; v < nv; v++) {
+            loadLanes(f, c, i * lay.ldc + v * 16, lanesOf(v));
+            f.set(acc[i][v]);
+          }
+      },
+      () => {
+        for (let i = 0; i < h; i++)
+          for (let v = 0; v < nv; v++) {
+            f.v128.constF32(0);
+            f.set(acc[i][v]);
+          }
+      },
+    );
+    const aVec = t.aLoad === 'shuffle' ? Array.from({ length: h }, () => f.local('v128')) : [];
+    const splatA = (i: number, u: number) => {
+      switch (t.aLoad) {
+        case 'splat':
+          f.get(a).v128.load32_splat(lay.aOffset(i, u));
+          break;
+        case 'add':
+          f.get(a).i32.const(lay.aOffset(i, u)).i32.add().v128.load32_splat();
+          break;
+        case 'scalar':
+          f.get(a).f32.load(lay.aOffset(i, u)).f32x4.splat();
+          break;
+        case 'shuffle': {
+          if (u === 0) f.get(a).v128.load(lay.aOffset(i, 0), 2).set(aVec[i]);
+          f.get(aVec[i]).get(aVec[i]).i8x16.shuffle(Array.from({ length: 16 }, (_, j) => u * 4 + (j % 4)));
+          break;
+        }
+      }
+    };
+    const step = (u: number) => {
+      for (let v = 0; v < nv; v++) {
+        f.get(b).v128.load(u * t.NR * 4 + v * 16, 4);
+        f.set(bv[v]);
+      }
+      for (let i = 0; i < h; i++) {
+        splatA(i, u);
+        f.set(av);
+        for (let v = 0; v < nv; v++) {
+          f.get(acc[i][v]).get(av).get(bv[v]).f32x4.mul().f32x4.add().set(acc[i][v]);
+        }
+      }
+    };
+    const step1 = (u: number) => {
+      if (t.aLoad !== 'shuffle') return step(u);
+      // single steps (the tail) splat from memory
+      for (let v = 0; v < nv; v++) f.get(b).v128.load(u * t.NR * 4 + v * 16, 4).set(bv[v]);
+      for (let i = 0; i < h; i++) {
+        f.get(a).v128.load32_splat(lay.aOffset(i, u)).set(av);
+        for (let v = 0; v < nv; v++) f.get(acc[i][v]).get(av).get(bv[v]).f32x4.mul().f32x4.add().set(acc[i][v]);
+      }
+    };
+    // main loop, U steps per iteration: end = b + (kc − kc mod U)·NR·4
+    f.get(b).get(kc).i32.const(-t.U).i32.and().i32.const(t.NR * 4).i32.mul().i32.add().set(end);
+    f.get(b).get(end).i32.lt_u();
+    f.if(() => {
+      f.loop((top) => {
+        for (let u = 0; u < t.U; u++) step(u);
+        f.get(a).i32.const(t.U * lay.aStep).i32.add().set(a);
+        f.get(b).i32.const(t.U * t.NR * 4).i32.add().tee(b);
+        f.get(end).i32.lt_u().br_if(top);
+      });
+    });
+    // the last kc mod U steps
+    if (t.U > 1) {
+      f.get(end).get(kc).i32.const(t.U - 1).i32.and().i32.const(t.NR * 4).i32.mul().i32.add().set(end);
+      f.get(b).get(end).i32.lt_u();
+      f.if(() => {
+        f.loop((top) => {
+          step1(0);
+          f.get(a).i32.const(lay.aStep).i32.add().set(a);
+          f.get(b).i32.const(t.NR * 4).i32.add().tee(b);
+          f.get(end).i32.lt_u().br_if(top);
+        });
+      });
+    }
+    for (let i = 0; i < h; i++) for (let v = 0; v < nv; v++) storeLanes(f, c, i * lay.ldc + v * 16, lanesOf(v), acc[i][v]);
+  });
+}
+
+/**
+ * `epilogue(c, bias)`: the h×w tile of C at `c` ← act(tile + bias row at `bias`), run on a tile the
+ * micro-kernel has just stored (still in L1).
+ */
+function emitEpilogue(mb: ModuleBuilder, h: number, w: number, ldc: number, epi: Epilogue): number {
+  const nv = Math.ceil(w / 4);
+  const lastLanes = w - 4 * (nv - 1);
+  const lanesOf = (v: number) => (v === nv - 1 ? lastLanes : 4);
+  return mb.func(null, ['i32', 'i32'], [], (f) => {
+    const [c, bias] = [0, 1];
+    const bv = f.local('v128');
+    const x = f.local('v128');
+    for (let v = 0; v < nv; v++) {
+      if (epi.bias) {
+        loadLanes(f, bias, v * 16, lanesOf(v));
+        f.set(bv);
+      }
+      for (let i = 0; i < h; i++) {
+        loadLanes(f, c, i * ldc + v * 16, lanesOf(v));
+        f.set(x);
+        if (epi.bias) f.get(x).get(bv).f32x4.add().set(x);
+        if (epi.activation) {
+          epi.activation(f, x);
+          f.set(x);
+        }
+        storeLanes(f, c, i * ldc + v * 16, lanesOf(v), x);
+      }
+    }
+  });
+}
+
+interface Epilogue {
+  readonly bias: boolean;
+  /** Maps the v128 in a local to its activation, left on the stack. */
+  readonly activation?: (f: FunctionBuilder, v: number) => void;
+}
+
+function epilogueOf(spec: WasmMatmulSpec, math?: MathImports): Epilogue {
+  const act = spec.activation ?? 'identity';
+  if (act === 'identity') return { bias: !!spec.bias };
+  if (act === 'relu') {
+    // where(v > 0, v, 0) = pmax(0, v): 0 < v ? v : 0, so NaN and −0 give +0 as relu does
+    return { bias: !!spec.bias, activation: (f, v) => void f.v128.constF32(0).get(v).f32x4.pmax() };
+  }
+  return { bias: !!spec.bias, activation: (f, v) => emitUnaryF32x4(f, act, v, math) };
+}
+
+// ---- packing ---------------------------------------------------------------------------------------
+
+/**
+ * `packB(b, dst, pc, kc, j0, nc)`: op(B)[pc:pc+kc, j0:j0+nc] into NR-wide panels at dst, panel q
+ * at dst + q·kc·NR·4, NR floats per k, zero-padded past column N.
+ */
+function emitPackB(mb: ModuleBuilder, d: Dims, t: MatmulTiling): number {
+  const { N, K, tb } = d;
+  const NR = t.NR;
+  return mb.func(null, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
+    const [b, dst, pc, kc, j0, nc] = [0, 1, 2, 3, 4, 5];
+    const q = f.local('i32'); // panel start column (absolute)
+    const jEnd = f.local('i32');
+    const fullEnd = f.local('i32'); // end of the full panels
+    const p = f.local('i32');
+    const src = f.local('i32');
+    const out = f.local('i32');
+    const w = f.local('i32');
+    const pEnd = f.local('i32');
+    const r = Array.from({ length: 4 }, () => f.local('v128'));
+    const tt = Array.from({ length: 4 }, () => f.local('v128'));
+    const panelBytes = f.local('i32');
+    f.get(j0).get(nc).i32.add().set(jEnd);
+    f.get(kc).i32.const(NR * 4).i32.mul().set(panelBytes);
+    // full panels end at the last multiple of NR within [j0, min(jEnd, N − N mod NR))
+    f.get(jEnd).i32.const(N - (N % NR)).get(jEnd).i32.const(N - (N % NR)).i32.lt_s().select().set(fullEnd);
+    if (!tb) {
+      // B[p, j0:fullEnd] row by row (contiguous reads), NR/4 vectors into each panel
+      f.get(b).get(pc).i32.const(N).i32.mul().get(j0).i32.add().i32.const(4).i32.mul().i32.add().set(src);
+      f.forRange(p, 0, { local: kc }, 1, () => {
+        f.get(dst).get(p).i32.const(NR * 4).i32.mul().i32.add().set(out);
+        f.forRange(q, { local: j0 }, { local: fullEnd }, NR, () => {
+          const from = f.local('i32');
+          f.get(src).get(q).get(j0).i32.sub().i32.const(4).i32.mul().i32.add().set(from);
+          for (let v = 0; v < NR / 4; v++) f.get(out).get(from).v128.load(v * 16, 2).v128.store(v * 16, 4);
+          f.get(out).get(panelBytes).i32.add().set(out);
+        });
+        f.get(src).i32.const(N * 4).i32.add().set(src);
+      });
+    } else {
+      // Bᵀ: B[q + j, p] for j < NR, panel by panel; 4 k at a time, 4×4 blocks transposed with shuffles
+      f.get(dst).set(out);
+      f.forRange(q, { local: j0 }, { local: fullEnd }, NR, () => {
+        f.get(b).get(q).i32.const(K).i32.mul().get(pc).i32.add().i32.const(4).i32.mul().i32.add().set(src);
+        f.get(kc).i32.const(-4).i32.and().set(pEnd);
+        f.forRange(p, 0, { local: pEnd }, 4, () => {
+          for (let g = 0; g < NR / 4; g++) {
+            for (let jj = 0; jj < 4; jj++) f.get(src).v128.load((g * 4 + jj) * K * 4, 2).set(r[jj]);
+            transpose4(f, r, tt);
+            for (let s = 0; s < 4; s++) f.get(out).get(r[s]).v128.store(s * NR * 4 + g * 16, 4);
+          }
+          f.get(src).i32.const(16).i32.add().set(src);
+          f.get(out).i32.const(4 * NR * 4).i32.add().set(out);
+        });
+        f.forRange(p, { local: pEnd }, { local: kc }, 1, () => {
+          for (let jj = 0; jj < NR; jj++) f.get(out).get(src).f32.load(jj * K * 4).f32.store(jj * 4);
+          f.get(src).i32.const(4).i32.add().set(src);
+          f.get(out).i32.const(NR * 4).i32.add().set(out);
+        });
+      });
+    }
+    // the last, partial panel (at N − N mod NR, when it is in range): w columns, then zeros
+    if (N % NR) {
+      f.get(fullEnd).get(jEnd).i32.lt_s();
+      f.if(() => {
+        f.get(fullEnd).set(q);
+        f.i32.const(N).get(q).i32.sub().set(w);
+        f.get(dst).get(q).get(j0).i32.sub().get(kc).i32.mul().i32.const(4).i32.mul().i32.add().set(out);
+        f.forRange(p, 0, { local: kc }, 1, () => {
+          for (let jj = 0; jj < NR; jj++) {
+            f.get(out);
+            f.get(w).i32.const(jj).i32.gt_s();
+            f.if(
+              () => {
+                // op(B)[pc + p, q + jj]
+                f.get(b);
+                if (!tb) f.get(pc).get(p).i32.add().i32.const(N).i32.mul().get(q).i32.add();
+                else f.get(q).i32.const(K).i32.mul().get(pc).i32.add().get(p).i32.add();
+                f.i32.const(4).i32.mul().i32.add().f32.load(tb ? jj * K * 4 : jj * 4);
+              },
+              () => void f.f32.const(0),
+              'f32',
+            );
+            f.f32.store(jj * 4);
+          }
+          f.get(out).i32.const(NR * 4).i32.add().set(out);
+        });
+      });
+    }
+  });
+}
+
+/** Transposes the 4×4 f32 block in locals r (rows) into r (columns), using tt as temporaries. */
+function transpose4(f: FunctionBuilder, r: number[], tt: number[]): void {
+  const sh = (x: number, y: number, lanes: number[]) => {
+    f.get(x).get(y).i8x16.shuffle(lanes.flatMap((l) => [l * 4, l * 4 + 1, l * 4 + 2, l * 4 + 3]));
+  };
+  sh(r[0], r[1], [0, 4, 1, 5]);
+  f.set(tt[0]);
+  sh(r[0], r[1], [2, 6, 3, 7]);
+  f.set(tt[1]);
+  sh(r[2], r[3], [0, 4, 1, 5]);
+  f.set(tt[2]);
+  sh(r[2], r[3], [2, 6, 3, 7]);
+  f.set(tt[3]);
+  sh(tt[0], tt[2], [0, 1, 4, 5]);
+  f.set(r[0]);
+  sh(tt[0], tt[2], [2, 3, 6, 7]);
+  f.set(r[1]);
+  sh(tt[1], tt[3], [0, 1, 4, 5]);
+  f.set(r[2]);
+  sh(tt[1], tt[3], [2, 3, 6, 7]);
+  f.set(r[3]);
+}
+
+/**
+ * `packA(a, dst, i0, mc, pc, kc)`: op(A)[i0:i0+mc, pc:pc+kc] into MR-high panels at dst, panel at
+ * dst + ((i − i0)/MR)·kc·MR·4, MR floats per k, zero-padded past row M.
+ */
+function emitPackA(mb: ModuleBuilder, d: Dims, t: MatmulTiling): number {
+  const { M, K, ta } = d;
+  const MR = t.MR;
+  return mb.func(null, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
+    const [a, dst, i0, mc, pc, kc] = [0, 1, 2, 3, 4, 5];
+    const q = f.local('i32');
+    const iEnd = f.local('i32');
+    const p = f.local('i32');
+    const out = f.local('i32');
+    const h = f.local('i32');
+    f.get(i0).get(mc).i32.add().set(iEnd);
+    f.get(dst).set(out);
+    f.forRange(q, { local: i0 }, { local: iEnd }, MR, () => {
+      f.i32.const(M).get(q).i32.sub().set(h);
+      f.forRange(p, 0, { local: kc }, 1, () => {
+        for (let ii = 0; ii < MR; ii++) {
+          f.get(out);
+          f.get(h).i32.const(ii).i32.gt_s();
+          f.if(
+            () => {
+              f.get(a);
+              // op(A)[q + ii, pc + p]: Aᵀ is stored k×m
+              if (ta) f.get(pc).get(p).i32.add().i32.const(M).i32.mul().get(q).i32.add();
+              else f.get(q).i32.const(K).i32.mul().get(pc).i32.add().get(p).i32.add();
+              f.i32.const(4).i32.mul().i32.add().f32.load(ta ? ii * 4 : ii * K * 4);
+            },
+            () => void f.f32.const(0),
+            'f32',
+          );
+          f.f32.store(ii * 4);
+        }
+        f.get(out).i32.const(MR * 4).i32.add().set(out);
+      });
+    });
+  });
+}
+
+// ---- the 2-D driver --------------------------------------------------------------------------------
+
+/**
+ * `block(a, b, c, bias, scratch, r0, r1, c0, c1)`: C[r0:r1, c0:c1] of one M×N×K product (r0, c0
+ * multiples of MR, NR). For each NC-wide column block, each KC block of k (B packed once per
+ * pair, into this thread's scratch), each MC-high row block (A packed if transposed), each NR
+ * panel, each MR tile: one micro-kernel call.
+ */
+function emitGemmBlock(mb: ModuleBuilder, d: Dims, t: MatmulTiling, spec: WasmMatmulSpec): number {
+  const { M, N, K } = d;
+  const { MR, NR, MC, NC } = t;
+  const packA = d.ta || t.packA;
+  const epi = epilogueOf(spec, mathImportsOf(mb));
+  const hEdge = M % MR;
+  const wEdge = N % NR;
+  const layout: MicroLayout = packA
+    ? { aOffset: (i, u) => (u * MR + i) * 4, aStep: MR * 4, ldc: N * 4 }
+    : { aOffset: (i, u) => (i * K + u) * 4, aStep: 4, ldc: N * 4 };
+  const micro = new Map<string, [number, number]>();
+  const hasEpilogue = epi.bias || !!epi.activation;
+  const microFor = (h: number, w: number) => {
+    const key = `${h}x${w}`;
+    if (!micro.has(key)) micro.set(key, [emitMicro(mb, h, w, layout, t), hasEpilogue ? emitEpilogue(mb, h, w, N * 4, epi) : -1]);
+    return micro.get(key)!;
+  };
+  const packB = emitPackB(mb, d, t);
+  const packAFn = packA ? emitPackA(mb, d, t) : -1;
+  // K blocks of equal size (784 = 4 × 196, not 3 × 256 + 16)
+  const kBlocks = Math.max(1, Math.ceil(K / t.KC));
+  const KCe = Math.ceil(K / kBlocks);
+  const kcMax = Math.min(KCe, K);
+  const bBytes = Math.ceil(Math.min(NC, N) / NR) * NR * kcMax * 4;
+
+  return mb.func(null, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
+    const [a, b, c, bias, scratch, r0, r1, c0, c1] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+    const [jc, nc, pc, kc, mode, ic, mc, jr, ir, ap, bp, cp] = Array.from({ length: 12 }, () => f.local('i32'));
+    const tiles = f.local('i32');
+    const bPack = scratch;
+    const aPack = f.local('i32');
+    f.get(scratch).i32.const(bBytes).i32.add().set(aPack);
+    const min = (x: () => void, y: () => void, dst: number) => {
+      x();
+      y();
+      x();
+      y();
+      f.i32.lt_s().select().set(dst);
+    };
+    f.forRange(jc, { local: c0 }, { local: c1 }, NC, () => {
+      min(() => f.i32.const(NC), () => f.get(c1).get(jc).i32.sub(), nc);
+      f.forRange(pc, 0, K, KCe, () => {
+        min(() => f.i32.const(KCe), () => f.i32.const(K).get(pc).i32.sub(), kc);
+        f.get(b).get(bPack).get(pc).get(kc).get(jc).get(nc).call(packB);
+        // mode: start from C unless this is the first K block of a plain product; epilogue on the last
+        f.get(pc).i32.const(0).i32.ne();
+        if (spec.accumulate) f.i32.const(1).i32.or();
+        f.get(pc).get(kc).i32.add().i32.const(K).i32.eq().i32.const(1).i32.shl();
+        f.i32.or().set(mode);
+        f.forRange(ic, { local: r0 }, { local: r1 }, MC, () => {
+          min(() => f.i32.const(MC), () => f.get(r1).get(ic).i32.sub(), mc);
+          if (packA) f.get(a).get(aPack).get(ic).get(mc).get(pc).get(kc).call(packAFn);
+          f.get(jc).set(jr);
+          f.get(jc).get(nc).i32.add().set(tiles); // end of the column block
+          f.loop((jl) => {
+            // bp: this panel in the packed block
+            f.get(bPack).get(jr).get(jc).i32.sub().get(kc).i32.mul().i32.const(4).i32.mul().i32.add().set(bp);
+            f.get(ic).set(ir);
+            f.loop((il) => {
+              // A: the tile's first row at k = pc (packed: its panel)
+              if (packA) f.get(aPack).get(ir).get(ic).i32.sub().get(kc).i32.mul().i32.const(4).i32.mul().i32.add().set(ap);
+              else f.get(a).get(ir).i32.const(K).i32.mul().get(pc).i32.add().i32.const(4).i32.mul().i32.add().set(ap);
+              f.get(c).get(ir).i32.const(N).i32.mul().get(jr).i32.add().i32.const(4).i32.mul().i32.add().set(cp);
+              const call = ([fn, ep]: [number, number]) => {
+                f.get(ap).get(bp).get(cp).get(bias).get(jr).i32.const(4).i32.mul().i32.add().get(kc).get(mode).call(fn);
+                if (ep >= 0) {
+                  f.get(mode).i32.const(EPILOGUE).i32.and();
+                  f.if(() => void f.get(cp).get(bias).get(jr).i32.const(4).i32.mul().i32.add().call(ep));
+                }
+              };
+              // which micro-kernel: full, or the right/bottom/corner edge (which exist is known now)
+              const byRow = (w: number) => {
+                if (M < MR) return call(microFor(hEdge, w));
+                if (!hEdge) return call(microFor(MR, w));
+                f.get(ir).i32.const(MR).i32.add().i32.const(M).i32.le_s();
+                f.if(
+                  () => call(microFor(MR, w)),
+                  () => call(microFor(hEdge, w)),
+                );
+              };
+              if (N < NR) byRow(wEdge);
+              else if (!wEdge) byRow(NR);
+              else {
+                f.get(jr).i32.const(NR).i32.add().i32.const(N).i32.le_s();
+                f.if(
+                  () => byRow(NR),
+                  () => byRow(wEdge),
+                );
+              }
+              f.get(ir).i32.const(MR).i32.add().tee(ir);
+              f.get(ic).get(mc).i32.add().i32.lt_s().br_if(il);
+            });
+            f.get(jr).i32.const(NR).i32.add().tee(jr);
+            f.get(tiles).i32.lt_s().br_if(jl);
+          });
+        });
+      });
+    });
+  });
+}
+
+// ---- the kernel: batch loops around the 2-D driver ------------------------------------------------
+
+/**
+ * Adds the matmul kernel for `spec` to `mb`.
+ * @example
+ * const mb = new ModuleBuilder(); mb.importMemory('env', 'memory', { initial: 1, maximum: MAX_PAGES, shared: true });
+ * const k = emitMatmul(mb, { m: 128, n: 512, k: 784, bias: true, activation: 'relu' });
+ * mb.exportFunction('dense', k.func);
+ */
+export function emitMatmul(mb: ModuleBuilder, spec: WasmMatmulSpec, tiling: Partial<MatmulTiling> = {}): EmittedKernel {
+  const { batch, batchA, batchB } = checkSpec(spec);
+  const t: MatmulTiling = { ...MATMUL_TILING, ...tiling };
+  const ta = !!spec.transposeA;
+  const tb = !!spec.transposeB;
+  const nb = sizeOf(batch);
+  // A's batch folds into m when every batch element reads the same B and A's matrices are stacked rows
+  const fold = nb > 1 && sizeOf(batchB) === 1 && !ta && sizeOf(batchA) === nb;
+  const M = fold ? nb * spec.m : spec.m;
+  const d: Dims = { M, N: spec.n, K: spec.k, ta, tb };
+  const flops = 2 * nb * spec.m * spec.n * spec.k;
+  const empty = M === 0 || d.N === 0 || nb === 0;
+  const batchDims = fold ? [] : batch;
+  const nMat = sizeOf(batchDims);
+  // chunks of C, claimed by the threads one at a time: about 16 per matrix, column blocks of at
+  // least 64 or row blocks of at least 40 (at most MC). A row chunk packs all of op(B) again, a
+  // column chunk packs only its own columns of B but all of Aᵀ (when A is packed): split the way
+  // that packs less, as long as it gives at least 4 chunks
+  const chunkCols = Math.max(64, Math.ceil(d.N / 16 / t.NR) * t.NR);
+  const chunkRows = Math.min(t.MC, Math.max(8 * t.MR, Math.ceil(M / 16 / t.MR) * t.MR));
+  const colChunks = Math.ceil(d.N / chunkCols);
+  const rowChunks = Math.ceil(M / chunkRows);
+  const packsA = d.ta || t.packA;
+  const packCostN = colChunks * (packsA ? M * d.K : 0) + d.K * d.N;
+  const packCostM = rowChunks * d.K * d.N + (packsA ? M * d.K : 0);
+  const splitN = colChunks >= Math.min(4, rowChunks) ? packCostN <= packCostM || rowChunks < 4 : false;
+  const perMatrix = splitN ? colChunks : rowChunks;
+  const chunks = nMat * perMatrix;
+  const parallel = Math.max(1, Math.min(64, chunks, Math.floor(flops / MATMUL_FLOPS_PER_THREAD)));
+  const scratchBytes = empty ? 0 : scratchFor(d, t);
+  const block = empty || d.K === 0 ? -1 : emitGemmBlock(mb, d, t, spec);
+  // K = 0: every row of every matrix of the batch is the epilogue of an empty sum
+  const zero = !empty && d.K === 0 ? emitFillZero(mb, { ...d, M: nb * spec.m }, spec) : -1;
+  // operand strides per batch dim, in bytes (0 where an operand broadcasts)
+  const rank = batchDims.length;
+  const strideOf = (own: Shape, matBytes: number) => {
+    const pad = rank - own.length;
+    const st = stridesOf(own);
+    return batchDims.map((_, dd) => (dd < pad || own[dd - pad] === 1 ? 0 : st[dd - pad] * matBytes));
+  };
+  const sa = strideOf(batchA, spec.m * spec.k * 4);
+  const sb = strideOf(batchB, spec.k * spec.n * 4);
+  const sc = stridesOf(batchDims).map((x) => x * spec.m * spec.n * 4);
+
+  const func = mb.func(null, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
+    if (empty) return;
+    const [tid, nt, a, b, c, bias, scratch, sync] = [0, 1, 2, 3, 4, 5, 6, 7];
+    if (zero >= 0) {
+      f.get(tid).i32.eqz().if(() => void f.get(c).get(bias).call(zero));
+      return;
+    }
+    const [use, ch, q, rem, coord, pa, pb, pcl, lo, hi] = Array.from({ length: 10 }, () => f.local('i32'));
+    f.get(nt).i32.const(parallel).get(nt).i32.const(parallel).i32.lt_s().select().set(use);
+    f.get(tid).get(use).i32.ge_s().if(() => void f.return());
+    // this thread's packing space
+    f.get(scratch).get(tid).i32.const(scratchBytes).i32.mul().i32.add().set(scratch);
+    f.block((done) => {
+      f.loop((next) => {
+        f.get(sync).i32.const(1).i32_atomic.rmw_add().tee(ch).i32.const(chunks).i32.ge_u().br_if(done);
+        // which matrix of the batch, and where its operands start
+        f.get(a).set(pa);
+        f.get(b).set(pb);
+        f.get(c).set(pcl);
+        f.get(ch).i32.const(perMatrix).i32.rem_u().set(q);
+        if (rank) {
+          f.get(ch).i32.const(perMatrix).i32.div_u().set(rem);
+          for (let dd = rank - 1; dd >= 0; dd--) {
+            f.get(rem).i32.const(batchDims[dd]).i32.rem_u().set(coord);
+            f.get(rem).i32.const(batchDims[dd]).i32.div_u().set(rem);
+            for (const [p, st] of [
+              [pa, sa[dd]],
+              [pb, sb[dd]],
+              [pcl, sc[dd]],
+            ] as const)
+              if (st) f.get(p).get(coord).i32.const(st).i32.mul().i32.add().set(p);
+          }
+        }
+        // the chunk's rows or columns
+        const unit = splitN ? chunkCols : chunkRows;
+        const extent = splitN ? d.N : M;
+        f.get(q).i32.const(unit).i32.mul().set(lo);
+        f.get(lo).i32.const(unit).i32.add().set(hi);
+        f.get(hi).i32.const(extent).get(hi).i32.const(extent).i32.lt_s().select().set(hi);
+        f.get(pa).get(pb).get(pcl).get(bias).get(scratch);
+        if (splitN) f.i32.const(0).i32.const(M).get(lo).get(hi);
+        else f.get(lo).get(hi).i32.const(0).i32.const(d.N);
+        f.call(block);
+        f.br(next);
+      });
+    });
+  });
+  return { func, scratchBytes, parallel };
+}
+
+/** K = 0: `fill(c, bias)` sets C = act(0 [+ C] [+ bias]) — the empty sum (run by thread 0). */
+function emitFillZero(mb: ModuleBuilder, d: Dims, spec: WasmMatmulSpec): number {
+  const epi = epilogueOf(spec, mathImportsOf(mb));
+  return mb.func(null, ['i32', 'i32'], [], (f) => {
+    const [c, bias] = [0, 1];
+    const i = f.local('i32');
+    const j = f.local('i32');
+    const v = f.local('v128');
+    const x = f.local('f32');
+    f.forRange(i, 0, d.M, 1, () => {
+      f.forRange(j, 0, d.N, 1, () => {
+        // the element's address: c + (i·N + j)·4
+        const addr = () => f.get(c).get(i).i32.const(d.N).i32.mul().get(j).i32.add().i32.const(4).i32.mul().i32.add();
+        if (spec.accumulate) addr().f32.load();
+        else f.f32.const(0);
+        if (epi.bias) f.get(bias).get(j).i32.const(4).i32.mul().i32.add().f32.load().f32.add();
+        f.set(x);
+        if (epi.activation) {
+          f.get(x).f32x4.splat().set(v);
+          epi.activation(f, v);
+          f.f32x4.extract_lane(0).set(x);
+        }
+        addr().get(x).f32.store();
+      });
+    });
+  });
+}
+
+// ---- a standalone kernel ------------------------------------------------------------------------
+
+/** A matmul compiled into its own module, with its own packing space, run on the thread pool. */
+export interface WasmMatmul {
+  /** C = act(op(A)·op(B) [+ C] [+ bias]); byte pointers into the heap. */
+  run(a: number, b: number, c: number, bias?: number, nthreads?: number): void;
+  readonly spec: WasmMatmulSpec;
+  readonly batch: readonly number[];
+  readonly flops: number;
+  /** At most this many threads take part. */
+  readonly parallel: number;
+  /** Frees the packing space. */
+  dispose(): void;
+}
+
+/**
+ * Compiles `spec` into a module of its own (tests, benchmarks; the executor emits kernels into one
+ * module per program instead).
+ * @example
+ * const mm = makeMatmul({ m: 1024, n: 1024, k: 1024 });
+ * mm.run(aPtr, bPtr, cPtr);
+ */
+export function makeMatmul(spec: WasmMatmulSpec, tiling: Partial<MatmulTiling> = {}): WasmMatmul {
+  const { batch } = checkSpec(spec);
+  const h = heap();
+  const mb = kernelModuleBuilder(h);
+  const k = emitMatmul(mb, spec, tiling);
+  mb.exportFunction('matmul', k.func);
+  const mod = new WasmModule(mb.compile(), ['matmul'], h);
+  const threads = Math.max(1, threadCount());
+  let scratch = h.alloc(Math.max(16, k.scratchBytes * threads));
+  const sync = h.alloc(16);
+  h.u8.fill(0, sync, sync + 16);
+  return {
+    spec,
+    batch: Object.freeze([...batch]),
+    flops: 2 * sizeOf(batch) * spec.m * spec.n * spec.k,
+    parallel: k.parallel,
+    run(a, b, c, bias = 0, nthreads = threads) {
+      if (scratch === 0) throw new GraphError('this matmul was disposed', { op: 'matmul' });
+      runParallel(mod, 'matmul', Math.min(nthreads, threads, k.parallel), [a, b, c, bias, scratch, sync]);
+      h.i32.fill(0, sync / 4, sync / 4 + 4);
+    },
+    dispose() {
+      if (scratch) {
+        h.free(scratch);
+        h.free(sync);
+      }
+      scratch = 0;
+    },
+  };
+}
