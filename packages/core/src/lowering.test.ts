@@ -9,6 +9,8 @@ import { builtinOpNames } from './ops/index';
 import { getOp, listOps, traits, TRAIT_NAMES } from './registry';
 import { planFusion } from './compiler/fuse';
 import { Tensor } from './tensor';
+import { grad } from './autodiff';
+import { conv, maxPool } from './conv';
 
 /** Built-in ops that compute (not sources, not views) with no lowering on `backend`. */
 function fallbacks(backend: string): string[] {
@@ -63,18 +65,36 @@ describe('lowerings', () => {
 
   it('lists the built-in ops that still run their reference kernel on each compiled back end', () => {
     const expected: Record<string, string[]> = {
-      js: ['argmax', 'argmin', 'transpose', 'slice', 'concat', 'gather', 'scatterAdd', 'pad', 'sumLike', 'linearRecurrence', 'prod', 'flip'],
+      js: ['argmax', 'argmin', 'slice', 'concat', 'gather', 'scatterAdd', 'pad', 'sumLike', 'linearRecurrence', 'prod', 'flip'],
     };
     for (const b of BACKENDS.filter((x) => x !== 'interpreter')) expect(fallbacks(b), b).toEqual(expected[b]);
+  });
+
+  it('conv and pooling (and their gradients\' helpers, and transpose) run kernels of their own on js, not reference kernels', () => {
+    const ops = ['conv', 'convTranspose', 'maxPool', 'avgPool', 'maxPoolScatter', 'maxPoolGather', 'avgPoolTranspose', 'transpose'];
+    for (const op of ops) expect(capabilities('js').lowering(op)?.kernel, op).toBe('custom');
+    const g = new Graph();
+    const x = g.input('x', [null, 6, 6, 2]);
+    const w = g.param('w', Tensor.randn([3, 3, 2, 4]));
+    const y = maxPool(conv(x, w, { padding: 'same' }), { size: 2 });
+    const loss = y.mul(y).sum();
+    const exe = compile(g, { outputs: [loss, ...grad(loss, [x, w])] });
+    exe.run({ x: Tensor.randn([2, 6, 6, 2]) });
+    const text = exe.explain({ program: false });
+    expect(text).not.toMatch(/reference kernels on js/);
+    expect(text).toMatch(/custom\s+\[2,6,6,4\]\s+conv %\d+/);
+    expect(text).toMatch(/custom\s+\[2,6,6,4\]\s+maxPoolScatter %\d+/);
+    expect(text).toMatch(/custom\s+\[2,6,6,2\]\s+convTranspose %\d+/);
+    expect(exe.lowered!.kernels.filter((k) => k.kind === 'custom').map((k) => exe.program.nodes[k.nodes[0]].op).sort()).toEqual(['conv', 'conv', 'convTranspose', 'maxPool', 'maxPoolScatter', 'transpose', 'transpose', 'transpose']);
   });
 
   it('a fallback shows up in explain(), with the back end named', () => {
     const g = new Graph();
     const x = g.input('x', [2, 3]);
-    const exe = compile(g, { outputs: [x.transpose().tanh()] });
+    const exe = compile(g, { outputs: [x.pad([[1, 0], [0, 0]]).tanh()] });
     exe.run({ x: Tensor.randn([2, 3]) });
-    expect(exe.explain({ program: false })).toMatch(/reference kernels on js \(no lowering there; they allocate their results\): transpose/);
-    expect(exe.explain({ program: false })).toMatch(/reference\s+\[3,2\]\s+transpose/);
+    expect(exe.explain({ program: false })).toMatch(/reference kernels on js \(no lowering there; they allocate their results\): pad/);
+    expect(exe.explain({ program: false })).toMatch(/reference\s+\[3,3\]\s+pad/);
   });
 
   it('the planner reads lowerings: without one, an op is a reference kernel', () => {

@@ -33,6 +33,7 @@ import type { Location } from '../../compiler/memory';
 import { compileElementwise, ew, type Expr } from './elementwise';
 import { makeMatmul, MatmulScratch } from './matmul';
 import { makeRowKernel } from './rows';
+import { Workspace } from './conv';
 
 /** Feeds as `validateFeeds` returns them: tensors by input node id. */
 export type Validate = (feeds: unknown) => Map<number, Tensor>;
@@ -164,7 +165,7 @@ interface Callable {
 }
 
 /** Makes the callable of kernel `i` for a specialization. */
-function makeKernel(k: LoweredKernel, i: number, places: Places, ctx: { program: Program; graph: Graph; scratch: MatmulScratch; exact: boolean; staged: ReadonlyMap<number, number> }): Callable {
+function makeKernel(k: LoweredKernel, i: number, places: Places, ctx: { program: Program; graph: Graph; scratch: MatmulScratch; workspace: Workspace; exact: boolean; staged: ReadonlyMap<number, number> }): Callable {
   const { program, graph } = ctx;
   const types = (id: number) => places.types(id);
   switch (k.kind) {
@@ -215,6 +216,12 @@ function makeKernel(k: LoweredKernel, i: number, places: Places, ctx: { program:
       const fill = (c: number) => fillFrom(out, dtype, streamKey(seed, key, c), node.attrs);
       return { fn: fill, args: ['c'] };
     }
+    case 'custom': {
+      // a kernel of its own (conv, pooling): data inputs, then the result, each an array and an offset
+      const node = program.nodes[k.nodes[0]];
+      const fn = jsLowering(node).impl!.custom!(node, types, ctx.workspace);
+      return { fn, args: [...dataInputs(node, 'custom').flatMap((x) => places.operand(x)), ...places.operand(node.id)] };
+    }
     case 'reference':
       return { fn: referenceKernel(program.nodes[k.nodes[0]], types, (id) => places.tensorOf(id), (id) => places.dataOf(id), graph), args: ['F', 'T', 'c'] };
     case 'copy': {
@@ -261,7 +268,9 @@ class Specialization {
     const scratch = new MatmulScratch(new Float64Array(buffer, mem.scratchOffset, mem.scratchBytes / 8));
 
     // the kernels and the runner that calls them
-    const ctx = { program, graph, scratch, exact: exec.exactFloat32, staged: mem.stagedBuffers };
+    // conv and pooling kernels share one scratch space per specialization (made here, not per run)
+    const workspace = new Workspace();
+    const ctx = { program, graph, scratch, workspace, exact: exec.exactFloat32, staged: mem.stagedBuffers };
     const callables = this.lowered.kernels.map((k, i) => makeKernel(k, i, places, ctx));
     const lines = callables.map((c, i) => `K${i}(${c.args.join(', ')});`);
     let guard: NanGuard | undefined;
