@@ -145,19 +145,23 @@ describe('linearRecurrence, flip, prod', () => {
     }
   });
 
-  it('importOnnx reads step −1 Slices over part of an axis as slice + flip, as ONNX Runtime computes them', async () => {
-    const cases: [number[], number[], number[]][] = [
+  it('importOnnx reads step −1 Slices as slice + flip and other steps as gathers, as ONNX Runtime computes them', async () => {
+    const cases: [number[], number[], number[], number[]?][] = [
       [[3], [0], [1]], // 3, 2, 1
       [[-1], [-100], [0]], // all, reversed
       [[10], [1], [1]], // start clamped to 4: 4, 3, 2
       [[1], [3], [1]], // empty
       [[2, -2], [-10, 0], [0, 1]],
+      // other steps: gathers of the indices ONNX picks
+      [[0, 4], [100, -100], [0, 1], [2, -3]],
+      [[1], [5], [1], [3]],
+      [[-1], [-6], [1], [-2]],
     ];
-    for (const [starts, ends, axes] of cases) {
+    for (const [starts, ends, axes, steps] of cases) {
       const bytes = await onnxModel({
         inputs: [['x', E.FLOAT, [3, 5]]],
         outputs: [['y', E.FLOAT]],
-        inits: { s: { int64: starts }, e: { int64: ends }, ax: { int64: axes }, st: { int64: axes.map(() => -1) } },
+        inits: { s: { int64: starts }, e: { int64: ends }, ax: { int64: axes }, st: { int64: steps ?? axes.map(() => -1) } },
         nodes: [['Slice', ['x', 's', 'e', 'ax', 'st'], ['y']]],
       });
       const feeds = { x: Tensor.from(Array.from({ length: 15 }, (_, i) => i), 'float32').reshape([3, 5]) };

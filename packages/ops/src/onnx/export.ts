@@ -12,6 +12,7 @@
  */
 import { Graph, GraphError, Sym, Tensor, broadcastShapes, captureOrigin, fmtShape, hashString, isStatic, sizeOf, type Node, type TypeInfo } from '@gradgraph/core';
 import { OnnxOpsetError, OnnxUnsupportedError } from './errors';
+import { convExporters } from './export-conv';
 import { mathExporters } from './export-math';
 import { AttrType, ElemType, elemOf, encodeModel, int64Proto, tensorProto, type AttributeProto, type GraphProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto';
 
@@ -256,6 +257,8 @@ export const exporters: Record<string, ExportRule> = {
     return c.op('Slice', [c.inputs[0], c.int64(axes.map(() => -1)), c.int64(axes.map(() => -INT64_MAX)), c.int64(axes), c.int64(axes.map(() => -1))]);
   },
   linearRecurrence: linearRecurrenceRule,
+  // convolutions and poolings, and the pooling gradients' helpers (export-conv.ts)
+  ...convExporters,
   // the forward value of f, the last input; the custom gradient has no place in ONNX
   customGrad: (c) => c.inputs[c.inputs.length - 1],
   // nn's label check is the identity on values; ONNX has no assertion op

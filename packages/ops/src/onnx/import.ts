@@ -14,6 +14,7 @@ import { Graph, Tensor, getOp, shapeSize, type DType, type Sym } from '@gradgrap
 import * as nn from '../nn/index';
 import { OnnxFormatError, OnnxOpsetError, OnnxUnsupportedError } from './errors';
 import { META } from './export';
+import { convImporters } from './import-conv';
 import { ElemType, decodeModel, dtypeOf, readTensorProto, toTensor, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto';
 
 /** The default-domain opsets importOnnx reads. */
@@ -408,11 +409,21 @@ function reverseBounds(c: ImportCtx, d: number | null, start: number, end: numbe
   return [e + 1, s + 1 === d ? null : s + 1];
 }
 
+/** ONNX's indices along one axis of size d: start, start + step, ... inside the clamped range. */
+function sliceIndices(d: number, start: number, end: number, step: number): number[] {
+  const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
+  const s = step > 0 ? clamp(start < 0 ? start + d : start, 0, d) : clamp(start < 0 ? start + d : start, 0, d - 1);
+  const e = step > 0 ? clamp(end < 0 ? end + d : end, 0, d) : clamp(end < 0 ? end + d : end, -1, d - 1);
+  const out: number[] = [];
+  for (let i = s; step > 0 ? i < e : i > e; i += step) out.push(i);
+  return out;
+}
+
 function slice(c: ImportCtx): Value {
   const starts = c.numbers(1);
   const ends = c.numbers(2);
   const steps = c.has(4) ? c.numbers(4) : starts.map(() => 1);
-  if (steps.some((s) => s !== 1 && s !== -1)) throw c.unsupported(`Slice with steps [${steps.join(', ')}] (only steps 1 and −1)`);
+  if (steps.some((s) => !Number.isInteger(s) || s === 0)) throw c.unsupported(`Slice with steps [${steps.join(', ')}]`);
   const v = c.value(0);
   const shape = v.shape;
   const rank = shape.length;
@@ -420,22 +431,30 @@ function slice(c: ImportCtx): Value {
   const begin = Array(rank).fill(0);
   const end: (number | null)[] = Array(rank).fill(null);
   const flipped: number[] = [];
+  const picked: [number, number[]][] = []; // other steps: the indices, gathered
   axes.forEach((a, k) => {
-    if (steps[k] === 1) [begin[a], end[a]] = sliceBounds(c, shape[a], starts[k], ends[k]);
-    else {
-      [begin[a], end[a]] = reverseBounds(c, shape[a], starts[k], ends[k]);
+    const d = shape[a];
+    if (steps[k] === 1) [begin[a], end[a]] = sliceBounds(c, d, starts[k], ends[k]);
+    else if (steps[k] === -1) {
+      [begin[a], end[a]] = reverseBounds(c, d, starts[k], ends[k]);
       flipped.push(a);
+    } else {
+      if (d === null) throw c.unsupported(`a Slice with step ${steps[k]} along a dim unknown until run time`);
+      picked.push([a, sliceIndices(d, starts[k], ends[k], steps[k])]);
     }
   });
-  // a shape vector sliced at import time; anything else as a slice node (and a flip for step −1)
+  // a shape vector sliced at import time; anything else as a slice node (a flip for step −1, a gather for other steps)
   if (isHost(v) && rank === 1) {
+    if (picked.length) return host(v.elem, [picked[0][1].length], picked[0][1].map((i) => v.data[i]));
     const part = v.data.slice(begin[0], end[0] ?? undefined);
     return host(v.elem, [part.length], flipped.length ? part.reverse() : part);
   }
   const x = isHost(v) ? c.materialize(v) : v;
   const whole = begin.every((b) => b === 0) && end.every((e) => e === null);
-  const cut = whole ? x : core.sliceRange(x, begin, end);
-  return flipped.length ? core.flip(cut, flipped) : cut;
+  let cut = whole ? x : core.sliceRange(x, begin, end);
+  if (flipped.length) cut = core.flip(cut, flipped);
+  for (const [a, idx] of picked) cut = core.gather(cut, c.g.constant(Tensor.from(idx, 'int32')), a);
+  return cut;
 }
 
 function gather(c: ImportCtx): Value {
@@ -640,10 +659,7 @@ function prelu(x: Sym, a: Sym): Sym {
   return core.where(x.greater(0), x, x.mul(a));
 }
 
-/**
- * One row per ONNX op type. Conv, MaxPool, AveragePool and GlobalAveragePool are not here yet:
- * they need gradgraph's channels-last convolutions (with NCHW ↔ NHWC transposes around them).
- */
+/** One row per ONNX op type. */
 export const importers: Record<string, ImportRule> = {
   Identity: { build: (c) => c.value(0) },
   // inference: the identity (a mask output, if read, is refused by the reader)
@@ -782,13 +798,17 @@ export const importers: Record<string, ImportRule> = {
       const x = c.sym(0);
       const pads = c.numbers(1);
       const axes = c.has(3) ? c.numbers(3).map((a) => normAxis(c, a, x.rank)) : [...Array(x.rank).keys()];
-      if (pads.some((p) => p < 0)) throw c.unsupported('Pad with negative pads');
       const pairs = Array.from({ length: x.rank }, () => [0, 0] as [number, number]);
       axes.forEach((a, k) => (pairs[a] = [pads[k], pads[k + axes.length]]));
       const value = c.has(2) ? c.numbers(2)[0] ?? 0 : 0;
-      return core.pad(x, pairs, value);
+      // negative pads remove elements: a slice first (a negative end counts from the end)
+      const cropped = pairs.some(([b, e]) => b < 0 || e < 0) ? core.sliceRange(x, pairs.map(([b]) => Math.max(-b, 0)), pairs.map(([, e]) => (e < 0 ? e : null))) : x;
+      const grown = pairs.map(([b, e]) => [Math.max(b, 0), Math.max(e, 0)] as [number, number]);
+      return grown.some(([b, e]) => b || e) ? core.pad(cropped, grown, value) : cropped;
     },
   },
+  // convolutions and poolings (import-conv.ts)
+  ...convImporters,
   // random
   RandomUniform: random('uniform', false),
   RandomNormal: random('normal', false),
