@@ -1,11 +1,11 @@
 /**
  * Models PyTorch 1.13 exported (test/fixtures/onnx/make.py wrote them, with PyTorch's outputs):
  * imported, run and compared with PyTorch's numbers; fine-tuned (the loss decreases, gradients
- * pass gradcheck); the CNN's Conv is refused with a typed error until gradgraph has convolutions.
+ * pass gradcheck); the CNNs (Conv, ConvTranspose, the poolings, BatchNormalization) match PyTorch.
  */
 import { readFileSync } from 'node:fs';
 import { Tensor, compile, gradcheck, oneHot } from '@gradgraph/core';
-import { OnnxUnsupportedError, data, importOnnx, nn, optim, train } from '@gradgraph/ops';
+import { data, importOnnx, nn, optim, train } from '@gradgraph/ops';
 import { toDot } from '@gradgraph/viz';
 import { describe, expect, it } from 'vitest';
 import { buildFromModel } from '../packages/ops/src/onnx/import';
@@ -92,21 +92,43 @@ describe('the MLP PyTorch exported (Gemm, PRelu, Tanh, Softmax, a Shape-driven R
   });
 });
 
-describe('the CNN PyTorch exported (Conv, MaxPool, Flatten, Gemm; dynamic batch)', () => {
-  it('ONNX Runtime reproduces PyTorch’s outputs (the fixture is sound)', async () => {
+describe('the CNNs PyTorch exported (dynamic batch, NCHW)', () => {
+  it('cnn (Conv, ReLU, MaxPool, Flatten, Gemm): imported, NCHW in and out, PyTorch’s outputs', async () => {
     const fx = fixture('cnn');
     expect(fx.ops).toEqual(['Conv', 'Flatten', 'Gemm', 'MaxPool', 'Relu']);
-    const [y] = await runOrt(file('cnn.onnx'), { input: tensor(fx.input) });
-    expect(closeness(tensor(fx.output), y).ok).toBe(true);
+    const x = tensor(fx.input);
+    const [viaOrt] = await runOrt(file('cnn.onnx'), { input: x });
+    expect(closeness(tensor(fx.output), viaOrt).ok).toBe(true); // the fixture is sound
+    const { graph, inputs, outputs } = await importOnnx(file('cnn.onnx'));
+    expect(inputs.map((s) => s.shape)).toEqual([[null, 1, 8, 8]]);
+    expect(graph.params().map((p) => p.name)).toEqual(['conv.weight', 'conv.bias', 'fc.weight', 'fc.bias']);
+    expect(graph.nodes.filter((n) => n.op === 'conv' || n.op === 'maxPool').map((n) => [n.op, n.scope])).toEqual([['conv', 'conv'], ['maxPool', 'pool']]);
+    const [y] = compile(graph, { inputs, outputs }).run({ input: x });
+    const r = closeness(tensor(fx.output), y);
+    expect(r.ok, r.detail).toBe(true);
+    // another batch size through the same graph
+    const [y3] = compile(graph, { inputs, outputs }).run({ input: Tensor.randn([3, 1, 8, 8], 'float32', 4) });
+    expect(y3.shape).toEqual([3, 3]);
   });
 
-  // gradgraph has no convolutions yet: this flips to a comparison with fx.output when Conv and
-  // MaxPool import (channels-last, with NCHW ↔ NHWC transposes inside)
-  it('import refuses Conv with a typed error naming the node', async () => {
-    const err = await importOnnx(file('cnn.onnx')).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(OnnxUnsupportedError);
-    expect((err as OnnxUnsupportedError).op).toBe('Conv');
-    expect((err as Error).message).toContain('unsupported op Conv');
-    expect((err as Error).message).toContain('/conv/Conv');
+  it('cnn2 (strided, dilated, grouped Conv; BatchNormalization; Pad + AveragePool; ConvTranspose; padded MaxPool; GlobalAveragePool): PyTorch’s outputs, and it fine-tunes', async () => {
+    const fx = fixture('cnn2');
+    expect(fx.ops).toEqual(expect.arrayContaining(['Conv', 'BatchNormalization', 'AveragePool', 'ConvTranspose', 'MaxPool', 'GlobalAveragePool', 'Flatten', 'Gemm']));
+    const x = tensor(fx.input);
+    const { graph: g, inputs, outputs } = await importOnnx(file('cnn2.onnx'));
+    const [y] = compile(g, { inputs, outputs }).run({ input: x });
+    const r = closeness(tensor(fx.output), y);
+    expect(r.ok, r.detail).toBe(true);
+    // batchNorm's running statistics are state, the rest trainable
+    expect(g.variables().filter((p) => p.node.attrs.trainable === false).map((p) => p.name).sort()).toEqual(['bn.running_mean', 'bn.running_var']);
+    // fine-tuning: a few Adam steps on a fixed target lower the loss
+    const target = g.input('target', [null, 3]);
+    const loss = nn.mse(outputs[0], target);
+    const step = train.trainingStep({ loss, predictions: outputs[0], optimizer: optim.adam({ lr: 1e-2 }), feed: (b) => ({ input: b.x, target: b.y! }) });
+    const batch = { x, y: Tensor.from([1, -1, 0.5, 0, 2, -0.5], 'float32').reshape([2, 3]) };
+    const first = step.trainBatch(batch).loss;
+    let last = first;
+    for (let i = 0; i < 40; i++) last = step.trainBatch(batch).loss;
+    expect(last).toBeLessThan(0.5 * first);
   });
 });

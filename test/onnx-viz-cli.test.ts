@@ -1,6 +1,6 @@
 /**
  * `gradgraph viz model.onnx` draws an imported ONNX file: PyTorch's MLP fixture, through the real
- * launcher (a child process), and a gradgraph-exported model in process.
+ * launcher (a child process), PyTorch's CNN and a gradgraph-exported model in process.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { Graph } from '@gradgraph/core';
 import { exportOnnx, nn } from '@gradgraph/ops';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../packages/viz/src/cli';
+import { ElemType, at, onnxModel } from './onnx-ort';
 
 const BIN = fileURLToPath(new URL('../packages/viz/bin/gradgraph.mjs', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('./fixtures/onnx/', import.meta.url));
@@ -49,10 +50,20 @@ describe('gradgraph viz model.onnx', () => {
     expect(r.stdout).toContain('encoder');
   });
 
+  it("draws PyTorch's CNN (its Conv and MaxPool between NCHW ↔ channels-last transposes)", async () => {
+    const svg = join(dir, 'cnn.svg');
+    const r = await inProcess('viz', join(FIXTURE, 'cnn.onnx'), '-o', svg);
+    expect(r.code, r.stderr).toBe(0);
+    const text = readFileSync(svg, 'utf8');
+    for (const name of ['conv', 'pool', 'fc']) expect(text).toContain(name);
+  });
+
   it('a file it cannot import: one line naming the file and the op, exit 1', async () => {
-    const r = await inProcess('viz', join(FIXTURE, 'cnn.onnx'), '-o', join(dir, 'cnn.svg'));
+    const lp = join(dir, 'lppool.onnx');
+    writeFileSync(lp, await onnxModel({ inputs: [['x', ElemType.FLOAT, [1, 1, 4, 4]]], outputs: [['y', ElemType.FLOAT]], nodes: [['LpPool', ['x'], ['y'], { kernel_shape: at.ints([2, 2]) }, '/pool/LpPool']] }));
+    const r = await inProcess('viz', lp, '-o', join(dir, 'lppool.svg'));
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^gradgraph: error: .*cnn\.onnx: Conv: unsupported op Conv \(Conv node "\/conv\/Conv"\)\n$/);
+    expect(r.stderr).toMatch(/^gradgraph: error: .*lppool\.onnx: LpPool: unsupported op LpPool \(LpPool node "\/pool\/LpPool"\)\n$/);
     const missing = await inProcess('viz', join(dir, 'nope.onnx'));
     expect(missing.stderr).toMatch(/no such file: .*nope\.onnx/);
     const junk = join(dir, 'junk.onnx');
