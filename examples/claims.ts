@@ -3,15 +3,17 @@
  *
  *   1. SPLASH (Tavakoli et al. 2021, cited by the tutorial) improves accuracy and adversarial
  *      robustness: clean test accuracy, and accuracy under FGSM and PGD (L∞) at three ε, of
- *      ReLU, PReLU, the tutorial's two-slope unit, SPLASH and APL networks, over 5 seeds.
+ *      ReLU, PReLU, the tutorial's two-slope unit, SPLASH and APL MLPs, and of small CNNs with
+ *      ReLU, PReLU, SPLASH and APL (per channel), over 5 seeds.
  *   2. "The functions that get learned tend to be convex" (the tutorial's own observation): the
  *      fraction of learned shapes that are convex on [−3, 3], against the fraction expected by
  *      chance from the initial shapes (`nn.chanceConvexity`: each coefficient moved as far as
  *      training moved it, in a random direction).
  *
  * Every model is trained on the demo's split (8,000 training and 2,000 test digits, seeded and
- * stratified); a seed fixes the initial weights and the batch order, and each model with seed s
- * starts from the same dense weights, so differences are paired by seed. Same seeds, same
+ * stratified); a seed fixes the initial weights and the batch order, and each model of a kind (MLP
+ * or CNN) with seed s starts from the same weights, so differences are paired by seed. Sized to
+ * fit about three minutes of CPU: 2 epochs, 300 attacked digits, PGD with 5 steps, 4-channel CNNs. Same seeds, same
  * numbers: timings are only on lines that contain the word "time". Run: pnpm claims
  * (`--pictures` also refreshes docs/img/claims/).
  */
@@ -28,8 +30,10 @@ import { activationChart, activationCurves, findActivations, renderChart, render
 export interface BuildContext {
   /** The input, `[N, 784]` pixels in [0, 1]. A CNN reshapes it to `[N, 28, 28, 1]` itself. */
   x: Sym;
-  /** Hidden layer widths. */
+  /** Hidden layer widths (the MLPs). */
   hidden: readonly number[];
+  /** Convolution channels (the CNNs). */
+  channels: number;
 }
 
 /** One row of the table: a name and a builder that returns the logits `[N, 10]`. */
@@ -52,15 +56,31 @@ function mlp(act: (z: Sym) => Sym): (ctx: BuildContext) => Sym {
 }
 
 /**
- * The rows. Convolutional rows go here too: a builder that reshapes `x` to [N, 28, 28, 1] and
- * uses `nn.conv` / `nn.maxPool` needs nothing else from this script.
+ * A small CNN: the digit as a [28, 28, 1] image, conv 5×5 with stride 2, no padding (`channels`
+ * kernels, He init) → `act` → max-pool 2×2 → dense 10; the conv and its activation in scope conv1.
+ * 28×28 → 12×12×C → 6×6×C → 10. Sized to fit the time budget: with C = 4 its activations see 576
+ * values per digit (SPLASH's and APL's elementwise loops are what cost most), and a 5-seed run of
+ * the four CNN rows takes about as long as the five MLP rows.
  */
+function cnn(act: (z: Sym) => Sym): (ctx: BuildContext) => Sym {
+  return ({ x, channels }) => {
+    const img = x.reshape([-1, 28, 28, 1]);
+    const h = x.graph.scope('conv1', () => nn.maxPool(act(nn.conv(img, channels, { kernel: 5, stride: 2, init: init.heNormal() })), { size: 2 }));
+    return x.graph.scope('output', () => nn.dense(nn.flatten(h), 10));
+  };
+}
+
+/** The rows: MLPs with each activation, then CNNs with the same activations. */
 export const MODELS: readonly ModelSpec[] = [
   { name: 'relu', description: 'ReLU', build: mlp((z) => nn.relu(z)) },
   { name: 'prelu', description: 'PReLU, one slope per layer (0.25 at the start)', build: mlp((z) => nn.prelu(z)) },
   { name: 'twoSlope', description: "the tutorial's k₁/k₂ unit, one pair per layer (1, 0.25 at the start)", build: mlp((z) => nn.twoSlope(z)) },
   { name: 'splash', description: 'SPLASH, 7 hinges on [−2.5, 2.5], shared by the layer, ReLU at the start', build: mlp((z) => nn.splash(z)) },
   { name: 'apl', description: 'APL, 2 hinges per unit, ReLU at the start', build: mlp((z) => nn.apl(z)) },
+  { name: 'cnn-relu', description: 'CNN, ReLU', build: cnn((z) => nn.relu(z)) },
+  { name: 'cnn-prelu', description: 'CNN, PReLU, one slope per channel (0.25 at the start)', build: cnn((z) => nn.prelu(z, { perChannel: true })) },
+  { name: 'cnn-splash', description: 'CNN, SPLASH, 7 hinges on [−2.5, 2.5] per channel, ReLU at the start', build: cnn((z) => nn.splash(z, { share: 'channel' })) },
+  { name: 'cnn-apl', description: 'CNN, APL, 2 hinges per channel, ReLU at the start', build: cnn((z) => nn.apl(z)) },
 ];
 
 // ---- options ----------------------------------------------------------------------------------
@@ -70,13 +90,15 @@ export interface ClaimsOptions {
   seeds?: readonly number[];
   /** MNIST digits loaded (split 80/20 as in the demo). Default 10,000. */
   digits?: number;
-  /** Hidden widths. Default [64, 64]. */
+  /** Hidden widths (the MLPs). Default [64, 64]. */
   hidden?: readonly number[];
+  /** Convolution channels (the CNNs). Default 4. */
+  channels?: number;
   /** Training epochs. Default 2. */
   epochs?: number;
   /** PGD steps. Default 5 (α = 2.5·ε/steps, random start). */
   pgdSteps?: number;
-  /** Test digits attacked (a seeded, stratified subset of the test split). Default 1,000. */
+  /** Test digits attacked (a seeded, stratified subset of the test split). Default 300 (to fit the time budget). */
   attackDigits?: number;
   /** Attack radii. Default [0.05, 0.1, 0.2]. */
   eps?: readonly number[];
@@ -181,11 +203,11 @@ interface Split {
   attack: data.Dataset;
 }
 
-function buildModel(spec: ModelSpec, seed: number, hidden: readonly number[]) {
+function buildModel(spec: ModelSpec, seed: number, hidden: readonly number[], channels: number) {
   const g = new Graph({ seed });
   const x = g.input('x', [null, 784]);
   const y = g.input('y', [null], 'int32');
-  const logits = spec.build({ x, hidden });
+  const logits = spec.build({ x, hidden, channels });
   const loss = nn.softmaxCrossEntropy(logits, y);
   const step = train.trainingStep({ loss, predictions: logits, optimizer: optim.adam({ lr: 2e-3 }) });
   return { g, x, logits, step };
@@ -204,7 +226,7 @@ function fractionInRange(g: Graph, syms: Sym[], x: Tensor, [lo, hi]: readonly [n
 type Resolved = Required<Omit<ClaimsOptions, 'picturesDir' | 'log' | 'models'>>;
 
 function runOne(spec: ModelSpec, seed: number, split: Split, o: Resolved, keepCurves: boolean) {
-  const m = buildModel(spec, seed, o.hidden);
+  const m = buildModel(spec, seed, o.hidden, o.channels);
   const acts = nn.learnedActivations(m.g);
   const initial = acts.map((a) => Object.fromEntries(Object.entries(a.params).map(([k, p]) => [k, m.g.getValue(p).clone()])));
   const sites = findActivations(m.g);
@@ -293,18 +315,32 @@ function formatTable(rows: Row[], attacks: string[]): string {
   return lines.map((cells) => `| ${cells.join(' | ')} |`).join('\n');
 }
 
-const KIND_NAMES: Record<string, string> = { prelu: 'PReLU', twoSlope: 'two-slope (k₁, k₂)', splash: 'SPLASH', apl: 'APL' };
+const KIND_NAMES: Record<string, string> = {
+  prelu: 'PReLU',
+  twoSlope: 'two-slope (k₁, k₂)',
+  splash: 'SPLASH',
+  apl: 'APL',
+  'cnn-prelu': 'CNN PReLU (per channel)',
+  'cnn-splash': 'CNN SPLASH (per channel)',
+  'cnn-apl': 'CNN APL (per channel)',
+};
+/** The row a model is compared with: the ReLU model of its kind. */
+const baselineOf = (model: string) => (model.startsWith('cnn-') ? 'cnn-relu' : 'relu');
 
 function verdicts(rows: Row[], runs: Run[], eps: readonly number[]): string[] {
   const out: string[] = [];
   const per = (model: string, key: (r: Run) => number) => runs.filter((r) => r.model === model).sort((a, b) => a.seed - b.seed).map(key);
   const has = (m: string) => rows.some((r) => r.model === m);
-  if (has('splash') && has('relu')) {
-    out.push(verdictMore('SPLASH more accurate than ReLU (clean test accuracy)', 'less accurate', per('splash', (r) => r.clean), per('relu', (r) => r.clean)));
+  // SPLASH against ReLU, among the MLPs and among the CNNs
+  for (const [prefix, name] of [['', (a: string) => a], ['cnn-', (a: string) => `CNN with ${a}`]] as const) {
+    if (!has(`${prefix}splash`) || !has(`${prefix}relu`)) continue;
+    const splash = (key: (r: Run) => number) => per(`${prefix}splash`, key);
+    const relu = (key: (r: Run) => number) => per(`${prefix}relu`, key);
+    out.push(verdictMore(`${name('SPLASH')} more accurate than ${name('ReLU')} (clean test accuracy)`, 'less accurate', splash((r) => r.clean), relu((r) => r.clean)));
     for (const method of ['fgsm', 'pgd']) {
       for (const e of eps) {
         const a = `${method}@${e}`;
-        out.push(verdictMore(`SPLASH more robust than ReLU, ${method.toUpperCase()} ε = ${e}`, 'less robust', per('splash', (r) => r.attacked[a]), per('relu', (r) => r.attacked[a])));
+        out.push(verdictMore(`${name('SPLASH')} more robust than ${name('ReLU')}, ${method.toUpperCase()} ε = ${e}`, 'less robust', splash((r) => r.attacked[a]), relu((r) => r.attacked[a])));
       }
     }
   }
@@ -366,11 +402,11 @@ function robustnessChart(rows: Row[], eps: readonly number[]): Record<string, un
 function differenceChart(runs: Run[], models: string[], eps: readonly number[]): Record<string, unknown> {
   const values: Record<string, unknown>[] = [];
   const per = (model: string, key: (r: Run) => number) => runs.filter((r) => r.model === model).sort((a, b) => a.seed - b.seed).map(key);
-  for (const model of models.filter((m) => m !== 'relu')) {
+  for (const model of models.filter((m) => m !== baselineOf(m) && models.includes(baselineOf(m)))) {
     for (const method of ['FGSM', 'PGD']) {
       const points: [number, (r: Run) => number][] = [[0, (r) => r.clean], ...eps.map((e): [number, (r: Run) => number] => [e, (r) => r.attacked[`${method.toLowerCase()}@${e}`]])];
       for (const [e, key] of points) {
-        const { diff, se } = paired(per(model, key), per('relu', key));
+        const { diff, se } = paired(per(model, key), per(baselineOf(model), key));
         const bar = Number.isNaN(se) ? 0 : 2 * se;
         values.push({ model, attack: method, eps: String(e), diff: 100 * diff, lo: 100 * (diff - bar), hi: 100 * (diff + bar) });
       }
@@ -380,7 +416,7 @@ function differenceChart(runs: Run[], models: string[], eps: readonly number[]):
   const color = { field: 'model', type: 'nominal' };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: "accuracy minus ReLU's, in points (paired by seed; bars: ±2 standard errors)",
+    title: "accuracy minus the ReLU model's of the same kind (MLP or CNN), in points (paired by seed; bars: ±2 standard errors)",
     data: { values },
     facet: { column: { field: 'attack', type: 'nominal', title: null } },
     spec: {
@@ -388,7 +424,7 @@ function differenceChart(runs: Run[], models: string[], eps: readonly number[]):
       height: 200,
       layer: [
         { mark: { type: 'rule', color: '#888' }, encoding: { y: { datum: 0 } } },
-        { mark: { type: 'rule', strokeWidth: 2 }, encoding: { x, xOffset: { field: 'model' }, y: { field: 'lo', type: 'quantitative', title: 'difference from ReLU (pp)' }, y2: { field: 'hi' }, color } },
+        { mark: { type: 'rule', strokeWidth: 2 }, encoding: { x, xOffset: { field: 'model' }, y: { field: 'lo', type: 'quantitative', title: 'difference from ReLU of its kind (pp)' }, y2: { field: 'hi' }, color } },
         { mark: { type: 'point', filled: true, size: 40 }, encoding: { x, xOffset: { field: 'model' }, y: { field: 'diff', type: 'quantitative' }, color } },
       ],
     },
@@ -404,9 +440,10 @@ export async function main(opts: ClaimsOptions = {}): Promise<ClaimsResult> {
     seeds: opts.seeds ?? [1, 2, 3, 4, 5],
     digits: opts.digits ?? 10000,
     hidden: opts.hidden ?? [64, 64],
+    channels: opts.channels ?? 4,
     epochs: opts.epochs ?? 2,
     pgdSteps: opts.pgdSteps ?? 5,
-    attackDigits: opts.attackDigits ?? 1000,
+    attackDigits: opts.attackDigits ?? 300,
     eps: opts.eps ?? [0.05, 0.1, 0.2],
     chanceDraws: opts.chanceDraws ?? 100,
     outDir: opts.outDir ?? fileURLToPath(new URL('../out/', import.meta.url)),
@@ -426,7 +463,7 @@ export async function main(opts: ClaimsOptions = {}): Promise<ClaimsResult> {
   const attackSet = o.attackDigits >= parts.test.size ? parts.test : data.trainTestSplit(parts.test, { testSize: o.attackDigits, seed: SPLIT_SEED, stratify: true }).test;
   const split: Split = { ...parts, attack: attackSet };
   log(`${split.train.size} training and ${split.test.size} test digits (the demo's split: seeded ${SPLIT_SEED}, stratified); pixels in [0, 1]`);
-  log(`models: 784-${o.hidden.join('-')}-10 MLPs, He init, Adam(2e-3), batch 64, ${o.epochs} epochs; seeds ${o.seeds.join(', ')} (a seed fixes the initial weights and the batch order)`);
+  log(`models: 784-${o.hidden.join('-')}-10 MLPs and CNNs (conv 5×5 stride 2, ${o.channels} channels → activation → max-pool 2 → dense 10), He init, Adam(2e-3), batch 64, ${o.epochs} epochs; seeds ${o.seeds.join(', ')} (a seed fixes the initial weights and the batch order)`);
   for (const m of models) log(`  ${m.name.padEnd(9)} ${m.description}`);
   log(`attacks on ${split.attack.size === split.test.size ? 'all' : `${split.attack.size} (a seeded, stratified subset) of the`} ${split.test.size} test digits, bounds [0, 1]: FGSM; PGD with ${o.pgdSteps} steps, α = 2.5·ε/${o.pgdSteps}, random start (seeded); ε ∈ {${o.eps.join(', ')}}`);
   log(`  accuracy under attack counts a digit only if it is classified correctly clean and at every point the attack visited`);
@@ -482,7 +519,7 @@ export async function main(opts: ClaimsOptions = {}): Promise<ClaimsResult> {
   }
   const withCurves = Object.entries(curves);
   if (withCurves.length) {
-    // one panel per model and layer: "splash / hidden1"
+    // one panel per model and layer: "splash / hidden1", "cnn-splash / conv1"
     const label = (model: string, cv: ActivationCurve) => ({ ...cv, name: `${model} / ${cv.name.split('/')[0]}` });
     const before = withCurves.flatMap(([model, c]) => c.before.map((cv) => label(model, cv)));
     const after = withCurves.flatMap(([model, c]) => c.after.map((cv) => label(model, cv)));
@@ -497,7 +534,7 @@ export async function main(opts: ClaimsOptions = {}): Promise<ClaimsResult> {
       if (opts.picturesDir) writeFileSync(join(opts.picturesDir, `${p.name}.png`), png);
     }
   }
-  const setup = `784-${o.hidden.join('-')}-10 MLPs, ${o.epochs} epochs of Adam(2e-3), batch 64; ${o.seeds.length} seeds; ${split.train.size} training / ${split.test.size} test digits, ${split.attack.size} attacked; PGD ${o.pgdSteps} steps, α = 2.5·ε/${o.pgdSteps}, random start`;
+  const setup = `784-${o.hidden.join('-')}-10 MLPs and CNNs (conv 5×5/2 ×${o.channels} → activation → max-pool 2 → dense 10), ${o.epochs} epochs of Adam(2e-3), batch 64; ${o.seeds.length} seeds; ${split.train.size} training / ${split.test.size} test digits, ${split.attack.size} attacked; PGD ${o.pgdSteps} steps, α = 2.5·ε/${o.pgdSteps}, random start`;
   const md = [
     '## Does the tutorial hold up?',
     '',

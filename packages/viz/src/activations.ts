@@ -128,10 +128,13 @@ export function activationCurves(sites: readonly ActivationSite[], opts: CurveOp
   const xs = Array.from({ length: points }, (_, i) => lo + ((hi - lo) * i) / (points - 1));
   const out: ActivationCurve[] = [];
   for (const site of sites) {
-    const { values, channels } = evaluate(site, xs, origin);
-    const curves: number[][] = [];
+    const { values, channels, last } = evaluate(site, xs, origin);
+    let curves: number[][] = [];
     for (let c = 0; c < channels; c++) curves.push(xs.map((_, i) => values[i * channels + c]));
-    const same = curves.every((cv) => cv.every((v, i) => Math.abs(v - curves[0][i]) <= 1e-6 * (1 + Math.abs(curves[0][i]))));
+    // on [N, H, W, C] (per-channel params broadcast over the positions) every position repeats the
+    // same C curves: keep one per channel, the last axis
+    if (last < channels && curves.every((cv, k) => closeCurves(cv, curves[k % last]))) curves = curves.slice(0, last);
+    const same = curves.every((cv) => closeCurves(cv, curves[0]));
     const shown = same ? curves.slice(0, 1) : curves.slice(0, maxCh);
     // judged where it can be: 3 points at least, all finite
     const judge = (y: number[]) => (points >= 3 && y.every(Number.isFinite) ? { convex: nn.convexity(xs, [y], { tol: opts.convexityTol }).convex[0] } : {});
@@ -140,8 +143,15 @@ export function activationCurves(sites: readonly ActivationSite[], opts: CurveOp
   return out;
 }
 
-/** Copies the nodes between the site's input and output into a fresh graph and runs it on the grid. */
-function evaluate(site: ActivationSite, xs: readonly number[], origin: string): { values: ArrayLike<number>; channels: number } {
+function closeCurves(a: readonly number[], b: readonly number[]): boolean {
+  return a.every((v, i) => Math.abs(v - b[i]) <= 1e-6 * (1 + Math.abs(b[i])));
+}
+
+/**
+ * Copies the nodes between the site's input and output into a fresh graph and runs it on the grid.
+ * `channels` counts every non-batch element; `last` is the size of the last axis.
+ */
+function evaluate(site: ActivationSite, xs: readonly number[], origin: string): { values: ArrayLike<number>; channels: number; last: number } {
   const { input, output, name } = site;
   if (!(input instanceof Sym) || !(output instanceof Sym) || input.graph !== output.graph) throw new ActivationError(`activation "${name}" needs input and output symbols of one graph`, { op: 'activationCurves', origin });
   const g = input.graph;
@@ -176,5 +186,5 @@ function evaluate(site: ActivationSite, xs: readonly number[], origin: string): 
   for (let i = 0; i < xs.length; i++) grid.data.fill(xs[i], i * channels, (i + 1) * channels);
   const [v] = compile(h, { outputs: [y] }).run({ z: grid });
   if (v.size !== want) throw new ActivationError(`activation "${name}" is not elementwise: ${want} grid values gave ${fmtType(v)}`, { op: 'activationCurves', origin });
-  return { values: v.data, channels };
+  return { values: v.data, channels, last: rest.length ? rest[rest.length - 1] : 1 };
 }

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { Graph, Tensor, conv, type Sym } from '@gradgraph/core';
 import { init, nn } from '@gradgraph/ops';
-import { buildDot, renderPng, renderSvg } from './index';
+import { activationCurves, buildDot, findActivations, renderPng, renderSvg } from './index';
 import { channelChart, FilterError, filterGrid } from './filters';
 import { flaggedLayers, gradientFlow } from './gradflow';
 import { gradientBarChart, renderChart } from './plots';
@@ -142,5 +142,25 @@ describe('channelChart', () => {
     expect(svg).toContain('block2');
     expect(() => channelChart([])).toThrow(FilterError);
     expect(() => channelChart([{ name: 'x', values: [NaN] }])).toThrow(/non-finite/);
+  });
+});
+
+describe('activationCurves on images', () => {
+  it('per-channel PReLU on [N, H, W, C]: one curve per channel (the positions repeat them), slopes as learned', () => {
+    const { g } = cnn(1);
+    g.setValue('block1/prelu/alpha', Tensor.from([0.1, 0.2, 0.3, 0.4]));
+    const curves = activationCurves(findActivations(g), { range: [-1, 1], points: 3 });
+    expect(curves.map((c) => c.channel)).toEqual([0, 1, 2, 3]);
+    expect(curves.map((c) => c.y[0])).toEqual([-0.1, -0.2, -0.3, -0.4].map((v) => expect.closeTo(v, 6)));
+    for (const c of curves) expect(c.y.slice(1)).toEqual([0, 1]);
+  });
+
+  it('a per-element activation on [N, L, C] keeps a curve per element', () => {
+    const g = new Graph();
+    const x = g.input('x', [null, 2, 2]);
+    const a = g.param('act/a', Tensor.from([[1, 2], [3, 4]]));
+    const y = g.scope('act', () => x.mul(a));
+    const curves = activationCurves([{ name: 'act', input: x, output: y }], { range: [0, 1], points: 2 });
+    expect(curves.map((c) => c.y[1])).toEqual([1, 2, 3, 4]);
   });
 });
