@@ -58,6 +58,14 @@ export interface CompiledProgram {
   dispose(): void;
 }
 
+let validatedModules = 0;
+const verifying = () => typeof process !== 'undefined' && process.env?.GRADGRAPH_VERIFY === '1';
+
+/** How many program modules `buildProgram` checked with `WebAssembly.validate` (it does under GRADGRAPH_VERIFY=1). */
+export function validatedProgramModules(): number {
+  return validatedModules;
+}
+
 /** Spin iterations at a barrier before sleeping in `memory.atomic.wait32`. */
 const BARRIER_SPIN = 4000;
 const COUNT_WORD = BARRIER_BASE * 4;
@@ -254,7 +262,13 @@ export function buildProgram(steps: readonly ProgramStep[]): CompiledProgram {
     e++;
   }
   flush();
-  const mod = new WasmModule(mb.compile(), segFuncs, h);
+  const bytes = mb.bytes();
+  // GRADGRAPH_VERIFY=1 (the test suite) validates every emitted program module
+  if (verifying()) {
+    if (!WebAssembly.validate(bytes)) throw new GraphError('an emitted program module does not validate (a bug in the wasm emitters)', { op: 'program' });
+    validatedModules++;
+  }
+  const mod = new WasmModule(new WebAssembly.Module(bytes), segFuncs, h);
   const segments = segFuncs.length;
   return {
     threads,
