@@ -286,7 +286,9 @@ export class Vec {
     // 2s + 2s·s²·(⅓ + s²/5 + …): the rounding of the small tail hardly touches the result
     const t = this.add(s, s);
     const tail = this.mul(s2, this.poly(s2, [1 / 3, 1 / 5, 1 / 7, 1 / 9, 1 / 11, 1 / 13, 1 / 15]));
-    const l = this.add(t, this.mul(t, tail));
+    // e < 2⁻²⁴: log(1 + e) = e − e²/2 rounds to e — exactly e, which keeps subnormal results
+    // (softplus(−100) = e⁻¹⁰⁰) from the two roundings of s = e/2 and s + s
+    const l = this.select(this.lt(e, this.c(2 ** -24)), e, this.add(t, this.mul(t, tail)));
     // max(x, 0) with NaN passing through: pmax(x, 0) = x < 0 ? 0 : x
     return this.add(this.pmax(x, this.c(0)), l);
   }
