@@ -178,6 +178,29 @@ export class Vec {
     return this.mul(this.mul(er, this.pow2(n1)), this.pow2(n2));
   }
 
+  /**
+   * 1/√x rounded once, as the JS back end's fround(1/Math.sqrt(x)): in f64 lanes (x is exact
+   * there; √ and ÷ in f64 then one rounding to f32 is within 2⁻²⁹ relative before it), two lanes
+   * at a time. In f32, 1/√x rounds twice and is 1 ulp off for about a quarter of the inputs — an
+   * optimizer step (RMSprop, Adam) near a zero gradient turns that into visible drift.
+   */
+  rsqrt(x: V): V {
+    const f = this.f;
+    const half = (hi: boolean) => {
+      f.get(x);
+      if (hi) f.get(x).i8x16.shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
+      f.f64x2.promote_low_f32x4();
+      const t = f.local('v128');
+      f.set(t);
+      f.v128.constF64(1).get(t).f64x2.sqrt().f64x2.div().f32x4.demote_f64x2_zero();
+      return this.out();
+    };
+    const lo = half(false);
+    const hi = half(true);
+    f.get(lo).get(hi).i8x16.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]);
+    return this.out();
+  }
+
   /** e^−|x|, once per x per function (σ, σ(−x), softplus and tanh share it). */
   expNegAbs(x: V): V {
     let e = this.expNegAbsOf.get(x);
@@ -387,7 +410,7 @@ export class Vec {
       case 'sqrt':
         return this.sqrt(x);
       case 'rsqrt':
-        return this.div(this.c(1), this.sqrt(x));
+        return this.rsqrt(x);
       case 'reciprocal':
         return this.div(this.c(1), x);
       case 'sin':
