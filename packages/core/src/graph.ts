@@ -16,7 +16,7 @@ import { nodeKey } from './key';
 import { captureOrigin } from './origin';
 import { getOp } from './registry';
 import { graphFromJSON, graphToJSON, type GraphDocument } from './serialize';
-import { fmtShape, isStatic, shapeEq, type SymShape } from './shape';
+import { fmtShape, isStatic, shapeEq, sizeOf, type SymShape } from './shape';
 import { Tensor, type Nested } from './tensor';
 
 export interface GraphOptions {
@@ -584,9 +584,11 @@ export class Graph {
   moveStorage(p: Sym | string, data: TypedArray): Tensor {
     const st = this.storage(p);
     const name = typeof p === 'string' ? p : (p.node.attrs.name as string);
-    if (!ArrayBuffer.isView(data) || dtypeOfArray(data) !== st.dtype || (st.dtype === 'bool' && !(data instanceof Uint8Array)) || data.length !== st.size) {
+    // by the shape: a detached array's length (st.size) is 0
+    const size = sizeOf(st.shape);
+    if (!ArrayBuffer.isView(data) || dtypeOfArray(data) !== st.dtype || (st.dtype === 'bool' && !(data instanceof Uint8Array)) || data.length !== size) {
       const got = ArrayBuffer.isView(data) ? `a ${data.constructor.name} of ${(data as TypedArray).length}` : describe(data);
-      throw new UpdateError(`storage for "${name}" must be ${st.dtype} data of ${st.size} elements, got ${got}`, { op: 'moveStorage', dtypes: [st.dtype], origin: captureOrigin() });
+      throw new UpdateError(`storage for "${name}" must be ${st.dtype} data of ${size} elements, got ${got}`, { op: 'moveStorage', dtypes: [st.dtype], origin: captureOrigin() });
     }
     const old = st.data;
     // a detached array has length 0: its values are already where `data` looks
