@@ -95,13 +95,26 @@ export const BACKENDS: readonly Backend[] = Object.freeze(
     .sort((a, b) => preference(a) - preference(b)),
 );
 
-/** The built-in back ends fastest first (wasm where WebAssembly SIMD is, else js); others after them. */
+/** `GRADGRAPH_BACKEND` first (when set: one of the available back ends), then the built-in back ends fastest first (wasm where WebAssembly SIMD is, else js); others after them. */
 function preference(name: string): number {
+  if (name === envBackend()) return -1;
   const i = ['wasm', 'js', 'interpreter'].indexOf(name);
   return i < 0 ? 3 : i;
 }
 
-/** The back end `compile` uses when none is named: 'wasm' where WebAssembly SIMD validates, else 'js'. */
+/** The back end named by `GRADGRAPH_BACKEND`, if set (checked against the registered, available ones). */
+function envBackend(): string | undefined {
+  const env = typeof process !== 'undefined' ? process.env?.GRADGRAPH_BACKEND : undefined;
+  if (env === undefined || env === '') return undefined;
+  const names = listBackends().filter((b) => b.available()).map((b) => b.name);
+  if (!names.includes(env)) throw new GraphError(`GRADGRAPH_BACKEND must name an available back end (${names.join(', ')}), got "${env}"`, { op: 'compile' });
+  return env;
+}
+
+/**
+ * The back end `compile` uses when none is named: `GRADGRAPH_BACKEND` when set, else 'wasm' where
+ * WebAssembly SIMD validates, else 'js'.
+ */
 export const DEFAULT_BACKEND: Backend = BACKENDS[0];
 
 export interface CompileOptions {

@@ -5,6 +5,8 @@
  * kernels, random ops, and the safety of in-place param updates. Each suite runs on each compiled
  * back end; float32 comparisons on wasm allow its float32 arithmetic (see the float32 case).
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as api from '../../api';
@@ -461,13 +463,26 @@ describe('compile(g, { backend })', () => {
     const g = new Graph();
     const x = g.input('x', [2]);
     const simd = typeof WebAssembly === 'object' && WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12, ...new Array(16).fill(0), 11]));
-    expect(DEFAULT_BACKEND).toBe(simd ? 'wasm' : 'js');
-    expect(BACKENDS).toEqual(simd ? ['wasm', 'js', 'interpreter'] : ['js', 'interpreter']);
+    const env = process.env.GRADGRAPH_BACKEND || undefined; // the suite may run with another default
+    const builtIn = simd ? ['wasm', 'js', 'interpreter'] : ['js', 'interpreter'];
+    expect(DEFAULT_BACKEND).toBe(env ?? (simd ? 'wasm' : 'js'));
+    expect(BACKENDS).toEqual(env ? [env, ...builtIn.filter((b) => b !== env)] : builtIn);
     expect(compile(g, { outputs: [x.mul(2)] }).backend).toBe(DEFAULT_BACKEND);
     expect(compile(g, { outputs: [x.mul(2)], backend: 'js' }).backend).toBe('js');
     expect(compile(g, { outputs: [x.mul(2)], backend: 'interpreter' }).backend).toBe('interpreter');
     expect(() => compile(g, { outputs: [x], backend: 'tpu' as never })).toThrow(GraphError);
     expect(() => compile(g, { outputs: [x], backend: 'tpu' as never })).toThrow(new RegExp(`unknown backend "tpu" \\(known: ${BACKENDS.join(', ')}\\)`));
+  });
+
+  it('takes its default from GRADGRAPH_BACKEND when set, and refuses a name that is not an available back end', () => {
+    const compileTs = fileURLToPath(new URL('../../compile.ts', import.meta.url));
+    const probe = (value: string) =>
+      spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `const { DEFAULT_BACKEND, BACKENDS } = await import(${JSON.stringify(compileTs)}); console.log(DEFAULT_BACKEND, BACKENDS.join(','))`], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, GRADGRAPH_BACKEND: value } });
+    const js = probe('js');
+    expect(js.stdout.trim()).toMatch(/^js js,/);
+    const bad = probe('gpu');
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/GRADGRAPH_BACKEND must name an available back end \(.*js.*\), got "gpu"/);
   });
 
   it('validates feeds exactly as the interpreter does', () => {
