@@ -74,14 +74,29 @@ export interface Contender {
   readonly name: string;
   /** Runs before each of this contender's calls, untimed (switching a TF.js backend). */
   readonly enter?: () => Promise<void> | void;
-  /** One step on call i (per contender, from 0). */
-  readonly step: (i: number) => void;
+  /**
+   * One step on call i (per contender, from 0); whatever it returns is ignored and it is timed
+   * here — unless it returns a Promise (a step run in a child process), which resolves to the
+   * milliseconds the step measured itself, so the message passing is not counted.
+   */
+  readonly step: (i: number) => unknown;
+  /** Calls already made before the measurement (the checks): call numbering continues from here. */
+  readonly callsMade?: number;
+}
+
+/** Runs one step and returns its milliseconds. */
+async function timedStep(c: Contender, i: number): Promise<number> {
+  const t = performance.now();
+  const r = c.step(i);
+  if (r instanceof Promise) return (await r) as number;
+  return performance.now() - t;
 }
 
 /**
  * Times several implementations of one workload in rounds, one call of each per round, so that
  * load from other processes on a shared machine falls on all of them alike and their ratios
- * stay meaningful. Each contender warms up alone first. Rounds go on until the budget (per
+ * stay meaningful. Each contender warms up alone first (calls made before — the checks — count
+ * toward the warm-up's call count). Rounds go on until the budget (per
  * contender, so the total is `budgetMs × contenders`) is spent, every contender has
  * `minSamples`, or `maxSamples` rounds have run.
  * @example const ms = await measureInterleaved([{ name: 'a', step: runA }, { name: 'b', step: runB }]);
@@ -92,23 +107,22 @@ export async function measureInterleaved(contenders: readonly Contender[], opts:
   const maxSamples = opts.maxSamples ?? 50;
   const warmupCalls = opts.warmupCalls ?? 3;
   const warmupMs = opts.warmupMs ?? 1500;
-  const calls = contenders.map(() => 0);
+  const calls = contenders.map((c) => c.callsMade ?? 0);
   const samples: number[][] = contenders.map(() => []);
   const warmups: number[] = [];
   for (const [c, k] of contenders.map((c, k) => [c, k] as const)) {
     await c.enter?.();
     const w0 = performance.now();
-    do c.step(calls[k]++);
+    const before = calls[k];
+    do await timedStep(c, calls[k]++);
     while (calls[k] < warmupCalls && performance.now() - w0 < warmupMs);
-    warmups.push(calls[k]);
+    warmups.push(calls[k] - before);
   }
   const t0 = performance.now();
   for (let round = 0; round < maxSamples && (round < minSamples || performance.now() - t0 < budget); round++) {
     for (const [c, k] of contenders.map((c, k) => [c, k] as const)) {
       await c.enter?.();
-      const t = performance.now();
-      c.step(calls[k]++);
-      samples[k].push(performance.now() - t);
+      samples[k].push(await timedStep(c, calls[k]++));
     }
   }
   return new Map(contenders.map((c, k) => [c.name, { medianMs: median(samples[k]), minMs: Math.min(...samples[k]), samples: samples[k].length, warmup: warmups[k] }]));

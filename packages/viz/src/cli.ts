@@ -33,7 +33,7 @@ Commands:
 
 Options for viz:
   -o, --out <file>         Output file; "-" or no -o prints DOT to stdout.
-  --show <which>           forward | backward | both (default both).
+  --show <which>           forward | backward | both (default forward).
   --collapse <n>           Draw every scope at depth >= n as one box (top level = 1).
   --repeats <n>            Summarize runs of >= n identical sibling scopes as "xN" (default 3).
   --no-repeats             Draw every block, even identical ones.

@@ -12,7 +12,8 @@
  */
 import { Graph, GraphError, Sym, Tensor, broadcastShapes, captureOrigin, fmtShape, hashString, isStatic, sizeOf, type Node, type TypeInfo } from '@gradgraph/core';
 import { OnnxOpsetError, OnnxUnsupportedError } from './errors';
-import { AttrType, ElemType, elemOf, encodeModel, int64Proto, tensorProto, type AttributeProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto';
+import { mathExporters } from './export-math';
+import { AttrType, ElemType, elemOf, encodeModel, int64Proto, tensorProto, type AttributeProto, type GraphProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto';
 
 /** The default-domain opsets exportOnnx writes. */
 export const EXPORT_OPSETS = Object.freeze({ min: 17, max: 21, default: 17 });
@@ -44,6 +45,7 @@ const A = {
   ints: (v: readonly number[]): Attr => ({ type: AttrType.INTS, ints: [...v] }),
   s: (v: string): Attr => ({ type: AttrType.STRING, s: new TextEncoder().encode(v) }),
   t: (v: TensorProto): Attr => ({ type: AttrType.TENSOR, t: v }),
+  g: (v: GraphProto): Attr => ({ type: AttrType.GRAPH, g: v }),
 };
 
 // ---- what an export rule sees ----------------------------------------------------------------
@@ -58,6 +60,8 @@ export interface ExportCtx {
   readonly types: readonly TypeInfo[];
   /** Adds an ONNX node with one output and returns the output's name. */
   op(type: string, inputs: readonly string[], attrs?: Record<string, Attr>): string;
+  /** Adds an ONNX node with `n` outputs and returns their names. */
+  opN(type: string, inputs: readonly string[], attrs: Record<string, Attr>, n: number): string[];
   /** A `Constant` int64 vector (shapes, axes, pads). */
   int64(values: readonly number[]): string;
   /** A `Constant` scalar (or tensor) of a gradgraph dtype. */
@@ -68,7 +72,7 @@ export interface ExportCtx {
   unsupported(detail: string): OnnxUnsupportedError;
 }
 
-type ExportRule = (c: ExportCtx) => string;
+export type ExportRule = (c: ExportCtx) => string;
 
 const unary = (type: string): ExportRule => (c) => c.op(type, [c.inputs[0]]);
 const binary = (type: string): ExportRule => (c) => c.op(type, [c.inputs[0], c.inputs[1]]);
@@ -217,15 +221,16 @@ export const exporters: Record<string, ExportRule> = {
     const [x, ref] = c.types;
     const lead = x.shape.length - ref.shape.length;
     const axes: number[] = [];
+    let atRunTime = false;
     for (let i = 0; i < x.shape.length; i++) {
       if (i < lead) axes.push(i);
       else {
         const rd = ref.shape[i - lead];
-        const xd = x.shape[i];
         if (rd === 1) axes.push(i); // summing a size-1 axis is harmless when x's is 1 too
-        else if (rd === null && xd !== 1) throw c.unsupported(`whether axis ${i} of ${fmtShape(x.shape)} is summed depends on ref ${fmtShape(ref.shape)}'s size there, unknown until run time; give that dim a size to export`);
+        else if (rd === null && x.shape[i] !== 1) atRunTime = true; // summed iff ref's dim turns out 1
       }
     }
+    if (atRunTime) return sumLikeAtRunTime(c, lead);
     const summed = reduce(c, 'ReduceSum', c.inputs[0], axes, true);
     return lead ? c.op('Squeeze', [summed, c.int64([...Array(lead).keys()])]) : summed;
   },
@@ -241,11 +246,83 @@ export const exporters: Record<string, ExportRule> = {
   // fresh samples each run, as in gradgraph, but from the runtime's generator: other numbers
   randomUniform: (c) => randomRule(c, 'RandomUniform', { low: A.f((c.node.attrs.low as number) ?? 0), high: A.f((c.node.attrs.high as number) ?? 1) }),
   randomNormal: (c) => randomRule(c, 'RandomNormal', { mean: A.f((c.node.attrs.mean as number) ?? 0), scale: A.f((c.node.attrs.std as number) ?? 1) }),
+  // the special functions: the ONNX op in float32, decompositions in float64 (export-math.ts)
+  ...mathExporters,
+  prod: reduceRule('ReduceProd'),
+  // reversed along each axis: Slice from the last element (−1) past the first (−2⁶³, clamped to −1), step −1
+  flip: (c) => {
+    const axes = c.node.attrs.axes as number[];
+    if (!axes.length) return c.inputs[0];
+    return c.op('Slice', [c.inputs[0], c.int64(axes.map(() => -1)), c.int64(axes.map(() => -INT64_MAX)), c.int64(axes), c.int64(axes.map(() => -1))]);
+  },
+  linearRecurrence: linearRecurrenceRule,
   // the forward value of f, the last input; the custom gradient has no place in ONNX
   customGrad: (c) => c.inputs[c.inputs.length - 1],
   // nn's label check is the identity on values; ONNX has no assertion op
   'nn.checkClassIndices': (c) => c.inputs[0],
 };
+
+/**
+ * sumLike where the axes to sum are known only at run time: they are the axes where ref's shape,
+ * padded on the left with `lead` ones, is 1 — NonZero(Equal(shape, 1)) — summed with keepdims
+ * (noop_with_empty_axes: no axis sums nothing), then reshaped to Shape(ref). importOnnx knows this
+ * pattern and reads it back as sumLike.
+ */
+function sumLikeAtRunTime(c: ExportCtx, lead: number): string {
+  const refShape = c.op('Shape', [c.inputs[1]]);
+  const padded = lead ? c.op('Concat', [c.int64(Array(lead).fill(1)), refShape], { axis: A.i(0) }) : refShape;
+  const axes = c.op('Reshape', [c.op('NonZero', [c.op('Equal', [padded, c.int64([1])])]), c.int64([-1])]);
+  const summed = c.op('ReduceSum', [c.inputs[0], axes], { keepdims: A.i(1), noop_with_empty_axes: A.i(1) });
+  return c.op('Reshape', [summed, refShape]);
+}
+
+/**
+ * h_i = a_i·h_{i−1} + b_i along an axis (h_0 = b_0). a ≡ 1 (cumsum) is CumSum. Otherwise a Scan
+ * over a and b (expanded to the output's shape) whose body carries h and a "first step" flag:
+ * h ← Where(first, b, a·h + b), so a_0 is never read (as in gradgraph: an infinite a_0 does no
+ * harm). h's initial value is b_0 (any value of the right shape would do).
+ */
+function linearRecurrenceRule(c: ExportCtx): string {
+  const { axis, reverse } = c.node.attrs as { axis: number; reverse: boolean };
+  const out = c.node.type;
+  const [ta, tb] = c.types;
+  // a value broadcast to the output's shape (Expand broadcasts both ways: Expand(a, Shape(b)) has the output's shape)
+  const full = (v: string, t: TypeInfo, other: string) =>
+    sameShape(t.shape, out.shape) ? v : c.op('Expand', [v, isStatic(out.shape) ? c.int64(out.shape as number[]) : c.op('Shape', [other])]);
+  const one = c.constOf(c.node.inputs[0]);
+  if (one && Array.from(one.data).every((v) => v === 1)) {
+    return c.op('CumSum', [full(c.inputs[1], tb, c.inputs[0]), c.constant(axis, 'int32')], { reverse: A.i(reverse ? 1 : 0) });
+  }
+  const a = full(c.inputs[0], ta, c.inputs[1]);
+  const b = full(c.inputs[1], tb, c.inputs[0]);
+  const h0 = c.op('Squeeze', [c.op('Slice', [b, c.int64([0]), c.int64([1]), c.int64([axis])]), c.int64([axis])]);
+  const first = c.constant(1, 'bool');
+  const elem = elemOf(out.dtype);
+  const v = (name: string, e = elem): ValueInfoProto => ({ name, type: { tensor_type: { elem_type: e } } });
+  const p = `linearRecurrence_${c.node.id}_`;
+  const body: GraphProto = {
+    name: `${p}body`,
+    input: [v(`${p}h`), v(`${p}first`, ElemType.BOOL), v(`${p}a`), v(`${p}b`)],
+    output: [v(`${p}h_next`), v(`${p}first_next`, ElemType.BOOL), v(`${p}h_out`)],
+    node: [
+      { name: `${p}ah`, op_type: 'Mul', input: [`${p}a`, `${p}h`], output: [`${p}ah`] },
+      { name: `${p}ahb`, op_type: 'Add', input: [`${p}ah`, `${p}b`], output: [`${p}ahb`] },
+      { name: `${p}h_next`, op_type: 'Where', input: [`${p}first`, `${p}b`, `${p}ahb`], output: [`${p}h_next`] },
+      { name: `${p}first_next`, op_type: 'Constant', input: [], output: [`${p}first_next`], attribute: [{ name: 'value', ...A.t(tensorProto(Tensor.scalar(0, 'bool'))) }] },
+      { name: `${p}h_out`, op_type: 'Identity', input: [`${p}h_next`], output: [`${p}h_out`] },
+    ],
+  };
+  const dir = reverse ? 1 : 0;
+  const [, , hs] = c.opN('Scan', [h0, first, a, b], {
+    body: A.g(body),
+    num_scan_inputs: A.i(2),
+    scan_input_axes: A.ints([axis, axis]),
+    scan_input_directions: A.ints([dir, dir]),
+    scan_output_axes: A.ints([axis]),
+    scan_output_directions: A.ints([dir]),
+  }, 3);
+  return hs;
+}
 
 function randomRule(c: ExportCtx, type: string, attrs: Record<string, Attr>): string {
   const seed = A.f(hashString(c.node.attrs.key as string) % 65536);
@@ -480,19 +557,21 @@ export async function exportOnnx(g: Graph, opts: ExportOptions): Promise<Uint8Ar
     const fixedValue = isConst(id);
     let helper = 0;
     const made: NodeProto[] = [];
-    const emit = (type: string, inputs: readonly string[], attrs: Record<string, Attr> = {}): string => {
+    const emitN = (type: string, inputs: readonly string[], attrs: Record<string, Attr>, n: number): string[] => {
       const out = claim(`${base}_${type}${helper++ ? `_${helper - 1}` : ''}`);
+      const outs = [out, ...Array.from({ length: n - 1 }, (_, k) => claim(`${out}_${k + 1}`))];
       const p: NodeProto = {
         name: out,
         op_type: type,
         input: [...inputs],
-        output: [out],
+        output: outs,
         attribute: Object.entries(attrs).map(([name, a]) => ({ name, ...a })),
         ...(origin && origin !== '<unknown>' ? { doc_string: origin } : {}),
       };
       made.push(p);
-      return out;
+      return outs;
     };
+    const emit = (type: string, inputs: readonly string[], attrs: Record<string, Attr> = {}): string => emitN(type, inputs, attrs, 1)[0];
     const constant = (t: Tensor | TensorProto, key: string): string => {
       const hit = constants.get(key);
       if (hit) return hit;
@@ -507,6 +586,7 @@ export async function exportOnnx(g: Graph, opts: ExportOptions): Promise<Uint8Ar
       inputs: operands.map((k) => value.get(k)!),
       types: operands.map((k) => g.node(k).type),
       op: emit,
+      opN: emitN,
       int64: (vs) => constant(int64Proto(vs), `i64:${vs.join(',')}`),
       constant: (v, dtype = node.type.dtype) => {
         const t = v instanceof Tensor ? v : Tensor.scalar(v, dtype);

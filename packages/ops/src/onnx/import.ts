@@ -139,6 +139,12 @@ export interface ImportCtx {
   };
   /** An error naming this ONNX node. */
   unsupported(detail: string): OnnxUnsupportedError;
+  /** Input i is shape arithmetic on run-time dims that could not be computed at import time. */
+  deferred(i: number): boolean;
+  /** The ONNX node that makes a value (by name), if a node does. */
+  producer(name: string): NodeProto | undefined;
+  /** A value by name, as built so far (undefined if deferred or unknown). */
+  valueOf(name: string): Value | undefined;
   /** A symbol for a host value. */
   materialize(h: Host, like?: DType): Sym;
 }
@@ -385,21 +391,51 @@ function reshape(c: ImportCtx): Value {
   throw c.unsupported(`Reshape of ${core.fmtShape(x.shape)} to a shape that depends on run-time dims in a way the importer cannot resolve`);
 }
 
+/**
+ * Step −1 bounds on one axis of size d as the step-1 range they cover (then flipped): ONNX clamps
+ * the start to [0, d − 1] and the end to [−1, d − 1] and takes start, start − 1, ..., end + 1.
+ */
+function reverseBounds(c: ImportCtx, d: number | null, start: number, end: number): [number, number | null] {
+  const BIG = 2 ** 31;
+  if (d === null) {
+    // the whole axis reversed (what exportOnnx writes for flip) needs no size
+    if ((start === -1 || start >= BIG) && end <= -BIG) return [0, null];
+    throw c.unsupported('a step −1 Slice of part of a dim unknown until run time');
+  }
+  const s = Math.min(Math.max(start < 0 ? start + d : start, 0), d - 1);
+  const e = Math.min(Math.max(end < 0 ? end + d : end, -1), d - 1);
+  if (s <= e) return [0, 0]; // empty
+  return [e + 1, s + 1 === d ? null : s + 1];
+}
+
 function slice(c: ImportCtx): Value {
   const starts = c.numbers(1);
   const ends = c.numbers(2);
   const steps = c.has(4) ? c.numbers(4) : starts.map(() => 1);
-  if (steps.some((s) => s !== 1)) throw c.unsupported(`Slice with steps [${steps.join(', ')}] (only step 1)`);
+  if (steps.some((s) => s !== 1 && s !== -1)) throw c.unsupported(`Slice with steps [${steps.join(', ')}] (only steps 1 and −1)`);
   const v = c.value(0);
   const shape = v.shape;
   const rank = shape.length;
   const axes = c.has(3) ? c.numbers(3).map((a) => normAxis(c, a, rank)) : starts.map((_, i) => i);
   const begin = Array(rank).fill(0);
   const end: (number | null)[] = Array(rank).fill(null);
-  axes.forEach((a, k) => ([begin[a], end[a]] = sliceBounds(c, shape[a], starts[k], ends[k])));
-  // a shape vector sliced at import time; anything else as a slice node
-  if (isHost(v) && rank === 1) return host(v.elem, [((end[0] ?? v.shape[0]) as number) - begin[0]], v.data.slice(begin[0], end[0] ?? undefined));
-  return core.sliceRange(isHost(v) ? c.materialize(v) : v, begin, end);
+  const flipped: number[] = [];
+  axes.forEach((a, k) => {
+    if (steps[k] === 1) [begin[a], end[a]] = sliceBounds(c, shape[a], starts[k], ends[k]);
+    else {
+      [begin[a], end[a]] = reverseBounds(c, shape[a], starts[k], ends[k]);
+      flipped.push(a);
+    }
+  });
+  // a shape vector sliced at import time; anything else as a slice node (and a flip for step −1)
+  if (isHost(v) && rank === 1) {
+    const part = v.data.slice(begin[0], end[0] ?? undefined);
+    return host(v.elem, [part.length], flipped.length ? part.reverse() : part);
+  }
+  const x = isHost(v) ? c.materialize(v) : v;
+  const whole = begin.every((b) => b === 0) && end.every((e) => e === null);
+  const cut = whole ? x : core.sliceRange(x, begin, end);
+  return flipped.length ? core.flip(cut, flipped) : cut;
 }
 
 function gather(c: ImportCtx): Value {
@@ -445,6 +481,15 @@ function squeeze(c: ImportCtx): Value {
   return axes.length ? core.squeeze(v, axes) : v;
 }
 
+/** NonZero of a value known at import time: the indices of its non-zero elements, [rank, count]. */
+function nonZero(c: ImportCtx): Value {
+  const h = c.host(0);
+  if (!numeric(h)) throw c.unsupported('NonZero of values known only at run time (its output shape depends on them)');
+  const strides = h.shape.map((_, i) => sizeOf(h.shape.slice(i + 1)));
+  const hits = h.data.flatMap((v, k) => (v ? [k] : []));
+  return host(ElemType.INT64, [h.shape.length, hits.length], h.shape.flatMap((d, i) => hits.map((k) => Math.floor(k / strides[i]) % d)));
+}
+
 function concat(c: ImportCtx): Value {
   const axisRaw = c.attr.i('axis');
   if (c.allHost()) {
@@ -477,7 +522,10 @@ function shape(c: ImportCtx): Value {
 
 function reduceProd(c: ImportCtx): Value {
   const v = c.value(0);
-  if (!isHost(v)) throw c.unsupported('ReduceProd of a tensor computed at run time (gradgraph has no product reduction)');
+  if (!isHost(v)) {
+    const axes = reduceAxes(c, v.rank);
+    return axes === null ? v : core.prod(v, axes, !!c.attr.i('keepdims', 1));
+  }
   if (v.shape.length !== 1 || (c.has(1) && c.numbers(1).length !== 1 && c.numbers(1).length !== 0)) throw c.unsupported('ReduceProd over more than a shape vector');
   const nums = v.data.filter((x): x is number => !isDim(x));
   const dims = v.data.filter(isDim);
@@ -491,6 +539,84 @@ function reduceProd(c: ImportCtx): Value {
   if (k !== 1) n = n.mul(k);
   n = core.cast(n, 'int32');
   return keep ? n.reshape([1]) : n;
+}
+
+/**
+ * ReduceSum whose axes are computed at run time. The one form read is exportOnnx's sumLike:
+ * axes = Reshape(NonZero(Equal(S, 1)), [-1]) with S = Shape(ref), or Concat(ones, Shape(ref)) for
+ * leading axes, keepdims and noop_with_empty_axes set — that is sumLike(x, ref), with the leading
+ * axes kept as 1s.
+ */
+function runTimeSumAxes(c: ImportCtx): Value {
+  const refuse = () => c.unsupported('ReduceSum over axes computed at run time (only the form exportOnnx writes for sumLike is read)');
+  const by = (name: string | undefined, type: string) => {
+    const p = name ? c.producer(name) : undefined;
+    return p && p.op_type === type ? p : undefined;
+  };
+  const flat = by(c.node.input[1], 'Reshape');
+  const nz = by(flat?.input[0], 'NonZero');
+  const eq = by(nz?.input[0], 'Equal');
+  if (!eq || !c.attr.i('keepdims', 1) || !c.attr.i('noop_with_empty_axes', 0)) throw refuse();
+  const isOne = (name: string) => {
+    const h = c.valueOf(name);
+    return isHost(h) && numeric(h) && h.data.length === 1 && h.data[0] === 1;
+  };
+  const shapeName = isOne(eq.input[1]) ? eq.input[0] : isOne(eq.input[0]) ? eq.input[1] : undefined;
+  let lead = 0;
+  let shapeNode = by(shapeName, 'Shape');
+  const cat = by(shapeName, 'Concat');
+  if (cat && cat.input.length === 2) {
+    const ones = c.valueOf(cat.input[0]);
+    if (isHost(ones) && numeric(ones) && ones.data.every((d) => d === 1)) {
+      lead = ones.data.length;
+      shapeNode = by(cat.input[1], 'Shape');
+    }
+  }
+  const ref = shapeNode && c.valueOf(shapeNode.input[0]);
+  if (!ref || isHost(ref)) throw refuse();
+  const summed = core.sumLike(c.sym(0), ref);
+  return lead ? core.expandDims(summed, [...Array(lead).keys()]) : summed;
+}
+
+/**
+ * Scan as exportOnnx writes linearRecurrence: states (h, first) and scan inputs (a, b) along one
+ * axis, one direction, the body h' = Where(first, b, a·h + b), first' = false, out = h'. That is
+ * linearRecurrence(a, b) (first must start true, so h's initial value is never read).
+ */
+function scan(c: ImportCtx): (Value | undefined)[] {
+  const refuse = (why: string) => c.unsupported(`Scan ${why} (only the form exportOnnx writes for linearRecurrence is read)`);
+  const body = c.node.attribute?.find((a) => a.name === 'body')?.g;
+  if (!body || c.attr.i('num_scan_inputs', 0) !== 2 || c.arity !== 4) throw refuse('with other than 2 states and 2 scan inputs');
+  const axes = c.attr.ints('scan_input_axes', [0, 0]);
+  const dirs = c.attr.ints('scan_input_directions', [0, 0]);
+  const outAxes = c.attr.ints('scan_output_axes', [0]);
+  const outDirs = c.attr.ints('scan_output_directions', [0]);
+  if (axes[0] !== axes[1] || outAxes[0] !== axes[0] || dirs[0] !== dirs[1] || outDirs[0] !== dirs[0]) throw refuse('whose inputs and output run along different axes or ways');
+  const [h, first, a, b] = (body.input ?? []).map((v) => v.name);
+  const [hNext, , out] = (body.output ?? []).map((v) => v.name);
+  const made = new Map((body.node ?? []).map((n) => [n.output[0], n]));
+  const where = made.get(hNext);
+  const id = made.get(out);
+  const sum = where?.op_type === 'Where' ? made.get(where.input[2]) : undefined;
+  const prod = sum?.op_type === 'Add' ? made.get(sum.input.find((s) => s !== b) ?? '') : undefined;
+  const ok =
+    where && where.input[0] === first && where.input[1] === b && sum && sum.input.includes(b) && prod?.op_type === 'Mul' && [...prod.input].sort().join() === [a, h].sort().join() && id?.op_type === 'Identity' && id.input[0] === hNext;
+  if (!ok) throw refuse('with a body other than h = Where(first, b, a·h + b)');
+  const start = c.host(1);
+  if (!numeric(start) || start.data[0] !== 1) throw refuse('whose first-step flag does not start true');
+  const as = c.sym(2);
+  return [undefined, undefined, core.linearRecurrence(as, c.sym(3), { axis: normAxis(c, axes[0], as.rank), reverse: dirs[0] === 1 })];
+}
+
+/** IsInf(x) with detect_positive / detect_negative. */
+function isInf(c: ImportCtx): Sym {
+  const x = c.sym(0);
+  const pos = c.attr.i('detect_positive', 1);
+  const neg = c.attr.i('detect_negative', 1);
+  if (pos && neg) return core.equal(core.abs(x), Infinity);
+  if (pos) return core.equal(x, Infinity);
+  if (neg) return core.equal(x, -Infinity);
+  return core.logicalAnd(core.equal(x, Infinity), core.equal(x, -Infinity)); // neither: all false
 }
 
 function random(kind: 'uniform' | 'normal', like: boolean): ImportRule {
@@ -566,6 +692,16 @@ export const importers: Record<string, ImportRule> = {
   Sin: un(core.sin),
   Cos: un(core.cos),
   Softplus: un(core.softplus),
+  Erf: un(core.erf),
+  Asin: un(core.asin),
+  Acos: un(core.acos),
+  Atan: un(core.atan),
+  Sinh: un(core.sinh),
+  Cosh: un(core.cosh),
+  Asinh: un(core.asinh),
+  Acosh: un(core.acosh),
+  Atanh: un(core.atanh),
+  IsInf: { build: isInf },
   Not: un(core.logicalNot),
   Relu: un(nn.relu),
   LeakyRelu: { build: (c) => nn.leakyRelu(c.sym(0), c.attr.f('alpha', 0.01)) },
@@ -595,7 +731,10 @@ export const importers: Record<string, ImportRule> = {
   Or: bin(core.logicalOr),
   Where: { build: (c) => core.where(c.sym(0), c.sym(1), c.sym(2)) },
   // reductions
-  ReduceSum: reduceRule((x, axes, keep) => core.sum(x, axes, keep)),
+  ReduceSum: {
+    host: [1],
+    build: (c) => (c.has(1) && c.deferred(1) ? runTimeSumAxes(c) : reduceRule((x, axes, keep) => core.sum(x, axes, keep)).build(c)),
+  },
   ReduceMean: reduceRule((x, axes, keep) => core.mean(x, axes, keep)),
   ReduceMax: reduceRule((x, axes, keep) => core.max(x, axes, keep)),
   ReduceMin: reduceRule((x, axes, keep) => core.min(x, axes, keep)),
@@ -623,6 +762,16 @@ export const importers: Record<string, ImportRule> = {
   Squeeze: { host: [1], build: squeeze },
   Slice: { host: [1, 2, 3, 4], build: slice },
   Concat: { build: concat },
+  NonZero: { build: nonZero },
+  // cumulative sums, and linearRecurrence in the Scan form exportOnnx writes
+  CumSum: {
+    host: [1],
+    build: (c) => {
+      const x = c.sym(0);
+      return core.cumsum(x, normAxis(c, c.numbers(1)[0], x.rank), { exclusive: !!c.attr.i('exclusive', 0), reverse: !!c.attr.i('reverse', 0) });
+    },
+  },
+  Scan: { build: scan },
   Gather: { build: gather },
   ScatterElements: { host: [1], build: scatterElements },
   Pad: {
@@ -819,6 +968,10 @@ export function buildFromModel(model: ModelProto, opts: ImportOptions = {}): Imp
   };
 
   const unmade = new Map<string, string>(); // outputs a row leaves out, and whose
+  // shape arithmetic on run-time dims that can't be done at import time: an error for whoever reads it
+  const deferred = new Map<string, OnnxUnsupportedError>();
+  const producers = new Map<string, NodeProto>();
+  for (const n of nodes) for (const o of n.output) if (o) producers.set(o, n);
   nodes.forEach((node, index) => {
     const label = `${node.op_type} node "${node.name || `#${index}`}"`;
     if (node.domain && node.domain !== 'ai.onnx') throw new OnnxUnsupportedError(`unsupported op ${node.domain}.${node.op_type} (${label}): only the default ONNX domain is read`, { op: node.op_type });
@@ -829,6 +982,8 @@ export function buildFromModel(model: ModelProto, opts: ImportOptions = {}): Imp
       const name = node.input[i];
       if (!name) throw new OnnxFormatError(`${label} has no input ${i}`, { op: 'importOnnx' });
       const v = values.get(name);
+      const later = deferred.get(name);
+      if (later) throw later;
       if (v === undefined && unmade.has(name)) throw new OnnxUnsupportedError(`${label} reads "${name}", an output of ${unmade.get(name)} that gradgraph does not compute (a Dropout mask, say)`, { op: node.op_type });
       if (v === undefined) throw new OnnxFormatError(`${label} reads "${name}", which no earlier node, input or initializer defines`, { op: 'importOnnx' });
       return v;
@@ -858,6 +1013,9 @@ export function buildFromModel(model: ModelProto, opts: ImportOptions = {}): Imp
       allHost: () => node.input.every((name, i) => !name || isHost(read(i))),
       attr: attrReader(node, () => label),
       unsupported,
+      deferred: (i) => deferred.has(node.input[i]),
+      producer: (name) => producers.get(name),
+      valueOf: (name) => values.get(name),
       materialize: (h, like) => materialize(h, like),
     };
     const origin = node.doc_string ? node.doc_string.split('\n')[0].trim() || label : `onnx ${label}`;
@@ -865,10 +1023,20 @@ export function buildFromModel(model: ModelProto, opts: ImportOptions = {}): Imp
     try {
       out = g.withOrigin(origin, () => inScopes(g, scopesOf(node.name), () => rule.build(ctx)));
     } catch (e) {
+      let err = e;
       if (e instanceof core.GradgraphError && !(e instanceof OnnxUnsupportedError) && !(e instanceof OnnxFormatError)) {
-        throw new OnnxUnsupportedError(`${label} does not fit gradgraph: ${e.detail}`, { op: node.op_type, shapes: e.shapes, origin });
+        err = new OnnxUnsupportedError(`${label} does not fit gradgraph: ${e.detail}`, { op: node.op_type, shapes: e.shapes, origin });
       }
-      throw e;
+      // arithmetic on run-time shapes the importer can't fold waits for a reader that knows its form
+      const onShapes = node.input.some((name) => {
+        const v = values.get(name);
+        return deferred.has(name) || (isHost(v) && !numeric(v));
+      });
+      if (err instanceof OnnxUnsupportedError && onShapes) {
+        for (const name of node.output) if (name) deferred.set(name, err);
+        return;
+      }
+      throw err;
     }
     const outs = Array.isArray(out) ? out : [out];
     node.output.forEach((name, k) => {
@@ -880,6 +1048,7 @@ export function buildFromModel(model: ModelProto, opts: ImportOptions = {}): Imp
   const outputNames = (gp.output ?? []).map((v) => v.name);
   const outputs = outputNames.map((name) => {
     const v = values.get(name);
+    if (deferred.has(name)) throw deferred.get(name)!;
     if (v === undefined) throw new OnnxFormatError(`graph output "${name}" is not computed by any node`, { op: 'importOnnx' });
     return isHost(v) ? materialize(v, undefined, `output "${name}"`) : v;
   });

@@ -46,6 +46,8 @@ export interface AttributeProto {
   i?: number;
   s?: Uint8Array;
   t?: TensorProto;
+  g?: GraphProto;
+  graphs?: GraphProto[];
   floats?: number[];
   ints?: number[];
   strings?: Uint8Array[];
