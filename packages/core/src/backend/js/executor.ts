@@ -171,6 +171,31 @@ export interface Callable {
   readonly args: readonly (string | number)[];
 }
 
+/**
+ * The sizes, transposes, batch shapes and epilogue of a matmul kernel (both compiled back ends
+ * make their matmul from it): C[m, n] = op(A)[m, k] · op(B)[k, n].
+ */
+export function matmulShapeOf(program: Program, k: LoweredKernel, types: (id: number) => TypeInfo) {
+  const mm = k.matmul!;
+  const node = program.nodes[mm.node];
+  const [a, b] = node.inputs;
+  const as = types(a).shape as Shape;
+  const bs = types(b).shape as Shape;
+  const ta = !!node.attrs.transposeA;
+  const tb = !!node.attrs.transposeB;
+  return {
+    m: ta ? as[as.length - 1] : as[as.length - 2],
+    k: ta ? as[as.length - 2] : as[as.length - 1],
+    n: tb ? bs[bs.length - 2] : bs[bs.length - 1],
+    transposeA: ta,
+    transposeB: tb,
+    batchA: as.slice(0, -2),
+    batchB: bs.slice(0, -2),
+    bias: mm.bias !== undefined,
+    activation: mm.activation?.op,
+  };
+}
+
 /** Makes the JS callable of kernel `i` for a specialization (over the views `places` has). */
 export function makeKernel(k: LoweredKernel, i: number, places: Places, ctx: KernelContext): Callable {
   const { program, graph } = ctx;
@@ -183,25 +208,8 @@ export function makeKernel(k: LoweredKernel, i: number, places: Places, ctx: Ker
     }
     case 'matmul': {
       const mm = k.matmul!;
-      const node = program.nodes[mm.node];
-      const [a, b] = node.inputs;
-      const as = types(a).shape as Shape;
-      const bs = types(b).shape as Shape;
-      const ta = !!node.attrs.transposeA;
-      const tb = !!node.attrs.transposeB;
-      const kernel = makeMatmul({
-        dtype: types(mm.node).dtype as 'float32' | 'float64',
-        m: ta ? as[as.length - 1] : as[as.length - 2],
-        k: ta ? as[as.length - 2] : as[as.length - 1],
-        n: tb ? bs[bs.length - 2] : bs[bs.length - 1],
-        transposeA: ta,
-        transposeB: tb,
-        batchA: as.slice(0, -2),
-        batchB: bs.slice(0, -2),
-        bias: mm.bias !== undefined,
-        activation: mm.activation?.op,
-        scratch: ctx.scratch,
-      });
+      const [a, b] = program.nodes[mm.node].inputs;
+      const kernel = makeMatmul({ ...matmulShapeOf(program, k, types), dtype: types(mm.node).dtype as 'float32' | 'float64', scratch: ctx.scratch });
       return { fn: kernel, args: [...places.operand(a), ...places.operand(b), ...places.operand(k.outputs[0]), ...(mm.bias !== undefined ? places.operand(mm.bias) : [])] };
     }
     case 'row': {

@@ -36,7 +36,7 @@ import { capabilities, ownLowering } from '../../lowering';
 import { dataInputIndices, getOp, hasOp } from '../../registry';
 import { sizeOf, type Shape } from '../../shape';
 import type { Tensor } from '../../tensor';
-import { CompiledExecutor, elementwiseSpec, makeKernel, makeRunner, Specialization, type ArenaViews, type JsBackendOptions, type KernelContext, type NanGuard, type Places, type Runner, type Validate } from '../js/executor';
+import { CompiledExecutor, elementwiseSpec, makeKernel, makeRunner, matmulShapeOf, Specialization, type ArenaViews, type JsBackendOptions, type KernelContext, type NanGuard, type Places, type Runner, type Validate } from '../js/executor';
 import { heap, type Heap } from './memory';
 import { buildProgram, type CompiledProgram, type ProgramStep } from './program';
 import { threadCount } from './threads';
@@ -294,23 +294,8 @@ class WasmSpecialization extends Specialization {
       }
       case 'matmul': {
         const mm = k.matmul!;
-        const node = program.nodes[mm.node];
-        const [a, b] = node.inputs;
-        const as = types(a).shape as Shape;
-        const bs = types(b).shape as Shape;
-        const ta = !!node.attrs.transposeA;
-        const tb = !!node.attrs.transposeB;
-        const spec = {
-          m: ta ? as[as.length - 1] : as[as.length - 2],
-          k: ta ? as[as.length - 2] : as[as.length - 1],
-          n: tb ? bs[bs.length - 2] : bs[bs.length - 1],
-          transposeA: ta,
-          transposeB: tb,
-          batchA: as.slice(0, -2),
-          batchB: bs.slice(0, -2),
-          bias: mm.bias !== undefined,
-          activation: mm.activation?.op,
-        };
+        const [a, b] = program.nodes[mm.node].inputs;
+        const spec = matmulShapeOf(program, k, types);
         return { kind: 'matmul', spec, a: at(a), b: at(b), c: at(k.outputs[0]), bias: mm.bias !== undefined ? at(mm.bias) : undefined };
       }
       case 'row': {
