@@ -1,10 +1,12 @@
 /**
- * gradgraph's demo: four small studies on real data, each from the tutorial, written to `out/`.
+ * gradgraph's demo: five small studies on real data, each from the tutorial, written to `out/`.
  *
  *   1. Learnable activations on MNIST digits: 784-64-10 with ReLU, PReLU and SPLASH.
- *   2. Robust regression on the cars data set with planted impossible rows: MSE vs Tukey.
- *   3. Vanishing gradients, seen: 20 sigmoid layers with naive init vs ReLU with He init.
- *   4. Iris end to end: standardize, stratified split, Adam, early stopping, confusion matrix, and
+ *   2. A convolutional network on the same digits: conv → PReLU → pool, twice, then a dense head; its
+ *      learned first-layer filters and per-channel PReLU slopes, drawn.
+ *   3. Robust regression on the cars data set with planted impossible rows: MSE vs Tukey.
+ *   4. Vanishing gradients, seen: 20 sigmoid layers with naive init vs ReLU with He init.
+ *   5. Iris end to end: standardize, stratified split, Adam, early stopping, confusion matrix, and
  *      a checkpoint saved and reloaded with identical predictions.
  *
  * Everything is seeded: a second run prints the same numbers, digit for digit. Timings are only
@@ -18,6 +20,8 @@ import { data, init, nn, optim, train } from '@gradgraph/ops';
 import {
   activationChart,
   activationCurves,
+  channelChart,
+  filterGrid,
   findActivations,
   gradientBarChart,
   gradientFlow,
@@ -103,10 +107,105 @@ async function mnistStudy() {
   console.log(`best: ${best.act} at ${pct(best.accuracy)} test accuracy`);
   const activations = { before: curves.flatMap((c) => c.before), after: curves.flatMap((c) => c.after) };
   await writeSvg('activations', await renderChart(activationChart(activations)));
-  return { results, best, activations };
+  return { results, best, activations, trainSet, test };
 }
 
-// ---- 2. robust regression on cars -----------------------------------------------------------
+// ---- 2. a convolutional network on the same digits --------------------------------------------
+
+const CNN = { epochs: 4, batch: 32, lr: 5e-3, shift: 2 };
+
+/**
+ * conv 5×5 → PReLU (per channel) → max-pool 2, twice, then a dense head (64 units, PReLU):
+ * 28×28 → 12×12×8 → 4×4×16 → 64 → 10. Without the 64 units (a dense 256 → 10 head) the same
+ * training ended between 97.3% and 98.2% on this split, depending on the seed and the batch order.
+ */
+function cnnModel(pixelMean: number, pixelStd: number, totalSteps: number) {
+  const g = new Graph({ seed: SEED });
+  const x = g.input('x', [null, 784]);
+  const y = g.input('y', [null], 'int32');
+  const img = x.reshape([-1, 28, 28, 1]).sub(pixelMean).mul(1 / pixelStd); // channels-last, standardized
+  const block = (h: Sym, channels: number) => nn.maxPool(nn.prelu(nn.conv(h, channels, { kernel: 5, init: init.heNormal() }), { perChannel: true }), { size: 2 });
+  const h1 = g.scope('block1', () => block(img, 8)); // [N, 12, 12, 8]
+  const h2 = g.scope('block2', () => block(h1, 16)); // [N, 4, 4, 16]
+  const logits = g.scope('output', () => nn.dense(nn.prelu(nn.dense(nn.flatten(h2), 64, { init: init.heNormal() })), 10));
+  const loss = nn.softmaxCrossEntropy(logits, y);
+  const lr = optim.schedules.cosine({ lr: CNN.lr, totalSteps });
+  const step = train.trainingStep({ loss, predictions: logits, optimizer: optim.adam({ lr }) });
+  return { g, step };
+}
+
+/** A seeded generator of uniform numbers in [0, 1) (mulberry32). */
+function uniforms(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Each 28×28 digit of a batch moved by up to `max` pixels along each axis (zeros shifted in), a fresh seeded shift per digit. */
+function shiftDigits(x: Tensor, seed: number, max: number): Tensor {
+  const out = new Tensor(x.dtype, x.shape);
+  const next = uniforms(seed);
+  for (let r = 0; r < x.shape[0]; r++) {
+    const dy = Math.floor(next() * (2 * max + 1)) - max;
+    const dx = Math.floor(next() * (2 * max + 1)) - max;
+    for (let i = Math.max(0, dy); i < Math.min(28, 28 + dy); i++) {
+      for (let j = Math.max(0, dx); j < Math.min(28, 28 + dx); j++) out.data[r * 784 + i * 28 + j] = x.data[r * 784 + (i - dy) * 28 + (j - dx)];
+    }
+  }
+  return out;
+}
+
+async function cnnStudy(trainSet: data.Dataset, test: data.Dataset, dense: { act: string; accuracy: number }[]) {
+  heading(`2. A convolutional network on the same digits (conv 5×5 → PReLU → pool, twice, then dense 64 → 10; Adam, ${CNN.epochs} epochs)`);
+  let sum = 0;
+  let sq = 0;
+  for (const v of trainSet.x.data) {
+    sum += v;
+    sq += v * v;
+  }
+  const n = trainSet.x.size;
+  const mean = sum / n;
+  const std = Math.sqrt(sq / n - mean * mean);
+  const loader = data.batches(trainSet, { batchSize: CNN.batch, seed: SEED });
+  const { g, step } = cnnModel(mean, std, CNN.epochs * loader.numBatches);
+  const params = g.params().reduce((k, p) => k + p.shape.reduce((a: number, d) => a * (d as number), 1), 0);
+  console.log(`${params} params; pixels standardized (mean ${fmt(mean)}, std ${fmt(std)} of the training digits); each epoch sees every digit shifted by up to ${CNN.shift} pixels`);
+  const t0 = performance.now();
+  const losses: number[] = [];
+  for (let epoch = 1; epoch <= CNN.epochs; epoch++) {
+    let total = 0;
+    let count = 0;
+    for (const b of loader.epoch(epoch)) {
+      const { loss } = step.trainBatch({ x: shiftDigits(b.x, SEED * 1000003 + epoch * 1009 + b.index, CNN.shift), y: b.y });
+      total += loss * b.x.shape[0];
+      count += b.x.shape[0];
+      bar('cnn', (epoch - 1) * loader.numBatches + b.index + 1, CNN.epochs * loader.numBatches);
+    }
+    losses.push(total / count);
+  }
+  const ms = performance.now() - t0;
+  const accuracy = train.accuracy(train.predict(step, test), test.y!);
+  console.log(`cnn    test accuracy ${pct(accuracy)}  final train loss ${fmt(losses[losses.length - 1])}`);
+  console.log(`cnn    train time ${seconds(ms)}`);
+  const bestDense = dense.reduce((a, b) => (b.accuracy > a.accuracy ? b : a));
+  console.log(`the CNN makes ${Math.round((1 - accuracy) * test.size)} errors on the ${test.size} test digits, the best dense model (${bestDense.act}) ${Math.round((1 - bestDense.accuracy) * test.size)}`);
+  const slopes = (scope: string) => g.getValue(`${scope}/prelu/alpha`).data;
+  const range = (v: ArrayLike<number>) => `${fmt(Math.min(...Array.from(v)), 3)}..${fmt(Math.max(...Array.from(v)), 3)}`;
+  console.log(`learned PReLU slopes per channel (from 0.25): block1 ${range(slopes('block1'))}, block2 ${range(slopes('block2'))}`);
+  await writeSvg('cnn-filters', filterGrid(g.getValue('block1/conv/kernel'), { title: 'learned first-layer filters (5×5, 8 channels)', cell: 14, columns: 8 }));
+  await writeSvg(
+    'cnn-prelu-slopes',
+    await renderChart(channelChart([{ name: 'block1', values: slopes('block1') }, { name: 'block2', values: slopes('block2') }], { title: 'PReLU slope per channel (dashed: the initial 0.25)', yTitle: 'slope', rule: 0.25 })),
+  );
+  await writeSvg('cnn-graph', await renderSvg(toDot(step, { show: 'forward', collapse: 1, title: 'the CNN\'s training step, one box per block' })));
+  return { accuracy, ms, params, losses, g };
+}
+
+// ---- 3. robust regression on cars -----------------------------------------------------------
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -132,7 +231,7 @@ function fitLine(x: Tensor, y: Tensor, lossFn: (pred: Sym, target: Sym) => Sym, 
 }
 
 function robustStudy() {
-  heading('2. Robust regression: miles per gallon against weight, with impossible rows planted');
+  heading('3. Robust regression: miles per gallon against weight, with impossible rows planted');
   const cars = data.loadCars({ features: ['Weight_in_lbs'], target: 'Miles_per_Gallon', dtype: 'float64' });
   const n = cars.size;
   const weight = Array.from(cars.x.data, (w) => w / 1000); // in 1000 lbs
@@ -160,7 +259,7 @@ function robustStudy() {
   return { clean, mse: mse[0], tukey: tukey[0], l1: l1[0], scale };
 }
 
-// ---- 3. vanishing gradients -----------------------------------------------------------------
+// ---- 4. vanishing gradients -----------------------------------------------------------------
 
 function deepNet(kind: 'sigmoid-naive' | 'relu-he') {
   const g = new Graph({ seed: SEED });
@@ -179,7 +278,7 @@ function deepNet(kind: 'sigmoid-naive' | 'relu-he') {
 }
 
 async function vanishingStudy() {
-  heading('3. Vanishing gradients: 20 dense layers of 16, sigmoid with N(0,1) weights vs ReLU with He init');
+  heading('4. Vanishing gradients: 20 dense layers of 16, sigmoid with N(0,1) weights vs ReLU with He init');
   const batch = { x: Tensor.randn([64, 16], 'float32', 1), y: Tensor.randn([64, 1], 'float32', 2) };
   const flows: Record<string, GradientFlow> = {};
   for (const kind of ['sigmoid-naive', 'relu-he'] as const) {
@@ -196,7 +295,7 @@ async function vanishingStudy() {
   return flows;
 }
 
-// ---- 4. iris end to end ---------------------------------------------------------------------
+// ---- 5. iris end to end ---------------------------------------------------------------------
 
 function irisModel() {
   const g = new Graph({ seed: SEED });
@@ -210,7 +309,7 @@ function irisModel() {
 }
 
 function irisStudy() {
-  heading('4. Iris: standardize, stratified split, Adam, early stopping, checkpoint');
+  heading('5. Iris: standardize, stratified split, Adam, early stopping, checkpoint');
   const iris = data.loadIris();
   const splits = data.trainValTestSplit(iris, { valSize: 0.15, testSize: 0.2, seed: SEED, stratify: true });
   const { train: trainSet, val, test, fit: scaler } = data.standardize(splits);
@@ -246,6 +345,7 @@ export async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   if (PICTURES) mkdirSync(PICTURES, { recursive: true });
   const mnist = await mnistStudy();
+  const cnn = await cnnStudy(mnist.trainSet, mnist.test, mnist.results);
   const robust = robustStudy();
   const flows = await vanishingStudy();
   const iris = irisStudy();
@@ -271,12 +371,13 @@ export async function main(): Promise<void> {
       seed: SEED,
       config: {
         mnist: { layers: [784, 64, 10], optimizer: 'adam(2e-3)', epochs: 4, batch: 64, accuracy: Object.fromEntries(mnist.results.map((r) => [r.act, r.accuracy])) },
+        cnn: { blocks: ['conv 5×5×8, PReLU, maxPool 2', 'conv 5×5×16, PReLU, maxPool 2'], head: 'dense 64, PReLU, dense 10', params: cnn.params, optimizer: `adam(${CNN.lr}, cosine)`, epochs: CNN.epochs, batch: CNN.batch, shift: CNN.shift, accuracy: cnn.accuracy },
         cars: { planted: 4, slopes: robust },
         iris: { accuracy: iris.accuracy },
       },
     },
   });
-  console.log('wrote out/graph.svg, out/activations.svg, out/curves.svg, out/gradflow-*.svg (and PNGs), out/iris.ckpt.json');
+  console.log('wrote out/graph.svg, out/activations.svg, out/cnn-filters.svg, out/cnn-prelu-slopes.svg, out/cnn-graph.svg, out/curves.svg, out/gradflow-*.svg (and PNGs), out/iris.ckpt.json');
   console.log(`total time ${seconds(performance.now() - t0)}`);
   console.log('open out/report.html');
 }

@@ -189,11 +189,27 @@ const rows: Row[] = [
     inputs: [X],
     params: ['layerNorm/gamma', 'layerNorm/beta'],
   },
+  // convolutional layers (channels-last), with respect to x and the kernel and bias
+  {
+    name: 'conv',
+    fn: (x) => {
+      const y = nn.conv(x, 3, { kernel: 2, stride: 2, padding: 'same' });
+      set(x, 'conv/bias', f64([0.1, -0.2, 0.3]));
+      return y.tanh();
+    },
+    inputs: [randn([2, 5, 2], 51)],
+    params: ['conv/kernel', 'conv/bias'],
+  },
+  { name: 'maxPool', fn: (x) => nn.maxPool(x.square(), { size: 2, padding: 'same' }), inputs: [Tensor.from([[[0.3], [-1.2], [0.7], [2.1], [-0.5]]], 'float64')] },
+  { name: 'avgPool', fn: (x) => nn.avgPool(x.square(), { size: [2, 2], stride: 1, padding: [[1, 0], [0, 1]], countIncludePad: false }), inputs: [randn([1, 3, 3, 2], 52)] },
+  { name: 'globalAvgPool', fn: (x) => nn.globalAvgPool(x.square()), inputs: [randn([2, 3, 2, 2], 53)] },
+  { name: 'flatten', fn: (x) => nn.flatten(x).sin(), inputs: [randn([2, 2, 3], 54)] },
   // penalties
   { name: 'l1Penalty', fn: (w) => nn.l1Penalty([w], { weight: 0.3 }), inputs: [X] },
   { name: 'l2Penalty', fn: (w, v) => nn.l2Penalty([w, v], { weight: 0.3, exclude: [v] }).add(v.sum()), inputs: [X, randn([2], 19)] },
   // the pure forms
   { name: 'functional.dense', fn: (x, w, b) => nn.functional.dense(x, w, b), inputs: [X, randn([3, 2], 20), randn([2], 21)] },
+  { name: 'functional.conv', fn: (x, w, b) => nn.functional.conv(x, w, b, { dilation: 2, padding: 1 }).sin(), inputs: [randn([1, 5, 2], 55), randn([2, 2, 3], 56), randn([3], 57)] },
   { name: 'functional.prelu', fn: (x, a) => nn.functional.prelu(x, a), inputs: [X, Tensor.from(0.3, 'float64')] },
   { name: 'functional.twoSlope', fn: (x, k1, k2) => nn.functional.twoSlope(x, k1, k2), inputs: [X, Tensor.from(1.2, 'float64'), f64([0.3, -0.5, 1.4])] },
   { name: 'functional.splash', fn: (x, p, n) => nn.functional.splash(x, p, n, { hinges: 3, range: 1.5 }), inputs: [X, randn([2], 22), randn([2], 23)] },

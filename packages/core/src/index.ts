@@ -10,6 +10,7 @@ export * from './errors';
 export { Tensor, type Nested } from './tensor';
 export { Graph, Sym, assertShape, type CollectionItem, type GraphOptions, type GraphState, type InputOptions, type Operand, type ParamOptions, type ProgramSpec, type SavedProgram } from './graph';
 export * from './api';
+export { conv, convTranspose, maxPool, avgPool, type Padding, type ConvOptions, type ConvTransposeOptions, type PoolOptions, type AvgPoolOptions } from './conv';
 export * from './math';
 export * from './arrange';
 export { einsum } from './einsum';

@@ -9,6 +9,8 @@ import { builtinOpNames } from './ops/index';
 import { getOp, listOps, traits, TRAIT_NAMES } from './registry';
 import { planFusion } from './compiler/fuse';
 import { Tensor } from './tensor';
+import { grad } from './autodiff';
+import { conv, maxPool } from './conv';
 
 /** Built-in ops that compute (not sources, not views) with no lowering on `backend`. */
 function fallbacks(backend: string): string[] {
@@ -62,20 +64,43 @@ describe('lowerings', () => {
   });
 
   it('lists the built-in ops that still run their reference kernel on each compiled back end', () => {
-    const js = ['argmax', 'argmin', 'transpose', 'slice', 'concat', 'gather', 'scatterAdd', 'pad', 'sumLike', 'linearRecurrence', 'prod', 'flip'];
+    const js = ['argmax', 'argmin', 'slice', 'concat', 'gather', 'scatterAdd', 'pad', 'sumLike', 'linearRecurrence', 'prod', 'flip'];
     // wasm falls back to js for every op it has no kernel of its own for (random fills, shapeSize,
-    // erf, atan2, …: the JS back end's kernels, over the wasm memory): the same reference ops
+    // erf, atan2, conv, …: the JS back end's kernels, over the wasm memory): the same reference ops
     const expected: Record<string, string[]> = { js, wasm: js };
     for (const b of BACKENDS.filter((x) => x !== 'interpreter')) expect(fallbacks(b), b).toEqual(expected[b]);
+  });
+
+  it.each(BACKENDS.filter((b) => b !== 'interpreter'))("conv and pooling (and their gradients' helpers, and transpose) run kernels of their own on %s, not reference kernels", (backend) => {
+    const ops = ['conv', 'convTranspose', 'maxPool', 'avgPool', 'maxPoolScatter', 'maxPoolGather', 'avgPoolTranspose', 'transpose'];
+    for (const op of ops) expect(capabilities(backend).lowering(op)?.kernel, op).toBe('custom');
+    const g = new Graph();
+    const x = g.input('x', [null, 6, 6, 2]);
+    const w = g.param('w', Tensor.randn([3, 3, 2, 4]));
+    const y = maxPool(conv(x, w, { padding: 'same' }), { size: 2 });
+    const loss = y.mul(y).sum();
+    const exe = compile(g, { outputs: [loss, ...grad(loss, [x, w])], backend });
+    const feeds = { x: Tensor.randn([2, 6, 6, 2]) };
+    const got = exe.run(feeds);
+    const want = compile(g, { outputs: [loss, ...grad(loss, [x, w])], backend: 'interpreter' }).run(feeds);
+    got.forEach((t, i) => t.data.forEach((v, k) => expect(Math.abs(v - want[i].data[k])).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(want[i].data[k])))));
+    const text = exe.explain({ program: false });
+    expect(text).not.toMatch(new RegExp(`reference kernels on ${backend}`));
+    expect(text).toMatch(/custom\s+\[2,6,6,4\]\s+conv %\d+/);
+    expect(text).toMatch(/custom\s+\[2,6,6,4\]\s+maxPoolScatter %\d+/);
+    expect(text).toMatch(/custom\s+\[2,6,6,2\]\s+convTranspose %\d+/);
+    // on wasm they run as the JS back end's kernels over views of the WebAssembly memory
+    if (backend === 'wasm') expect(text).toMatch(/conv %\d+ .*\[JS kernel: no wasm kernel for conv\]/);
+    expect(exe.lowered!.kernels.filter((k) => k.kind === 'custom').map((k) => exe.program.nodes[k.nodes[0]].op).sort()).toEqual(['conv', 'conv', 'convTranspose', 'maxPool', 'maxPoolScatter', 'transpose', 'transpose', 'transpose']);
   });
 
   it.each(BACKENDS.filter((b) => b !== 'interpreter'))('a fallback shows up in explain() on %s, with the back end named', (backend) => {
     const g = new Graph();
     const x = g.input('x', [2, 3]);
-    const exe = compile(g, { outputs: [x.transpose().tanh()], backend });
+    const exe = compile(g, { outputs: [x.pad([[1, 0], [0, 0]]).tanh()], backend });
     exe.run({ x: Tensor.randn([2, 3]) });
-    expect(exe.explain({ program: false })).toMatch(new RegExp(`reference kernels on ${backend} \\(no lowering there; they allocate their results\\): transpose`));
-    expect(exe.explain({ program: false })).toMatch(/reference\s+\[3,2\]\s+transpose/);
+    expect(exe.explain({ program: false })).toMatch(new RegExp(`reference kernels on ${backend} \\(no lowering there; they allocate their results\\): pad`));
+    expect(exe.explain({ program: false })).toMatch(/reference\s+\[3,3\]\s+pad/);
   });
 
   it('the wasm back end takes the JS lowering of a node its own does not accept (float64), and the planner still fuses it', () => {

@@ -22,9 +22,11 @@ export type TypeOf = (id: number) => TypeInfo;
  * - `matmul`: a matmul kernel (with a bias + activation epilogue);
  * - `row`: a kernel over the rows of the last axis (softmax and friends);
  * - `random`: fills its result with keyed random numbers;
- * - `shapeConst`: a value known once the shapes are (`shapeSize`), stored with the constants.
+ * - `shapeConst`: a value known once the shapes are (`shapeSize`), stored with the constants;
+ * - `custom`: a kernel of its own for one node, which the back end makes from the node and its
+ *   concrete types (convolution, pooling): it reads its data inputs and writes its result in place.
  */
-export type KernelClass = 'ew' | 'reduce' | 'matmul' | 'row' | 'random' | 'shapeConst';
+export type KernelClass = 'ew' | 'reduce' | 'matmul' | 'row' | 'random' | 'shapeConst' | 'custom';
 
 export interface Lowering<Impl = unknown> {
   /** The kind of kernel the op becomes. */

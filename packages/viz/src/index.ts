@@ -21,6 +21,7 @@ export {
   type TrainHistoryLike,
 } from './plots';
 export { findActivations, activationCurves, ActivationError, type ActivationSite, type ActivationCurve, type CurveOptions } from './activations';
+export { filterGrid, channelChart, FilterError, type FilterGridOptions, type ChannelSeries } from './filters';
 export { passDot, passDiff, applyPatches, compiledOverlay } from './compiled';
 export { report, defaultVersions, ReportError, type ReportOptions } from './report';
 export { viewOf, type Viewable, type GraphView, type Phase } from './view';

@@ -42,13 +42,14 @@ export type NodeClass =
   | 'matmul'
   | 'row' // last-axis softmax, logSoftmax, logsumexp, softmax cross-entropy
   | 'random'
+  | 'custom' // a kernel of its own the back end makes for the node (conv, pooling)
   | 'reference'; // everything else: the op's reference kernel
 
 /** How a reduction folds into an elementwise loop. */
 export type ReduceMode = 'last' | 'leading' | 'all';
 
 /** Kinds of kernels. `copy` stages an update value that aliases a param updated in the same run. */
-export type KernelKind = 'elementwise' | 'matmul' | 'row' | 'random' | 'reference' | 'copy';
+export type KernelKind = 'elementwise' | 'matmul' | 'row' | 'random' | 'custom' | 'reference' | 'copy';
 
 export interface KernelPlan {
   /** `k0`, `k1`, ... in execution order. */
@@ -447,7 +448,7 @@ class FusionPlanner {
       if (c === 'view') {
         const base = this.program.nodes[id].inputs[0];
         this.aliasOf.set(id, this.baseOf(base));
-      } else if (c === 'row' || c === 'random' || c === 'reference') {
+      } else if (c === 'row' || c === 'random' || c === 'custom' || c === 'reference') {
         this.newGroup({ kind: c, members: [id], root: id, iter: [], shape: this.types(id).shape });
       }
     }

@@ -16,6 +16,7 @@ import { vmap } from '../transforms';
 import { isDifferentiable, listOps } from '../registry';
 import { fusedSoftmaxCrossEntropy } from './fused';
 import { Tensor } from '../tensor';
+import { avgPool, conv, convTranspose, maxPool } from '../conv';
 import { arbBroadcastableShapes, arbShape, arbTensor, fc } from '../testing/index';
 
 type Row =
@@ -44,6 +45,57 @@ const cube = customGrad(
   // d x³ = 3x²·dy
   (x: Sym, _y: Sym, dy: Sym) => [api.mul(dy, api.mul(3, api.mul(x, x)))],
 );
+
+/** A conv problem that fits: 1-d or 2-d, N ≤ 2, up to 2 groups of ≤ 2 channels, kernel ≤ 3, stride and dilation ≤ 2. */
+interface ConvProblem {
+  x: number[];
+  w: number[];
+  opts: Record<string, unknown>;
+}
+const convProblem: fc.Arbitrary<ConvProblem> = fc
+  .record({
+    nsp: fc.integer({ min: 1, max: 2 }),
+    n: fc.integer({ min: 1, max: 2 }),
+    groups: fc.integer({ min: 1, max: 2 }),
+    cg: fc.integer({ min: 1, max: 2 }),
+    coutg: fc.integer({ min: 1, max: 2 }),
+    k: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 2, maxLength: 2 }),
+    s: fc.integer({ min: 1, max: 2 }),
+    d: fc.integer({ min: 1, max: 2 }),
+    extra: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 2, maxLength: 2 }),
+    pad: fc.constantFrom<'valid' | 'same' | 'one' | 'pairs'>('valid', 'same', 'one', 'pairs'),
+  })
+  .map(({ nsp, n, groups, cg, coutg, k, s, d, extra, pad }) => {
+    const kernel = k.slice(0, nsp);
+    const spatial = kernel.map((kk, i) => d * (kk - 1) + 1 + extra[i]);
+    const padding = pad === 'valid' ? 'valid' : pad === 'same' ? 'same' : pad === 'one' ? 1 : kernel.map((_kk, i) => [i, 1] as [number, number]);
+    return { x: [n, ...spatial, cg * groups], w: [...kernel, cg, coutg * groups], opts: { stride: s, dilation: d, groups, padding } };
+  });
+/** A convTranspose problem: y [N, ...P, Cy], w [...K, Cx/G, Cy], with options whose result fits. */
+const convTransposeProblem: fc.Arbitrary<ConvProblem> = fc
+  .record({ base: convProblem, p: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 2, maxLength: 2 }), op: fc.integer({ min: 0, max: 1 }) })
+  .map(({ base, p, op }) => {
+    const nsp = base.x.length - 2;
+    const o = base.opts as { stride: number; dilation: number; groups: number; padding: unknown };
+    const kernel = base.w.slice(0, nsp);
+    const pad = o.padding === 'valid' || o.padding === 'same' ? o.padding : 0;
+    const outputPadding = pad === 'same' ? 0 : Math.min(op, o.stride - 1);
+    return { x: [base.x[0], ...p.slice(0, nsp), base.w[nsp + 1]], w: [...kernel, base.w[nsp], base.w[nsp + 1]], opts: { ...o, padding: pad, outputPadding } };
+  });
+const convInputs = (pr: fc.Arbitrary<ConvProblem>) => pr.chain((c) => fc.tuple(T({ shape: c.x }), T({ shape: c.w }), fc.constant(c.opts)));
+/** x for pooling: 1-d or 2-d, with a window, stride and padding that fit; values on a grid with no ties. */
+const poolProblem = fc
+  .record({ nsp: fc.integer({ min: 1, max: 2 }), size: fc.integer({ min: 1, max: 3 }), stride: fc.integer({ min: 1, max: 2 }), extra: fc.integer({ min: 0, max: 2 }), pad: fc.constantFrom('valid', 'same', 'one') })
+  .map(({ nsp, size, stride, extra, pad }) => ({
+    x: [2, ...new Array(nsp).fill(size + extra), 2],
+    opts: { size, stride, padding: pad === 'one' ? (size > 1 ? 1 : 0) : pad },
+  }));
+/** Distinct values (a shuffled grid plus noise far below its spacing): pooling windows never tie, not even within ε. */
+const untiedTensor = (shape: number[]) =>
+  fc.tuple(fc.shuffledSubarray(Array.from({ length: sizeOfShape(shape) }, (_v, i) => i), { minLength: sizeOfShape(shape), maxLength: sizeOfShape(shape) }), fc.double({ min: -0.01, max: 0.01, noNaN: true }))
+    .map(([perm, jitter]) => new Tensor('float64', shape, Float64Array.from(perm, (v) => (v - shape.length) * 0.37 + jitter)));
+const sizeOfShape = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+const poolInputs = poolProblem.chain((c) => fc.tuple(untiedTensor(c.x), fc.constant(c.opts)));
 
 const rows: Record<string, Row> = {
   input: { none: 'a leaf: fed at run time' },
@@ -122,6 +174,24 @@ const rows: Record<string, Row> = {
   randomNormal: { inputs: one(), fn: (x) => api.sin(api.mul(x, api.randomNormalLike(x))) },
   customGrad: { inputs: one(), fn: (x) => cube(x) },
   softmaxCrossEntropy: { inputs: fc.tuple(T({ shape: [2, 3] }), T({ shape: [2, 3], min: 0, max: 1 })), fn: (x, t) => api.sin(fusedSoftmaxCrossEntropy(x, t, { axis: 1 })) },
+  // bilinear: sin makes every second derivative (x·x, x·w, w·w) non-zero
+  conv: { inputs: withOpts(convInputs(convProblem)), fn: fnWithOpts((opts, x, w) => api.sin(conv(x, w, opts))), runs: 10 },
+  convTranspose: { inputs: withOpts(convInputs(convTransposeProblem)), fn: fnWithOpts((opts, y, w) => api.sin(convTranspose(y, w, opts))), runs: 10 },
+  maxPool: { inputs: withOpts(poolInputs), fn: fnWithOpts((opts, x) => api.sin(maxPool(api.mul(x, x), opts))) },
+  avgPool: { inputs: withOpts(poolInputs.map(([x, o]) => [x, { ...o, countIncludePad: o.size !== 2 }] as const)), fn: fnWithOpts((opts, x) => api.sin(avgPool(api.mul(x, x), opts))) },
+  // the helpers with their y = maxPool(x): gradients flow through the last input only (the ties are fixed)
+  maxPoolScatter: {
+    inputs: withOpts(poolInputs.chain(([x, o]) => fc.tuple(fc.constant(x), T({ shape: pooledShape(x.shape, o) }), fc.constant(o)))),
+    fn: fnWithOpts((opts, x, dy) => api.sin(x.graph.apply('maxPoolScatter', [x, maxPool(x, opts), api.mul(dy, dy)], opts))),
+  },
+  maxPoolGather: {
+    inputs: withOpts(poolInputs.chain(([x, o]) => fc.tuple(fc.constant(x), T({ shape: [...x.shape] }), fc.constant(o)))),
+    fn: fnWithOpts((opts, x, t) => api.sin(x.graph.apply('maxPoolGather', [x, maxPool(x, opts), api.mul(t, api.sin(x))], opts))),
+  },
+  avgPoolTranspose: {
+    inputs: withOpts(poolInputs.chain(([x, o]) => fc.tuple(T({ shape: pooledShape(x.shape, o) }), fc.constant({ ...o, inputSize: x.shape.slice(1, -1) })))),
+    fn: fnWithOpts((opts, dy) => api.sin(dy.graph.apply('avgPoolTranspose', [api.mul(dy, dy)], opts))),
+  },
   erf: { inputs: one(), fn: (x) => math.erf(x) },
   erfc: { inputs: one(), fn: (x) => math.erfc(x) },
   asin: { inputs: one({ min: -0.9, max: 0.9 }), fn: (x) => math.asin(x) },
@@ -141,6 +211,40 @@ const rows: Record<string, Row> = {
   prod: { inputs: one(), fn: (x) => api.add(api.mul(math.prod(x, x.rank ? [0] : [], true), api.sin(x)), math.prod(x)) },
   flip: { inputs: T({ shape: [2, 3] }).map((t) => [t]), fn: (x) => api.mul(flip(api.sin(x), [1]), flip(x, [0, 1])) },
 };
+
+/**
+ * Rows whose ops take options (conv, pooling): the arbitrary's last value is the options, which ride
+ * on the input shapes — `fn` is called with symbols of exactly those shapes (also under vmap, by
+ * example), and finds them there. The latest case with the same shapes wins.
+ */
+const optsByShapes = new Map<string, Record<string, unknown>>();
+const shapesKey = (shapes: readonly (readonly (number | null)[])[]) => JSON.stringify(shapes);
+function withOpts<A extends readonly unknown[]>(arb: fc.Arbitrary<A>): fc.Arbitrary<Tensor[]> {
+  return arb.map((vals) => {
+    const ts = vals.slice(0, -1) as Tensor[];
+    optsByShapes.set(shapesKey(ts.map((t) => t.shape)), vals[vals.length - 1] as Record<string, unknown>);
+    return ts;
+  });
+}
+function fnWithOpts(f: (opts: any, ...xs: Sym[]) => Sym): (...xs: Sym[]) => Sym {
+  return (...xs) => {
+    const opts = optsByShapes.get(shapesKey(xs.map((x) => x.shape)));
+    if (!opts) throw new Error(`no generated options for inputs of shapes ${shapesKey(xs.map((x) => x.shape))}`);
+    return f(opts, ...xs);
+  };
+}
+/** The shape of maxPool(x)/avgPool(x) with these options. */
+function pooledShape(shape: readonly number[], o: { size: number; stride: number; padding: unknown }): number[] {
+  const sp = shape.slice(1, -1).map((n) => {
+    const [b, a] = o.padding === 'same' ? samePad(n, o.size, o.stride) : o.padding === 'valid' ? [0, 0] : [o.padding as number, o.padding as number];
+    return Math.floor((n + b + a - o.size) / o.stride) + 1;
+  });
+  return [shape[0], ...sp, shape[shape.length - 1]];
+}
+function samePad(n: number, k: number, s: number): [number, number] {
+  const total = Math.max((Math.ceil(n / s) - 1) * s + k - n, 0);
+  return [Math.floor(total / 2), total - Math.floor(total / 2)];
+}
 
 describe('primitive gradients', () => {
   it('every registered primitive has a row', () => {

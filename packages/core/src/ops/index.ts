@@ -6,6 +6,7 @@ import { fusedOps } from './fused';
 import { castOp, randomOps, sourceOps, stopGradientOp } from './misc';
 import { reduceOps, softmaxOps } from './reduce';
 import { shapeOps } from './shape';
+import { convOps } from './conv';
 import { atan2Op, mathUnaryOps } from './math';
 import { scanOps } from './scan';
 import { flipOp } from './flip';
@@ -24,6 +25,7 @@ export const builtinOps: readonly OpDef<any>[] = [
   ...shapeOps,
   ...randomOps,
   ...fusedOps,
+  ...convOps,
   ...mathUnaryOps,
   atan2Op,
   ...scanOps,

@@ -347,6 +347,86 @@ const rows: Record<string, Row> = {
       { inputs: [{ shape: [2], dtype: 'int32' }, { shape: [2], dtype: 'int32' }], attrs: {}, error: /logits must be float32 or float64/ },
     ],
   },
+  conv: {
+    cases: [
+      // y[p] = x[p] − x[p+1]
+      { inputs: [f([[[1], [2], [4], [7]]]), f([[[1]], [[-1]]])], shape: [1, 3, 1], value: [[[-1], [-2], [-3]]] },
+      { inputs: [sp(f([[[1], [2], [4], [7]]]), [null, 4, 1]), f([[[1]], [[-1]]])], shape: [null, 3, 1], value: [[[-1], [-2], [-3]]] },
+      // 'same' with stride 2 on 3×3: pads [0, 1] (the odd one after); a 2×2 kernel of ones sums each window
+      { inputs: [f([[[[1], [2], [3]], [[4], [5], [6]], [[7], [8], [9]]]]), f([[[[1]], [[1]]], [[[1]], [[1]]]])], attrs: { stride: 2, padding: 'same' }, shape: [1, 2, 2, 1], value: [[[[12], [9]], [[15], [9]]]] },
+      // groups 2: each channel has its own kernel
+      { inputs: [f([[[1, 2]]]), f([[[3, 5]]])], attrs: { groups: 2 }, shape: [1, 1, 2], value: [[[3, 10]]] },
+      // dilation 2, padding 1: taps x̃[p−1] and x̃[p+1]
+      { inputs: [f([[[1], [2], [3]]]), f([[[1]], [[10]]])], attrs: { dilation: 2, padding: 1 }, shape: [1, 3, 1], value: [[[20], [31], [2]]] },
+    ],
+    bad: [
+      { inputs: [{ shape: [4, 2] }, { shape: [3, 2, 1] }], error: /x must be \[N, \.\.\.spatial, C\] with 1 or 2 spatial dims \(rank 3 or 4\), got \[4,2\]/ },
+      { inputs: [{ shape: [1, 5, 3] }, { shape: [3, 2, 4] }], error: /w \[3,2,4\] takes 2 input channels per group × 1 group = 2, but x \[1,5,3\] has 3/ },
+      { inputs: [{ shape: [1, 5, 4] }, { shape: [3, 2, 3] }], attrs: { groups: 2 }, error: /groups 2 must divide the 3 output channels/ },
+      { inputs: [{ shape: [1, null, 2] }, { shape: [3, 2, 4] }], error: /spatial dims of x \[1,\?,2\] must be known/ },
+      { inputs: [{ shape: [1, 2, 2] }, { shape: [3, 2, 4] }], error: /padded input \(2 \+ 0 \+ 0 = 2\) is smaller than the window \(3\)/ },
+      { inputs: [{ shape: [1, 5, 2] }, { shape: [3, 2, 4] }], attrs: { padding: 'full' }, error: /padding must be 'valid', 'same', a number or 1 \[before, after\] pair/ },
+      { inputs: [{ shape: [1, 5, 2], dtype: 'int32' }, { shape: [3, 2, 4], dtype: 'int32' }], error: /x must be float32 or float64, got int32/ },
+    ],
+  },
+  convTranspose: {
+    cases: [
+      // stride 2: each y spreads y·w over two outputs; outputPadding adds one at the end
+      { inputs: [f([[[1], [2]]]), f([[[1]], [[10]]])], attrs: { stride: 2 }, shape: [1, 4, 1], value: [[[1], [10], [2], [20]]] },
+      { inputs: [f([[[1], [2]]]), f([[[1]], [[10]]])], attrs: { stride: 2, outputPadding: 1 }, shape: [1, 5, 1], value: [[[1], [10], [2], [20], [0]]] },
+      // padding 1 crops one element at each end; 'same' gives P·stride (pads [0, 1]: the odd one after)
+      { inputs: [f([[[1], [2]]]), f([[[1]], [[10]], [[100]]])], attrs: { padding: 1 }, shape: [1, 2, 1], value: [[[12], [120]]] },
+      { inputs: [sp(f([[[1], [2]]]), [null, 2, 1]), f([[[1]], [[10]], [[100]]])], attrs: { stride: 2, padding: 'same' }, shape: [null, 4, 1], value: [[[1], [10], [102], [20]]] },
+    ],
+    bad: [
+      { inputs: [{ shape: [1, 3, 2] }, { shape: [2, 1, 3] }], error: /w \[2,1,3\] maps 3 channels \(its last dim\), but y \[1,3,2\] has 2/ },
+      { inputs: [{ shape: [1, 3, 2] }, { shape: [2, 1, 2] }], attrs: { stride: 2, outputPadding: 2 }, error: /outputPadding 2 must be smaller than the stride 2/ },
+    ],
+  },
+  maxPool: {
+    cases: [
+      { inputs: [f([[[1], [3], [2], [5]]])], attrs: { size: 2 }, shape: [1, 2, 1], value: [[[3], [5]]] },
+      { inputs: [f([[[[1], [5], [2]], [[4], [3], [6]]]])], attrs: { size: 2, stride: 1 }, shape: [1, 1, 2, 1], value: [[[[5], [6]]]] },
+      // padding is −∞: the windows [−∞, −1] and [−2, −∞] hold −1 and −2
+      { inputs: [sp(f([[[-1], [-2]]]), [null, 2, 1])], attrs: { size: 2, padding: 1 }, shape: [null, 2, 1], value: [[[-1], [-2]]] },
+    ],
+    bad: [
+      { inputs: [{ shape: [1, 4, 1] }], attrs: {}, error: /needs the window size/ },
+      { inputs: [{ shape: [1, 4, 1] }], attrs: { size: 2, padding: 2 }, error: /padding \[2, 2\] must be smaller than the window 2/ },
+      { inputs: [{ shape: [1, 4, 4, 1] }], attrs: { size: [2, 2, 2] }, error: /size must be a positive integer or 2 of them/ },
+    ],
+  },
+  avgPool: {
+    cases: [
+      // padded zeros counted (PyTorch's default) ...
+      { inputs: [f([[[1], [2], [3]]])], attrs: { size: 2, stride: 1, padding: 1 }, shape: [1, 4, 1], value: [[[0.5], [1.5], [2.5], [1.5]]] },
+      // ... or not
+      { inputs: [f([[[1], [2], [3]]])], attrs: { size: 2, stride: 1, padding: 1, countIncludePad: false }, shape: [1, 4, 1], value: [[[1], [1.5], [2.5], [3]]] },
+      { inputs: [sp(f([[[[1, 10], [2, 20]], [[3, 30], [4, 40]]]]), [null, 2, 2, 2])], attrs: { size: 2 }, shape: [null, 1, 1, 2], value: [[[[2.5, 25]]]] },
+    ],
+    bad: [
+      { inputs: [{ shape: [1, 4, 1] }], attrs: { size: 2, countIncludePad: 1 }, error: /countIncludePad must be true or false/ },
+      { inputs: [{ shape: [1, 3, 1] }], attrs: { size: 4 }, error: /padded input \(3 \+ 0 \+ 0 = 3\) is smaller than the window \(4\)/ },
+    ],
+  },
+  maxPoolScatter: {
+    cases: [
+      // windows [1,3], [3,3], [3,0] of size 2: the tie in the middle one splits its dy
+      { inputs: [f([[[1], [3], [3], [0]]]), f([[[3], [3], [3]]]), f([[[1], [2], [4]]])], attrs: { size: 2, stride: 1 }, shape: [1, 4, 1], value: [[[0], [2], [5], [0]]] },
+    ],
+    bad: [{ inputs: [{ shape: [1, 4, 1] }, { shape: [1, 2, 1] }, { shape: [1, 3, 1] }], attrs: { size: 2, stride: 1 }, error: /y must have the shape \[1,3,1\] of maxPool\(x\), got \[1,2,1\]/ }],
+  },
+  maxPoolGather: {
+    cases: [
+      // each window's mean of t over its maximal elements
+      { inputs: [f([[[1], [3], [3], [0]]]), f([[[3], [3], [3]]]), f([[[10], [20], [30], [40]]])], attrs: { size: 2, stride: 1 }, shape: [1, 3, 1], value: [[[20], [25], [30]]] },
+    ],
+    bad: [{ inputs: [{ shape: [1, 4, 1] }, { shape: [1, 3, 1] }, { shape: [1, 3, 1] }], attrs: { size: 2, stride: 1 }, error: /t must have the shape \[1,4,1\] of x, got \[1,3,1\]/ }],
+  },
+  avgPoolTranspose: {
+    cases: [{ inputs: [f([[[1], [2]]])], attrs: { size: 2, stride: 1, inputSize: [3] }, shape: [1, 3, 1], value: [[[0.5], [1.5], [1]]] }],
+    bad: [{ inputs: [{ shape: [1, 3, 1] }], attrs: { size: 2, stride: 1, inputSize: [3] }, error: /dy must have the shape \[1,2,1\] of avgPool's result for inputs of spatial size \[3\], got \[1,3,1\]/ }],
+  },
   // ---- the second round: special functions, scans, products, flip (values by hand or from identities)
   erf: unary(byTable([[0, 0], [1, 0.8427007929497149], [-0.5, -0.5204998778130465]]), [0, 1, -0.5]),
   erfc: {

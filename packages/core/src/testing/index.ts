@@ -23,6 +23,7 @@ import { GraphError, checkOptionNames } from '../errors';
 import { fmtJson } from '../format';
 import { sizeOf } from '../shape';
 import { Tensor } from '../tensor';
+import { avgPool, conv, convTranspose, maxPool } from '../conv';
 
 export { fc };
 
@@ -490,6 +491,58 @@ export const graphApplicators: Record<string, Applicator> = {
     const r = p.bool() ? api.randomNormalLike(v.sym, { dtype: floatOf(g) }) : api.randomNormal(g, v.shape, { dtype: floatOf(g) });
     return val(api.add(v.sym, api.tanh(r)), v.shape, v.bound + 1);
   },
+  conv: (pool, p, g) => {
+    const img = asImage(tame(floatValue(pool, p)));
+    const groups = img.channels % 2 === 0 && p.bool() ? 2 : 1;
+    const o = windowOpts(img.spatial, p, true);
+    const cout = groups * (1 + p.int(2));
+    const { w, bound } = kernelFrom(pool, p, g, [...o.k, img.channels / groups, cout]);
+    const y = conv(img.x, w, { stride: o.stride, dilation: o.dilation, padding: o.padding, groups });
+    return fromImage(y, 4 * bound * sizeOf(o.k) * (img.channels / groups));
+  },
+  convTranspose: (pool, p, g) => {
+    const img = asImage(tame(floatValue(pool, p)));
+    const o = windowOpts(img.spatial, p, true);
+    const cx = 1 + p.int(2);
+    const { w, bound } = kernelFrom(pool, p, g, [...o.k, cx, img.channels]);
+    const y = convTranspose(img.x, w, { stride: o.stride, dilation: o.dilation, outputPadding: o.stride > 1 && p.bool() ? 1 : 0 });
+    return fromImage(y, 4 * bound * sizeOf(o.k) * img.channels);
+  },
+  maxPool: (pool, p) => {
+    const v = floatValue(pool, p);
+    const img = asImage(v);
+    const o = windowOpts(img.spatial, p, false);
+    return fromImage(maxPool(img.x, { size: o.k, stride: o.stride, padding: o.padding }), v.bound);
+  },
+  avgPool: (pool, p) => {
+    const v = floatValue(pool, p);
+    const img = asImage(v);
+    const o = windowOpts(img.spatial, p, false);
+    return fromImage(avgPool(img.x, { size: o.k, stride: o.stride, padding: o.padding, countIncludePad: p.bool() }), v.bound);
+  },
+  // maxPool's helpers with y = maxPool(x): scatter a cotangent made from y, gather a tangent made from x
+  maxPoolScatter: (pool, p, g) => {
+    const v = floatValue(pool, p);
+    const img = asImage(v);
+    const o = windowOpts(img.spatial, p, false);
+    const attrs = { size: o.k, stride: o.stride, padding: o.padding };
+    const y = maxPool(img.x, attrs);
+    return fromImage(g.apply('maxPoolScatter', [img.x, y, api.tanh(y)], attrs), sizeOf(o.k));
+  },
+  maxPoolGather: (pool, p, g) => {
+    const v = floatValue(pool, p);
+    const img = asImage(v);
+    const o = windowOpts(img.spatial, p, false);
+    const attrs = { size: o.k, stride: o.stride, padding: o.padding };
+    return fromImage(g.apply('maxPoolGather', [img.x, maxPool(img.x, attrs), api.sin(img.x)], attrs), 1);
+  },
+  avgPoolTranspose: (pool, p, g) => {
+    const v = tame(floatValue(pool, p));
+    const img = asImage(v);
+    const o = windowOpts(img.spatial, p, false);
+    const attrs = { size: o.k, stride: o.stride, padding: o.padding, countIncludePad: p.bool() };
+    return fromImage(g.apply('avgPoolTranspose', [avgPool(img.x, attrs)], { ...attrs, inputSize: img.spatial }), v.bound * sizeOf(o.k));
+  },
   customGrad: unaryApp(softsign, () => 1),
   softmaxCrossEntropy: (pool, p) => {
     const v = tame(floatValue(pool, p), BIG);
@@ -537,6 +590,32 @@ export const graphApplicators: Record<string, Applicator> = {
     return val(flip(v.sym, randomAxes(v.shape, p)), v.shape, v.bound, v.positive);
   },
 };
+
+/** A value as one channels-last example: [n] → [1, n, 1], [a, b] → [1, a, b], [a, b, c] → [1, a, b, c] (more leading dims merged). */
+function asImage(v: PoolValue): { x: Sym; spatial: number[]; channels: number } {
+  const s = v.shape.length === 0 ? [1] : v.shape.length > 3 ? [sizeOf(v.shape.slice(0, -2)), ...v.shape.slice(-2)] : v.shape;
+  const shape = s.length === 1 ? [1, s[0], 1] : [1, ...s];
+  return { x: api.reshape(v.sym, shape), spatial: shape.slice(1, -1), channels: shape[shape.length - 1] };
+}
+
+/** A kernel of `shape` from a pool value: reshaped when the sizes agree, else a fixed pattern scaled by its mean. */
+function kernelFrom(pool: PoolValue[], p: Picker, g: Graph, shape: number[]): { w: Sym; bound: number } {
+  const u = tame(floatValue(pool, p));
+  if (sizeOf(u.shape) === sizeOf(shape)) return { w: api.reshape(u.sym, shape), bound: u.bound };
+  const values = Tensor.from(Array.from({ length: sizeOf(shape) }, (_v, i) => ((i * 7) % 5) / 4 - 0.5), floatOf(g));
+  const pattern = g.constant(new Tensor(floatOf(g), shape, values.data));
+  return { w: api.mul(pattern, api.mean(u.sym)), bound: 0.5 * u.bound };
+}
+
+/** Window options that fit `spatial`: a window, stride, dilation and padding per the picks. */
+function windowOpts(spatial: number[], p: Picker, dilate: boolean): { k: number[]; stride: number; dilation: number; padding: 'valid' | 'same' | number } {
+  const k = spatial.map((n) => 1 + p.int(Math.min(3, n)));
+  const dilation = dilate && spatial.every((n, i) => 2 * (k[i] - 1) + 1 <= n) && p.bool() ? 2 : 1;
+  return { k, stride: 1 + p.int(2), dilation, padding: p.of(['valid', 'same', 0] as const) };
+}
+
+/** A channels-last result with its leading 1 dropped, back into the pool. */
+const fromImage = (y: Sym, bound: number): PoolValue => val(api.reshape(y, (y.shape as number[]).slice(1)), (y.shape as number[]).slice(1), bound);
 
 function cmpApp(f: (a: Sym, b: Sym) => Sym): Applicator {
   return (pool, p) => {

@@ -1,10 +1,11 @@
 /**
  * @gradgraph/ops/nn — activations, learnable activations (and how convex their learned shapes
  * are), losses, layers, normalization and penalties, all built from @gradgraph/core's public API.
- * Builders (`dense`, `prelu`, `twoSlope`, `splash`, `apl`, `batchNorm`, `layerNorm`) create their
+ * Builders (`dense`, `conv`, `prelu`, `twoSlope`, `splash`, `apl`, `batchNorm`, `layerNorm`) create their
  * params in the current scope, in the dtype of their input; `functional` holds the same maps as
  * pure functions of explicit params.
  */
+import { convFn } from './conv';
 import { denseFn } from './layers';
 import { aplFn, preluFn, splashFn, twoSlopeFn } from './learnable';
 import { layerNormFn } from './normalization';
@@ -27,6 +28,7 @@ export {
 export { mse, mae, huber, tukey, binaryCrossEntropy, bceWithLogits, softmaxCrossEntropy, nll, type Reduction, type LossOptions, type ClassOptions, type ClassWeight, type SoftmaxCrossEntropyOptions } from './losses';
 export { klDiv, poissonNll, gaussianNll, hingeEmbedding, marginRanking, tripletMargin, cosineEmbedding } from './losses-extra';
 export { dense, sequential, dropout, type DenseOptions, type DropoutOptions, type Layer } from './layers';
+export { conv, maxPool, avgPool, globalAvgPool, flatten, type ConvLayerOptions } from './conv';
 export { batchNorm, layerNorm, stateUpdates, type BatchNormOptions, type LayerNormOptions, type StateUpdate } from './normalization';
 export { trainingInput, TRAINING, type TrainingOption } from './mode';
 export { l1Penalty, l2Penalty, type PenaltyOptions, type ParamFilter } from './regularization';
@@ -39,6 +41,7 @@ export { paramRole, type ParamRole } from './util';
  */
 export const functional = Object.freeze({
   dense: denseFn,
+  conv: convFn,
   prelu: preluFn,
   twoSlope: twoSlopeFn,
   splash: splashFn,

@@ -41,6 +41,7 @@ import type { Location } from '../../compiler/memory';
 import { compileElementwise, ew, type Expr } from './elementwise';
 import { makeMatmul, MatmulScratch } from './matmul';
 import { makeRowKernel } from './rows';
+import { Workspace } from './conv';
 
 /** Feeds as `validateFeeds` returns them: tensors by input node id. */
 export type Validate = (feeds: unknown) => Map<number, Tensor>;
@@ -231,6 +232,12 @@ export function makeKernel(k: LoweredKernel, i: number, places: Places, ctx: Ker
       const fill = (c: number) => fillFrom(out, dtype, streamKey(seed, key, c), node.attrs);
       return { fn: fill, args: ['c'] };
     }
+    case 'custom': {
+      // a kernel of its own (conv, pooling): data inputs, then the result, each an array and an offset
+      const node = program.nodes[k.nodes[0]];
+      const fn = jsLowering(node).impl!.custom!(node, types, ctx.workspace);
+      return { fn, args: [...dataInputs(node, 'custom').flatMap((x) => places.operand(x)), ...places.operand(node.id)] };
+    }
     case 'reference':
       return { fn: referenceKernel(program.nodes[k.nodes[0]], types, (id) => places.tensorOf(id), (id) => places.dataOf(id), graph), args: ['F', 'T', 'c'] };
     case 'copy': {
@@ -254,6 +261,8 @@ export interface KernelContext {
   readonly program: Program;
   readonly graph: Graph;
   readonly scratch: MatmulScratch;
+  /** Scratch space conv and pooling kernels share (one per specialization, kept across binds). */
+  readonly workspace: Workspace;
   readonly exact: boolean;
   readonly staged: ReadonlyMap<number, number>;
 }
@@ -280,6 +289,8 @@ export class Specialization {
   private commits: { dst: TypedArray; read: (T: Tensor[]) => TypedArray }[] = [];
   /** The graph's storage version the runner was bound at. */
   private boundVersion = -1;
+  /** Conv and pooling kernels' scratch, made once (not per run, not per bind). */
+  private readonly workspace = new Workspace();
 
   constructor(exec: CompiledExecutor, typesById: TypeInfo[] | null, dims: Int32Array, signature: string) {
     // keep what the runs need, not the executor (a wasm executable is freed when it is collected)
@@ -334,7 +345,7 @@ export class Specialization {
     const places = (this.places = new Places(program, graph, this.lowered, this.views));
     const floats = this.views.float64 as Float64Array;
     const scratch = new MatmulScratch(floats.subarray(mem.scratchOffset / 8, (mem.scratchOffset + mem.scratchBytes) / 8));
-    const ctx: KernelContext = { program, graph, scratch, exact: this.exact, staged: mem.stagedBuffers };
+    const ctx: KernelContext = { program, graph, scratch, workspace: this.workspace, exact: this.exact, staged: mem.stagedBuffers };
     const guard = this.nanGuard ? new NanGuard(program, this.lowered, types, (id) => places.dataOf(id), (id) => places.tensorOf(id), graph) : undefined;
     this.runner = this.makeRunner(places, ctx, guard);
 

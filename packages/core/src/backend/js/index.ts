@@ -1,7 +1,8 @@
 /**
  * The kernel library of the compiled JavaScript backend: cache- and register-blocked matmul with
  * fused epilogues, code generation for fused elementwise loops with trailing reductions, and
- * last-axis row kernels (softmax, logSoftmax, logsumexp, softmax cross-entropy). See
+ * last-axis row kernels (softmax, logSoftmax, logsumexp, softmax cross-entropy), convolutions
+ * (im2col + matmul or direct loops) and a strided transpose. See
  * docs/kernels.md.
  */
 import '../../ops/index';
@@ -46,3 +47,18 @@ export {
 } from './elementwise';
 export { makeRowKernel, type RowKernel, type RowOp, type RowSpec } from './rows';
 export { JsExecutor, MAX_SPECIALIZATIONS, type JsBackendOptions, type Validate } from './executor';
+export {
+  im2col,
+  col2im,
+  convGeometry,
+  makeConvKernel,
+  makeConvTransposeKernel,
+  chooseConvMethod,
+  chooseConvTransposeMethod,
+  Workspace,
+  PATCH_BLOCK,
+  type ConvGeometry,
+  type ConvKernel,
+  type ConvMethod,
+} from './conv';
+export { makeTranspose, transposeLoops, type TransposeKernel } from './transpose';

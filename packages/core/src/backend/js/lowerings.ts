@@ -13,6 +13,18 @@ import type { TypedArray, DType } from '../../dtype';
 import { BINARY_JS, ew, UNARY_JS, type Expr, type ReduceOp } from './elementwise';
 import { matmulScratchFor } from './matmul';
 import type { RowOp } from './rows';
+import {
+  avgPoolKernelFor,
+  avgPoolTransposeKernelFor,
+  convKernelFor,
+  convTransposeKernelFor,
+  maxPoolGatherKernelFor,
+  maxPoolKernelFor,
+  maxPoolScatterKernelFor,
+  type CustomKernel,
+  type Workspace,
+} from './conv';
+import { transposeKernelFor } from './transpose';
 import '../../ops/index';
 import '../../autodiff'; // registers customGrad
 
@@ -28,6 +40,11 @@ export interface JsLoweringImpl {
   readonly fill?: (out: TypedArray, dtype: DType, key: StreamKey, attrs: Attrs) => void;
   /** `shapeConst`: the value, from the concrete types. */
   readonly value?: (node: Node, types: TypeOf) => number;
+  /**
+   * `custom`: the node's kernel for these concrete types, called with each data input's array and
+   * element offset, then the result's; scratch space comes from the specialization's workspace.
+   */
+  readonly custom?: (node: Node, types: TypeOf, ws: Workspace) => CustomKernel;
 }
 
 export type JsLowering = Lowering<JsLoweringImpl>;
@@ -70,3 +87,16 @@ lower('shapeSize', {
     },
   },
 });
+
+// convolution (im2col + matmul, or direct loops: backend/js/conv.ts) and pooling, float only
+const floatNode = (node: Node): boolean => isFloat(node.type.dtype);
+lower('conv', { kernel: 'custom', accepts: floatNode, impl: { custom: convKernelFor } });
+lower('convTranspose', { kernel: 'custom', accepts: floatNode, impl: { custom: convTransposeKernelFor } });
+lower('maxPool', { kernel: 'custom', accepts: floatNode, impl: { custom: maxPoolKernelFor } });
+lower('avgPool', { kernel: 'custom', accepts: floatNode, impl: { custom: avgPoolKernelFor } });
+lower('avgPoolTranspose', { kernel: 'custom', accepts: floatNode, impl: { custom: avgPoolTransposeKernelFor } });
+lower('maxPoolScatter', { kernel: 'custom', accepts: floatNode, impl: { custom: maxPoolScatterKernelFor } });
+lower('maxPoolGather', { kernel: 'custom', accepts: floatNode, impl: { custom: maxPoolGatherKernelFor } });
+
+// transpose: a strided copy into the arena (the weight gradient of a convolution transposes x and dy)
+lower('transpose', { kernel: 'custom', impl: { custom: transposeKernelFor } });

@@ -276,6 +276,21 @@ describe('arena views, scratch and variants', () => {
     }
   });
 
+  it('float32 operands into a float64 product: every sum exact in float64, across K blocks, as the float64 kernel on the same values', () => {
+    const { KC } = MATMUL_BLOCKING;
+    for (const [m, n, k, ta, tb] of [[7, 5, 3 * KC + 11, false, false], [4, 9, 2 * KC, true, false], [6, 3, KC + 1, false, true]] as const) {
+      const A32 = fill(new Float32Array(m * k), 5) as Float32Array;
+      const B32 = fill(new Float32Array(k * n), 6) as Float32Array;
+      const C = new Float64Array(m * n);
+      makeMatmul({ dtype: 'float64', operandDtype: 'float32', m, n, k, transposeA: ta, transposeB: tb })(A32, 0, B32, 0, C, 0);
+      const want = new Float64Array(m * n);
+      makeMatmul({ dtype: 'float64', m, n, k, transposeA: ta, transposeB: tb })(Float64Array.from(A32), 0, Float64Array.from(B32), 0, want, 0);
+      expect(Array.from(C)).toEqual(Array.from(want));
+    }
+    const mixed = makeMatmul({ dtype: 'float64', operandDtype: 'float32', m: 2, n: 2, k: 2 });
+    expect(() => mixed(new Float64Array(4), 0, new Float64Array(4), 0, new Float64Array(4), 0)).toThrow(/Float32Arrays \(A, B\) and a Float64Array \(C\)/);
+  });
+
   it('takes its packing buffer from the scratch it is given, growing it once', () => {
     const scratch = new MatmulScratch();
     const kern = makeMatmul({ dtype: 'float32', m: 64, n: 80, k: 300, scratch });

@@ -43,6 +43,11 @@ export type Activation = string | ((v: string) => string);
 
 export interface MatmulSpec {
   readonly dtype: FloatDType;
+  /**
+   * The dtype of A and B when it differs from C's: float32 operands multiplied into a float64 C
+   * (long sums that must not round per K block, as convolutions' weight gradients). Default `dtype`.
+   */
+  readonly operandDtype?: FloatDType;
   /** op(A) is m×k, op(B) is k×n, C is m×n (per batch element). */
   readonly m: number;
   readonly n: number;
@@ -142,6 +147,7 @@ export function matmulScratchFor(spec: Pick<MatmulSpec, 'm' | 'n' | 'k' | 'trans
 
 interface Variant {
   readonly dtype: FloatDType;
+  readonly operandDtype: FloatDType;
   readonly transposeA: boolean;
   readonly transposeB: boolean;
   readonly accumulate: boolean;
@@ -324,7 +330,7 @@ return function gemm(M, N, K, A, aOff, B, bOff, C, cOff, bias, biasOff, S) {
 const variants = new Map<string, { fn: GemmFn; source: string }>();
 
 function variantKey(v: Omit<Variant, 'activation'>): string {
-  return `${v.dtype}|${v.transposeA ? 'T' : 'N'}${v.transposeB ? 'T' : 'N'}|${v.accumulate ? 'acc' : 'set'}|${v.bias ? 'bias' : ''}|${v.activationKey}`;
+  return `${v.dtype}${v.operandDtype !== v.dtype ? `<${v.operandDtype}` : ''}|${v.transposeA ? 'T' : 'N'}${v.transposeB ? 'T' : 'N'}|${v.accumulate ? 'acc' : 'set'}|${v.bias ? 'bias' : ''}|${v.activationKey}`;
 }
 
 function gemmFor(v: Variant): { fn: GemmFn; source: string } {
@@ -400,8 +406,11 @@ export function makeMatmul(spec: MatmulSpec): MatmulKernel {
   if (!bc) throw new ShapeError(`batch dims ${fmtShape(batchA)} and ${fmtShape(batchB)} do not broadcast`, { op, shapes: [batchA, batchB] });
   const batch = bc as number[];
   const act = resolveActivation(spec.activation);
+  const operandDtype = spec.operandDtype ?? dtype;
+  if (operandDtype !== 'float32' && operandDtype !== 'float64') throw new DTypeError(`the JS matmul kernel takes float32 or float64 operands, got ${String(operandDtype)}`, { op, dtypes: [operandDtype as DType] });
   const variant: Variant = {
     dtype,
+    operandDtype,
     transposeA: !!spec.transposeA,
     transposeB: !!spec.transposeB,
     accumulate: !!spec.accumulate,
@@ -421,14 +430,15 @@ export function makeMatmul(spec: MatmulSpec): MatmulKernel {
   const bSize = sizeOf(batchB) * k * n;
   const cSize = nb * m * n;
   const Arr = dtype === 'float32' ? Float32Array : Float64Array;
-  const want = `${dtype} ${Arr.name}`;
+  const OpArr = operandDtype === 'float32' ? Float32Array : Float64Array;
+  const want = operandDtype === dtype ? `${dtype} ${Arr.name}s` : `${OpArr.name}s (A, B) and a ${Arr.name} (C${variant.bias ? ', bias' : ''})`;
   const mk = m * k;
   const kn = k * n;
   const mn = m * n;
 
   const kernel = ((A: FloatArray, aOff: number, B: FloatArray, bOff: number, C: FloatArray, cOff: number, bias?: FloatArray, biasOff = 0): void => {
-    if (!(A instanceof Arr) || !(B instanceof Arr) || !(C instanceof Arr) || (variant.bias && !(bias instanceof Arr))) {
-      throw new DTypeError(`operands must be ${want}s${variant.bias ? ' (bias included)' : ''}`, { op, dtypes: [dtype] });
+    if (!(A instanceof OpArr) || !(B instanceof OpArr) || !(C instanceof Arr) || (variant.bias && !(bias instanceof Arr))) {
+      throw new DTypeError(`operands must be ${want}${variant.bias && operandDtype === dtype ? ' (bias included)' : ''}`, { op, dtypes: [dtype] });
     }
     if (aOff < 0 || bOff < 0 || cOff < 0 || aOff + aSize > A.length || bOff + bSize > B.length || cOff + cSize > C.length || (variant.bias && (biasOff < 0 || biasOff + n > bias!.length))) {
       throw new ShapeError(

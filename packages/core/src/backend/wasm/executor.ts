@@ -167,6 +167,9 @@ export function placeKernels(program: Program, kernels: readonly LoweredKernel[]
         const node = program.nodes[k.nodes[0]];
         return wasmRuns(node, types) ? { as: 'wasm' } : { as: 'js', why: whyNotWasm(node, types) };
       }
+      case 'custom':
+        // conv, pooling, transpose: the JS back end's kernels (im2col + its matmul), over the heap
+        return { as: 'js', why: `no wasm kernel for ${program.nodes[k.nodes[0]].op}` };
       case 'random':
         return { as: 'js', why: 'random fill' };
       case 'copy':
