@@ -18,6 +18,8 @@ export interface BackendOptions {
   readonly nanGuard: boolean;
   /** Float32 transcendental forms that are within an ulp rather than bit-equal (see compile's `fastMath`). */
   readonly fastMath?: boolean;
+  /** At most this many threads, on back ends that have them. */
+  readonly threads?: number;
 }
 
 /** Runs one compiled program bound to its graph. */

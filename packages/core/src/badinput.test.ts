@@ -32,7 +32,7 @@ describe('unknown options are refused, by name', () => {
     // the typo that did nothing: the NaN guard was silently off
     const e = thrown(() => compile(g, { outputs: [y], nanguard: true } as never));
     expect(e).toBeInstanceOf(GraphError);
-    expect(e.message).toMatch(/^compile: unknown option "nanguard" \(did you mean "nanGuard"\?\); the options are inputs, outputs, updates, nanGuard, backend, fastMath, passes, afterPass/);
+    expect(e.message).toMatch(/^compile: unknown option "nanguard" \(did you mean "nanGuard"\?\); the options are inputs, outputs, updates, nanGuard, backend, threads, fastMath, passes, afterPass/);
     expect(() => compile(g, { outputs: [y], nanGuard: true })).not.toThrow();
     expect(() => compile(g, { outputs: [y] }).explain({ programs: false } as never)).toThrow(/^explain: unknown option "programs" \(did you mean "program"\?\)/);
     expect(() => gradcheck((a) => a.sum(), [Tensor.from([1], 'float64')], { tol: 1e-3 } as never)).toThrow(/^gradcheck: unknown option "tol" \(did you mean "atol"\?\); the options are eps, atol, rtol/);

@@ -16,6 +16,7 @@ import { runPipeline } from './compiler/pass';
 import { defaultPasses } from './compiler/pipeline';
 import { findBackend, listBackends, registerBackend, type ProgramRunner } from './backends';
 import './backend/js/backend';
+import './backend/wasm/backend';
 import { captureOrigin } from './origin';
 import { fmtShape, shapeEq } from './shape';
 import { Tensor, type Nested } from './tensor';
@@ -25,12 +26,15 @@ import { getOp, hasOp } from './registry';
 export type Feeds = Readonly<Record<string, Tensor | Nested>>;
 
 /**
- * What runs a compiled program: `'js'` generates JavaScript kernels over one preallocated arena
- * (fused, specialized to shapes at the first run); `'interpreter'` runs node by node with the ops'
- * reference kernels (the oracle every test compares against). Back ends are plug-ins
- * (`registerBackend`); these are the built-in ones.
+ * What runs a compiled program: `'wasm'` emits WebAssembly SIMD kernels specialized to shapes and
+ * runs them on every core over one shared memory that also holds the params (float32, int32 and
+ * bool; float64 and ops without wasm kernels run as the JS back end's kernels over that memory);
+ * `'js'` generates JavaScript kernels over one preallocated arena (fused, specialized to shapes at
+ * the first run); `'interpreter'` runs node by node with the ops' reference kernels (the oracle
+ * every test compares against). Back ends are plug-ins (`registerBackend`); these are the
+ * built-in ones.
  */
-export type Backend = 'js' | 'interpreter';
+export type Backend = 'wasm' | 'js' | 'interpreter';
 
 /** The reference interpreter as a back end: every node by its op's reference kernel. */
 class InterpreterRunner implements ProgramRunner {
@@ -88,10 +92,29 @@ export const BACKENDS: readonly Backend[] = Object.freeze(
   listBackends()
     .filter((b) => b.available())
     .map((b) => b.name as Backend)
-    .sort((a, b) => (a === 'interpreter' ? 1 : 0) - (b === 'interpreter' ? 1 : 0)),
+    .sort((a, b) => preference(a) - preference(b)),
 );
 
-/** The back end `compile` uses when none is named. */
+/** `GRADGRAPH_BACKEND` first (when set: one of the available back ends), then the built-in back ends fastest first (wasm where WebAssembly SIMD is, else js); others after them. */
+function preference(name: string): number {
+  if (name === envBackend()) return -1;
+  const i = ['wasm', 'js', 'interpreter'].indexOf(name);
+  return i < 0 ? 3 : i;
+}
+
+/** The back end named by `GRADGRAPH_BACKEND`, if set (checked against the registered, available ones). */
+function envBackend(): string | undefined {
+  const env = typeof process !== 'undefined' ? process.env?.GRADGRAPH_BACKEND : undefined;
+  if (env === undefined || env === '') return undefined;
+  const names = listBackends().filter((b) => b.available()).map((b) => b.name);
+  if (!names.includes(env)) throw new GraphError(`GRADGRAPH_BACKEND must name an available back end (${names.join(', ')}), got "${env}"`, { op: 'compile' });
+  return env;
+}
+
+/**
+ * The back end `compile` uses when none is named: `GRADGRAPH_BACKEND` when set, else 'wasm' where
+ * WebAssembly SIMD validates, else 'js'.
+ */
 export const DEFAULT_BACKEND: Backend = BACKENDS[0];
 
 export interface CompileOptions {
@@ -102,8 +125,17 @@ export interface CompileOptions {
   updates?: readonly (readonly [Sym, Sym])[];
   /** Check every intermediate for NaN/Inf and name the first node that produced one. */
   nanGuard?: boolean;
-  /** `'js'` (default): fused, generated JavaScript over one arena; `'interpreter'`: the reference interpreter. */
+  /**
+   * `'wasm'` (the default where WebAssembly SIMD is available): WebAssembly SIMD kernels on every
+   * core; `'js'` (the default elsewhere): fused, generated JavaScript over one arena;
+   * `'interpreter'`: the reference interpreter.
+   */
   backend?: Backend;
+  /**
+   * On the wasm back end, at most this many threads (default: `GRADGRAPH_THREADS`, else the
+   * cores). Results are bit-identical for any count.
+   */
+  threads?: number;
   /**
    * On the compiled backend, float32 tanh and softplus use float32-accurate forms that share work
    * with σ (tanh from the e^−|x| that σ and softplus use; a short log1p series): within an ulp of
@@ -222,14 +254,14 @@ export class Executable {
   readonly nanGuard: boolean;
   /** What each compiler pass did: programs before and after, immer patches, rewrites by rule. */
   readonly passes: readonly PassRecord[];
-  /** What runs the program: `'js'` (compiled) or `'interpreter'`. */
+  /** What runs the program: `'wasm'` or `'js'` (compiled), or `'interpreter'`. */
   readonly backend: Backend;
   private readonly hasRandom: boolean;
   private readonly runner: ProgramRunner;
   /** Set while `run` is in progress: a run shares its buffers, so it cannot be re-entered. */
   private running = false;
 
-  constructor(graph: Graph, source: Program, program: Program, opts: { nanGuard?: boolean; passes?: readonly PassRecord[]; backend?: Backend; fastMath?: boolean } = {}) {
+  constructor(graph: Graph, source: Program, program: Program, opts: { nanGuard?: boolean; passes?: readonly PassRecord[]; backend?: Backend; fastMath?: boolean; threads?: number } = {}) {
     this.graph = graph;
     this.source = source;
     this.program = program;
@@ -243,7 +275,7 @@ export class Executable {
     // from the source: a run advances the RNG counter whether or not optimization kept a random node
     // by kind, so a user's random op (defineOp with kind 'random') draws new numbers each run too
     this.hasRandom = Object.values(source.nodes).some((n) => hasOp(n.op) && getOp(n.op).kind === 'random');
-    this.runner = def.create(graph, program, (feeds) => validateFeeds(graph, program, feeds as Feeds), { nanGuard: this.nanGuard, fastMath: opts.fastMath });
+    this.runner = def.create(graph, program, (feeds) => validateFeeds(graph, program, feeds as Feeds), { nanGuard: this.nanGuard, fastMath: opts.fastMath, threads: opts.threads });
   }
 
   /**
@@ -334,7 +366,7 @@ export class Executable {
 }
 
 /** The options `compile` knows; anything else is refused (a typo would otherwise do nothing). */
-const COMPILE_OPTIONS = ['inputs', 'outputs', 'updates', 'nanGuard', 'backend', 'fastMath', 'passes', 'afterPass'];
+const COMPILE_OPTIONS = ['inputs', 'outputs', 'updates', 'nanGuard', 'backend', 'threads', 'fastMath', 'passes', 'afterPass'];
 
 /**
  * Compiles the part of `g` that `outputs` and `updates` need, optimizing it with the pass
@@ -361,5 +393,5 @@ export function compile(g: Graph, opts: CompileOptions): Executable {
       }
     : opts.afterPass;
   const { program, passes } = runPipeline(source, opts.passes ?? defaultPasses, { afterPass, backend });
-  return new Executable(g, source, program, { nanGuard: opts.nanGuard, passes, backend, fastMath: opts.fastMath });
+  return new Executable(g, source, program, { nanGuard: opts.nanGuard, passes, backend, fastMath: opts.fastMath, threads: opts.threads });
 }

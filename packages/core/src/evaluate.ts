@@ -5,13 +5,13 @@
  * does not change the run's numbers.
  */
 import { GraphError } from './errors';
-import { compile, BACKENDS, type Backend, type Feeds } from './compile';
+import { compile, BACKENDS, DEFAULT_BACKEND, type Backend, type Feeds } from './compile';
 import { Graph, Sym } from './graph';
 import { captureOrigin } from './origin';
 import type { Tensor } from './tensor';
 
 export interface EvaluateOptions {
-  /** `'js'` (default, as `compile`) or `'interpreter'` (the reference kernels, node by node). */
+  /** `compile`'s default (`DEFAULT_BACKEND`) unless named: `'wasm'`, `'js'` or `'interpreter'` (the reference kernels, node by node). */
   backend?: Backend;
 }
 
@@ -32,7 +32,7 @@ export function evaluate(sym: Sym, feeds: Feeds = {}, opts: EvaluateOptions = {}
   if (!(sym instanceof Sym)) throw new GraphError(`evaluate needs a symbol, got ${sym === null ? 'null' : Array.isArray(sym) ? 'an array' : typeof sym}`, { op: 'evaluate', origin });
   if (opts === null || typeof opts !== 'object') throw new GraphError(`options must be an object { backend }, got ${String(opts)}`, { op: 'evaluate', origin });
   for (const k of Object.keys(opts)) if (k !== 'backend') throw new GraphError(`unknown option "${k}"; expected backend`, { op: 'evaluate', origin });
-  const backend = opts.backend ?? 'js';
+  const backend = opts.backend ?? DEFAULT_BACKEND;
   if (!BACKENDS.includes(backend)) throw new GraphError(`unknown backend ${JSON.stringify(backend)} (known: ${BACKENDS.join(', ')})`, { op: 'evaluate', origin });
   const g = sym.graph;
   const byGraph = cache.get(g) ?? cache.set(g, new Map()).get(g)!;

@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import { compile } from './compile';
+import { compile, DEFAULT_BACKEND } from './compile';
 import { fmtElement } from './format';
 import { Graph } from './graph';
 import { Tensor } from './tensor';
@@ -57,6 +57,7 @@ describe('symbols, graphs and executables as text', () => {
     expect(inspect(x)).toMatch(/^Sym %0 = input "x" : float32\[\?,4\]  at .*format\.test\.ts/);
     expect(inspect({ h: y }, { depth: 4 }).length).toBeLessThan(200); // no graph inside
     expect(inspect(g)).toBe('Graph(seed 3: 3 nodes; inputs x float32[?,4]; 1 param (8 values))');
-    expect(inspect(compile(g, { outputs: [y] }))).toBe('Executable(js: 3 nodes; inputs x float32[?,4] → 1 output)');
+    expect(inspect(compile(g, { outputs: [y] }))).toBe(`Executable(${DEFAULT_BACKEND}: 3 nodes; inputs x float32[?,4] → 1 output)`);
+    expect(inspect(compile(g, { outputs: [y], backend: 'js' }))).toBe('Executable(js: 3 nodes; inputs x float32[?,4] → 1 output)');
   });
 });

@@ -9,14 +9,14 @@ import { fmtJson } from './format';
 import * as api from './api';
 import * as math from './math';
 import './ops/index'; // registers the built-in primitives wherever graphs are built
-import { isDType, type DType } from './dtype';
+import { dtypeOfArray, isDType, type DType, type TypedArray } from './dtype';
 import { GradgraphError, GraphError, OpDefError, ShapeError, UpdateError, checkOptionNames } from './errors';
 import { fmtNode, fmtType, type Attrs, type Node, type TypeInfo } from './ir';
 import { nodeKey } from './key';
 import { captureOrigin } from './origin';
 import { getOp } from './registry';
 import { graphFromJSON, graphToJSON, type GraphDocument } from './serialize';
-import { fmtShape, isStatic, shapeEq, type SymShape } from './shape';
+import { fmtShape, isStatic, shapeEq, sizeOf, type SymShape } from './shape';
 import { Tensor, type Nested } from './tensor';
 
 export interface GraphOptions {
@@ -87,6 +87,7 @@ export class Graph {
   readonly seed: number;
   /** How many runs with random nodes this graph has seen; part of every random stream's key. */
   rngCounter = 0;
+  private _storageVersion = 0;
 
   private readonly _nodes: Node[] = [];
   private readonly _cons = new Map<string, number>();
@@ -568,6 +569,39 @@ export class Graph {
     const t = id === undefined ? undefined : this._values.get(id);
     if (!t) throw new UpdateError(`${typeof p === 'string' ? `"${p}"` : `node %${p.id} (${p.node.op})`} is not a param of this graph`, { op: 'storage', origin: captureOrigin() });
     return t;
+  }
+
+  /**
+   * Moves a param's (or state's) values into `data`, which becomes its storage: `g.storage(p)` is
+   * still the same Tensor, and its `data` is now `data` (same dtype and length). The current
+   * values are copied over, unless the old array is detached (a WebAssembly memory that grew:
+   * then `data` is where the values already are). Back ends use it to keep params in their own
+   * memory between runs — the wasm back end moves float32 params into its WebAssembly memory — and
+   * every executable compiled from the graph re-binds to the new storage before its next run
+   * (`storageVersion` counts moves). Hold the storage Tensor, not its `data`, across runs.
+   * @example g.moveStorage('w', new Float32Array(sharedBuffer, offset, g.storage('w').size));
+   */
+  moveStorage(p: Sym | string, data: TypedArray): Tensor {
+    const st = this.storage(p);
+    const name = typeof p === 'string' ? p : (p.node.attrs.name as string);
+    // by the shape: a detached array's length (st.size) is 0
+    const size = sizeOf(st.shape);
+    if (!ArrayBuffer.isView(data) || dtypeOfArray(data) !== st.dtype || (st.dtype === 'bool' && !(data instanceof Uint8Array)) || data.length !== size) {
+      const got = ArrayBuffer.isView(data) ? `a ${data.constructor.name} of ${(data as TypedArray).length}` : describe(data);
+      throw new UpdateError(`storage for "${name}" must be ${st.dtype} data of ${size} elements, got ${got}`, { op: 'moveStorage', dtypes: [st.dtype], origin: captureOrigin() });
+    }
+    const old = st.data;
+    // a detached array has length 0: its values are already where `data` looks
+    if (old !== data && old.length === data.length) data.set(old);
+    // the storage Tensor stays the same object, so every holder of it sees the move
+    (st as { data: TypedArray }).data = data;
+    this._storageVersion++;
+    return st;
+  }
+
+  /** How many times a param's storage was moved (`moveStorage`): executables re-bind when it changes. */
+  get storageVersion(): number {
+    return this._storageVersion;
   }
 
   /** A deep copy of every param and state value and the RNG counter. */

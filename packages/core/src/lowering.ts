@@ -44,6 +44,9 @@ export interface Lowering<Impl = unknown> {
 
 /** The sizes of one matmul, for the scratch space its kernel needs. */
 export interface MatmulShape {
+  /** The product's dtype and its epilogue's activation (a back end may run some on another back end's kernels). */
+  readonly dtype?: string;
+  readonly activation?: string;
   readonly m: number;
   readonly n: number;
   readonly k: number;
@@ -57,6 +60,11 @@ export interface BackendCapabilities {
   readonly name: string;
   /** The lowering of `op` here (or on the back end this one falls back to), if any. */
   lowering(op: string): Lowering | undefined;
+  /**
+   * The lowering that runs this node: this back end's when it has one for the op that accepts the
+   * node, else its fallback's (a float64 node on the wasm back end takes the JS back end's).
+   */
+  loweringFor(node: Node, types: TypeOf): Lowering | undefined;
   /** Bytes of scratch space (8-byte aligned) a matmul of this shape needs in the arena. */
   matmulScratchBytes(mm: MatmulShape): number;
 }
@@ -117,6 +125,8 @@ export function loweringTargets(): string[] {
 
 /**
  * The capabilities of `backend`: its lowerings, then its fallback's, and its matmul scratch rule.
+ * Per node, a lowering that does not accept it (a dtype it has no code for) passes the node on to
+ * the fallback's lowering of the op.
  * @example planFusion(program, types, capabilities('js'))
  */
 export function capabilities(backend: string): BackendCapabilities {
@@ -136,6 +146,13 @@ export function capabilities(backend: string): BackendCapabilities {
       }
       return undefined;
     },
+    loweringFor: (node: Node, types: TypeOf) => {
+      for (const b of chain) {
+        const l = b.lowerings.get(node.op);
+        if (l && (!l.accepts || l.accepts(node, types))) return l;
+      }
+      return undefined;
+    },
     matmulScratchBytes: e.matmulScratchBytes,
   });
   return e.caps;
@@ -144,4 +161,4 @@ export function capabilities(backend: string): BackendCapabilities {
 /**
  * A back end that lowers nothing: every node runs its reference kernel (the interpreter's plan).
  */
-export const NO_LOWERINGS: BackendCapabilities = Object.freeze({ name: 'interpreter', lowering: () => undefined, matmulScratchBytes: () => 0 });
+export const NO_LOWERINGS: BackendCapabilities = Object.freeze({ name: 'interpreter', lowering: () => undefined, loweringFor: () => undefined, matmulScratchBytes: () => 0 });

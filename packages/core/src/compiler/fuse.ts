@@ -126,8 +126,8 @@ export function classify(node: Node, types: TypeOf, caps: BackendCapabilities): 
   if (def.kind === 'source') return 'source';
   // a view, or an op that is the identity when its shapes agree (a run-time sum over no broadcast dims)
   if (def.traits.view || (def.traits.identityOnSameShape && sameShape(types(dataInputs(node, 'view')[0]).shape, types(node.id).shape))) return 'view';
-  const low = caps.lowering(node.op);
-  if (!low || (low.accepts && !low.accepts(node, types))) return 'reference';
+  const low = caps.loweringFor(node, types);
+  if (!low) return 'reference';
   if (low.kernel === 'reduce') {
     // a loop folds a reduction over the last axis, the leading ones, or everything
     const x = types(node.inputs[0]);
@@ -361,7 +361,7 @@ class FusionPlanner {
         decisions.push(`${this.name(id)}: bias not fused: the product is also used by ${users[id].map((x) => this.name(x)).join(', ')}${external[id] ? ' and returned' : ''}`);
       }
       const a = this.only(last);
-      if (a >= 0 && groupOf[a] < 0 && this.caps.lowering(program.nodes[a].op)?.epilogue) {
+      if (a >= 0 && groupOf[a] < 0 && this.caps.loweringFor(program.nodes[a], types)?.epilogue) {
         members.push(a);
         matmul = { ...matmul, activation: { node: a, op: program.nodes[a].op } };
       } else if (users[last].length === 2 && !external[last] && users[last].every((x) => groupOf[x] < 0)) {

@@ -304,7 +304,7 @@ export function planBuffers(program: Program, plan: FusionPlan, opts: MemoryOpti
     const m = dim(ta ? a[a.length - 1] : a[a.length - 2]);
     const kk = dim(ta ? a[a.length - 2] : a[a.length - 1]);
     const nn = dim(tb ? bsh[bsh.length - 2] : bsh[bsh.length - 1]);
-    scratch = Math.max(scratch, caps.matmulScratchBytes({ m, n: nn, k: kk, transposeA: ta, batchA: a.slice(0, -2).map(dim), batchB: bsh.slice(0, -2).map(dim) }));
+    scratch = Math.max(scratch, caps.matmulScratchBytes({ dtype: types(mm.id).dtype, activation: k.matmul!.activation?.op, m, n: nn, k: kk, transposeA: ta, batchA: a.slice(0, -2).map(dim), batchB: bsh.slice(0, -2).map(dim) }));
   }
   const scratchOffset = cursor;
   const scratchBytes = align(scratch);

@@ -1,6 +1,7 @@
 /**
  * The compiled JavaScript backend: runs a lowered program (see `compiler/lower.ts`) as generated
- * JavaScript over one arena.
+ * JavaScript over one arena — and the machinery every compiled back end shares (the wasm back end
+ * builds on it: `CompiledExecutor`, `Specialization`, `Places`, `makeKernel`, `makeRunner`).
  *
  * At the first run with a given set of feed shapes (a *specialization*), it infers every concrete
  * type (shape errors are thrown here, with the op, scope and source line, before anything runs),
@@ -14,6 +15,13 @@
  * the runner, copies the outputs into fresh tensors and writes the staged param updates. It
  * allocates nothing but the returned tensors — except reference kernels (ops without generated
  * code: gather, argmax, user ops, ...), which allocate their results as the interpreter does.
+ *
+ * A specialization binds param storages when it is made; when a storage moves (`g.moveStorage`,
+ * which the wasm back end does to keep params in its memory), it re-binds before its next run.
+ *
+ * For another back end, subclass `CompiledExecutor` (the feeds, the cache of specializations,
+ * run) and `Specialization` (override `arena` for the arena's memory and `makeRunner` for how
+ * kernels run; `makeKernel` makes the JS callable of any kernel, over any arena views).
  */
 import { bytesPer, isFloat, type DType, type TypedArray } from '../../dtype';
 import { GraphError, NonFiniteError, OpDefError, UpdateError } from '../../errors';
@@ -82,7 +90,7 @@ function concreteTypes(program: Program, feedShape: (id: number) => Shape): Type
 const ARRAY_NAME: Record<DType, string> = { float32: 'A_f32', float64: 'A_f64', int32: 'A_i32', bool: 'A_u8' };
 
 /** Where a specialization's values are: operands for generated calls, arrays and tensors for closures. */
-class Places {
+export class Places {
   /** Param storages the runner reads, as `P0`, `P1`, ... */
   readonly params: TypedArray[] = [];
   private readonly paramIndex = new Map<number, number>();
@@ -159,13 +167,38 @@ class Places {
 }
 
 /** One kernel ready to call: the function and the runner's line that calls it. */
-interface Callable {
+export interface Callable {
   readonly fn: unknown;
   readonly args: readonly (string | number)[];
 }
 
-/** Makes the callable of kernel `i` for a specialization. */
-function makeKernel(k: LoweredKernel, i: number, places: Places, ctx: { program: Program; graph: Graph; scratch: MatmulScratch; workspace: Workspace; exact: boolean; staged: ReadonlyMap<number, number> }): Callable {
+/**
+ * The sizes, transposes, batch shapes and epilogue of a matmul kernel (both compiled back ends
+ * make their matmul from it): C[m, n] = op(A)[m, k] · op(B)[k, n].
+ */
+export function matmulShapeOf(program: Program, k: LoweredKernel, types: (id: number) => TypeInfo) {
+  const mm = k.matmul!;
+  const node = program.nodes[mm.node];
+  const [a, b] = node.inputs;
+  const as = types(a).shape as Shape;
+  const bs = types(b).shape as Shape;
+  const ta = !!node.attrs.transposeA;
+  const tb = !!node.attrs.transposeB;
+  return {
+    m: ta ? as[as.length - 1] : as[as.length - 2],
+    k: ta ? as[as.length - 2] : as[as.length - 1],
+    n: tb ? bs[bs.length - 2] : bs[bs.length - 1],
+    transposeA: ta,
+    transposeB: tb,
+    batchA: as.slice(0, -2),
+    batchB: bs.slice(0, -2),
+    bias: mm.bias !== undefined,
+    activation: mm.activation?.op,
+  };
+}
+
+/** Makes the JS callable of kernel `i` for a specialization (over the views `places` has). */
+export function makeKernel(k: LoweredKernel, i: number, places: Places, ctx: KernelContext): Callable {
   const { program, graph } = ctx;
   const types = (id: number) => places.types(id);
   switch (k.kind) {
@@ -176,25 +209,8 @@ function makeKernel(k: LoweredKernel, i: number, places: Places, ctx: { program:
     }
     case 'matmul': {
       const mm = k.matmul!;
-      const node = program.nodes[mm.node];
-      const [a, b] = node.inputs;
-      const as = types(a).shape as Shape;
-      const bs = types(b).shape as Shape;
-      const ta = !!node.attrs.transposeA;
-      const tb = !!node.attrs.transposeB;
-      const kernel = makeMatmul({
-        dtype: types(mm.node).dtype as 'float32' | 'float64',
-        m: ta ? as[as.length - 1] : as[as.length - 2],
-        k: ta ? as[as.length - 2] : as[as.length - 1],
-        n: tb ? bs[bs.length - 2] : bs[bs.length - 1],
-        transposeA: ta,
-        transposeB: tb,
-        batchA: as.slice(0, -2),
-        batchB: bs.slice(0, -2),
-        bias: mm.bias !== undefined,
-        activation: mm.activation?.op,
-        scratch: ctx.scratch,
-      });
+      const [a, b] = program.nodes[mm.node].inputs;
+      const kernel = makeMatmul({ ...matmulShapeOf(program, k, types), dtype: types(mm.node).dtype as 'float32' | 'float64', scratch: ctx.scratch });
       return { fn: kernel, args: [...places.operand(a), ...places.operand(b), ...places.operand(k.outputs[0]), ...(mm.bias !== undefined ? places.operand(mm.bias) : [])] };
     }
     case 'row': {
@@ -234,56 +250,108 @@ function makeKernel(k: LoweredKernel, i: number, places: Places, ctx: { program:
   }
 }
 
-/** One compiled form of the program, for one set of feed shapes. */
-class Specialization {
+/** Calls every kernel of a specialization in order: feed arrays, feed tensors, the RNG run counter. */
+export type Runner = (F: TypedArray[], T: Tensor[], c: number) => void;
+
+/** The arena's views, one per dtype, each starting at the arena's first byte. */
+export type ArenaViews = Record<DType, TypedArray>;
+
+/** What a specialization's kernels are made with (see `makeKernel`). */
+export interface KernelContext {
+  readonly program: Program;
+  readonly graph: Graph;
+  readonly scratch: MatmulScratch;
+  /** Scratch space conv and pooling kernels share (one per specialization, kept across binds). */
+  readonly workspace: Workspace;
+  readonly exact: boolean;
+  readonly staged: ReadonlyMap<number, number>;
+}
+
+/**
+ * One compiled form of the program, for one set of feed shapes: its plan, its arena, and a runner
+ * bound to the arena and the param storages. A back end subclasses it (`arena`, `makeRunner`,
+ * `dispose`) and calls `init()` after constructing it.
+ */
+export class Specialization {
   readonly lowered: LoweredProgram;
   readonly types: (id: number) => TypeInfo;
   readonly signature: string;
-  readonly runner: (F: TypedArray[], T: Tensor[], c: number) => void;
-  private readonly outputReaders: { dtype: DType; shape: Shape; read: (T: Tensor[]) => TypedArray }[];
-  private readonly commits: { dst: TypedArray; read: (T: Tensor[]) => TypedArray }[] = [];
   /** Dims of the open feed dims this specialization is for. */
   readonly dims: Int32Array;
+  readonly program: Program;
+  readonly graph: Graph;
+  readonly nanGuard: boolean;
+  readonly exact: boolean;
+  runner!: Runner;
+  protected views!: ArenaViews;
+  protected places!: Places;
+  private outputReaders: { dtype: DType; shape: Shape; read: (T: Tensor[]) => TypedArray }[] = [];
+  private commits: { dst: TypedArray; read: (T: Tensor[]) => TypedArray }[] = [];
+  /** The graph's storage version the runner was bound at. */
+  private boundVersion = -1;
+  /** Conv and pooling kernels' scratch, made once (not per run, not per bind). */
+  private readonly workspace = new Workspace();
 
-  constructor(exec: JsExecutor, typesById: TypeInfo[] | null, dims: Int32Array, signature: string) {
-    const { program, graph } = exec;
+  constructor(exec: CompiledExecutor, typesById: TypeInfo[] | null, dims: Int32Array, signature: string) {
+    // keep what the runs need, not the executor (a wasm executable is freed when it is collected)
+    this.program = exec.program;
+    this.graph = exec.graph;
+    this.nanGuard = exec.nanGuard;
+    this.exact = exec.exactFloat32;
     this.dims = dims;
     this.signature = signature;
-    const inPlace = !exec.nanGuard;
-    this.lowered = typesById ? lowerProgram(program, { types: (id) => typesById[id], inPlace }) : lowerProgram(program, { inPlace });
-    const types = (this.types = this.lowered.fusion.types);
-    const mem = this.lowered.memory;
+    const inPlace = !this.nanGuard;
+    const backend = exec.loweringTarget;
+    this.lowered = typesById ? lowerProgram(this.program, { types: (id) => typesById[id], inPlace, backend }) : lowerProgram(this.program, { inPlace, backend });
+    this.types = this.lowered.fusion.types;
+  }
 
-    // the arena, its views, the constants (filled once) and the matmuls' packing space
-    const buffer = new ArrayBuffer(mem.arenaBytes);
-    const views: Record<DType, TypedArray> = { float32: new Float32Array(buffer), float64: new Float64Array(buffer), int32: new Int32Array(buffer), bool: new Uint8Array(buffer) };
-    const places = new Places(program, graph, this.lowered, views);
+  /** Allocates the arena, fills the constants (once) and binds the runner. */
+  init(): this {
+    const mem = this.lowered.memory;
+    this.views = this.arena(mem.arenaBytes);
     for (const b of mem.buffers) {
       if (b.region !== 'const') continue;
-      const node = program.nodes[b.nodes[0]];
+      const node = this.program.nodes[b.nodes[0]];
       const at = b.offset / bytesPer(b.dtype);
-      if (node.op === 'constant') views[b.dtype].set((node.attrs.value as Tensor).data, at);
-      else views[b.dtype][at] = jsLowering(node).impl!.value!(node, types);
+      if (node.op === 'constant') this.views[b.dtype].set((node.attrs.value as Tensor).data, at);
+      else this.views[b.dtype][at] = jsLowering(node).impl!.value!(node, this.types);
     }
-    const scratch = new MatmulScratch(new Float64Array(buffer, mem.scratchOffset, mem.scratchBytes / 8));
+    this.bind();
+    return this;
+  }
 
-    // the kernels and the runner that calls them
-    // conv and pooling kernels share one scratch space per specialization (made here, not per run)
-    const workspace = new Workspace();
-    const ctx = { program, graph, scratch, workspace, exact: exec.exactFloat32, staged: mem.stagedBuffers };
-    const callables = this.lowered.kernels.map((k, i) => makeKernel(k, i, places, ctx));
-    const lines = callables.map((c, i) => `K${i}(${c.args.join(', ')});`);
-    let guard: NanGuard | undefined;
-    if (exec.nanGuard) {
-      guard = new NanGuard(program, this.lowered, types, (id) => places.dataOf(id), (id) => places.tensorOf(id), graph);
-      for (let i = lines.length - 1; i >= 0; i--) lines.splice(i, 1, `G.before(${i}, T);`, lines[i], `G.after(${i}, T, c);`);
-      lines.unshift('G.start();');
-      lines.push('G.end(T);');
-    }
-    this.runner = makeRunner(lines, callables.map((c) => c.fn), views, places.params, guard);
+  /** The arena's memory: one `ArrayBuffer` on the JS back end. */
+  protected arena(bytes: number): ArenaViews {
+    const buffer = new ArrayBuffer(bytes);
+    return { float32: new Float32Array(buffer), float64: new Float64Array(buffer), int32: new Int32Array(buffer), bool: new Uint8Array(buffer) };
+  }
+
+  /** Whether the runner must be bound again before the next run (a param storage moved). */
+  protected stale(): boolean {
+    return this.graph.storageVersion !== this.boundVersion;
+  }
+
+  /** Re-binds when a param storage moved since the runner was made; call before every run. */
+  ready(): void {
+    if (this.stale()) this.bind();
+  }
+
+  /** Makes the runner, the output readers and the update commits over the arena and the param storages. */
+  protected bind(): void {
+    const { program, graph, types } = this;
+    const mem = this.lowered.memory;
+    this.boundVersion = graph.storageVersion;
+    const places = (this.places = new Places(program, graph, this.lowered, this.views));
+    const floats = this.views.float64 as Float64Array;
+    const scratch = new MatmulScratch(floats.subarray(mem.scratchOffset / 8, (mem.scratchOffset + mem.scratchBytes) / 8));
+    const ctx: KernelContext = { program, graph, scratch, workspace: this.workspace, exact: this.exact, staged: mem.stagedBuffers };
+    const guard = this.nanGuard ? new NanGuard(program, this.lowered, types, (id) => places.dataOf(id), (id) => places.tensorOf(id), graph) : undefined;
+    this.runner = this.makeRunner(places, ctx, guard);
 
     // outputs, and the updates written at the end (checked now: a run never writes half of them)
     this.outputReaders = program.outputs.map((id) => ({ dtype: types(id).dtype, shape: types(id).shape as Shape, read: places.dataOf(id) }));
+    this.commits = [];
     const inPlaceUpdates = new Set(mem.inPlaceUpdates);
     for (const [p, v] of program.updates) {
       if (inPlaceUpdates.has(p)) continue;
@@ -297,6 +365,18 @@ class Specialization {
       const staged = copyAt >= 0 ? places.bufferView(mem.stagedBuffers.get(copyAt)!, st.dtype, st.size) : undefined;
       this.commits.push({ dst: st.data, read: staged ? () => staged : places.dataOf(v) });
     }
+  }
+
+  /** The JS back end's runner: every kernel generated JavaScript (or a reference kernel), called in one function. */
+  protected makeRunner(places: Places, ctx: KernelContext, guard: NanGuard | undefined): Runner {
+    const callables = this.lowered.kernels.map((k, i) => makeKernel(k, i, places, ctx));
+    const lines = callables.map((c, i) => `K${i}(${c.args.join(', ')});`);
+    if (guard) {
+      for (let i = lines.length - 1; i >= 0; i--) lines.splice(i, 1, `G.before(${i}, T);`, lines[i], `G.after(${i}, T, c);`);
+      lines.unshift('G.start();');
+      lines.push('G.end(T);');
+    }
+    return makeRunner(lines, callables.map((c) => c.fn), places.views, places.params, guard);
   }
 
   /** Copies the outputs into fresh tensors. */
@@ -322,17 +402,20 @@ class Specialization {
     lines.push(`memory: ${formatMemory(this.lowered).join('; ')}`);
     return lines;
   }
+
+  /** Frees what the specialization holds outside the JS heap (nothing on the JS back end). */
+  dispose(): void {}
 }
 
 /** The JS lowering of a node the plan gave a generated kernel (a planner bug otherwise). */
-function jsLowering(node: Node): JsLowering {
+export function jsLowering(node: Node): JsLowering {
   const low = capabilities('js').lowering(node.op) as JsLowering | undefined;
   if (!low?.impl) throw new GraphError(`no JS lowering for %${node.id} (${node.op}), which the plan gave a generated kernel`, { op: 'backend.js', node: node.id });
   return low;
 }
 
 /** The fused loop of an elementwise kernel: its expression DAG over input slots. */
-function elementwiseSpec(program: Program, k: LoweredKernel, fusion: FusionPlan, baseOf: (id: number) => number, exact: boolean) {
+export function elementwiseSpec(program: Program, k: LoweredKernel, fusion: FusionPlan, baseOf: (id: number) => number, exact: boolean) {
   const types = fusion.types;
   const classOf = (id: number) => fusion.classes.get(id);
   const exprOf = new Map<number, Expr>();
@@ -404,7 +487,7 @@ function referenceKernel(
 }
 
 /** The runner: one straight-line function calling every kernel with its arrays and offsets. */
-function makeRunner(lines: string[], K: unknown[], views: Record<DType, TypedArray>, params: TypedArray[], guard: NanGuard | undefined): (F: TypedArray[], T: Tensor[], c: number) => void {
+export function makeRunner(lines: string[], K: unknown[], views: Record<DType, TypedArray>, params: TypedArray[], guard: NanGuard | undefined): Runner {
   const head = [
     '"use strict";',
     'const A_f32 = env.views.float32, A_f64 = env.views.float64, A_i32 = env.views.int32, A_u8 = env.views.bool;',
@@ -419,7 +502,7 @@ function makeRunner(lines: string[], K: unknown[], views: Record<DType, TypedArr
 }
 
 /** NaN/Inf checks around every kernel (`nanGuard: true`). */
-class NanGuard {
+export class NanGuard {
   private readonly checked: Int32Array;
   private run = 0;
 
@@ -511,18 +594,22 @@ class NanGuard {
 }
 
 /**
- * The compiled program bound to its graph: feeds in, tensors out, updates written.
- * @example
- * const js = new JsExecutor(g, program, (f) => validateFeeds(g, program, f as Feeds), {});
- * const [loss] = js.run({ x, y });
+ * A compiled program bound to its graph — feeds in, tensors out, updates written — on some
+ * compiled back end: the feed checks and fast path, the cache of specializations per feed-shape
+ * signature, and `run`. A back end says which lowerings it plans with (`loweringTarget`), how it
+ * names itself in explain (`label`) and which `Specialization` it makes (`newSpecialization`).
  */
-export class JsExecutor {
+export abstract class CompiledExecutor {
   readonly nanGuard: boolean;
   readonly exactFloat32: boolean;
-  private readonly specs = new Map<string, Specialization>();
+  /** The lowering target its plans are made for (`'js'`, `'wasm'`). */
+  abstract readonly loweringTarget: string;
+  /** How explain() names the back end: `js (generated JavaScript)`. */
+  protected abstract readonly label: string;
+  protected readonly specs = new Map<string, Specialization>();
   private last: Specialization | undefined;
   /** The program's inputs in topological order, their names, dtypes, static dims and defaults. */
-  private readonly inputIds: number[];
+  readonly inputIds: number[];
   private readonly names: string[];
   private readonly dtypes: DType[];
   private readonly shapes: (readonly (number | null)[])[];
@@ -559,6 +646,9 @@ export class JsExecutor {
     this.T = new Array(this.inputIds.length).fill(null);
   }
 
+  /** A new specialization for these concrete types (null: the program's own, static ones), initialized. */
+  protected abstract newSpecialization(types: TypeInfo[] | null, dims: Int32Array, signature: string): Specialization;
+
   /** How many specializations have been compiled (one per distinct set of feed shapes). */
   get specializations(): number {
     return this.specs.size;
@@ -573,6 +663,7 @@ export class JsExecutor {
   run(feeds: unknown): Tensor[] {
     const spec = this.prepare(feeds);
     try {
+      spec.ready();
       spec.runner(this.F, this.T, this.graph.rngCounter);
       const out = spec.collect(this.T);
       spec.commit(this.T);
@@ -650,24 +741,47 @@ export class JsExecutor {
         const byId = new Map(this.inputIds.map((id, k) => [id, this.T[k].shape]));
         types = concreteTypes(this.program, (id) => byId.get(id)!);
       }
-      spec = new Specialization(this, types, this.dims.slice(), signature);
+      spec = this.newSpecialization(types, this.dims.slice(), signature);
       this.specs.set(signature, spec);
-      if (this.specs.size > MAX_SPECIALIZATIONS) this.specs.delete(this.specs.keys().next().value!);
+      if (this.specs.size > MAX_SPECIALIZATIONS) {
+        const oldest = this.specs.keys().next().value!;
+        const evicted = this.specs.get(oldest)!;
+        this.specs.delete(oldest);
+        if (evicted === this.last) this.last = undefined;
+        evicted.dispose();
+      }
     }
     this.last = spec;
     return spec;
   }
 
+  /** Lines explain() adds after the header: the last specialization's kernels and memory plan. */
+  protected describeLast(): string[] {
+    if (this.last) return this.last.describe();
+    const lowered = lowerProgram(this.program, { inPlace: !this.nanGuard, backend: this.loweringTarget });
+    const nominal = lowered.memory.nominal ? ' (open dims counted as 1 until the first run)' : '';
+    return [`kernels (in execution order${nominal}):`, ...formatKernels(lowered), `memory: ${formatMemory(lowered).join('; ')}`];
+  }
+
   /** The backend's part of `explain()`: kernels, memory plan, specializations. */
   explain(): string {
-    const lines = [`backend: js (generated JavaScript), ${this.specs.size} specialization${this.specs.size === 1 ? '' : 's'} compiled${this.specs.size ? `: ${[...this.specs.keys()].map((s) => s || 'static shapes').join('; ')}` : ' (the first run specializes)'}`];
-    if (this.last) lines.push(...this.last.describe());
-    else {
-      const lowered = lowerProgram(this.program, { inPlace: !this.nanGuard });
-      const nominal = lowered.memory.nominal ? ' (open dims counted as 1 until the first run)' : '';
-      lines.push(`kernels (in execution order${nominal}):`, ...formatKernels(lowered), `memory: ${formatMemory(lowered).join('; ')}`);
-    }
+    const lines = [`backend: ${this.label}, ${this.specs.size} specialization${this.specs.size === 1 ? '' : 's'} compiled${this.specs.size ? `: ${[...this.specs.keys()].map((s) => s || 'static shapes').join('; ')}` : ' (the first run specializes)'}`];
+    lines.push(...this.describeLast());
     return lines.join('\n');
   }
 }
 
+/**
+ * The compiled program on the JS back end: generated JavaScript over one `ArrayBuffer` arena.
+ * @example
+ * const js = new JsExecutor(g, program, (f) => validateFeeds(g, program, f as Feeds), {});
+ * const [loss] = js.run({ x, y });
+ */
+export class JsExecutor extends CompiledExecutor {
+  readonly loweringTarget = 'js';
+  protected readonly label = 'js (generated JavaScript)';
+
+  protected newSpecialization(types: TypeInfo[] | null, dims: Int32Array, signature: string): Specialization {
+    return new Specialization(this, types, dims, signature).init();
+  }
+}

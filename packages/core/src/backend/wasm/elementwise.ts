@@ -37,7 +37,7 @@ import type { ElementwiseSpec, Expr, ReduceOp } from '../js/elementwise';
 import type { FunctionBuilder, ModuleBuilder } from './encoder';
 import { heap } from './memory';
 import { kernelModuleBuilder, runParallel, threadCount, WasmModule } from './threads';
-import { mathImportsOf, Vec, type V } from './vmath';
+import { F32X4_UNARY_OPS, mathImportsOf, Vec, type V } from './vmath';
 
 /** Elements per block of a 1-D loop, and at least this many elements per reduction chunk. */
 export const ELEMENTWISE_BLOCK = 4096;
@@ -45,6 +45,21 @@ export const ELEMENTWISE_BLOCK = 4096;
 export const ELEMENTWISE_ELEMENTS_PER_THREAD = 16384;
 
 const SUPPORTED: readonly DType[] = ['float32', 'int32', 'bool'];
+
+const COMPARISONS = ['greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'notEqual'];
+/**
+ * The unary and binary ops a wasm loop has code for, by the dtype of their (first) operand — what
+ * `unaryValue` and `binaryValue` below emit. `where`, `cast` (between float32, int32 and bool) and
+ * the identities (stopGradient, broadcasts) work on all three dtypes.
+ */
+export const WASM_ELEMENTWISE_OPS: Readonly<{ unary: Readonly<Record<string, readonly string[]>>; binary: Readonly<Record<string, readonly string[]>> }> = Object.freeze({
+  unary: Object.freeze({ float32: F32X4_UNARY_OPS, int32: Object.freeze(['neg', 'abs', 'sign']), bool: Object.freeze(['logicalNot']) }),
+  binary: Object.freeze({
+    float32: Object.freeze(['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'pow', ...COMPARISONS]),
+    int32: Object.freeze(['add', 'sub', 'mul', 'maximum', 'minimum', ...COMPARISONS]),
+    bool: Object.freeze(['logicalAnd', 'logicalOr']),
+  }),
+});
 const esize = (d: DType) => (d === 'bool' ? 1 : 4);
 
 export interface EmittedElementwise {

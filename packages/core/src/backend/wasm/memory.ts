@@ -63,6 +63,7 @@ export class Heap {
   private readonly freeList: [number, number][] = [];
   private readonly used = new Map<number, number>();
   private buffer!: ArrayBuffer | SharedArrayBuffer;
+  private readonly growthListeners: (() => void)[] = [];
   private views!: { [D in HeapDType]: ArrayOf<D> };
 
   constructor(opts: { shared?: boolean; initialPages?: number; maxPages?: number } = {}) {
@@ -190,6 +191,17 @@ export class Heap {
     this.memory.grow(want);
     this.refresh();
     this.release(oldBytes, this.byteLength);
+    // a plain memory detached its old buffer: views kept elsewhere must be made again
+    if (!this.shared) for (const f of this.growthListeners) f();
+  }
+
+  /**
+   * Calls `f` after the memory grew, when it is not shared (growth then detaches every view of
+   * the old buffer; a shared memory's views stay valid). The wasm back end re-points the param
+   * storages it moved into the heap here.
+   */
+  onGrowth(f: () => void): void {
+    this.growthListeners.push(f);
   }
 }
 

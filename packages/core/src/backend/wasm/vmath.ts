@@ -178,6 +178,29 @@ export class Vec {
     return this.mul(this.mul(er, this.pow2(n1)), this.pow2(n2));
   }
 
+  /**
+   * 1/√x rounded once, as the JS back end's fround(1/Math.sqrt(x)): in f64 lanes (x is exact
+   * there; √ and ÷ in f64 then one rounding to f32 is within 2⁻²⁹ relative before it), two lanes
+   * at a time. In f32, 1/√x rounds twice and is 1 ulp off for about a quarter of the inputs — an
+   * optimizer step (RMSprop, Adam) near a zero gradient turns that into visible drift.
+   */
+  rsqrt(x: V): V {
+    const f = this.f;
+    const half = (hi: boolean) => {
+      f.get(x);
+      if (hi) f.get(x).i8x16.shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
+      f.f64x2.promote_low_f32x4();
+      const t = f.local('v128');
+      f.set(t);
+      f.v128.constF64(1).get(t).f64x2.sqrt().f64x2.div().f32x4.demote_f64x2_zero();
+      return this.out();
+    };
+    const lo = half(false);
+    const hi = half(true);
+    f.get(lo).get(hi).i8x16.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]);
+    return this.out();
+  }
+
   /** e^−|x|, once per x per function (σ, σ(−x), softplus and tanh share it). */
   expNegAbs(x: V): V {
     let e = this.expNegAbsOf.get(x);
@@ -286,7 +309,9 @@ export class Vec {
     // 2s + 2s·s²·(⅓ + s²/5 + …): the rounding of the small tail hardly touches the result
     const t = this.add(s, s);
     const tail = this.mul(s2, this.poly(s2, [1 / 3, 1 / 5, 1 / 7, 1 / 9, 1 / 11, 1 / 13, 1 / 15]));
-    const l = this.add(t, this.mul(t, tail));
+    // e < 2⁻²⁴: log(1 + e) = e − e²/2 rounds to e — exactly e, which keeps subnormal results
+    // (softplus(−100) = e⁻¹⁰⁰) from the two roundings of s = e/2 and s + s
+    const l = this.select(this.lt(e, this.c(2 ** -24)), e, this.add(t, this.mul(t, tail)));
     // max(x, 0) with NaN passing through: pmax(x, 0) = x < 0 ? 0 : x
     return this.add(this.pmax(x, this.c(0)), l);
   }
@@ -385,7 +410,7 @@ export class Vec {
       case 'sqrt':
         return this.sqrt(x);
       case 'rsqrt':
-        return this.div(this.c(1), this.sqrt(x));
+        return this.rsqrt(x);
       case 'reciprocal':
         return this.div(this.c(1), x);
       case 'sin':
