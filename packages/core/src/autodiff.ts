@@ -178,22 +178,12 @@ export function grad(y: Sym, xs: readonly Sym[] | Sym, dy?: Sym): Sym[] {
 
   // The nodes on a path from some x to y: ancestors of y that descend from an x.
   const targets = new Set(list.map((x) => x.id));
-  const ancestors = new Set<number>();
-  const stack = [y.id];
-  while (stack.length) {
-    const id = stack.pop()!;
-    if (ancestors.has(id)) continue;
-    ancestors.add(id);
-    for (const i of g.node(id).inputs) stack.push(i);
-  }
-  const onPath = new Set<number>();
-  for (const id of [...ancestors].sort((a, b) => a - b)) {
-    if (targets.has(id) || g.node(id).inputs.some((i) => onPath.has(i))) onPath.add(id);
-  }
+  const path = pathBetween(g, targets, [y]);
+  const onPath = new Set(path);
 
   const contributions = new Map<number, Sym[]>([[y.id, [seed]]]);
   const total = new Map<number, Sym>();
-  for (const id of [...onPath].sort((a, b) => b - a)) {
+  for (const id of [...path].reverse()) {
     const parts = contributions.get(id);
     if (!parts) continue;
     contributions.delete(id);
@@ -520,3 +510,20 @@ export function defineOp(
 }
 
 export type { Graph };
+
+/** Ids of the nodes (used by grad, jvp and vmap) on a path from one of `from` to one of `to`, ascending (a topological order). */
+export function pathBetween(g: Graph, from: ReadonlySet<number>, to: readonly Sym[]): number[] {
+  const ancestors = new Set<number>();
+  const stack = to.map((s) => s.id);
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (ancestors.has(id)) continue;
+    ancestors.add(id);
+    for (const i of g.node(id).inputs) stack.push(i);
+  }
+  const onPath = new Set<number>();
+  for (const id of [...ancestors].sort((a, b) => a - b)) {
+    if (from.has(id) || g.node(id).inputs.some((i) => onPath.has(i))) onPath.add(id);
+  }
+  return [...onPath].sort((a, b) => a - b);
+}

@@ -6,7 +6,7 @@
  * jvp, jvp of a grad, vmap of a grad, grad of a vmap.
  */
 import * as api from './api';
-import { grad } from './autodiff';
+import { grad, pathBetween } from './autodiff';
 import { isFloat, type DType } from './dtype';
 import { BatchError, GradError, GraphError } from './errors';
 import { Graph, Sym } from './graph';
@@ -30,23 +30,6 @@ function placeholder(g: Graph, shape: SymShape, dtype: DType, like: () => Sym): 
   const key = g.randomKey('transform.placeholder');
   const s = isStatic(shape) ? g.apply('randomNormal', [], { shape, dtype: fdt, key }) : g.apply('randomNormal', [like()], { dtype: fdt, key });
   return s.dtype === dtype ? s : api.cast(s, dtype);
-}
-
-/** Ids of the nodes on a path from one of `from` to one of `to`, ascending (a topological order). */
-function pathBetween(g: Graph, from: ReadonlySet<number>, to: readonly Sym[]): number[] {
-  const ancestors = new Set<number>();
-  const stack = to.map((s) => s.id);
-  while (stack.length) {
-    const id = stack.pop()!;
-    if (ancestors.has(id)) continue;
-    ancestors.add(id);
-    for (const i of g.node(id).inputs) stack.push(i);
-  }
-  const onPath = new Set<number>();
-  for (const id of [...ancestors].sort((a, b) => a - b)) {
-    if (from.has(id) || g.node(id).inputs.some((i) => onPath.has(i))) onPath.add(id);
-  }
-  return [...onPath].sort((a, b) => a - b);
 }
 
 const compatible = (a: SymShape, b: SymShape): boolean => a.length === b.length && a.every((d, i) => d === null || b[i] === null || d === b[i]);

@@ -419,12 +419,12 @@ const REDUCE_STEP: Record<ReduceOp, { init: string; step: (acc: string, v: strin
   min: { init: 'Infinity', step: (acc, v) => `${acc} = Math.min(${acc}, ${v});`, float: false },
 };
 
-function exprError(detail: string, spec: ElementwiseSpec, extra: { dtypes?: DType[] } = {}): GraphError {
-  return new GraphError(detail, { op: 'compileElementwise', shapes: [spec.shape, ...spec.inputs.map((i) => i.shape)], dtypes: extra.dtypes });
+function exprError(detail: string, spec: ElementwiseSpec, op = 'compileElementwise'): GraphError {
+  return new GraphError(detail, { op, shapes: [spec.shape, ...spec.inputs.map((i) => i.shape)] });
 }
 
-/** Every node reachable from the roots, children before parents (each once). */
-function postOrder(roots: readonly Expr[]): Expr[] {
+/** Every node reachable from the roots, children before parents (each once). Shared with the wasm back end. */
+export function postOrder(roots: readonly Expr[]): Expr[] {
   const seen = new Set<Expr>();
   const out: Expr[] = [];
   const visit = (e: Expr): void => {
@@ -437,7 +437,8 @@ function postOrder(roots: readonly Expr[]): Expr[] {
   return out;
 }
 
-function children(e: Expr): readonly Expr[] {
+/** An expression node's operands. */
+export function children(e: Expr): readonly Expr[] {
   switch (e.kind) {
     case 'input':
     case 'const':
@@ -453,13 +454,18 @@ function children(e: Expr): readonly Expr[] {
 }
 
 /** Per-dim loop sizes and per-input strides after dropping size-1 dims and merging contiguous ones. */
-interface LoopNest {
+export interface LoopNest {
   readonly sizes: number[];
   /** strides[k][d]: element stride of input k along loop d (0 where broadcast). */
   readonly strides: number[][];
 }
 
-function loopNest(spec: ElementwiseSpec): LoopNest {
+/**
+ * The loop nest both compiled back ends run a fused loop in: size-1 dims dropped (the last axis of a
+ * last-axis reduction kept as its own innermost loop), and neighbouring dims merged wherever every
+ * array steps through them as through one dim.
+ */
+export function loopNest(spec: ElementwiseSpec): LoopNest {
   const rank = spec.shape.length;
   const inStrides = spec.inputs.map(({ shape }) => {
     const pad = rank - shape.length;
@@ -495,32 +501,42 @@ function loopNest(spec: ElementwiseSpec): LoopNest {
   return { sizes, strides };
 }
 
-function checkSpec(spec: ElementwiseSpec): void {
+/**
+ * The checks of a fused-loop spec that hold on every back end: the shapes broadcast, the expression
+ * reads slots that exist with their dtypes, and a reduction is one of sum/mean/max/min over 'last',
+ * 'leading' or 'all' axes. Each back end then checks the dtypes it runs. `op` names the caller in errors.
+ */
+export function checkElementwiseSpec(spec: ElementwiseSpec, op: string): void {
   if (!spec || !Array.isArray(spec.shape) || !spec.shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new ShapeError(`shape must be a list of non-negative integers, got ${fmtJson(spec?.shape)}`, { op: 'compileElementwise' });
+    throw new ShapeError(`shape must be a list of non-negative integers, got ${fmtJson(spec?.shape)}`, { op });
   }
   spec.inputs.forEach(({ shape, dtype }, k) => {
     const pad = spec.shape.length - shape.length;
     const ok = pad >= 0 && shape.every((d, i) => d === 1 || d === spec.shape[pad + i]);
-    if (!ok) throw new ShapeError(`input ${k} of shape ${fmtShape(shape)} does not broadcast to ${fmtShape(spec.shape)}`, { op: 'compileElementwise', shapes: [shape, spec.shape], dtypes: [dtype] });
+    if (!ok) throw new ShapeError(`input ${k} of shape ${fmtShape(shape)} does not broadcast to ${fmtShape(spec.shape)}`, { op, shapes: [shape, spec.shape], dtypes: [dtype] });
   });
-  if (spec.outputs.length === 0 && !spec.reduce) throw exprError('a kernel needs at least one output or a reduction', spec);
+  if (spec.outputs.length === 0 && !spec.reduce) throw exprError('a kernel needs at least one output or a reduction', spec, op);
   const roots = [...spec.outputs, ...(spec.reduce ? [spec.reduce.expr] : [])];
   for (const e of postOrder(roots)) {
     if (e.kind === 'input') {
       const slot = spec.inputs[e.slot];
-      if (!slot) throw exprError(`the expression reads input slot ${e.slot}, but the kernel has ${spec.inputs.length} input(s)`, spec);
-      if (slot.dtype !== e.dtype) throw new DTypeError(`input slot ${e.slot} is ${slot.dtype}, the expression reads it as ${e.dtype}`, { op: 'compileElementwise', dtypes: [slot.dtype, e.dtype] });
+      if (!slot) throw exprError(`the expression reads input slot ${e.slot}, but the kernel has ${spec.inputs.length} input(s)`, spec, op);
+      if (slot.dtype !== e.dtype) throw new DTypeError(`input slot ${e.slot} is ${slot.dtype}, the expression reads it as ${e.dtype}`, { op, dtypes: [slot.dtype, e.dtype] });
     }
   }
   const r = spec.reduce;
   if (r) {
-    if (!REDUCE_STEP[r.op]) throw exprError(`unknown reduction "${String(r.op)}" (sum, mean, max, min)`, spec);
-    if (r.axes !== 'last' && r.axes !== 'leading' && r.axes !== 'all') throw exprError(`reduction axes must be 'last', 'leading' or 'all', got ${JSON.stringify(r.axes)}`, spec);
-    if (r.axes !== 'all' && spec.shape.length === 0) throw exprError(`a reduction over the ${r.axes === 'last' ? 'last axis' : 'leading axes'} needs rank ≥ 1`, spec);
-    if (!NUMERIC.includes(r.expr.dtype) || (REDUCE_STEP[r.op].float && r.expr.dtype === 'int32')) {
-      throw new DTypeError(`${r.op} cannot reduce ${r.expr.dtype}`, { op: 'compileElementwise', dtypes: [r.expr.dtype] });
-    }
+    if (!REDUCE_STEP[r.op]) throw exprError(`unknown reduction "${String(r.op)}" (sum, mean, max, min)`, spec, op);
+    if (r.axes !== 'last' && r.axes !== 'leading' && r.axes !== 'all') throw exprError(`reduction axes must be 'last', 'leading' or 'all', got ${JSON.stringify(r.axes)}`, spec, op);
+    if (r.axes !== 'all' && spec.shape.length === 0) throw exprError(`a reduction over the ${r.axes === 'last' ? 'last axis' : 'leading axes'} needs rank ≥ 1`, spec, op);
+  }
+}
+
+function checkSpec(spec: ElementwiseSpec): void {
+  checkElementwiseSpec(spec, 'compileElementwise');
+  const r = spec.reduce;
+  if (r && (!NUMERIC.includes(r.expr.dtype) || (REDUCE_STEP[r.op].float && r.expr.dtype === 'int32'))) {
+    throw new DTypeError(`${r.op} cannot reduce ${r.expr.dtype}`, { op: 'compileElementwise', dtypes: [r.expr.dtype] });
   }
 }
 

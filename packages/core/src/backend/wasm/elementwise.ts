@@ -33,7 +33,7 @@
 import type { DType } from '../../dtype';
 import { DTypeError, GraphError, ShapeError } from '../../errors';
 import { fmtShape, sizeOf, stridesOf, type Shape } from '../../shape';
-import type { ElementwiseSpec, Expr, ReduceOp } from '../js/elementwise';
+import { checkElementwiseSpec, children, loopNest, postOrder, type ElementwiseSpec, type Expr, type ReduceOp } from '../js/elementwise';
 import type { FunctionBuilder, ModuleBuilder } from './encoder';
 import { heap } from './memory';
 import { kernelModuleBuilder, runParallel, threadCount, WasmModule } from './threads';
@@ -79,94 +79,19 @@ interface Nest {
   readonly blockedTotal?: number;
 }
 
-function children(e: Expr): readonly Expr[] {
-  switch (e.kind) {
-    case 'input':
-    case 'const':
-      return [];
-    case 'unary':
-    case 'cast':
-      return [e.x];
-    case 'binary':
-      return [e.a, e.b];
-    case 'select':
-      return [e.cond, e.a, e.b];
-  }
-}
-
-function postOrder(roots: readonly Expr[]): Expr[] {
-  const seen = new Set<Expr>();
-  const out: Expr[] = [];
-  const visit = (e: Expr): void => {
-    if (seen.has(e)) return;
-    seen.add(e);
-    for (const c of children(e)) visit(c);
-    out.push(e);
-  };
-  roots.forEach(visit);
-  return out;
-}
-
 function checkSpec(spec: ElementwiseSpec): void {
   const op = 'elementwise';
-  if (!spec || !Array.isArray(spec.shape) || !spec.shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new ShapeError(`shape must be a list of non-negative integers, got ${JSON.stringify(spec?.shape)}`, { op });
-  }
-  spec.inputs.forEach(({ shape, dtype }, k) => {
-    const pad = spec.shape.length - shape.length;
-    if (pad < 0 || !shape.every((d, i) => d === 1 || d === spec.shape[pad + i])) {
-      throw new ShapeError(`input ${k} of shape ${fmtShape(shape)} does not broadcast to ${fmtShape(spec.shape)}`, { op, shapes: [shape, spec.shape], dtypes: [dtype] });
-    }
-  });
-  if (spec.outputs.length === 0 && !spec.reduce) throw new GraphError('a kernel needs at least one output or a reduction', { op });
+  checkElementwiseSpec(spec, op);
   for (const e of postOrder([...spec.outputs, ...(spec.reduce ? [spec.reduce.expr] : [])])) {
     if (!SUPPORTED.includes(e.dtype)) throw new DTypeError(`the wasm back end runs float32, int32 and bool loops; this one has ${e.dtype} (the JS back end runs float64)`, { op, dtypes: [e.dtype] });
-    if (e.kind === 'input') {
-      const slot = spec.inputs[e.slot];
-      if (!slot) throw new GraphError(`the expression reads input slot ${e.slot}, but the kernel has ${spec.inputs.length} input(s)`, { op });
-      if (slot.dtype !== e.dtype) throw new DTypeError(`input slot ${e.slot} is ${slot.dtype}, the expression reads it as ${e.dtype}`, { op, dtypes: [slot.dtype, e.dtype] });
-    }
   }
   const r = spec.reduce;
-  if (r) {
-    if (!['sum', 'mean', 'max', 'min'].includes(r.op)) throw new GraphError(`unknown reduction "${String(r.op)}" (sum, mean, max, min)`, { op });
-    if (r.axes !== 'last' && r.axes !== 'leading' && r.axes !== 'all') throw new GraphError(`reduction axes must be 'last', 'leading' or 'all', got ${JSON.stringify(r.axes)}`, { op });
-    if (r.axes !== 'all' && spec.shape.length === 0) throw new GraphError(`a reduction over the ${r.axes === 'last' ? 'last axis' : 'leading axes'} needs rank ≥ 1`, { op });
-    if (r.expr.dtype === 'bool' || (r.op === 'mean' && r.expr.dtype === 'int32')) throw new DTypeError(`${r.op} cannot reduce ${r.expr.dtype}`, { op, dtypes: [r.expr.dtype] });
-  }
+  if (r && (r.expr.dtype === 'bool' || (r.op === 'mean' && r.expr.dtype === 'int32'))) throw new DTypeError(`${r.op} cannot reduce ${r.expr.dtype}`, { op, dtypes: [r.expr.dtype] });
 }
 
-/** The JS back end's loop nest: size-1 dims dropped, dims merged where every array steps through them as one. */
-function loopNest(spec: ElementwiseSpec): Nest {
-  const rank = spec.shape.length;
-  const inStrides = spec.inputs.map(({ shape }) => {
-    const pad = rank - shape.length;
-    const own = stridesOf(shape);
-    return spec.shape.map((_, d) => (d < pad || shape[d - pad] === 1 ? 0 : own[d - pad]));
-  });
-  const keepLast = spec.reduce?.axes === 'last' || spec.reduce?.axes === 'leading';
-  const outStrides = stridesOf(spec.shape);
-  const sizes: number[] = [];
-  const strides: number[][] = spec.inputs.map(() => []);
-  let outStride: number[] = [];
-  for (let d = 0; d < rank; d++) {
-    if (spec.shape[d] === 1 && !(keepLast && d === rank - 1)) continue;
-    const last = sizes.length - 1;
-    const mergeable =
-      last >= 0 &&
-      !(keepLast && d === rank - 1) &&
-      outStride[last] === outStrides[d] * spec.shape[d] &&
-      inStrides.every((s, k) => strides[k][last] === s[d] * spec.shape[d]);
-    if (mergeable) {
-      sizes[last] *= spec.shape[d];
-      outStride[last] = outStrides[d];
-      inStrides.forEach((s, k) => (strides[k][last] = s[d]));
-    } else {
-      sizes.push(spec.shape[d]);
-      outStride = [...outStride, outStrides[d]];
-      inStrides.forEach((s, k) => strides[k].push(s[d]));
-    }
-  }
+/** The JS back end's loop nest (`loopNest`: size-1 dims dropped, contiguous dims merged), given an outer loop the threads split. */
+function threadedNest(spec: ElementwiseSpec): Nest {
+  const { sizes, strides } = loopNest(spec);
   const axes = spec.reduce?.axes;
   // every nest has an outer loop the threads split: a scalar is [1, 1]; a 1-D loop is cut into blocks
   if (sizes.length === 0) return { sizes: [1, 1], strides: strides.map(() => [0, 0]) };
@@ -190,7 +115,7 @@ const COUNTER = 0;
  */
 export function emitElementwise(mb: ModuleBuilder, spec: ElementwiseSpec): EmittedElementwise {
   checkSpec(spec);
-  const nest = loopNest(spec);
+  const nest = threadedNest(spec);
   const { sizes, strides } = nest;
   const depth = sizes.length;
   const inner = depth - 1;
