@@ -172,6 +172,31 @@ const properties: Record<string, RuleProperty> = {
   'div-sqrt': { lhs: (x, y) => x.div(y.sqrt()), inputs: [R([3]), pos([3])] },
   'div-pow2': { lhs: [(x) => x.div(4), (x) => x.div(-0.5)], inputs: [R([3])] },
   'sqrt-square': { lhs: (x) => x.mul(x).sqrt(), inputs: [R([3], { awayFrom: [0], margin: 0.1 })] },
+  // Σ (a·bᵀ)² per batch element, the inner dimension 1: every form the rule accepts, with the
+  // batch dim known only at run time, and a rank-2 operand broadcast against a batched one
+  'outer-norm': {
+    lhs: [
+      (a, b) => { const m = api.matmul(a, b, { transposeA: true }); return m.mul(m).sum([1, 2]); },
+      (a, b) => api.matmul(a, b, { transposeA: true }).pow(2).sum([2, 1], true),
+      (a, b) => { const r = api.matmul(a, b, { transposeA: true }).reshape([-1, 15]); return r.mul(r).sum(1); },
+      (a, b) => { const m = api.matmul(a.transpose([0, 2, 1]), b); return m.mul(m).sum([1, 2]); },
+      (a, b) => { const m = api.matmul(a.sum(0), b, { transposeA: true }); return m.mul(m).sum([1, 2]); },
+    ],
+    inputs: [R([4, 1, 3], { declared: [null, 1, 3] }), R([4, 1, 5], { declared: [null, 1, 5] })],
+  },
+  // Σₙ sₙ·aₙᵀbₙ: unscaled, scaled per example (merged and direct, keepDims), scaled by a scalar,
+  // batch dims known (no broadcast needed) and a batch of 1 broadcast against n
+  'batch-sum-matmul': {
+    lhs: [
+      (a, b) => api.matmul(a, b, { transposeA: true }).sum(0),
+      (a, b, s) => api.matmul(a, b, { transposeA: true }).reshape([-1, 15]).mul(s.reshape([-1, 1])).sum(0),
+      (a, b, s) => api.matmul(a, b, { transposeA: true }).mul(s.reshape([-1, 1, 1])).sum(0, true),
+      (a, b, s) => api.matmul(a, b, { transposeA: true }).mul(s.sum()).sum(0),
+      (a, b) => api.matmul(a.reshape([4, 2, 3]), b.reshape([4, 2, 5]), { transposeA: true }).sum(0),
+      (a, b, s) => s.reshape([-1, 1, 1]).mul(api.matmul(a.sum(0, true), b, { transposeA: true })).sum(0),
+    ],
+    inputs: [R([4, 2, 3], { declared: [null, 2, 3] }), R([4, 2, 5], { declared: [null, 2, 5] }), R([4], { declared: [null] })],
+  },
 };
 
 const allRules: Rule[] = Object.values(ruleTables).flat();
@@ -341,7 +366,7 @@ describe('the rule tables', () => {
     expect(Object.fromEntries(Object.entries(ruleTables).map(([k, t]) => [k, t.length]))).toMatchInlineSnapshot(`
       {
         "canonicalize": 57,
-        "specialize": 10,
+        "specialize": 12,
         "stabilize": 26,
       }
     `);
