@@ -416,11 +416,11 @@ function differenceChart(runs: Run[], models: string[], eps: readonly number[]):
   const color = { field: 'model', type: 'nominal' };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: "accuracy minus the ReLU model's of the same kind (MLP or CNN), in points (paired by seed; bars: ±2 standard errors)",
+    title: { text: ["accuracy minus the ReLU model's of the same kind (MLP or CNN), in points", 'paired by seed; bars: ±2 standard errors'], anchor: 'start' },
     data: { values },
     facet: { column: { field: 'attack', type: 'nominal', title: null } },
     spec: {
-      width: 260,
+      width: 340,
       height: 200,
       layer: [
         { mark: { type: 'rule', color: '#888' }, encoding: { y: { datum: 0 } } },
