@@ -91,12 +91,13 @@ export function mlpTrain(batches: readonly MlpBatch[], backend: Backend): GgPrep
   return lossStep(exe, used, batches.map((b) => ({ x: b.x, y: b.y })));
 }
 
-export function matmul(batches: readonly PairBatch[], backend: Backend): GgPrepared {
+/** `threads`: at most this many threads (`compile`'s option; below the pool's size, so in this process). */
+export function matmul(batches: readonly PairBatch[], backend: Backend, threads?: number): GgPrepared {
   const g = new Graph();
   const n = batches[0].a.shape[0];
   const a = g.input('a', [n, n]);
   const b = g.input('b', [n, n]);
-  const { exe, backend: used } = compileOn(g, { inputs: [a, b], outputs: [a.matmul(b)] }, backend);
+  const { exe, backend: used } = compileOn(g, { inputs: [a, b], outputs: [a.matmul(b)], ...(threads !== undefined ? { threads } : {}) }, backend);
   const feeds = batches.map((p) => ({ a: p.a, b: p.b }));
   let last: Tensor[] = [];
   return { step: (i) => void (last = exe.run(feeds[i % feeds.length])), probe: () => [absSum(last[0].data)], backend: used, nodes: nodeCount(exe) };

@@ -1,8 +1,9 @@
 /**
  * One implementation of one workload in a child process, driven step by step over IPC by
  * `pnpm bench`, so it can be interleaved with the parent's implementations. The reason to exist:
- * gradgraph's WebAssembly back end reads `GRADGRAPH_THREADS` once per process, so the matmul row's
- * second thread count runs here, with the variable set in this process's environment.
+ * gradgraph's WebAssembly back end reads `GRADGRAPH_THREADS` once per process (its pool's size),
+ * so a matmul thread count above the parent's pool runs here, with the variable set in this
+ * process's environment (counts below it run in the parent, with `compile`'s `threads` option).
  *
  * Messages in: `{ kind: 'prepare', workload, impl }`, `{ kind: 'step', i }`, `{ kind: 'probe' }`.
  * Messages out: `{ kind: 'ready', runsOn }`, `{ kind: 'done', ms }` (the step's own wall clock),

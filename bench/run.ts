@@ -202,7 +202,7 @@ async function main(): Promise<void> {
   const others = [1, 2].filter((t) => t !== threads);
   console.log(
     `# threads: gradgraph-wasm ${threads} (${process.env.GRADGRAPH_THREADS ? 'GRADGRAPH_THREADS' : 'GRADGRAPH_THREADS unset: the number of cores'}` +
-      `${hasWasm ? `; the matmul row also runs it on ${others.join(' and ')} thread${others.length > 1 || others[0] > 1 ? 's' : ''} in a child process` : ''}); ` +
+      `${hasWasm ? `; the matmul row also runs it on ${others.map((t) => `${t} thread${t > 1 ? 's' : ''} ${t < threads ? "in this process (compile's threads option)" : 'in a child process'}`).join(' and ')}` : ''}); ` +
       'jax-js-wasm runs one thread in Node (its worker pool needs a global Worker, which Node 20 lacks); tfjs-wasm one (setThreadsCount(1)); gradgraph-js and tfjs-cpu one',
   );
   if (!gg.HAS.conv) console.log('# not in this build of @gradgraph/core: conv and maxPool — cnn-train runs on the peers only');
@@ -240,14 +240,21 @@ async function main(): Promise<void> {
         fail(`${w} on ${impl} failed to build: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
-    // matmul: gradgraph-wasm at the other thread count(s) too, each in a child process
+    // matmul: gradgraph-wasm at the other thread count(s) too — fewer threads than the pool's in
+    // this process (compile's `threads` option: the kernel runs on the calling thread alone), more
+    // in a child process started with GRADGRAPH_THREADS set (the pool's size is fixed per process)
     if (w === 'matmul' && impls.includes('gradgraph-wasm') && hasWasm) {
       for (const t of [1, 2].filter((t) => t !== threads)) {
         try {
-          const remote = await startRemote('matmul', 'gradgraph-wasm', { GRADGRAPH_THREADS: String(t) });
-          entries.push({ name: `gradgraph-wasm×${t}`, impl: 'gradgraph-wasm', threads: t, step: (i) => remote.step(i), probe: () => remote.probe(), remote });
+          if (t < threads) {
+            const p = gg.matmul(data as PairBatch[], 'wasm', t);
+            entries.push({ name: `gradgraph-wasm×${t}`, impl: 'gradgraph-wasm', threads: t, step: p.step, probe: p.probe, prepared: p });
+          } else {
+            const remote = await startRemote('matmul', 'gradgraph-wasm', { GRADGRAPH_THREADS: String(t) });
+            entries.push({ name: `gradgraph-wasm×${t}`, impl: 'gradgraph-wasm', threads: t, step: (i) => remote.step(i), probe: () => remote.probe(), remote });
+          }
         } catch (e) {
-          fail(`matmul on gradgraph-wasm with ${t} thread(s) (child process) failed: ${e instanceof Error ? e.message : String(e)}`);
+          fail(`matmul on gradgraph-wasm with ${t} thread(s)${t < threads ? '' : ' (child process)'} failed: ${e instanceof Error ? e.message : String(e)}`);
         }
       }
     }
