@@ -113,6 +113,26 @@ function adoptParam(graph: Graph, name: string): void {
   adopted.set(ptr, { graph: new WeakRef(graph), name, dtype: st.dtype, length: st.size, data });
 }
 
+/**
+ * Makes room in the heap for the params of `program` that are not there yet (`compile()` calls
+ * this before its passes): if the heap grows, the thread pool faults the new pages in on its idle
+ * threads while the compiler and the specialization run. A first write to a fresh page costs a
+ * page fault — 15–30 µs a page on the 2-core virtual machine of the benchmarks, so moving the
+ * mlp-train step's 6.4 MB of params and Adam state took ~25–40 ms of its first run.
+ */
+export function reserveParams(graph: Graph, program: Program): void {
+  let bytes = 0;
+  for (const node of Object.values(program.nodes)) {
+    if (node.op !== 'param') continue;
+    const st = graph.storage(String(node.attrs.name));
+    if (st.dtype !== 'float64' && blockOf.get(st) === undefined) bytes += Math.ceil((st.size * bytesPer(st.dtype)) / 16) * 16;
+  }
+  if (!bytes) return;
+  // the pool's threads do the faulting: make sure the pool exists (it starts its workers then)
+  threadCount();
+  wasmHeap().reserve(bytes);
+}
+
 /** The byte address in the heap of a storage moved there. */
 function storageAddress(graph: Graph, name: string): number {
   const st = graph.storage(name);

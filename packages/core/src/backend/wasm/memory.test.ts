@@ -64,6 +64,29 @@ describe('Heap', () => {
     expect(h.alloc(PAGE_BYTES) % ALIGN).toBe(0);
   });
 
+  it('reserve makes room ahead and hands the pages likely to be written next to onFreshPages, once', () => {
+    const h = new Heap({ initialPages: 1 });
+    const asked: [number, number][] = [];
+    h.onFreshPages((from, to) => asked.push([from, to]));
+    h.reserve(5 * PAGE_BYTES);
+    const grown = h.byteLength;
+    expect(grown).toBeGreaterThanOrEqual(6 * PAGE_BYTES);
+    expect(asked).toHaveLength(1);
+    const [from, to] = asked[0];
+    // from the first free block that fits, at least the reserved bytes (and at most the memory)
+    expect(to - from).toBeGreaterThanOrEqual(5 * PAGE_BYTES);
+    expect(to).toBeLessThanOrEqual(grown);
+    // the allocation then needs no growth, and lands in the faulted range
+    const p = h.alloc(5 * PAGE_BYTES);
+    expect(h.byteLength).toBe(grown);
+    expect(p).toBeGreaterThanOrEqual(from);
+    expect(p + 5 * PAGE_BYTES).toBeLessThanOrEqual(to);
+    // pages already handed out are not asked for again
+    h.free(p);
+    h.reserve(5 * PAGE_BYTES);
+    expect(asked).toHaveLength(1);
+  });
+
   test.prop([fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 5000 })), { maxLength: 60 })])('never overlaps live blocks', (ops) => {
     const h = new Heap({ initialPages: 1 });
     const live: number[] = [];
