@@ -312,6 +312,29 @@ function programModule(steps: readonly ProgramStep[], keys: readonly string[]): 
   return pm;
 }
 
+/** The scratch region every program shares: a heap block, replaced by a larger one when a program needs more. */
+interface ScratchRegion {
+  base: number;
+  bytes: number;
+}
+const scratchRegion: ScratchRegion = { base: 0, bytes: 0 };
+
+/**
+ * The shared scratch region, at least `bytes` long (made larger now if not: at build time, never
+ * during a run, so no run sees the memory grow under it). Programs re-read `base` before each
+ * segment. Sharing it means a new program touches no new scratch pages: its first run faults in
+ * none (the mlp-train step's scratch is ~1.2 MB, mostly two threads' matmul packing space).
+ */
+function sharedScratch(bytes: number): ScratchRegion {
+  if (bytes > scratchRegion.bytes) {
+    const h = heap();
+    if (scratchRegion.base) h.free(scratchRegion.base);
+    scratchRegion.bytes = Math.max(bytes, scratchRegion.bytes * 2);
+    scratchRegion.base = h.alloc(scratchRegion.bytes);
+  }
+  return scratchRegion;
+}
+
 /** The key of a step's kernel: equal for steps that emit the same code. */
 function kernelKey(s: ProgramStep): string {
   return s.kind === 'js' ? 'js' : `${s.kind} ${specKey(s.spec)}`;
@@ -334,25 +357,29 @@ export function buildProgram(steps: readonly ProgramStep[]): CompiledProgram {
   const pm = programModule(steps, steps.map(kernelKey));
   const { kernels, module: mod } = pm;
   const threads = Math.max(1, Math.min(poolThreads, Math.max(1, ...kernels.map((k) => k.parallel))));
-  // one block: the table, then the scratch. Matmuls share a per-thread packing region (a thread
-  // runs them one after another); each reduction gets its own zero-filled block of partials.
-  const tableBytes = Math.ceil((pm.tableWords * 4) / 16) * 16;
+  // The scratch, in the process-wide region every program shares (programs run one at a time,
+  // and nothing in it outlives a kernel call but the sync words, which are zeroed before each
+  // segment): first every kernel's 16 sync bytes (it claims its chunks through them), then a
+  // per-thread packing space the matmuls share (a thread runs them one after another), then a
+  // block of partials for each reduction (two in one segment may run at the same time).
+  const syncBytes = 16 * kernels.length;
   const matmulScratch = Math.max(0, ...kernels.filter((k) => k.perThread).map((k) => k.scratchBytes));
-  let total = tableBytes + Math.ceil((matmulScratch * threads) / 16) * 16;
+  const packingAt = syncBytes;
+  let total = packingAt + Math.ceil((matmulScratch * threads) / 16) * 16;
   const scratchAt = kernels.map((k) => {
-    if (k.perThread) return tableBytes;
+    if (k.perThread) return packingAt;
     const at = total;
     total += Math.ceil(k.scratchBytes / 16) * 16;
     return at;
   });
-  // every kernel claims its chunks through 16 sync bytes of its own, all in one run of the
-  // scratch: zero when a segment starts, zeroed again after it
-  const syncBase = total;
-  total += 16 * kernels.length;
-  let block = h.alloc(Math.max(16, total));
-  h.u8.fill(0, block, block + Math.max(16, total));
+  const region = sharedScratch(total);
+  // this program's table: per wasm step its barrier flag and arguments; the scratch pointers
+  // among them (`relocs`: table index, offset in the region) follow the region when it moves
+  let block = h.alloc(Math.max(16, pm.tableWords * 4));
   const table = h.i32;
   const t0 = block / 4;
+  const relocs: [number, number][] = [];
+  let boundBase = region.base;
 
   // segments: runs of wasm steps between js steps; barriers only where a step touches what the
   // steps since the last barrier wrote (or writes what they read)
@@ -393,12 +420,17 @@ export function buildProgram(steps: readonly ProgramStep[]): CompiledProgram {
     sinceWrites.push(...fp.writes);
     // the table: the barrier flag, then the arguments
     const at = t0 + pm.tableAt[e];
-    const sc = block + scratchAt[e];
-    const sync = block + syncBase + 16 * e;
-    const args = s.kind === 'matmul' ? [s.a, s.b, s.c, s.bias ?? 0, sc, sync] : s.kind === 'elementwise' ? [...s.inputs, ...s.outputs, ...(s.spec.reduce ? [s.reduced!] : []), sc, sync] : [s.x, s.out, s.t ?? 0, sync];
-    if (args.length !== k.nargs) throw new GraphError(`${s.kind} step: ${args.length} arguments for a kernel of ${k.nargs} (a bug in buildProgram)`, { op: 'program' });
+    const args = s.kind === 'matmul' ? [s.a, s.b, s.c, s.bias ?? 0] : s.kind === 'elementwise' ? [...s.inputs, ...s.outputs, ...(s.spec.reduce ? [s.reduced!] : [])] : [s.x, s.out, s.t ?? 0];
+    // then the scratch (matmul, elementwise) and the sync words (all)
+    const rel = s.kind === 'row' ? [16 * e] : [scratchAt[e], 16 * e];
+    if (args.length + rel.length !== k.nargs) throw new GraphError(`${s.kind} step: ${args.length + rel.length} arguments for a kernel of ${k.nargs} (a bug in buildProgram)`, { op: 'program' });
     table[at] = hazard ? 1 : 0;
     for (let a = 0; a < args.length; a++) table[at + 1 + a] = args[a];
+    rel.forEach((off, j) => {
+      const idx = at + 1 + args.length + j - t0;
+      relocs.push([idx, off]);
+      table[t0 + idx] = region.base + off;
+    });
     segLen++;
     lines.push(`${hazard ? '── barrier ──\n' : ''}${describeStep(s)} on ${Math.min(threads, k.parallel)} thread(s)`);
     e++;
@@ -415,8 +447,15 @@ export function buildProgram(steps: readonly ProgramStep[]): CompiledProgram {
       const args = [block];
       for (const p of plan) {
         if ('seg' in p) {
+          // (a program built since — maybe inside a JS step — may have moved the region)
+          const base = region.base;
+          const i32 = h.i32;
+          if (base !== boundBase) {
+            for (const [idx, off] of relocs) i32[block / 4 + idx] = base + off;
+            boundBase = base;
+          }
+          i32.fill(0, base / 4, base / 4 + syncBytes / 4);
           runParallel(mod, p.seg, nt, args, { barriers: p.barriers });
-          h.i32.fill(0, (block + syncBase) / 4, (block + syncBase) / 4 + 4 * kernels.length);
         } else p.js();
       }
     },
