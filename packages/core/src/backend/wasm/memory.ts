@@ -26,7 +26,7 @@ export const CONTROL_BYTES = 4096;
 /** 2 GiB: byte offsets stay non-negative i32s. */
 export const MAX_PAGES = 32768;
 export const ALIGN = 16;
-/** What `reserve` has faulted in beyond one and a half times the bytes asked for. */
+/** What `reserve` has faulted in beyond 1.25 times the bytes asked for. */
 const RESERVE_SLACK = 1 << 20;
 
 export type HeapDType = 'float32' | 'float64' | 'int32' | 'uint32' | 'uint8';
@@ -202,9 +202,10 @@ export class Heap {
 
   /**
    * Makes sure `bytes` can be allocated without growing the memory (grows it now if not), and has
-   * the pages they will most likely land on — from the first free block that fits, with half
-   * again as much after them for what comes next — faulted in ahead of use, in the background
-   * (`onFreshPages`; the thread pool does it), unless that was asked for before.
+   * the pages they will most likely land on — from the first free block that fits, with a
+   * quarter as much again and 1 MiB after them for what comes next (a step's arena and feed
+   * copies) — faulted in ahead of use, in the background (`onFreshPages`; the thread pool does
+   * it), unless that was asked for before.
    */
   reserve(bytes: number): void {
     const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
@@ -214,7 +215,7 @@ export class Heap {
       block = this.freeList.find(([s, e]) => e - s >= size)!;
     }
     const [start, end] = block;
-    const want = Math.min(end, start + Math.floor(size * 1.5) + RESERVE_SLACK);
+    const want = Math.min(end, start + Math.floor(size * 1.25) + RESERVE_SLACK);
     if (want <= this.faultedEnd) return;
     const from = Math.max(start, this.faultedEnd);
     this.faultedEnd = want;
