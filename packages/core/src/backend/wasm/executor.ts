@@ -103,13 +103,16 @@ function adoptParam(graph: Graph, name: string): void {
   if (st.dtype === 'float64') return;
   let ptr = blockOf.get(st);
   if (ptr !== undefined && adopted.get(ptr)?.data === st.data) return;
+  let zero = false;
   if (ptr === undefined) {
-    ptr = h.alloc(st.size * bytesPer(st.dtype));
+    ({ ptr, zero } = h.allocZeroed(st.size * bytesPer(st.dtype)));
     blockOf.set(st, ptr);
     storageRegistry!.register(st, ptr);
   }
   const data = heapView(h, ptr, st.dtype, st.size);
-  graph.moveStorage(name, data);
+  // a fresh block holds zeros already: zero state (Adam's moments) is not copied, and its pages
+  // are first written by the kernel that updates it (by then the pool has faulted most of them in)
+  graph.moveStorage(name, data, { copy: !(zero && allZero(st.data)) });
   adopted.set(ptr, { graph: new WeakRef(graph), name, dtype: st.dtype, length: st.size, data });
 }
 
@@ -131,6 +134,13 @@ export function reserveParams(graph: Graph, program: Program): void {
   // the pool's threads do the faulting: make sure the pool exists (it starts its workers then)
   threadCount();
   wasmHeap().reserve(bytes);
+}
+
+/** Whether every element of `a` has all bits zero (so not −0). */
+function allZero(a: TypedArray): boolean {
+  const bits = a instanceof Float32Array ? new Int32Array(a.buffer, a.byteOffset, a.length) : a;
+  for (let i = 0; i < bits.length; i++) if (bits[i] !== 0) return false;
+  return true;
 }
 
 /** The byte address in the heap of a storage moved there. */

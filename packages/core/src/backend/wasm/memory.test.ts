@@ -64,6 +64,23 @@ describe('Heap', () => {
     expect(h.alloc(PAGE_BYTES) % ALIGN).toBe(0);
   });
 
+  it('allocZeroed says when a block is known to hold zeros: never in a block since the memory grew', () => {
+    const h = new Heap({ initialPages: 1 });
+    const a = h.allocZeroed(1000);
+    expect(a.zero).toBe(true);
+    expect(h.view(a.ptr, 'uint8', 1000).every((v) => v === 0)).toBe(true);
+    h.view(a.ptr, 'uint8', 1000).fill(7);
+    h.free(a.ptr);
+    // the same bytes again: written before, so not known to be zero
+    const b = h.allocZeroed(1000);
+    expect(b.ptr).toBe(a.ptr);
+    expect(b.zero).toBe(false);
+    // past everything handed out so far, and after growth: zero
+    const c = h.allocZeroed(3 * PAGE_BYTES);
+    expect(c.zero).toBe(true);
+    expect(h.view(c.ptr, 'uint8', 3 * PAGE_BYTES).every((v) => v === 0)).toBe(true);
+  });
+
   it('reserve makes room ahead and hands the pages likely to be written next to onFreshPages, once', () => {
     const h = new Heap({ initialPages: 1 });
     const asked: [number, number][] = [];

@@ -67,6 +67,8 @@ export class Heap {
   private buffer!: ArrayBuffer | SharedArrayBuffer;
   private readonly growthListeners: (() => void)[] = [];
   private readonly freshListeners: ((from: number, to: number) => void)[] = [];
+  /** Bytes from here up were never in a block: still the zeros the memory grew with. */
+  private neverUsed = CONTROL_BYTES;
   /** The end of the bytes `reserve` had faulted in so far. */
   private faultedEnd = 0;
   private views!: { [D in HeapDType]: ArrayOf<D> };
@@ -138,10 +140,22 @@ export class Heap {
         if (e - s === size) this.freeList.splice(i, 1);
         else this.freeList[i][0] = s + size;
         this.used.set(s, size);
+        this.neverUsed = Math.max(this.neverUsed, s + size);
         return s;
       }
       this.grow(size);
     }
+  }
+
+  /**
+   * `alloc`, and whether the block is known to hold zeros (no block ever covered its bytes since
+   * the memory grew): a caller that would write zeros there can skip it, and leave the pages
+   * unfaulted until something real is written.
+   */
+  allocZeroed(bytes: number): { ptr: number; zero: boolean } {
+    const before = this.neverUsed;
+    const ptr = this.alloc(bytes);
+    return { ptr, zero: ptr >= before };
   }
 
   /** Returns a block to the free list (merging with its neighbours). */
