@@ -40,6 +40,12 @@ export interface BackendDef {
   readonly doc: string;
   /** Whether it can run here (WebAssembly SIMD present, say). */
   available(): boolean;
+  /**
+   * Called by `compile()` with the program as built, before the passes run: a back end may start
+   * work its first run will need (the wasm back end makes room for the params in its memory and
+   * has their pages faulted in on its idle threads meanwhile).
+   */
+  prepare?(graph: Graph, program: Program): void;
   /** The runner of `program` on this back end. */
   create(graph: Graph, program: Program, validate: Validate, opts: BackendOptions): ProgramRunner;
 }

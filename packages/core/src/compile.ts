@@ -383,6 +383,7 @@ export function compile(g: Graph, opts: CompileOptions): Executable {
   const backend = opts?.backend ?? DEFAULT_BACKEND;
   if (!BACKENDS.includes(backend)) throw new GraphError(`unknown backend ${JSON.stringify(backend)} (known: ${BACKENDS.join(', ')})`, { op: 'compile', origin: captureOrigin() });
   const source = buildProgram(g, opts);
+  findBackend(backend)?.prepare?.(g, source);
   // GRADGRAPH_VERIFY=1 (set for the test suite) re-checks the IR before and after every pass
   const verify = typeof process !== 'undefined' && process.env?.GRADGRAPH_VERIFY === '1';
   if (verify) verifyProgram(source, 'the program as built');

@@ -575,13 +575,14 @@ export class Graph {
    * Moves a param's (or state's) values into `data`, which becomes its storage: `g.storage(p)` is
    * still the same Tensor, and its `data` is now `data` (same dtype and length). The current
    * values are copied over, unless the old array is detached (a WebAssembly memory that grew:
-   * then `data` is where the values already are). Back ends use it to keep params in their own
+   * then `data` is where the values already are) or `copy` is false (the caller knows `data`
+   * holds them: a fresh zero block for zero state). Back ends use it to keep params in their own
    * memory between runs — the wasm back end moves float32 params into its WebAssembly memory — and
    * every executable compiled from the graph re-binds to the new storage before its next run
    * (`storageVersion` counts moves). Hold the storage Tensor, not its `data`, across runs.
    * @example g.moveStorage('w', new Float32Array(sharedBuffer, offset, g.storage('w').size));
    */
-  moveStorage(p: Sym | string, data: TypedArray): Tensor {
+  moveStorage(p: Sym | string, data: TypedArray, opts: { copy?: boolean } = {}): Tensor {
     const st = this.storage(p);
     const name = typeof p === 'string' ? p : (p.node.attrs.name as string);
     // by the shape: a detached array's length (st.size) is 0
@@ -591,8 +592,9 @@ export class Graph {
       throw new UpdateError(`storage for "${name}" must be ${st.dtype} data of ${size} elements, got ${got}`, { op: 'moveStorage', dtypes: [st.dtype], origin: captureOrigin() });
     }
     const old = st.data;
-    // a detached array has length 0: its values are already where `data` looks
-    if (old !== data && old.length === data.length) data.set(old);
+    // a detached array has length 0: its values are already where `data` looks; `copy: false`
+    // says `data` holds the values already (the wasm back end's fresh, zero blocks for zero state)
+    if (opts.copy !== false && old !== data && old.length === data.length) data.set(old);
     // the storage Tensor stays the same object, so every holder of it sees the move
     (st as { data: TypedArray }).data = data;
     this._storageVersion++;

@@ -203,8 +203,11 @@ export function finiteInputs(def: OpDef<any>, attrs: Attrs, inputs: readonly Typ
  */
 export function dataInputIndices(def: OpDef<any>, arity: number): number[] {
   switch (def.traits.dataInputs) {
-    case 'all':
-      return Array.from({ length: arity }, (_v, i) => i);
+    case 'all': {
+      const all: number[] = [];
+      for (let i = 0; i < arity; i++) all.push(i);
+      return all;
+    }
     case 'first':
       return arity ? [0] : [];
     case 'last':

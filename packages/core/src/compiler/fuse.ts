@@ -144,7 +144,10 @@ export function classify(node: Node, types: TypeOf, caps: BackendCapabilities): 
  */
 export function dataInputs(node: Node, cls: NodeClass): readonly number[] {
   if (cls === 'reference' || !hasOp(node.op)) return node.inputs;
-  const idx = dataInputIndices(getOp(node.op), node.inputs.length);
+  const def = getOp(node.op);
+  // (the common case, without building the index list: the planner asks this for every edge, often)
+  if (def.traits.dataInputs === 'all') return node.inputs;
+  const idx = dataInputIndices(def, node.inputs.length);
   return idx.length === node.inputs.length ? node.inputs : idx.map((i) => node.inputs[i]);
 }
 

@@ -165,6 +165,25 @@ function planFor(ctx: PassContext | undefined): BackendCapabilities {
 const unchanged = (program: Program): Pick<PassResult, 'program' | 'patches' | 'inversePatches'> => ({ program, patches: [], inversePatches: [] });
 
 /**
+ * The result of a planning pass, its notes and info made when first read: explain() and viz read
+ * them, compile() doesn't — and where the program has open dims every specialization plans again
+ * with its own shapes, so planning eagerly was ~40% of compiling the mlp-train step for nothing.
+ */
+function planned(program: Program, make: () => { notes: readonly string[]; info: unknown }): PassResult {
+  let made: { notes: readonly string[]; info: unknown } | undefined;
+  const get = () => (made ??= make());
+  return {
+    ...unchanged(program),
+    get notes() {
+      return get().notes;
+    },
+    get info() {
+      return get().info;
+    },
+  };
+}
+
+/**
  * fuse: the kernel plan (see `fuse.ts`); `info.kernels` lists `{ name, nodes, kind }` for viz.
  * @example compile(g, { outputs: [y], passes: [...defaultPasses] }).passes.find((p) => p.name === 'fuse')!.notes
  */
@@ -172,12 +191,13 @@ export const fuse: Pass = Object.freeze({
   name: 'fuse',
   doc: 'groups elementwise chains (with a trailing reduction) and matmul + bias + activation into kernels',
   run(program: Program, ctx?: PassContext): PassResult {
-    const { fusion } = lowerProgram(program, { backend: planFor(ctx) });
-    return {
-      ...unchanged(program),
-      notes: capped(fusion.decisions, 'info.decisions'),
-      info: { kernels: fusion.kernels.map((k) => ({ name: k.name, nodes: [...k.nodes], kind: k.kind })), decisions: fusion.decisions },
-    };
+    return planned(program, () => {
+      const { fusion } = lowerProgram(program, { backend: planFor(ctx) });
+      return {
+        notes: capped(fusion.decisions, 'info.decisions'),
+        info: { kernels: fusion.kernels.map((k) => ({ name: k.name, nodes: [...k.nodes], kind: k.kind })), decisions: fusion.decisions },
+      };
+    });
   },
 });
 
@@ -189,27 +209,28 @@ export const planMemory: Pass = Object.freeze({
   name: 'planMemory',
   doc: 'gives every intermediate a place in one arena by liveness; reuse, in place where safe, param updates in place',
   run(program: Program, ctx?: PassContext): PassResult {
-    const lowered = lowerProgram(program, { backend: planFor(ctx) });
-    const m = lowered.memory;
-    const notes = formatMemory(lowered);
-    if (m.nominal) notes.push('open dims counted as 1 here; each specialization plans again with its shapes');
-    return {
-      ...unchanged(program),
-      notes,
-      info: {
-        slots: m.slots,
-        slotBytes: m.slotBytes,
-        arenaBytes: m.arenaBytes,
-        constBytes: m.constBytes,
-        scratchBytes: m.scratchBytes,
-        intermediateBytes: m.intermediateBytes,
-        totalIntermediateBytes: m.totalIntermediateBytes,
-        peakLiveBytes: m.peakLiveBytes,
-        savedBytes: m.savedBytes,
-        inPlaceUpdates: m.inPlaceUpdates.map((p) => String(program.nodes[p].attrs.name)),
-        nominal: m.nominal,
-      },
-    };
+    return planned(program, () => {
+      const lowered = lowerProgram(program, { backend: planFor(ctx) });
+      const m = lowered.memory;
+      const notes = formatMemory(lowered);
+      if (m.nominal) notes.push('open dims counted as 1 here; each specialization plans again with its shapes');
+      return {
+        notes,
+        info: {
+          slots: m.slots,
+          slotBytes: m.slotBytes,
+          arenaBytes: m.arenaBytes,
+          constBytes: m.constBytes,
+          scratchBytes: m.scratchBytes,
+          intermediateBytes: m.intermediateBytes,
+          totalIntermediateBytes: m.totalIntermediateBytes,
+          peakLiveBytes: m.peakLiveBytes,
+          savedBytes: m.savedBytes,
+          inPlaceUpdates: m.inPlaceUpdates.map((p) => String(program.nodes[p].attrs.name)),
+          nominal: m.nominal,
+        },
+      };
+    });
   },
 });
 
@@ -221,24 +242,25 @@ export const lower: Pass = Object.freeze({
   name: 'lower',
   doc: 'orders the kernels and binds their operands to feeds, params and arena buffers',
   run(program: Program, ctx?: PassContext): PassResult {
-    const lowered = lowerProgram(program, { backend: planFor(ctx) });
-    const byKind = new Map<string, number>();
-    for (const k of lowered.kernels) byKind.set(k.kind, (byKind.get(k.kind) ?? 0) + 1);
-    const kinds = [...byKind].map(([k, c]) => `${c} ${k}`).join(', ');
-    const refs = [...new Set(lowered.kernels.filter((k) => k.kind === 'reference').map((k) => program.nodes[k.nodes[0]].op))];
-    const notes = [`${lowered.kernels.length} kernels${kinds ? `: ${kinds}` : ''}`];
-    if (refs.length) notes.push(`reference kernels on ${lowered.fusion.backend} (no lowering there; they allocate their results): ${refs.join(', ')}`);
-    const slotOf = (id: number): number | string => {
-      const loc = lowered.memory.locations.get(id);
-      if (!loc) return 'inside';
-      return loc.kind === 'buffer' ? `buffer ${loc.buffer}` : loc.kind === 'param' ? `param %${loc.node}` : `feed ${loc.input}`;
-    };
-    return {
-      ...unchanged(program),
-      notes,
-      info: {
-        steps: lowered.kernels.map((k) => ({ name: k.name, kind: k.kind, nodes: [...k.nodes], reads: k.reads.map((r) => ({ node: r, at: slotOf(r) })), writes: k.writes.map((w) => ({ node: w, at: slotOf(w) })), flops: k.flops })),
-      },
-    };
+    return planned(program, () => {
+      const lowered = lowerProgram(program, { backend: planFor(ctx) });
+      const byKind = new Map<string, number>();
+      for (const k of lowered.kernels) byKind.set(k.kind, (byKind.get(k.kind) ?? 0) + 1);
+      const kinds = [...byKind].map(([k, c]) => `${c} ${k}`).join(', ');
+      const refs = [...new Set(lowered.kernels.filter((k) => k.kind === 'reference').map((k) => program.nodes[k.nodes[0]].op))];
+      const notes = [`${lowered.kernels.length} kernels${kinds ? `: ${kinds}` : ''}`];
+      if (refs.length) notes.push(`reference kernels on ${lowered.fusion.backend} (no lowering there; they allocate their results): ${refs.join(', ')}`);
+      const slotOf = (id: number): number | string => {
+        const loc = lowered.memory.locations.get(id);
+        if (!loc) return 'inside';
+        return loc.kind === 'buffer' ? `buffer ${loc.buffer}` : loc.kind === 'param' ? `param %${loc.node}` : `feed ${loc.input}`;
+      };
+      return {
+        notes,
+        info: {
+          steps: lowered.kernels.map((k) => ({ name: k.name, kind: k.kind, nodes: [...k.nodes], reads: k.reads.map((r) => ({ node: r, at: slotOf(r) })), writes: k.writes.map((w) => ({ node: w, at: slotOf(w) })), flops: k.flops })),
+        },
+      };
+    });
   },
 });

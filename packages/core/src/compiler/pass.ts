@@ -185,8 +185,13 @@ export function runPipeline(program: Program, passes: readonly PassSpec[], opts:
       patches: r.patches,
       inversePatches: r.inversePatches,
       rewrites: r.rewrites ?? [],
-      notes: r.notes ?? [],
-      info: r.info,
+      // read through: the planning passes make their notes and info when first read
+      get notes() {
+        return r.notes ?? [];
+      },
+      get info() {
+        return r.info;
+      },
       nodesBefore: nodeCount(cur),
       nodesAfter: nodeCount(r.program),
       ms,

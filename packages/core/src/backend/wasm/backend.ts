@@ -5,12 +5,13 @@
  * memory (see executor.ts). Available where WebAssembly SIMD validates.
  */
 import { registerBackend } from '../../backends';
-import { WasmExecutor, wasmSimdAvailable } from './executor';
+import { reserveParams, WasmExecutor, wasmSimdAvailable } from './executor';
 import './lowerings';
 
 registerBackend({
   name: 'wasm',
   doc: 'WebAssembly SIMD over one shared memory, on every core (float32; float64 on the JS kernels)',
   available: wasmSimdAvailable,
+  prepare: reserveParams,
   create: (graph, program, validate, opts) => new WasmExecutor(graph, program, validate, opts),
 });

@@ -103,14 +103,44 @@ function adoptParam(graph: Graph, name: string): void {
   if (st.dtype === 'float64') return;
   let ptr = blockOf.get(st);
   if (ptr !== undefined && adopted.get(ptr)?.data === st.data) return;
+  let zero = false;
   if (ptr === undefined) {
-    ptr = h.alloc(st.size * bytesPer(st.dtype));
+    ({ ptr, zero } = h.allocZeroed(st.size * bytesPer(st.dtype)));
     blockOf.set(st, ptr);
     storageRegistry!.register(st, ptr);
   }
   const data = heapView(h, ptr, st.dtype, st.size);
-  graph.moveStorage(name, data);
+  // a fresh block holds zeros already: zero state (Adam's moments) is not copied, and its pages
+  // are first written by the kernel that updates it (by then the pool has faulted most of them in)
+  graph.moveStorage(name, data, { copy: !(zero && allZero(st.data)) });
   adopted.set(ptr, { graph: new WeakRef(graph), name, dtype: st.dtype, length: st.size, data });
+}
+
+/**
+ * Makes room in the heap for the params of `program` that are not there yet (`compile()` calls
+ * this before its passes): if the heap grows, the thread pool faults the new pages in on its idle
+ * threads while the compiler and the specialization run. A first write to a fresh page costs a
+ * page fault — 15–30 µs a page on the 2-core virtual machine of the benchmarks, so moving the
+ * mlp-train step's 6.4 MB of params and Adam state took ~25–40 ms of its first run.
+ */
+export function reserveParams(graph: Graph, program: Program): void {
+  let bytes = 0;
+  for (const node of Object.values(program.nodes)) {
+    if (node.op !== 'param') continue;
+    const st = graph.storage(String(node.attrs.name));
+    if (st.dtype !== 'float64' && blockOf.get(st) === undefined) bytes += Math.ceil((st.size * bytesPer(st.dtype)) / 16) * 16;
+  }
+  if (!bytes) return;
+  // the pool's threads do the faulting: make sure the pool exists (it starts its workers then)
+  threadCount();
+  wasmHeap().reserve(bytes);
+}
+
+/** Whether every element of `a` has all bits zero (so not −0). */
+function allZero(a: TypedArray): boolean {
+  const bits = a instanceof Float32Array ? new Int32Array(a.buffer, a.byteOffset, a.length) : a;
+  for (let i = 0; i < bits.length; i++) if (bits[i] !== 0) return false;
+  return true;
 }
 
 /** The byte address in the heap of a storage moved there. */

@@ -9,7 +9,7 @@ import '../../ops/index';
 
 export { ModuleBuilder, FunctionBuilder, ByteWriter, type ValType, type Label, type MemoryImport } from './encoder';
 export { Heap, heap, canShareMemory, CONTROL_BYTES, MAX_PAGES, PAGE_BYTES, ALIGN, type HeapDType } from './memory';
-export { WasmModule, kernelModuleBuilder, runParallel, threadCount, shutdownThreads, BARRIER_BASE, MAX_ARGS } from './threads';
+export { WasmModule, kernelModuleBuilder, runParallel, threadCount, shutdownThreads, prefaultPending, BARRIER_BASE, MAX_ARGS } from './threads';
 export { emitMatmul, makeMatmul, MATMUL_TILING, MATMUL_FLOPS_PER_THREAD, type WasmMatmulSpec, type WasmMatmul, type MatmulTiling, type EmittedKernel } from './matmul';
 export { emitElementwise, makeElementwise, ELEMENTWISE_BLOCK, ELEMENTWISE_ELEMENTS_PER_THREAD, type EmittedElementwise, type WasmElementwise } from './elementwise';
 export { emitRowKernel, makeRowKernel, type WasmRowSpec, type WasmRowKernel } from './rows';

@@ -64,6 +64,46 @@ describe('Heap', () => {
     expect(h.alloc(PAGE_BYTES) % ALIGN).toBe(0);
   });
 
+  it('allocZeroed says when a block is known to hold zeros: never in a block since the memory grew', () => {
+    const h = new Heap({ initialPages: 1 });
+    const a = h.allocZeroed(1000);
+    expect(a.zero).toBe(true);
+    expect(h.view(a.ptr, 'uint8', 1000).every((v) => v === 0)).toBe(true);
+    h.view(a.ptr, 'uint8', 1000).fill(7);
+    h.free(a.ptr);
+    // the same bytes again: written before, so not known to be zero
+    const b = h.allocZeroed(1000);
+    expect(b.ptr).toBe(a.ptr);
+    expect(b.zero).toBe(false);
+    // past everything handed out so far, and after growth: zero
+    const c = h.allocZeroed(3 * PAGE_BYTES);
+    expect(c.zero).toBe(true);
+    expect(h.view(c.ptr, 'uint8', 3 * PAGE_BYTES).every((v) => v === 0)).toBe(true);
+  });
+
+  it('reserve makes room ahead and hands the pages likely to be written next to onFreshPages, once', () => {
+    const h = new Heap({ initialPages: 1 });
+    const asked: [number, number][] = [];
+    h.onFreshPages((from, to) => asked.push([from, to]));
+    h.reserve(5 * PAGE_BYTES);
+    const grown = h.byteLength;
+    expect(grown).toBeGreaterThanOrEqual(6 * PAGE_BYTES);
+    expect(asked).toHaveLength(1);
+    const [from, to] = asked[0];
+    // from the first free block that fits, at least the reserved bytes (and at most the memory)
+    expect(to - from).toBeGreaterThanOrEqual(5 * PAGE_BYTES);
+    expect(to).toBeLessThanOrEqual(grown);
+    // the allocation then needs no growth, and lands in the faulted range
+    const p = h.alloc(5 * PAGE_BYTES);
+    expect(h.byteLength).toBe(grown);
+    expect(p).toBeGreaterThanOrEqual(from);
+    expect(p + 5 * PAGE_BYTES).toBeLessThanOrEqual(to);
+    // pages already handed out are not asked for again
+    h.free(p);
+    h.reserve(5 * PAGE_BYTES);
+    expect(asked).toHaveLength(1);
+  });
+
   test.prop([fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 5000 })), { maxLength: 60 })])('never overlaps live blocks', (ops) => {
     const h = new Heap({ initialPages: 1 });
     const live: number[] = [];

@@ -5,7 +5,7 @@ import { ew } from '../js/elementwise';
 import { makeElementwise } from './elementwise';
 import { makeMatmul } from './matmul';
 import { heap } from './memory';
-import { buildProgram, type ProgramStep } from './program';
+import { buildProgram, emittedProgramModules, type ProgramStep } from './program';
 import { makeRowKernel } from './rows';
 import { shutdownThreads, threadCount } from './threads';
 
@@ -114,6 +114,32 @@ describe('buildProgram', () => {
     });
     for (const r of results.slice(1)) r.forEach((a, i) => expect(new Uint32Array(a.buffer)).toEqual(new Uint32Array(results[0][i].buffer)));
     prog.dispose();
+  });
+
+  it('reuses the module of a program of the same structure at other addresses, with the same results', () => {
+    // the same steps over two separate sets of buffers (as a fresh graph of the same model gets)
+    const first = mlp(40, 130, 70, 6);
+    const second = mlp(40, 130, 70, 6);
+    const before = emittedProgramModules();
+    const p1 = buildProgram(first.steps);
+    const afterFirst = emittedProgramModules();
+    const p2 = buildProgram(second.steps);
+    expect(afterFirst).toBe(before + 1);
+    expect(emittedProgramModules()).toBe(afterFirst); // no second module
+    expect(p2.barriers).toBe(p1.barriers);
+    p1.run();
+    p2.run();
+    const [a, b] = [first.snapshot(), second.snapshot()];
+    a.forEach((x, i) => expect(new Uint32Array(b[i].buffer)).toEqual(new Uint32Array(x.buffer)));
+    // the other program's buffers were not touched by the first: running it again changes only its own
+    const again = first.snapshot();
+    p2.run();
+    first.snapshot().forEach((x, i) => expect(x).toEqual(again[i]));
+    // a different shape is a different structure
+    buildProgram(mlp(40, 130, 72, 6).steps).dispose();
+    expect(emittedProgramModules()).toBe(afterFirst + 1);
+    p1.dispose();
+    p2.dispose();
   });
 
   it('puts barriers only between dependent kernels', () => {

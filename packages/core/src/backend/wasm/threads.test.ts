@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraphError } from '../../errors';
 import { heap } from './memory';
-import { kernelModuleBuilder, runParallel, shutdownThreads, threadCount, WasmModule } from './threads';
+import { kernelModuleBuilder, prefaultPending, runParallel, shutdownThreads, threadCount, WasmModule } from './threads';
 
 // three threads for this file (the pool reads GRADGRAPH_THREADS once, when it starts)
 const saved = process.env.GRADGRAPH_THREADS;
@@ -137,6 +137,31 @@ describe('the thread pool', () => {
     h.i32.fill(0, (p - 8) / 4, p / 4 + 8);
     runParallel(m, 'mark', 3, [p, 3]);
     expect([...h.view(p, 'int32', 3)]).toEqual([1, 1, 1]);
+  });
+
+  it('faults fresh pages in on the workers without changing what the caller writes meanwhile', async () => {
+    const h = heap();
+    const bytes = 8 << 20;
+    // reserve: the pages the next 8 MB will land on are handed to the workers
+    const grownFrom = h.byteLength;
+    h.reserve(bytes);
+    const p = h.alloc(bytes);
+    expect(h.byteLength).toBeGreaterThanOrEqual(grownFrom);
+    // the caller writes while the workers touch (from the top down): every value must survive
+    const v = h.view(p, 'int32', bytes / 4);
+    for (let i = 0; i < v.length; i++) v[i] = i ^ 0x5a5a5a5a;
+    for (let t = 0; prefaultPending() > 0 && t < 400; t++) await new Promise((r) => setTimeout(r, 5));
+    expect(prefaultPending()).toBe(0);
+    let bad = 0;
+    for (let i = 0; i < v.length; i++) if (v[i] !== (i ^ 0x5a5a5a5a)) bad++;
+    expect(bad).toBe(0);
+    // and the pool still runs jobs
+    const m = markModule();
+    const q = h.alloc(64) + 8;
+    h.i32.fill(0, (q - 8) / 4, q / 4 + 8);
+    runParallel(m, 'mark', 3, [q, 3]);
+    expect([...h.view(q, 'int32', 3)]).toEqual([1, 1, 1]);
+    h.free(p);
   });
 
   it('lets a process that never shuts it down exit', () => {
