@@ -14,4 +14,5 @@ export { emitMatmul, makeMatmul, MATMUL_TILING, MATMUL_FLOPS_PER_THREAD, type Wa
 export { emitElementwise, makeElementwise, ELEMENTWISE_BLOCK, ELEMENTWISE_ELEMENTS_PER_THREAD, type EmittedElementwise, type WasmElementwise } from './elementwise';
 export { emitRowKernel, makeRowKernel, type WasmRowSpec, type WasmRowKernel } from './rows';
 export { Vec, emitUnaryF32x4, F32X4_UNARY_OPS, declareMathImports, mathImports, mathImportsOf, SCALAR_IMPORTS, type MathImports } from './vmath';
+export { emittedProgramModules, clearProgramModuleCache } from './program';
 export { ulpError, ULP_BOUNDS, REFERENCE as ULP_REFERENCE, SWEPT as ULP_SWEPT } from './ulp';

@@ -5,7 +5,7 @@ import { ew } from '../js/elementwise';
 import { makeElementwise } from './elementwise';
 import { makeMatmul } from './matmul';
 import { heap } from './memory';
-import { buildProgram, emittedProgramModules, type ProgramStep } from './program';
+import { buildProgram, clearProgramModuleCache, emittedProgramModules, type ProgramStep } from './program';
 import { makeRowKernel } from './rows';
 import { shutdownThreads, threadCount } from './threads';
 
@@ -138,8 +138,16 @@ describe('buildProgram', () => {
     // a different shape is a different structure
     buildProgram(mlp(40, 130, 72, 6).steps).dispose();
     expect(emittedProgramModules()).toBe(afterFirst + 1);
+    // once the cache is cleared the same structure is emitted again, and computes the same bits
+    clearProgramModuleCache();
+    const third = mlp(40, 130, 70, 6);
+    const p3 = buildProgram(third.steps);
+    expect(emittedProgramModules()).toBe(afterFirst + 2);
+    p3.run();
+    third.snapshot().forEach((x, i) => expect(new Uint32Array(x.buffer)).toEqual(new Uint32Array(a[i].buffer)));
     p1.dispose();
     p2.dispose();
+    p3.dispose();
   });
 
   it('puts barriers only between dependent kernels', () => {

@@ -219,6 +219,16 @@ export function emittedProgramModules(): number {
   return emittedModules;
 }
 
+/**
+ * Forgets every cached program module, so the next compile of any structure emits and compiles
+ * its module afresh (what `pnpm bench` does to time the first compile of a model's structure).
+ * Programs already made keep theirs.
+ */
+export function clearProgramModuleCache(): void {
+  moduleCache.clear();
+  cachedBytes = 0;
+}
+
 /** Emits and compiles the module of a program structure; `keys[i]` is step i's kernel key ('js' for a JS step). */
 function emitProgramModule(steps: readonly ProgramStep[], keys: readonly string[]): ProgramModule {
   const mb = kernelModuleBuilder(heap());
