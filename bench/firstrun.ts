@@ -1,12 +1,16 @@
 /**
- * `tsx bench/firstrun.ts [backend] [repeats] [--warm]`: compile() and the first run of the
- * mlp-train step on fresh graphs, as bench/run.ts's compile section measures them. `--warm` first
- * runs the mlp-train workload for a while, as `pnpm bench` does before its compile section (so
- * "cold" is a fresh graph, not a fresh process). Profile with
+ * `tsx bench/firstrun.ts [backend] [repeats] [--warm | --new-structure]`: compile() and the first
+ * run of the mlp-train step on fresh graphs, as bench/run.ts's compile section measures them.
+ * `--warm` first runs the mlp-train workload for a while, as `pnpm bench` does before its compile
+ * section (so "cold" is a fresh graph, not a fresh process). `--new-structure` first runs the
+ * deep-narrow and elementwise-grad workloads instead and clears the wasm program-module cache, so
+ * the first compile is of a structure the process has never compiled (the later ones reuse its
+ * module). Each line also gives the main thread's CPU time and its wait for a core (Linux
+ * schedstat): on a shared 2-core machine the wall time is often mostly the latter. Profile with
  * `node --cpu-prof --import tsx bench/firstrun.ts wasm 4 --warm`.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mlpBatches } from './data';
+import { deepBatches, elementwiseBatches, mlpBatches } from './data';
 import * as gg from './gradgraph';
 import * as wasm from '@gradgraph/core/backend/wasm';
 
@@ -20,6 +24,12 @@ if (process.argv.includes('--warm')) {
   for (let i = 0; i < 60; i++) w.step(i);
   w.dispose?.();
 }
+if (process.argv.includes('--new-structure')) {
+  for (const w of [gg.deepNarrow(deepBatches(), backend), gg.elementwiseGrad(elementwiseBatches(), backend)]) {
+    for (let i = 0; i < 40; i++) w.step(i);
+  }
+  wasm.clearProgramModuleCache();
+}
 // named, so a CPU profile can be cut at them
 function measuredCompile(g: Parameters<typeof gg.compileOn>[0], opts: Parameters<typeof gg.compileOn>[1]) {
   return gg.compileOn(g, opts, backend).exe;
@@ -29,11 +39,15 @@ function measuredFirstRun(exe: ReturnType<typeof measuredCompile>) {
 }
 /** Minor page faults of the main thread (Linux), else of the process. */
 const statPath = `/proc/self/task/${process.pid}/stat`;
+/** The main thread's time on a core and waiting for one, in ms (Linux), else NaN. */
+const schedPath = `/proc/self/task/${process.pid}/schedstat`;
+const sched = () => (existsSync(schedPath) ? readFileSync(schedPath, 'utf8').split(' ').slice(0, 2).map((ns) => Number(ns) / 1e6) : [NaN, NaN]);
 const mainFaults = () => (existsSync(statPath) ? Number(readFileSync(statPath, 'utf8').split(') ')[1].split(' ')[7]) : process.resourceUsage().minorPageFault);
 const totals: number[] = [];
 for (let r = 0; r < repeats; r++) {
   const { g, opts } = gg.buildMlp();
   const f0 = mainFaults();
+  const [cpu0, wait0] = sched();
   let t = performance.now();
   const exe = measuredCompile(g, opts);
   const compileMs = performance.now() - t;
@@ -43,9 +57,10 @@ for (let r = 0; r < repeats; r++) {
   measuredFirstRun(exe);
   const firstMs = performance.now() - t;
   const f2 = mainFaults();
+  const [cpu2, wait2] = sched();
   t = performance.now();
   exe.run(feeds);
   const secondMs = performance.now() - t;
   totals.push(compileMs + firstMs);
-  console.log(`${r === 0 ? 'cold' : 'warm'} ${backend}: compile ${compileMs.toFixed(1)} ms, first run ${firstMs.toFixed(1)} ms, total ${(compileMs + firstMs).toFixed(1)} ms; second run ${secondMs.toFixed(1)} ms; main-thread page faults: compile ${f1 - f0}, first run ${f2 - f1} (pages the workers had still to fault in when it started: ${pending})`);
+  console.log(`${r === 0 ? 'cold' : 'warm'} ${backend}: compile ${compileMs.toFixed(1)} ms, first run ${firstMs.toFixed(1)} ms, total ${(compileMs + firstMs).toFixed(1)} ms; second run ${secondMs.toFixed(1)} ms; main thread over compile + first run: ${(cpu2 - cpu0).toFixed(1)} ms on a core, ${(wait2 - wait0).toFixed(1)} ms waiting for one; main-thread page faults: compile ${f1 - f0}, first run ${f2 - f1} (pages the workers had still to fault in when it started: ${pending})`);
 }

@@ -42,19 +42,27 @@ export class ByteWriter {
   }
 
   byte(b: number): this {
-    this.reserve(1);
+    if (this.length === this.buf.length) this.reserve(1);
     this.buf[this.length++] = b & 0xff;
     return this;
   }
 
   bytes(bs: ArrayLike<number>): this {
     this.reserve(bs.length);
+    // (a Uint8Array — an encoded body, a section — is copied in one go)
+    if (bs instanceof Uint8Array) {
+      this.buf.set(bs, this.length);
+      this.length += bs.length;
+      return this;
+    }
     for (let i = 0; i < bs.length; i++) this.buf[this.length++] = bs[i] & 0xff;
     return this;
   }
 
   /** Unsigned LEB128 of a non-negative integer below 2³². */
   u32(v: number): this {
+    // (most are opcodes, local indices and small offsets: one byte)
+    if (v >= 0 && v < 128 && (v | 0) === v) return this.byte(v);
     if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw encoderError(`u32 out of range: ${v}`);
     do {
       let b = v % 128;
@@ -265,92 +273,27 @@ export class FunctionBuilder {
   readonly i32_atomic: Mem<(typeof ATOMIC_MEM)['i32']>;
   readonly i64_atomic: Mem<(typeof ATOMIC_MEM)['i64']>;
 
-  constructor(readonly params: readonly ValType[], readonly results: readonly ValType[]) {
-    const c = this.code;
-    const plain = <T extends Record<string, number>>(table: T, prefix?: number): Ops<T> => {
-      const o: Record<string, () => FunctionBuilder> = {};
-      for (const [name, op] of Object.entries(table)) o[name] = () => (prefix === undefined ? c.byte(op) : c.byte(prefix).u32(op), this);
-      return o as Ops<T>;
-    };
-    const mem = <T extends Record<string, readonly [number, number]>>(table: T, prefix?: number): Mem<T> => {
-      const o: Record<string, (offset?: number, align?: number) => FunctionBuilder> = {};
-      for (const [name, [op, natural]] of Object.entries(table)) {
-        o[name] = (offset = 0, align = natural) => {
-          if (align > natural) throw encoderError(`${name}: alignment 2^${align} exceeds the natural 2^${natural}`);
-          if (prefix === undefined) c.byte(op);
-          else c.byte(prefix).u32(op);
-          c.u32(align).u32(offset);
-          return this;
-        };
-      }
-      return o as Mem<T>;
-    };
-    const lane = (op: number, n: number) => (l: number) => {
-      if (!Number.isInteger(l) || l < 0 || l >= n) throw encoderError(`lane ${l} out of range 0..${n - 1}`);
-      c.byte(0xfd).u32(op).byte(l);
-      return this;
-    };
-    const lanes = <L extends { replace: number; n: number }>(l: L) => {
-      const o: Record<string, (i: number) => FunctionBuilder> = { replace_lane: lane(l.replace, l.n) };
-      if ('extract' in l) o.extract_lane = lane(l.extract as number, l.n);
-      if ('extract_s' in l) o.extract_lane_s = lane(l.extract_s as number, l.n);
-      if ('extract_u' in l) o.extract_lane_u = lane(l.extract_u as number, l.n);
-      return o;
-    };
-    this.i32 = { ...plain(I32_OPS), ...mem(LOADS.i32), const: (v: number) => (c.byte(0x41).s32(v), this) };
-    this.i64 = { ...plain(I64_OPS), ...mem(LOADS.i64), const: (v: bigint | number) => (c.byte(0x42).s64(BigInt(v)), this) };
-    this.f32 = { ...plain(F32_OPS), ...mem(LOADS.f32), const: (v: number) => (c.byte(0x43).f32(v), this) };
-    this.f64 = { ...plain(F64_OPS), ...mem(LOADS.f64), const: (v: number) => (c.byte(0x44).f64(v), this) };
-    this.sat = plain(SAT_OPS, 0xfc);
-    const v128const = (bytes: ArrayLike<number>) => {
-      if (bytes.length !== 16) throw encoderError(`v128.const takes 16 bytes, got ${bytes.length}`);
-      c.byte(0xfd).u32(0x0c).bytes(bytes);
-      return this;
-    };
-    const typedConst = (Arr: Float32ArrayConstructor | Int32ArrayConstructor | Float64ArrayConstructor, n: number) => (lanes: readonly number[] | number) => {
-      const vals = typeof lanes === 'number' ? new Array<number>(n).fill(lanes) : lanes;
-      if (vals.length !== n) throw encoderError(`v128 constant needs ${n} lanes, got ${vals.length}`);
-      return v128const(new Uint8Array(Arr.from(vals).buffer));
-    };
-    const laneMem: Record<string, (lane: number, offset?: number, align?: number) => FunctionBuilder> = {};
-    for (const [name, [op, natural]] of Object.entries(V128_LANE_MEM)) {
-      laneMem[name] = (l, offset = 0, align = natural) => {
-        if (l < 0 || l >= 16 >> natural) throw encoderError(`${name}: lane ${l} out of range`);
-        c.byte(0xfd).u32(op).u32(align).u32(offset).byte(l);
-        return this;
-      };
-    }
-    this.v128 = {
-      ...plain(V128_OPS, 0xfd),
-      ...mem(V128_MEM, 0xfd),
-      const: v128const,
-      constF32: typedConst(Float32Array, 4),
-      constI32: typedConst(Int32Array, 4),
-      constF64: typedConst(Float64Array, 2),
-      ...laneMem,
-    } as unknown as FunctionBuilder['v128'];
-    const shuffle = (ls: readonly number[]) => {
-      if (ls.length !== 16 || ls.some((l) => !Number.isInteger(l) || l < 0 || l > 31)) throw encoderError(`i8x16.shuffle takes 16 lane indices in 0..31, got ${ls.join(',')}`);
-      c.byte(0xfd).u32(0x0d).bytes(ls);
-      return this;
-    };
-    this.i8x16 = { ...plain(I8X16_OPS, 0xfd), ...lanes(LANES.i8x16), shuffle } as unknown as FunctionBuilder['i8x16'];
-    this.i16x8 = { ...plain(I16X8_OPS, 0xfd), ...lanes(LANES.i16x8) } as FunctionBuilder['i16x8'];
-    this.i32x4 = { ...plain(I32X4_OPS, 0xfd), ...lanes(LANES.i32x4) } as FunctionBuilder['i32x4'];
-    this.i64x2 = { ...plain(I64X2_OPS, 0xfd), ...lanes(LANES.i64x2) } as FunctionBuilder['i64x2'];
-    this.f32x4 = { ...plain(F32X4_OPS, 0xfd), ...lanes(LANES.f32x4) } as FunctionBuilder['f32x4'];
-    this.f64x2 = { ...plain(F64X2_OPS, 0xfd), ...lanes(LANES.f64x2) } as FunctionBuilder['f64x2'];
-    this.memory = {
-      atomic_notify: (offset = 0) => (c.byte(0xfe).u32(0x00).u32(2).u32(offset), this),
-      atomic_wait32: (offset = 0) => (c.byte(0xfe).u32(0x01).u32(2).u32(offset), this),
-      atomic_fence: () => (c.byte(0xfe).u32(0x03).byte(0), this),
-      size: () => (c.byte(0x3f).byte(0), this),
-      grow: () => (c.byte(0x40).byte(0), this),
-      copy: () => (c.byte(0xfc).u32(10).byte(0).byte(0), this),
-      fill: () => (c.byte(0xfc).u32(11).byte(0), this),
-    };
-    this.i32_atomic = mem(ATOMIC_MEM.i32, 0xfe);
-    this.i64_atomic = mem(ATOMIC_MEM.i64, 0xfe);
+  constructor(
+    readonly params: readonly ValType[],
+    readonly results: readonly ValType[],
+  ) {
+    // one small object per group, its methods shared on the group's prototype (made once per
+    // process): a function builder is cheap to make, however many helpers the groups have
+    this.i32 = new GROUPS.i32(this) as unknown as FunctionBuilder['i32'];
+    this.i64 = new GROUPS.i64(this) as unknown as FunctionBuilder['i64'];
+    this.f32 = new GROUPS.f32(this) as unknown as FunctionBuilder['f32'];
+    this.f64 = new GROUPS.f64(this) as unknown as FunctionBuilder['f64'];
+    this.sat = new GROUPS.sat(this) as unknown as FunctionBuilder['sat'];
+    this.v128 = new GROUPS.v128(this) as unknown as FunctionBuilder['v128'];
+    this.i8x16 = new GROUPS.i8x16(this) as unknown as FunctionBuilder['i8x16'];
+    this.i16x8 = new GROUPS.i16x8(this) as unknown as FunctionBuilder['i16x8'];
+    this.i32x4 = new GROUPS.i32x4(this) as unknown as FunctionBuilder['i32x4'];
+    this.i64x2 = new GROUPS.i64x2(this) as unknown as FunctionBuilder['i64x2'];
+    this.f32x4 = new GROUPS.f32x4(this) as unknown as FunctionBuilder['f32x4'];
+    this.f64x2 = new GROUPS.f64x2(this) as unknown as FunctionBuilder['f64x2'];
+    this.memory = new GROUPS.memory(this) as unknown as FunctionBuilder['memory'];
+    this.i32_atomic = new GROUPS.i32_atomic(this) as unknown as FunctionBuilder['i32_atomic'];
+    this.i64_atomic = new GROUPS.i64_atomic(this) as unknown as FunctionBuilder['i64_atomic'];
   }
 
   /** A new local of type `t`; returns its index. */
@@ -501,6 +444,140 @@ export class FunctionBuilder {
     return body;
   }
 }
+
+// ---- instruction groups --------------------------------------------------------------------
+// `f.i32`, `f.f32x4`, ...: an object holding its builder, with one method per instruction on a
+// prototype shared by every builder (made once, from the opcode tables above).
+
+/** A group of instructions of one function builder; every method appends to `fb.code` and returns `fb`. */
+class Group {
+  constructor(readonly fb: FunctionBuilder) {}
+}
+type GroupClass = new (fb: FunctionBuilder) => Group;
+type Method = (this: Group, ...args: never[]) => FunctionBuilder;
+
+function groupClass(...parts: Record<string, Method>[]): GroupClass {
+  const G = class extends Group {};
+  for (const part of parts) Object.assign(G.prototype, part);
+  return G;
+}
+
+/** Operand-less instructions: the opcode, after the prefix byte if there is one. */
+function plainOps(table: Record<string, number>, prefix?: number): Record<string, Method> {
+  const o: Record<string, Method> = {};
+  for (const [name, op] of Object.entries(table)) {
+    o[name] =
+      prefix === undefined
+        ? function (this: Group) {
+            this.fb.code.byte(op);
+            return this.fb;
+          }
+        : function (this: Group) {
+            this.fb.code.byte(prefix).u32(op);
+            return this.fb;
+          };
+  }
+  return o;
+}
+
+/** Memory instructions: opcode, then the memarg (alignment log2, offset). */
+function memOps(table: Record<string, readonly [number, number]>, prefix?: number): Record<string, Method> {
+  const o: Record<string, Method> = {};
+  for (const [name, [op, natural]] of Object.entries(table)) {
+    o[name] = function (this: Group, offset = 0, align = natural) {
+      if (align > natural) throw encoderError(`${name}: alignment 2^${align} exceeds the natural 2^${natural}`);
+      const c = this.fb.code;
+      if (prefix === undefined) c.byte(op);
+      else c.byte(prefix).u32(op);
+      c.u32(align).u32(offset);
+      return this.fb;
+    } as Method;
+  }
+  return o;
+}
+
+/** Lane accessors (`extract_lane`, `replace_lane`, ...): the opcode, then the lane index. */
+function laneOps(l: { readonly replace: number; readonly n: number; readonly extract?: number; readonly extract_s?: number; readonly extract_u?: number }): Record<string, Method> {
+  const lane = (op: number) =>
+    function (this: Group, i: number) {
+      if (!Number.isInteger(i) || i < 0 || i >= l.n) throw encoderError(`lane ${i} out of range 0..${l.n - 1}`);
+      this.fb.code.byte(0xfd).u32(op).byte(i);
+      return this.fb;
+    } as Method;
+  const o: Record<string, Method> = { replace_lane: lane(l.replace) };
+  if (l.extract !== undefined) o.extract_lane = lane(l.extract);
+  if (l.extract_s !== undefined) o.extract_lane_s = lane(l.extract_s);
+  if (l.extract_u !== undefined) o.extract_lane_u = lane(l.extract_u);
+  return o;
+}
+
+function v128Const(this: Group, bytes: ArrayLike<number>): FunctionBuilder {
+  if (bytes.length !== 16) throw encoderError(`v128.const takes 16 bytes, got ${bytes.length}`);
+  this.fb.code.byte(0xfd).u32(0x0c).bytes(bytes);
+  return this.fb;
+}
+
+/** `v128.const` from `n` lanes of `Arr`'s type (one number: every lane). */
+function typedConst(Arr: Float32ArrayConstructor | Int32ArrayConstructor | Float64ArrayConstructor, n: number): Method {
+  return function (this: Group, lanes: readonly number[] | number) {
+    const vals = typeof lanes === 'number' ? new Array<number>(n).fill(lanes) : lanes;
+    if (vals.length !== n) throw encoderError(`v128 constant needs ${n} lanes, got ${vals.length}`);
+    return v128Const.call(this, new Uint8Array(Arr.from(vals).buffer));
+  } as Method;
+}
+
+const laneMemOps: Record<string, Method> = {};
+for (const [name, [op, natural]] of Object.entries(V128_LANE_MEM)) {
+  laneMemOps[name] = function (this: Group, l: number, offset = 0, align: number = natural) {
+    if (l < 0 || l >= 16 >> natural) throw encoderError(`${name}: lane ${l} out of range`);
+    this.fb.code.byte(0xfd).u32(op).u32(align).u32(offset).byte(l);
+    return this.fb;
+  } as Method;
+}
+
+/** A one-instruction method writing `bytes(fb.code, ...args)`. */
+const raw = (write: (c: ByteWriter, ...args: never[]) => void): Method =>
+  function (this: Group, ...args: never[]) {
+    write(this.fb.code, ...args);
+    return this.fb;
+  } as Method;
+
+const GROUPS = {
+  i32: groupClass(plainOps(I32_OPS), memOps(LOADS.i32), { const: raw((c, v: number) => c.byte(0x41).s32(v)) }),
+  i64: groupClass(plainOps(I64_OPS), memOps(LOADS.i64), { const: raw((c, v: bigint | number) => c.byte(0x42).s64(BigInt(v))) }),
+  f32: groupClass(plainOps(F32_OPS), memOps(LOADS.f32), { const: raw((c, v: number) => c.byte(0x43).f32(v)) }),
+  f64: groupClass(plainOps(F64_OPS), memOps(LOADS.f64), { const: raw((c, v: number) => c.byte(0x44).f64(v)) }),
+  sat: groupClass(plainOps(SAT_OPS, 0xfc)),
+  v128: groupClass(plainOps(V128_OPS, 0xfd), memOps(V128_MEM, 0xfd), laneMemOps, {
+    const: v128Const as Method,
+    constF32: typedConst(Float32Array, 4),
+    constI32: typedConst(Int32Array, 4),
+    constF64: typedConst(Float64Array, 2),
+  }),
+  i8x16: groupClass(plainOps(I8X16_OPS, 0xfd), laneOps(LANES.i8x16), {
+    shuffle: function (this: Group, ls: readonly number[]) {
+      if (ls.length !== 16 || ls.some((l) => !Number.isInteger(l) || l < 0 || l > 31)) throw encoderError(`i8x16.shuffle takes 16 lane indices in 0..31, got ${ls.join(',')}`);
+      this.fb.code.byte(0xfd).u32(0x0d).bytes(ls);
+      return this.fb;
+    } as Method,
+  }),
+  i16x8: groupClass(plainOps(I16X8_OPS, 0xfd), laneOps(LANES.i16x8)),
+  i32x4: groupClass(plainOps(I32X4_OPS, 0xfd), laneOps(LANES.i32x4)),
+  i64x2: groupClass(plainOps(I64X2_OPS, 0xfd), laneOps(LANES.i64x2)),
+  f32x4: groupClass(plainOps(F32X4_OPS, 0xfd), laneOps(LANES.f32x4)),
+  f64x2: groupClass(plainOps(F64X2_OPS, 0xfd), laneOps(LANES.f64x2)),
+  memory: groupClass({
+    atomic_notify: raw((c, offset: number = 0) => c.byte(0xfe).u32(0x00).u32(2).u32(offset)),
+    atomic_wait32: raw((c, offset: number = 0) => c.byte(0xfe).u32(0x01).u32(2).u32(offset)),
+    atomic_fence: raw((c) => c.byte(0xfe).u32(0x03).byte(0)),
+    size: raw((c) => c.byte(0x3f).byte(0)),
+    grow: raw((c) => c.byte(0x40).byte(0)),
+    copy: raw((c) => c.byte(0xfc).u32(10).byte(0).byte(0)),
+    fill: raw((c) => c.byte(0xfc).u32(11).byte(0)),
+  }),
+  i32_atomic: groupClass(memOps(ATOMIC_MEM.i32, 0xfe)),
+  i64_atomic: groupClass(memOps(ATOMIC_MEM.i64, 0xfe)),
+};
 
 // ---- modules ---------------------------------------------------------------------------------
 

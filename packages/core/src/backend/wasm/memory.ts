@@ -223,13 +223,16 @@ export class Heap {
    */
   reserve(bytes: number): void {
     const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
-    let block = this.freeList.find(([s, e]) => e - s >= size);
+    // room for what comes after them too, so the step's arena lands on pages faulted in already
+    // (growing by `size` alone left the arena past the end, on pages nobody had touched)
+    const ahead = Math.ceil((Math.floor(size * 1.25) + RESERVE_SLACK) / ALIGN) * ALIGN;
+    let block = this.freeList.find(([s, e]) => e - s >= ahead);
     if (!block) {
-      this.grow(size);
-      block = this.freeList.find(([s, e]) => e - s >= size)!;
+      this.grow(ahead);
+      block = this.freeList.find(([s, e]) => e - s >= ahead)!;
     }
     const [start, end] = block;
-    const want = Math.min(end, start + Math.floor(size * 1.25) + RESERVE_SLACK);
+    const want = Math.min(end, start + ahead);
     if (want <= this.faultedEnd) return;
     const from = Math.max(start, this.faultedEnd);
     this.faultedEnd = want;

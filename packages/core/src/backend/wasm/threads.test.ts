@@ -147,7 +147,7 @@ describe('the thread pool', () => {
     h.reserve(bytes);
     const p = h.alloc(bytes);
     expect(h.byteLength).toBeGreaterThanOrEqual(grownFrom);
-    // the caller writes while the workers touch (from the top down): every value must survive
+    // the caller writes while the workers touch (from the bottom up, over the same pages): every value must survive
     const v = h.view(p, 'int32', bytes / 4);
     for (let i = 0; i < v.length; i++) v[i] = i ^ 0x5a5a5a5a;
     for (let t = 0; prefaultPending() > 0 && t < 400; t++) await new Promise((r) => setTimeout(r, 5));

@@ -70,15 +70,15 @@ const OPEN = 0x8000, COUNT = 0xff, FIXED = 0x4000;
 const modules = new Map();
 const args = [];
 let M = I;
-// Touches the top chunk of the fresh pages still to touch; false when there are none. The touch is
-// an atomic OR with 0: it faults the page in and never changes a value another thread writes.
+// Touches the lowest chunk of the fresh pages still to touch; false when there are none. The touch
+// is an atomic OR with 0: it faults the page in and never changes a value another thread writes.
 function touch() {
   const end = Atomics.load(I, TOUCH_END), start = Atomics.load(I, TOUCH_START);
   if (end <= start) return false;
-  const from = Math.max(start, end - touchChunk);
-  if (Atomics.compareExchange(I, TOUCH_END, end, from) !== end) return true; // another worker took it
-  if (M.length < end * 1024) M = new Int32Array(memory.buffer);
-  for (let p = end - 1; p >= from; p--) Atomics.or(M, p * 1024, 0);
+  const to = Math.min(end, start + touchChunk);
+  if (Atomics.compareExchange(I, TOUCH_START, start, to) !== start) return true; // another worker took it
+  if (M.length < to * 1024) M = new Int32Array(memory.buffer);
+  for (let p = start; p < to; p++) Atomics.or(M, p * 1024, 0);
   return true;
 }
 let seen = gen0;
@@ -244,8 +244,10 @@ class Pool {
   }
 
   /**
-   * Has the workers touch the fresh pages [from, to) between jobs (from the top down, while the
-   * caller allocates from the bottom up), so their page faults are taken off the calling thread.
+   * Has the workers touch the fresh pages [from, to) between jobs, from the bottom up — the order
+   * the caller allocates and first writes them in (the params it copies in come first, the
+   * step's arena last) — so their page faults are taken off the calling thread. Where the caller
+   * got ahead, a worker re-touches present pages: no fault.
    * Touching never changes memory, so it may race with anything; a job interrupts it after at
    * most one chunk. Starts the workers if they are not running yet.
    */

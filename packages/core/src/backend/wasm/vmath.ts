@@ -80,17 +80,14 @@ export class Vec {
     return t;
   }
 
-  private bin(op: () => unknown, a: V, b: V): V {
-    this.f.get(a).get(b);
-    op();
-    return this.out();
-  }
-
   un(op: () => unknown, a: V): V {
     this.f.get(a);
     op();
     return this.out();
   }
+
+  // (methods, not arrow fields: a Vec is made per emitted function, and ~30 closures each time
+  // were a measurable part of emitting a program)
 
   /** f32 constant in all lanes. */
   c(value: number): V {
@@ -103,46 +100,127 @@ export class Vec {
     return this.out();
   }
 
-  add = (a: V, b: V) => this.bin(() => this.f.f32x4.add(), a, b);
-  sub = (a: V, b: V) => this.bin(() => this.f.f32x4.sub(), a, b);
-  mul = (a: V, b: V) => this.bin(() => this.f.f32x4.mul(), a, b);
-  div = (a: V, b: V) => this.bin(() => this.f.f32x4.div(), a, b);
+  add(a: V, b: V): V {
+    this.f.get(a).get(b).f32x4.add();
+    return this.out();
+  }
+  sub(a: V, b: V): V {
+    this.f.get(a).get(b).f32x4.sub();
+    return this.out();
+  }
+  mul(a: V, b: V): V {
+    this.f.get(a).get(b).f32x4.mul();
+    return this.out();
+  }
+  div(a: V, b: V): V {
+    this.f.get(a).get(b).f32x4.div();
+    return this.out();
+  }
   /** NaN-propagating min/max with −0 < +0 (as Math.min/Math.max). */
-  min = (a: V, b: V) => this.bin(() => this.f.f32x4.min(), a, b);
-  max = (a: V, b: V) => this.bin(() => this.f.f32x4.max(), a, b);
+  min(a: V, b: V): V {
+    this.f.get(a).get(b).f32x4.min();
+    return this.out();
+  }
+  max(a: V, b: V): V {
+    this.f.get(a).get(b).f32x4.max();
+    return this.out();
+  }
   /** b < a ? b : a and a < b ? b : a: one instruction each; a NaN in `a` passes through. */
-  pmin = (a: V, b: V) => this.bin(() => this.f.f32x4.pmin(), a, b);
-  pmax = (a: V, b: V) => this.bin(() => this.f.f32x4.pmax(), a, b);
-  lt = (a: V, b: V) => this.bin(() => this.f.f32x4.lt(), a, b);
-  le = (a: V, b: V) => this.bin(() => this.f.f32x4.le(), a, b);
-  gt = (a: V, b: V) => this.bin(() => this.f.f32x4.gt(), a, b);
-  ge = (a: V, b: V) => this.bin(() => this.f.f32x4.ge(), a, b);
-  eq = (a: V, b: V) => this.bin(() => this.f.f32x4.eq(), a, b);
-  ne = (a: V, b: V) => this.bin(() => this.f.f32x4.ne(), a, b);
-  and = (a: V, b: V) => this.bin(() => this.f.v128.and(), a, b);
-  or = (a: V, b: V) => this.bin(() => this.f.v128.or(), a, b);
-  andnot = (a: V, b: V) => this.bin(() => this.f.v128.andnot(), a, b);
-  iadd = (a: V, b: V) => this.bin(() => this.f.i32x4.add(), a, b);
-  isub = (a: V, b: V) => this.bin(() => this.f.i32x4.sub(), a, b);
-  ieq = (a: V, b: V) => this.bin(() => this.f.i32x4.eq(), a, b);
-  sqrt = (a: V) => this.un(() => this.f.f32x4.sqrt(), a);
-  abs = (a: V) => this.un(() => this.f.f32x4.abs(), a);
-  neg = (a: V) => this.un(() => this.f.f32x4.neg(), a);
-  nearest = (a: V) => this.un(() => this.f.f32x4.nearest(), a);
-  floor = (a: V) => this.un(() => this.f.f32x4.floor(), a);
+  pmin(a: V, b: V): V {
+    this.f.get(a).get(b).f32x4.pmin();
+    return this.out();
+  }
+  pmax(a: V, b: V): V {
+    this.f.get(a).get(b).f32x4.pmax();
+    return this.out();
+  }
+  lt(a: V, b: V): V {
+    this.f.get(a).get(b).f32x4.lt();
+    return this.out();
+  }
+  le(a: V, b: V): V {
+    this.f.get(a).get(b).f32x4.le();
+    return this.out();
+  }
+  gt(a: V, b: V): V {
+    this.f.get(a).get(b).f32x4.gt();
+    return this.out();
+  }
+  ge(a: V, b: V): V {
+    this.f.get(a).get(b).f32x4.ge();
+    return this.out();
+  }
+  eq(a: V, b: V): V {
+    this.f.get(a).get(b).f32x4.eq();
+    return this.out();
+  }
+  ne(a: V, b: V): V {
+    this.f.get(a).get(b).f32x4.ne();
+    return this.out();
+  }
+  and(a: V, b: V): V {
+    this.f.get(a).get(b).v128.and();
+    return this.out();
+  }
+  or(a: V, b: V): V {
+    this.f.get(a).get(b).v128.or();
+    return this.out();
+  }
+  andnot(a: V, b: V): V {
+    this.f.get(a).get(b).v128.andnot();
+    return this.out();
+  }
+  iadd(a: V, b: V): V {
+    this.f.get(a).get(b).i32x4.add();
+    return this.out();
+  }
+  isub(a: V, b: V): V {
+    this.f.get(a).get(b).i32x4.sub();
+    return this.out();
+  }
+  ieq(a: V, b: V): V {
+    this.f.get(a).get(b).i32x4.eq();
+    return this.out();
+  }
+  sqrt(a: V): V {
+    this.f.get(a).f32x4.sqrt();
+    return this.out();
+  }
+  abs(a: V): V {
+    this.f.get(a).f32x4.abs();
+    return this.out();
+  }
+  neg(a: V): V {
+    this.f.get(a).f32x4.neg();
+    return this.out();
+  }
+  nearest(a: V): V {
+    this.f.get(a).f32x4.nearest();
+    return this.out();
+  }
+  floor(a: V): V {
+    this.f.get(a).f32x4.floor();
+    return this.out();
+  }
   /** Rounds to an integer toward zero, saturating. */
-  toInt = (a: V) => this.un(() => this.f.i32x4.trunc_sat_f32x4_s(), a);
-  toFloat = (a: V) => this.un(() => this.f.f32x4.convert_i32x4_s(), a);
-  shl = (a: V, n: number) => {
+  toInt(a: V): V {
+    this.f.get(a).i32x4.trunc_sat_f32x4_s();
+    return this.out();
+  }
+  toFloat(a: V): V {
+    this.f.get(a).f32x4.convert_i32x4_s();
+    return this.out();
+  }
+  shl(a: V, n: number): V {
     this.f.get(a).i32.const(n).i32x4.shl();
     return this.out();
   };
-  shrS = (a: V, n: number) => {
+  shrS(a: V, n: number): V {
     this.f.get(a).i32.const(n).i32x4.shr_s();
     return this.out();
   };
   /** mask ? a : b, lane by lane (mask lanes all ones or all zeros). */
-  select = (mask: V, a: V, b: V) => {
+  select(mask: V, a: V, b: V): V {
     this.f.get(a).get(b).get(mask).v128.bitselect();
     return this.out();
   };
@@ -347,7 +425,10 @@ export class Vec {
     return res;
   }
 
-  xor = (a: V, b: V) => this.bin(() => this.f.v128.xor(), a, b);
+  xor(a: V, b: V): V {
+    this.f.get(a).get(b).v128.xor();
+    return this.out();
+  }
 
   /**
    * Lanes of `mask` recomputed by the JS function `name` on the lanes of `args` (float64 in, rounded
