@@ -2,6 +2,10 @@
  * specialize: general ops with special operands become cheaper specific ones — powers with small
  * constant exponents become products, roots and reciprocals; divisions become multiplications.
  * Values agree to rounding (x² as x·x is exact; x^0.5 as √x differs only at −0 and −∞).
+ *
+ * Two rules specialize matmuls of per-example gradients (a dense layer's is an outer product, a
+ * matmul with inner dimension 1): their squared norms and their scaled sum over the batch are
+ * computed without building them (`outer-norm`, `batch-sum-matmul`; docs/compiler.md).
  */
 import { isFloat } from '../dtype';
 import { alt, k, P, v, c } from './pattern';
@@ -45,8 +49,8 @@ function squaredOuterNorm(r: Ref, root: Ref): [Ref, Ref] | null {
 /**
  * ‖a·bᵀ‖²_F = ‖a‖²·‖b‖², per batch element: Σᵢⱼ (aᵢbⱼ)² = (Σᵢ aᵢ²)(Σⱼ bⱼ²). The factor sums are
  * taken in float64 and the product rounded once to the root's dtype, so it overflows and
- * underflows where the unfactored sum does (to the last bit) and is more accurate (two short sums
- * instead of one long one). One case needs care: the unfactored sum is NaN when some aᵢbⱼ is ∞·0,
+ * underflows where the unfactored sum does (up to rounding at the edge of the range) and is more
+ * accurate (two short sums instead of one long one). One case needs care: the unfactored sum is NaN when some aᵢbⱼ is ∞·0,
  * while ∞·(Σb² > 0) is ∞ — so where one factor holds an ∞ and the other a zero, the result is NaN.
  */
 function outerNormProduct([a, b]: [Ref, Ref], root: Ref): Ref {
