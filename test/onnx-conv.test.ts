@@ -10,7 +10,7 @@ import { Graph, Tensor, avgPool, compile, conv, convTranspose, grad, maxPool, ty
 import { exportOnnx, importOnnx, init, nn } from '@gradgraph/ops';
 import { describe, expect, it } from 'vitest';
 import { decodeModel } from '../packages/ops/src/onnx/proto';
-import { ElemType as E, at, closeness, onnxModel, runOrt, type ModelSpec } from './onnx-ort';
+import { ElemType as E, againstOrt, at, closeness, onnxModel, runOrt, type ModelSpec } from './onnx-ort';
 
 const ramp = (shape: number[], dtype: DType, seed: number) => Tensor.from(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 1.7 + seed) * 1.5), dtype).reshape(shape);
 
@@ -105,18 +105,6 @@ describe('exportOnnx: convolutions and poolings', () => {
 // ---- import ----------------------------------------------------------------------------------
 
 const F = E.FLOAT;
-
-async function againstOrt(spec: ModelSpec, feeds: Record<string, Tensor>) {
-  const bytes = await onnxModel(spec);
-  const want = await runOrt(bytes, feeds);
-  const imported = await importOnnx(bytes);
-  const got = compile(imported.graph, { inputs: imported.inputs, outputs: imported.outputs }).run(feeds);
-  want.forEach((w, i) => {
-    const r = closeness(w, got[i]);
-    expect(r.ok, `output ${spec.outputs[i][0]}: ${r.detail}`).toBe(true);
-  });
-  return imported;
-}
 
 describe('importOnnx: Conv, ConvTranspose, MaxPool, AveragePool, GlobalAveragePool (NCHW), against ONNX Runtime', () => {
   it('Conv: pads, strides, dilations, group, bias, auto_pad; 1-d and 2-d; the NCHW input and output stay NCHW', async () => {

@@ -7,22 +7,9 @@ import { Graph, Tensor, compile, grad } from '@gradgraph/core';
 import { OnnxError, OnnxFormatError, OnnxOpsetError, OnnxUnsupportedError, exportOnnx, importOnnx } from '@gradgraph/ops';
 import { describe, expect, it } from 'vitest';
 import { decodeModel, encodeModel } from '../packages/ops/src/onnx/proto';
-import { ElemType as E, at, closeness, onnxModel, runOrt, type ModelSpec } from './onnx-ort';
+import { ElemType as E, againstOrt, at, onnxModel } from './onnx-ort';
 
 const F = E.FLOAT;
-
-/** Imports `spec`, runs gradgraph and ONNX Runtime on `feeds`, and compares every output. */
-async function againstOrt(spec: ModelSpec, feeds: Record<string, Tensor>) {
-  const bytes = await onnxModel(spec);
-  const want = await runOrt(bytes, feeds);
-  const imported = await importOnnx(bytes);
-  const got = compile(imported.graph, { inputs: imported.inputs, outputs: imported.outputs }).run(feeds);
-  want.forEach((w, i) => {
-    const r = closeness(w, got[i]);
-    expect(r.ok, `output ${spec.outputs[i][0]}: ${r.detail}`).toBe(true);
-  });
-  return imported;
-}
 
 describe('importOnnx: the ops of PyTorch MLP exports, against ONNX Runtime', () => {
   it('Gemm (alpha, beta, transposes), Relu, LeakyRelu, Sigmoid, Tanh, LogSoftmax, Clip, Identity, Dropout', async () => {

@@ -2,8 +2,10 @@
  * ONNX Runtime (onnxruntime-node, CPU) for the ONNX tests: runs model bytes on gradgraph Tensors,
  * and the comparison the issue asks for, |a − b| ≤ 1e-5·max(1, |a|).
  */
-import { Tensor, type DType } from '@gradgraph/core';
+import { Tensor, compile, type DType } from '@gradgraph/core';
+import { importOnnx } from '@gradgraph/ops';
 import * as ort from 'onnxruntime-node';
+import { expect } from 'vitest';
 
 const sessions = new WeakMap<Uint8Array, Promise<ort.InferenceSession>>();
 
@@ -98,4 +100,17 @@ export function onnxModel(spec: ModelSpec): Promise<Uint8Array> {
       output: spec.outputs.map(([name, elem]) => ({ name, type: { tensor_type: { elem_type: elem } } })),
     },
   });
+}
+
+/** Imports `spec`, runs gradgraph and ONNX Runtime on `feeds`, and expects every output close. */
+export async function againstOrt(spec: ModelSpec, feeds: Record<string, Tensor>) {
+  const bytes = await onnxModel(spec);
+  const want = await runOrt(bytes, feeds);
+  const imported = await importOnnx(bytes);
+  const got = compile(imported.graph, { inputs: imported.inputs, outputs: imported.outputs }).run(feeds);
+  want.forEach((w, i) => {
+    const r = closeness(w, got[i]);
+    expect(r.ok, `output ${spec.outputs[i][0]}: ${r.detail}`).toBe(true);
+  });
+  return imported;
 }

@@ -35,6 +35,32 @@ describe.each(BACKENDS)('executor (%s backend)', (backend) => {
     expect(g.getValue(w).toArray()).toEqual([[-1], [-2]]);
   });
 
+  it('moveStorage: moves a param into another array (copied, or not with copy: false), executables re-bind, bad arrays refused', () => {
+    const g = new Graph();
+    const x = g.input('x', [2]);
+    const w = g.param('w', Tensor.from([1, 2], 'float32'));
+    const exe = compile(g, { inputs: [x], outputs: [x.mul(w).sum()] });
+    const feeds = { x: Tensor.from([1, 1], 'float32') };
+    expect(exe.run(feeds)[0].item()).toBe(3);
+    const st = g.storage(w);
+    const version = g.storageVersion;
+    const moved = new Float32Array(2);
+    expect(g.moveStorage(w, moved)).toBe(st); // the same Tensor object
+    expect(st.data).toBe(moved);
+    expect([...moved]).toEqual([1, 2]); // copied
+    expect(g.storageVersion).toBe(version + 1);
+    moved[1] = 5; // the new array is the storage: the executable reads it
+    expect(exe.run(feeds)[0].item()).toBe(6);
+    // copy: false trusts the caller: the values are the new array's
+    const fresh = Float32Array.from([7, 0]);
+    g.moveStorage('w', fresh, { copy: false });
+    expect(g.getValue(w).toArray()).toEqual([7, 0]);
+    expect(exe.run(feeds)[0].item()).toBe(7);
+    expect(() => g.moveStorage(w, new Float32Array(3))).toThrow(UpdateError);
+    expect(() => g.moveStorage(w, new Float64Array(2))).toThrow(/must be float32 data of 2 elements/);
+    expect(g.getValue(w).toArray()).toEqual([7, 0]); // a refused move changes nothing
+  });
+
   it('outputs are fresh tensors the caller may keep', () => {
     const g = new Graph();
     const w = g.param('w', Tensor.from([1, 2]));

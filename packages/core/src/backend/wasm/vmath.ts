@@ -214,16 +214,16 @@ export class Vec {
   shl(a: V, n: number): V {
     this.f.get(a).i32.const(n).i32x4.shl();
     return this.out();
-  };
+  }
   shrS(a: V, n: number): V {
     this.f.get(a).i32.const(n).i32x4.shr_s();
     return this.out();
-  };
+  }
   /** mask ? a : b, lane by lane (mask lanes all ones or all zeros). */
   select(mask: V, a: V, b: V): V {
     this.f.get(a).get(b).get(mask).v128.bitselect();
     return this.out();
-  };
+  }
 
   /** c0 + x·(c1 + x·(c2 + ...)): Horner's scheme. */
   poly(x: V, coeffs: readonly number[]): V {
