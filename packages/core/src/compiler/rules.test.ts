@@ -194,6 +194,7 @@ const properties: Record<string, RuleProperty> = {
       (a, b, s) => api.matmul(a, b, { transposeA: true }).mul(s.sum()).sum(0),
       (a, b) => api.matmul(a.reshape([4, 2, 3]), b.reshape([4, 2, 5]), { transposeA: true }).sum(0),
       (a, b, s) => s.reshape([-1, 1, 1]).mul(api.matmul(a.sum(0, true), b, { transposeA: true })).sum(0),
+      (a) => api.matmul(a, a.mul(2).add(1), { transposeA: true }).sum(0), // one run-time batch dim on both sides (dims.ts proves them equal)
     ],
     inputs: [R([4, 2, 3], { declared: [null, 2, 3] }), R([4, 2, 5], { declared: [null, 2, 5] }), R([4], { declared: [null] })],
   },

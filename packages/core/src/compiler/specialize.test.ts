@@ -110,3 +110,18 @@ describe.each(BACKENDS)('outer-norm keeps the unfactored sum’s special values 
     expectClose(got, want, 'norm²', 1e-6);
   });
 });
+
+describe('batch-sum-matmul broadcasts the batch axes only where they may differ at run time', () => {
+  const program = (sameDim: boolean) => {
+    const g = new Graph();
+    const a = g.input('a', [null, 2, 3]);
+    const b = sameDim ? a.mul(2).add(1) : g.input('b', [null, 2, 3]);
+    const y = api.matmul(a, b, { transposeA: true }).sum(0);
+    const exe = compile(g, { inputs: sameDim ? [a] : [a, b as Sym], outputs: [y] });
+    const text = exe.explain();
+    expect(text).toMatch(/batch-sum-matmul +×1/);
+    return text.slice(text.indexOf('optimized program:'));
+  };
+  it('one run-time dim on both sides (dims.ts names it): no broadcast', () => expect(program(true)).not.toContain('broadcastLike'));
+  it('two run-time dims, which could be 1 and n: each side broadcast against the other', () => expect(program(false)).toContain('broadcastLike'));
+});

@@ -7,6 +7,7 @@
  * matmul with inner dimension 1): their squared norms and their scaled sum over the batch are
  * computed without building them (`outer-norm`, `batch-sum-matmul`; docs/compiler.md).
  */
+import { dimTermsOf } from '../dims';
 import { isFloat } from '../dtype';
 import { alt, k, P, v, c } from './pattern';
 import { E, rule, type Ref, type Rule } from './rules';
@@ -99,9 +100,11 @@ function batchSummedMatmul(r: Ref, root: Ref, s?: Ref): [Ref, Ref] | null {
  */
 function batchFoldedMatmul([a, b]: [Ref, Ref], r: Ref, root: Ref, s?: Ref): Ref {
   const scaled = s ? E.mul(a, E.reshape(s, [s.rank === r.rank ? (s.shape[0] ?? -1) : 1, 1, 1])) : a;
-  // both batch dims known and equal: nothing to broadcast; else lend each the other's batch axis
-  // through a [n,1,1] sum (a trailing sum every back end fuses; only its shape is read)
-  const same = a.shape[0] !== null && a.shape[0] === b.shape[0];
+  // batch dims provably equal (the same size, or the same run-time dim by dims.ts): nothing to
+  // broadcast; else lend each the other's batch axis through a [n,1,1] sum (a trailing sum every
+  // back end fuses; only its shape is read)
+  const batchDim = (x: Ref) => dimTermsOf(x.work, (id) => x.work.node(id), x.id)[0];
+  const same = batchDim(a) === batchDim(b);
   const lend = (x: Ref) => E.reshape(E.sum(E.reshape(x, [-1, (x.shape[1] as number) * (x.shape[2] as number)]), [1], true), [-1, 1, 1]);
   const a2 = E.reshape(same ? scaled : E.broadcastLike(scaled, lend(b)), [-1, a.shape[2] as number]);
   const b2 = E.reshape(same ? b : E.broadcastLike(b, lend(a)), [-1, b.shape[2] as number]);
