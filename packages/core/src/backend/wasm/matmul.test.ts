@@ -3,7 +3,7 @@ import { fc, test } from '@fast-check/vitest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DTypeError, GraphError, ShapeError } from '../../errors';
 import { sizeOf } from '../../shape';
-import { emitMatmul, makeMatmul, MATMUL_TILING, type WasmMatmulSpec } from './matmul';
+import { emitMatmul, makeMatmul, MATMUL_TILING, type MatmulTiling, type WasmMatmulSpec } from './matmul';
 import { heap } from './memory';
 import { kernelModuleBuilder, shutdownThreads, threadCount } from './threads';
 
@@ -56,10 +56,11 @@ function batchIndex(own: readonly number[], batch: readonly number[]): number[] 
 interface Case {
   readonly spec: WasmMatmulSpec;
   readonly seed?: number;
+  readonly tiling?: Partial<MatmulTiling>;
 }
 
 /** Runs the wasm kernel and a float64 reference; returns both and the bound |error| ≤ 2⁻¹⁸·Σ|a·b| (+ act slack). */
-function runCase({ spec, seed = 1 }: Case, nthreads = THREADS, reference = true) {
+function runCase({ spec, seed = 1, tiling }: Case, nthreads = THREADS, reference = true) {
   const h = heap();
   const { m, n, k } = spec;
   const batchA = spec.batchA ?? [];
@@ -87,7 +88,7 @@ function runCase({ spec, seed = 1 }: Case, nthreads = THREADS, reference = true)
   h.f32.set(bias, pbias / 4);
   h.f32.fill(777, pc / 4, pc / 4 + C0.length + 2 * guard);
   h.f32.set(C0, pc / 4 + guard);
-  const mm = makeMatmul(spec);
+  const mm = makeMatmul(spec, tiling);
   mm.run(pa, pb, pc + guard * 4, spec.bias ? pbias : 0, nthreads);
   const got = h.view(pc + guard * 4, 'float32', C0.length).slice();
   const sentinels = [...h.view(pc, 'float32', guard), ...h.view(pc + (guard + C0.length) * 4, 'float32', guard)];
@@ -131,7 +132,7 @@ function expectClose(c: Case, nthreads?: number): void {
     const d = 2 ** -18 * scale[i];
     const tol = Math.max(Math.abs(act(pre[i] + d) - want[i]), Math.abs(act(pre[i] - d) - want[i])) + 4e-7 * Math.abs(want[i]) + 1e-30;
     if (!(Math.abs(got[i] - want[i]) <= tol)) {
-      throw new Error(`${JSON.stringify(c.spec)}: element ${i} is ${got[i]}, want ${want[i]} (±${tol})`);
+      throw new Error(`${JSON.stringify(c.spec)} ${JSON.stringify(c.tiling ?? {})}: element ${i} is ${got[i]}, want ${want[i]} (±${tol})`);
     }
   }
 }
@@ -220,6 +221,44 @@ describe('wasm matmul', () => {
     const compatible = (a: readonly number[], b: readonly number[]) => a.every((d, i) => { const e = b[b.length - a.length + i]; return e === undefined || d === 1 || e === 1 || d === e; });
     fc.pre(compatible(spec.batchA, spec.batchB) && compatible(spec.batchB, spec.batchA));
     expectClose({ spec });
+  });
+
+  // the default tile calls the library (mmlib.ts); any other tiling, or library: false, emits its own kernels
+  const TILINGS: Partial<MatmulTiling>[] = [
+    { library: false },
+    { MR: 4, NR: 4 },
+    { MR: 3, NR: 12, KC: 64, MC: 9, NC: 24 },
+    { U: 2 },
+    { U: 4, aLoad: 'shuffle' },
+    { aLoad: 'scalar' },
+    { aLoad: 'add' },
+    { packA: true },
+    { packA: true, library: false },
+    { KC: 16, MC: 10, NC: 16 },
+  ];
+  it('computes the same products with its own emitted kernels and other tilings', () => {
+    for (const tiling of TILINGS)
+      for (const [m, n, k] of [
+        [1, 9, 7],
+        [7, 13, 9],
+        [33, 17, 300],
+        [130, 20, 10],
+      ] as const)
+        for (const transposeA of [false, true])
+          for (const transposeB of [false, true]) expectClose({ spec: { m, n, k, transposeA, transposeB, bias: true, activation: 'relu', accumulate: m === 7 }, tiling });
+  });
+
+  it('gives the same bits from the library as from kernels emitted with the strides as constants', () => {
+    const specs: WasmMatmulSpec[] = [
+      { m: 37, n: 29, k: 300, bias: true, activation: 'tanh' },
+      { m: 23, n: 45, k: 70, transposeA: true, transposeB: true, accumulate: true },
+      { m: 6, n: 11, k: 5, batchA: [3], batchB: [3], transposeB: true },
+    ];
+    for (const spec of specs) {
+      const lib = runCase({ spec, seed: 9 }, THREADS, false).got;
+      const own = runCase({ spec, seed: 9, tiling: { library: false } }, THREADS, false).got;
+      expect(new Uint32Array(lib.buffer)).toEqual(new Uint32Array(own.buffer));
+    }
   });
 
   it('emits valid modules for every variant', () => {

@@ -37,6 +37,7 @@ import { DTypeError, GraphError, ShapeError } from '../../errors';
 import { broadcastShapes, fmtShape, sizeOf, stridesOf, type Shape } from '../../shape';
 import { FunctionBuilder, ModuleBuilder } from './encoder';
 import { heap } from './memory';
+import { emitPackA, emitPackB, LOAD_C, loadLanes, MICRO_MR, MICRO_NR, microImportsOf, storeLanes } from './mmlib';
 import { kernelModuleBuilder, runParallel, threadCount, WasmModule } from './threads';
 import { emitUnaryF32x4, F32X4_UNARY_OPS, mathImportsOf, type MathImports } from './vmath';
 
@@ -73,9 +74,16 @@ export interface MatmulTiling {
   readonly packA: boolean;
   /** How A values are broadcast: load32_splat at an offset, f32.load + splat, or 4 k at once + lane shuffles. */
   readonly aLoad: 'splat' | 'scalar' | 'shuffle' | 'add';
+  /**
+   * Call the process-wide micro-kernel library (micro.ts: the strides are arguments, and V8 has
+   * optimized the functions already when another program used them) rather than micro-kernels
+   * emitted into this module with the strides as constants. Only for the default tile (5×8, U 1,
+   * splat); other tilings always emit their own.
+   */
+  readonly library: boolean;
 }
 
-export const MATMUL_TILING: MatmulTiling = Object.freeze({ MR: 5, NR: 8, U: 1, KC: 256, MC: 120, NC: 512, packA: false, aLoad: 'splat' });
+export const MATMUL_TILING: MatmulTiling = Object.freeze({ MR: MICRO_MR, NR: MICRO_NR, U: 1, KC: 256, MC: 120, NC: 512, packA: false, aLoad: 'splat', library: true });
 
 /** Below this many flops per thread, fewer threads take part (waking one costs a few µs). */
 export const MATMUL_FLOPS_PER_THREAD = 1 << 21;
@@ -97,7 +105,6 @@ interface Dims {
   readonly tb: boolean;
 }
 
-const LOAD_C = 1;
 const EPILOGUE = 2;
 
 function checkSpec(spec: WasmMatmulSpec): { batch: number[]; batchA: Shape; batchB: Shape } {
@@ -127,37 +134,9 @@ function scratchFor(d: Dims, t: MatmulTiling): number {
   return bPanel + aPanel;
 }
 
-// ---- lane-exact loads and stores of the first `lanes` f32 lanes -----------------------------------
-
-/** Pushes a v128 holding f32 lanes [0, lanes) from `ptr + offset` (the other lanes 0). */
-function loadLanes(f: FunctionBuilder, ptr: number, offset: number, lanes: number): void {
-  f.get(ptr);
-  if (lanes === 4) f.v128.load(offset, 2);
-  else if (lanes === 1) f.v128.load32_zero(offset);
-  else {
-    f.v128.load64_zero(offset);
-    if (lanes === 3) {
-      const t = f.local('v128');
-      f.set(t);
-      f.get(ptr).get(t).v128.load32_lane(2, offset + 8);
-    }
-  }
-}
-
-/** Stores f32 lanes [0, lanes) of the v128 in local `v` at `ptr + offset`. */
-function storeLanes(f: FunctionBuilder, ptr: number, offset: number, lanes: number, v: number): void {
-  f.get(ptr).get(v);
-  if (lanes === 4) f.v128.store(offset, 2);
-  else if (lanes === 1) f.v128.store32_lane(0, offset);
-  else {
-    f.v128.store64_lane(0, offset);
-    if (lanes === 3) f.get(ptr).get(v).v128.store32_lane(2, offset + 8);
-  }
-}
-
 // ---- the micro-kernel ---------------------------------------------------------------------------
 
-interface MicroLayout {
+interface LocalLayout {
   /** Byte offset of A[row i, step u] from the A pointer, and bytes the A pointer moves per k. */
   readonly aOffset: (i: number, u: number) => number;
   readonly aStep: number;
@@ -166,17 +145,19 @@ interface MicroLayout {
 }
 
 /**
- * `micro(a, b, c, bias, kc, mode)`: an h×w tile of C from kc steps of A (at `a`) and a packed B
- * panel (NR floats per k, at `b`). mode & LOAD_C: start from C (else 0). The epilogue is a
+ * `micro(a, b, c, kc, mode)`: an h×w tile of C from kc steps of A (at `a`) and a packed B panel
+ * (NR floats per k, at `b`). mode & LOAD_C: start from C (else 0). This is the micro-kernel with
+ * the strides as constants, emitted into the module, for a tiling other than the default (the
+ * default tile calls micro.ts's library, whose kernels take the strides as arguments). The epilogue is a
  * function of its own (`emitEpilogue`): in this one TurboFan's register allocator then keeps all
  * h·w/4 accumulators in registers through the k loop (with it, it spilled three per k step).
  */
-function emitMicro(mb: ModuleBuilder, h: number, w: number, lay: MicroLayout, t: MatmulTiling): number {
+function emitMicro(mb: ModuleBuilder, h: number, w: number, lay: LocalLayout, t: MatmulTiling): number {
   const nv = Math.ceil(w / 4);
   const lastLanes = w - 4 * (nv - 1);
   const lanesOf = (v: number) => (v === nv - 1 ? lastLanes : 4);
-  return mb.func(null, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
-    const [a, b, c, bias, kc, mode] = [0, 1, 2, 3, 4, 5];
+  return mb.func(null, ['i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
+    const [a, b, c, kc, mode] = [0, 1, 2, 3, 4];
     const acc = Array.from({ length: h }, () => Array.from({ length: nv }, () => f.local('v128')));
     const bv = Array.from({ length: nv }, () => f.local('v128'));
     const av = f.local('v128');
@@ -199,9 +180,11 @@ function emitMicro(mb: ModuleBuilder, h: number, w: number, lay: MicroLayout, t:
           }
       },
     );
-    const aVec = t.aLoad === 'shuffle' ? Array.from({ length: h }, () => f.local('v128')) : [];
+    // 'shuffle' loads 4 k of a row at once: only where a row's k steps are adjacent (A not packed)
+    const aLoad = t.aLoad === 'shuffle' && lay.aStep !== 4 ? 'splat' : t.aLoad;
+    const aVec = aLoad === 'shuffle' ? Array.from({ length: h }, () => f.local('v128')) : [];
     const splatA = (i: number, u: number) => {
-      switch (t.aLoad) {
+      switch (aLoad) {
         case 'splat':
           f.get(a).v128.load32_splat(lay.aOffset(i, u));
           break;
@@ -232,7 +215,7 @@ function emitMicro(mb: ModuleBuilder, h: number, w: number, lay: MicroLayout, t:
       }
     };
     const step1 = (u: number) => {
-      if (t.aLoad !== 'shuffle') return step(u);
+      if (aLoad !== 'shuffle') return step(u);
       // single steps (the tail) splat from memory
       for (let v = 0; v < nv; v++) f.get(b).v128.load(u * t.NR * 4 + v * 16, 4).set(bv[v]);
       for (let i = 0; i < h; i++) {
@@ -315,162 +298,6 @@ function epilogueOf(spec: WasmMatmulSpec, math?: MathImports): Epilogue {
   return { bias: !!spec.bias, activation: (f, v) => emitUnaryF32x4(f, act, v, math) };
 }
 
-// ---- packing ---------------------------------------------------------------------------------------
-
-/**
- * `packB(b, dst, pc, kc, j0, nc)`: op(B)[pc:pc+kc, j0:j0+nc] into NR-wide panels at dst, panel q
- * at dst + q·kc·NR·4, NR floats per k, zero-padded past column N.
- */
-function emitPackB(mb: ModuleBuilder, d: Dims, t: MatmulTiling): number {
-  const { N, K, tb } = d;
-  const NR = t.NR;
-  return mb.func(null, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
-    const [b, dst, pc, kc, j0, nc] = [0, 1, 2, 3, 4, 5];
-    const q = f.local('i32'); // panel start column (absolute)
-    const jEnd = f.local('i32');
-    const fullEnd = f.local('i32'); // end of the full panels
-    const p = f.local('i32');
-    const src = f.local('i32');
-    const out = f.local('i32');
-    const w = f.local('i32');
-    const pEnd = f.local('i32');
-    const r = Array.from({ length: 4 }, () => f.local('v128'));
-    const tt = Array.from({ length: 4 }, () => f.local('v128'));
-    const panelBytes = f.local('i32');
-    f.get(j0).get(nc).i32.add().set(jEnd);
-    f.get(kc).i32.const(NR * 4).i32.mul().set(panelBytes);
-    // full panels end at the last multiple of NR within [j0, min(jEnd, N − N mod NR))
-    f.get(jEnd).i32.const(N - (N % NR)).get(jEnd).i32.const(N - (N % NR)).i32.lt_s().select().set(fullEnd);
-    if (!tb) {
-      // B[p, j0:fullEnd] row by row (contiguous reads), NR/4 vectors into each panel
-      f.get(b).get(pc).i32.const(N).i32.mul().get(j0).i32.add().i32.const(4).i32.mul().i32.add().set(src);
-      f.forRange(p, 0, { local: kc }, 1, () => {
-        f.get(dst).get(p).i32.const(NR * 4).i32.mul().i32.add().set(out);
-        f.forRange(q, { local: j0 }, { local: fullEnd }, NR, () => {
-          const from = f.local('i32');
-          f.get(src).get(q).get(j0).i32.sub().i32.const(4).i32.mul().i32.add().set(from);
-          for (let v = 0; v < NR / 4; v++) f.get(out).get(from).v128.load(v * 16, 2).v128.store(v * 16, 4);
-          f.get(out).get(panelBytes).i32.add().set(out);
-        });
-        f.get(src).i32.const(N * 4).i32.add().set(src);
-      });
-    } else {
-      // Bᵀ: B[q + j, p] for j < NR, panel by panel; 4 k at a time, 4×4 blocks transposed with shuffles
-      f.get(dst).set(out);
-      f.forRange(q, { local: j0 }, { local: fullEnd }, NR, () => {
-        f.get(b).get(q).i32.const(K).i32.mul().get(pc).i32.add().i32.const(4).i32.mul().i32.add().set(src);
-        f.get(kc).i32.const(-4).i32.and().set(pEnd);
-        f.forRange(p, 0, { local: pEnd }, 4, () => {
-          for (let g = 0; g < NR / 4; g++) {
-            for (let jj = 0; jj < 4; jj++) f.get(src).v128.load((g * 4 + jj) * K * 4, 2).set(r[jj]);
-            transpose4(f, r, tt);
-            for (let s = 0; s < 4; s++) f.get(out).get(r[s]).v128.store(s * NR * 4 + g * 16, 4);
-          }
-          f.get(src).i32.const(16).i32.add().set(src);
-          f.get(out).i32.const(4 * NR * 4).i32.add().set(out);
-        });
-        f.forRange(p, { local: pEnd }, { local: kc }, 1, () => {
-          for (let jj = 0; jj < NR; jj++) f.get(out).get(src).f32.load(jj * K * 4).f32.store(jj * 4);
-          f.get(src).i32.const(4).i32.add().set(src);
-          f.get(out).i32.const(NR * 4).i32.add().set(out);
-        });
-      });
-    }
-    // the last, partial panel (at N − N mod NR, when it is in range): w columns, then zeros
-    if (N % NR) {
-      f.get(fullEnd).get(jEnd).i32.lt_s();
-      f.if(() => {
-        f.get(fullEnd).set(q);
-        f.i32.const(N).get(q).i32.sub().set(w);
-        f.get(dst).get(q).get(j0).i32.sub().get(kc).i32.mul().i32.const(4).i32.mul().i32.add().set(out);
-        f.forRange(p, 0, { local: kc }, 1, () => {
-          for (let jj = 0; jj < NR; jj++) {
-            f.get(out);
-            f.get(w).i32.const(jj).i32.gt_s();
-            f.if(
-              () => {
-                // op(B)[pc + p, q + jj]
-                f.get(b);
-                if (!tb) f.get(pc).get(p).i32.add().i32.const(N).i32.mul().get(q).i32.add();
-                else f.get(q).i32.const(K).i32.mul().get(pc).i32.add().get(p).i32.add();
-                f.i32.const(4).i32.mul().i32.add().f32.load(tb ? jj * K * 4 : jj * 4);
-              },
-              () => void f.f32.const(0),
-              'f32',
-            );
-            f.f32.store(jj * 4);
-          }
-          f.get(out).i32.const(NR * 4).i32.add().set(out);
-        });
-      });
-    }
-  });
-}
-
-/** Transposes the 4×4 f32 block in locals r (rows) into r (columns), using tt as temporaries. */
-function transpose4(f: FunctionBuilder, r: number[], tt: number[]): void {
-  const sh = (x: number, y: number, lanes: number[]) => {
-    f.get(x).get(y).i8x16.shuffle(lanes.flatMap((l) => [l * 4, l * 4 + 1, l * 4 + 2, l * 4 + 3]));
-  };
-  sh(r[0], r[1], [0, 4, 1, 5]);
-  f.set(tt[0]);
-  sh(r[0], r[1], [2, 6, 3, 7]);
-  f.set(tt[1]);
-  sh(r[2], r[3], [0, 4, 1, 5]);
-  f.set(tt[2]);
-  sh(r[2], r[3], [2, 6, 3, 7]);
-  f.set(tt[3]);
-  sh(tt[0], tt[2], [0, 1, 4, 5]);
-  f.set(r[0]);
-  sh(tt[0], tt[2], [2, 3, 6, 7]);
-  f.set(r[1]);
-  sh(tt[1], tt[3], [0, 1, 4, 5]);
-  f.set(r[2]);
-  sh(tt[1], tt[3], [2, 3, 6, 7]);
-  f.set(r[3]);
-}
-
-/**
- * `packA(a, dst, i0, mc, pc, kc)`: op(A)[i0:i0+mc, pc:pc+kc] into MR-high panels at dst, panel at
- * dst + ((i − i0)/MR)·kc·MR·4, MR floats per k, zero-padded past row M.
- */
-function emitPackA(mb: ModuleBuilder, d: Dims, t: MatmulTiling): number {
-  const { M, K, ta } = d;
-  const MR = t.MR;
-  return mb.func(null, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
-    const [a, dst, i0, mc, pc, kc] = [0, 1, 2, 3, 4, 5];
-    const q = f.local('i32');
-    const iEnd = f.local('i32');
-    const p = f.local('i32');
-    const out = f.local('i32');
-    const h = f.local('i32');
-    f.get(i0).get(mc).i32.add().set(iEnd);
-    f.get(dst).set(out);
-    f.forRange(q, { local: i0 }, { local: iEnd }, MR, () => {
-      f.i32.const(M).get(q).i32.sub().set(h);
-      f.forRange(p, 0, { local: kc }, 1, () => {
-        for (let ii = 0; ii < MR; ii++) {
-          f.get(out);
-          f.get(h).i32.const(ii).i32.gt_s();
-          f.if(
-            () => {
-              f.get(a);
-              // op(A)[q + ii, pc + p]: Aᵀ is stored k×m
-              if (ta) f.get(pc).get(p).i32.add().i32.const(M).i32.mul().get(q).i32.add();
-              else f.get(q).i32.const(K).i32.mul().get(pc).i32.add().get(p).i32.add();
-              f.i32.const(4).i32.mul().i32.add().f32.load(ta ? ii * 4 : ii * K * 4);
-            },
-            () => void f.f32.const(0),
-            'f32',
-          );
-          f.f32.store(ii * 4);
-        }
-        f.get(out).i32.const(MR * 4).i32.add().set(out);
-      });
-    });
-  });
-}
-
 // ---- the 2-D driver --------------------------------------------------------------------------------
 
 /**
@@ -486,18 +313,24 @@ function emitGemmBlock(mb: ModuleBuilder, d: Dims, t: MatmulTiling, spec: WasmMa
   const epi = epilogueOf(spec, mathImportsOf(mb));
   const hEdge = M % MR;
   const wEdge = N % NR;
-  const layout: MicroLayout = packA
+  const layout: LocalLayout = packA
     ? { aOffset: (i, u) => (u * MR + i) * 4, aStep: MR * 4, ldc: N * 4 }
     : { aOffset: (i, u) => (i * K + u) * 4, aStep: 4, ldc: N * 4 };
+  // the library's functions (shapes as arguments) for the default tile, else our own
+  const libPacks = t.library && MR === MICRO_MR && NR === MICRO_NR ? microImportsOf(mb) : undefined;
+  const lib = libPacks && t.U === 1 && t.aLoad === 'splat' ? libPacks.micro : undefined;
   const micro = new Map<string, [number, number]>();
   const hasEpilogue = epi.bias || !!epi.activation;
   const microFor = (h: number, w: number) => {
     const key = `${h}x${w}`;
-    if (!micro.has(key)) micro.set(key, [emitMicro(mb, h, w, layout, t), hasEpilogue ? emitEpilogue(mb, h, w, N * 4, epi) : -1]);
+    if (!micro.has(key)) {
+      const fn = lib ? lib[packA ? 'packed' : 'rows'][h - 1][w - 1] : emitMicro(mb, h, w, layout, t);
+      micro.set(key, [fn, hasEpilogue ? emitEpilogue(mb, h, w, N * 4, epi) : -1]);
+    }
     return micro.get(key)!;
   };
-  const packB = emitPackB(mb, d, t);
-  const packAFn = packA ? emitPackA(mb, d, t) : -1;
+  const packB = libPacks ? libPacks.packB[d.tb ? 1 : 0] : emitPackB(mb, NR, d.tb);
+  const packAFn = !packA ? -1 : libPacks ? libPacks.packA[d.ta ? 1 : 0] : emitPackA(mb, MR, d.ta);
   // K blocks of equal size (784 = 4 × 196, not 3 × 256 + 16)
   const kBlocks = Math.max(1, Math.ceil(K / t.KC));
   const KCe = Math.ceil(K / kBlocks);
@@ -522,7 +355,7 @@ function emitGemmBlock(mb: ModuleBuilder, d: Dims, t: MatmulTiling, spec: WasmMa
       min(() => f.i32.const(NC), () => f.get(c1).get(jc).i32.sub(), nc);
       f.forRange(pc, 0, K, KCe, () => {
         min(() => f.i32.const(KCe), () => f.i32.const(K).get(pc).i32.sub(), kc);
-        f.get(b).get(bPack).get(pc).get(kc).get(jc).get(nc).call(packB);
+        f.get(b).get(bPack).get(pc).get(kc).get(jc).get(nc).i32.const(N).i32.const(K).call(packB);
         // mode: start from C unless this is the first K block of a plain product; epilogue on the last
         f.get(pc).i32.const(0).i32.ne();
         if (spec.accumulate) f.i32.const(1).i32.or();
@@ -530,7 +363,7 @@ function emitGemmBlock(mb: ModuleBuilder, d: Dims, t: MatmulTiling, spec: WasmMa
         f.i32.or().set(mode);
         f.forRange(ic, { local: r0 }, { local: r1 }, MC, () => {
           min(() => f.i32.const(MC), () => f.get(r1).get(ic).i32.sub(), mc);
-          if (packA) f.get(a).get(aPack).get(ic).get(mc).get(pc).get(kc).call(packAFn);
+          if (packA) f.get(a).get(aPack).get(ic).get(mc).get(pc).get(kc).i32.const(M).i32.const(K).call(packAFn);
           f.get(jc).set(jr);
           f.get(jc).get(nc).i32.add().set(tiles); // end of the column block
           f.loop((jl) => {
@@ -543,7 +376,9 @@ function emitGemmBlock(mb: ModuleBuilder, d: Dims, t: MatmulTiling, spec: WasmMa
               else f.get(a).get(ir).i32.const(K).i32.mul().get(pc).i32.add().i32.const(4).i32.mul().i32.add().set(ap);
               f.get(c).get(ir).i32.const(N).i32.mul().get(jr).i32.add().i32.const(4).i32.mul().i32.add().set(cp);
               const call = ([fn, ep]: [number, number]) => {
-                f.get(ap).get(bp).get(cp).get(bias).get(jr).i32.const(4).i32.mul().i32.add().get(kc).get(mode).call(fn);
+                f.get(ap).get(bp).get(cp).get(kc).get(mode);
+                if (lib) f.i32.const(K * 4).i32.const(N * 4);
+                f.call(fn);
                 if (ep >= 0) {
                   f.get(mode).i32.const(EPILOGUE).i32.and();
                   f.if(() => void f.get(cp).get(bias).get(jr).i32.const(4).i32.mul().i32.add().call(ep));

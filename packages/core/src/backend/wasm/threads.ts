@@ -25,6 +25,7 @@
 import { GraphError } from '../../errors';
 import { ModuleBuilder } from './encoder';
 import { heap, type Heap } from './memory';
+import { declareMicroImports, microLibraryBytes } from './mmlib';
 import { declareMathImports, mathImports } from './vmath';
 
 /** Control words (i32 indices into the memory) of the pool: [POOL_BASE, POOL_BASE + 32). */
@@ -62,7 +63,9 @@ const JOIN_GRACE_MS = 0.05;
 // The worker: a CommonJS script run with `eval: true` (no file to resolve, no TypeScript loader).
 const WORKER_SOURCE = `
 const { workerData, parentPort, receiveMessageOnPort } = require('node:worker_threads');
-const { memory, gen0, spin, base, touchChunk } = workerData;
+const { memory, gen0, spin, base, touchChunk, lib: libModule } = workerData;
+// the matmul micro-kernel library (micro.ts): one instance, imported by every module
+const lib = new WebAssembly.Instance(libModule, { env: { memory } }).exports;
 const I = new Int32Array(memory.buffer, 0, 1024);
 const GEN = base, DONE = base + 1, MODULE = base + 2, FUNC = base + 3, NT = base + 4, FAILED = base + 5, NARGS = base + 6, JOIN = base + 7, ARGS = base + 8;
 const TOUCH_START = ARGS + 32, TOUCH_END = ARGS + 33;
@@ -113,7 +116,7 @@ for (;;) {
       if (msg === undefined) { Atomics.wait(I, FAILED, 0, 1); continue; }
       const { id: mid, module, names, drop } = msg.message;
       if (drop !== undefined) { modules.delete(drop); continue; }
-      const ex = new WebAssembly.Instance(module, { env: { memory, sin: Math.sin, cos: Math.cos, pow: Math.pow } }).exports;
+      const ex = new WebAssembly.Instance(module, { env: { memory, sin: Math.sin, cos: Math.cos, pow: Math.pow }, lib }).exports;
       modules.set(mid, names.map((n) => ex[n]));
       m = modules.get(id);
     }
@@ -134,15 +137,38 @@ for (;;) {
 let moduleIds = 0;
 
 /**
- * A module builder that imports the heap's memory as `env.memory` (shared or not, as the heap is)
- * and the scalar math fallbacks of vmath (`env.sin`, `env.cos`, `env.pow`);
- * `new WasmModule(mb.compile(), names)` then instantiates it against that memory.
+ * A module builder that imports the heap's memory as `env.memory` (shared or not, as the heap is),
+ * the scalar math fallbacks of vmath (`env.sin`, `env.cos`, `env.pow`) and the matmul
+ * micro-kernel library (micro.ts, from `lib`); `new WasmModule(mb.compile(), names)` then
+ * instantiates it against that memory and that heap's library.
  */
 export function kernelModuleBuilder(h: Heap = heap()): ModuleBuilder {
   const mb = new ModuleBuilder();
   mb.importMemory('env', 'memory', { initial: 1, maximum: h.maxPages, shared: h.shared });
   declareMathImports(mb);
+  declareMicroImports(mb);
   return mb;
+}
+
+interface MicroLibrary {
+  readonly module: WebAssembly.Module;
+  readonly exports: WebAssembly.Exports;
+}
+const libraries = new WeakMap<Heap, MicroLibrary>();
+
+/**
+ * The micro-kernel library of a heap's memory, compiled and instantiated on the main thread on
+ * first use (~80 small functions; V8 compiles each lazily, at its first call). The pool's
+ * workers get its module when they start and make their own instance.
+ */
+export function microLibrary(h: Heap = heap()): MicroLibrary {
+  let lib = libraries.get(h);
+  if (!lib) {
+    const module = new WebAssembly.Module(microLibraryBytes({ shared: h.shared, maxPages: h.maxPages }));
+    lib = { module, exports: new WebAssembly.Instance(module, { env: { memory: h.memory } }).exports };
+    libraries.set(h, lib);
+  }
+  return lib;
 }
 
 /** A compiled module of emitted kernels, instantiated on the main thread (and lazily on workers). */
@@ -159,7 +185,7 @@ export class WasmModule {
   ) {
     this.names = [...names];
     this.names.forEach((n, i) => this.funcIndex.set(n, i));
-    const ex = new WebAssembly.Instance(module, { env: { memory: this.heap.memory, ...mathImports() } }).exports;
+    const ex = new WebAssembly.Instance(module, { env: { memory: this.heap.memory, ...mathImports() }, lib: microLibrary(this.heap).exports }).exports;
     for (const n of this.names) if (typeof ex[n] !== 'function') throw new GraphError(`module has no exported function "${n}"`, { op: 'backend.wasm' });
     this.exports = ex as Record<string, (...args: number[]) => void>;
   }
@@ -274,7 +300,7 @@ class Pool {
     for (let tid = 1; tid < this.size; tid++) {
       const worker = new wt.Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { memory: this.heap.memory, gen0, spin: WORKER_SPIN, base: POOL_BASE, touchChunk: TOUCH_CHUNK },
+        workerData: { memory: this.heap.memory, gen0, spin: WORKER_SPIN, base: POOL_BASE, touchChunk: TOUCH_CHUNK, lib: microLibrary(this.heap).module },
         // a worker needs little JS heap: it only calls wasm
         resourceLimits: { maxOldGenerationSizeMb: 64 },
       });

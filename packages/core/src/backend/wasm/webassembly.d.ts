@@ -28,7 +28,11 @@ declare namespace WebAssembly {
 // eslint-disable-next-line no-var
 declare var WebAssembly: {
   Memory: { new (descriptor: WebAssembly.MemoryDescriptor): WebAssembly.Memory; prototype: WebAssembly.Memory };
-  Module: { new (bytes: WebAssembly.Bytes): WebAssembly.Module; prototype: WebAssembly.Module };
+  Module: {
+    new (bytes: WebAssembly.Bytes): WebAssembly.Module;
+    prototype: WebAssembly.Module;
+    imports(module: WebAssembly.Module): { module: string; name: string; kind: string }[];
+  };
   Instance: { new (module: WebAssembly.Module, imports?: WebAssembly.Imports): WebAssembly.Instance; prototype: WebAssembly.Instance };
   validate(bytes: WebAssembly.Bytes): boolean;
   compile(bytes: WebAssembly.Bytes): Promise<WebAssembly.Module>;
