@@ -7,7 +7,10 @@
  * the first compile is of a structure the process has never compiled (the later ones reuse its
  * module). Each line also gives the main thread's CPU time and its wait for a core (Linux
  * schedstat): on a shared 2-core machine the wall time is often mostly the latter. Profile with
- * `node --cpu-prof --import tsx bench/firstrun.ts wasm 4 --warm`.
+ * `node --cpu-prof --import tsx bench/firstrun.ts wasm 4 --warm`. `--json`: one JSON line per
+ * compile instead (what `pnpm bench` reads: it runs `wasm 1 --new-structure --json` in fresh
+ * processes, because V8 keeps the code it compiled for a module's bytes for the whole process —
+ * a structure compiled before in the process, even with gradgraph's caches cleared, is not new).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { deepBatches, elementwiseBatches, mlpBatches } from './data';
@@ -62,5 +65,10 @@ for (let r = 0; r < repeats; r++) {
   exe.run(feeds);
   const secondMs = performance.now() - t;
   totals.push(compileMs + firstMs);
+  if (process.argv.includes('--json')) {
+    const round = (x: number) => Number(x.toFixed(3));
+    console.log(JSON.stringify({ firstrun: backend, repeat: r, compile_ms: round(compileMs), first_run_ms: round(firstMs), second_run_ms: round(secondMs), on_core_ms: round(cpu2 - cpu0), wait_ms: round(wait2 - wait0) }));
+    continue;
+  }
   console.log(`${r === 0 ? 'cold' : 'warm'} ${backend}: compile ${compileMs.toFixed(1)} ms, first run ${firstMs.toFixed(1)} ms, total ${(compileMs + firstMs).toFixed(1)} ms; second run ${secondMs.toFixed(1)} ms; main thread over compile + first run: ${(cpu2 - cpu0).toFixed(1)} ms on a core, ${(wait2 - wait0).toFixed(1)} ms waiting for one; main-thread page faults: compile ${f1 - f0}, first run ${f2 - f1} (pages the workers had still to fault in when it started: ${pending})`);
 }

@@ -12,6 +12,8 @@ import * as core from '@gradgraph/core';
 import { BACKENDS, Graph, Tensor, compile, grad, type CompileOptions, type Executable, type Sym } from '@gradgraph/core';
 import { init, nn, optim } from '@gradgraph/ops';
 import { clearProgramModuleCache } from '@gradgraph/core/backend/wasm';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { absSum, type Prepared } from './checks';
 import { CNN, DEEP, ELEMENTWISE, MLP, cnnWeights, deepWeights, mlpWeights, type Layer, type MlpBatch, type PairBatch } from './data';
 
@@ -196,10 +198,11 @@ export function buildLargeGraph(target = 10_000): { g: Graph; opts: CompileOptio
 
 export interface CompileTimes {
   /**
-   * The first compile of a fresh graph (compiler code still cold), ms. On wasm the cache of program
-   * modules is cleared first, so this structure's module is emitted and compiled as for a model
-   * the process has never compiled; the warm figures reuse it, as a re-built model of the same
-   * structure does.
+   * The first compile of a fresh graph in this process, ms. On wasm the cache of program modules
+   * is cleared first, so this structure's module is emitted again — but V8 keeps the code it
+   * compiled for the same module bytes earlier in the process (the workloads timed before), so
+   * for a structure that is new to V8 too, see `fresh`. The warm figures reuse the module, as a
+   * re-built model of the same structure does.
    */
   readonly coldMs: number;
   /** Median of later compiles of fresh copies, ms. */
@@ -210,6 +213,38 @@ export interface CompileTimes {
   readonly warmFirstRunMs: number;
   readonly nodes: number;
   readonly backend: string;
+  /** The mlp-train step's structure new to the process and to V8: one sample per fresh process (`freshCompileTimes`). */
+  readonly fresh?: readonly FreshCompile[];
+}
+
+/** One compile + first run of the mlp-train step in a fresh process, ms (bench/firstrun.ts --json). */
+export interface FreshCompile {
+  readonly compileMs: number;
+  readonly firstRunMs: number;
+  /** The main thread's time on a core over the two, and waiting for one (Linux schedstat; NaN elsewhere). */
+  readonly onCoreMs: number;
+  readonly waitMs: number;
+}
+
+/**
+ * Compile + first run of the mlp-train step for a model structure the process has never compiled,
+ * in `children` fresh processes one after another: each first trains the deep-narrow and
+ * elementwise-grad workloads for a while (so the compiler's own code is warm, as in a process
+ * that has built other models), then compiles the mlp-train step once (bench/firstrun.ts
+ * `--new-structure --json`). A fresh process is the only way to time a structure new to V8
+ * as well: V8 reuses the code compiled for identical module bytes within a process.
+ */
+export function freshCompileTimes(backend: Backend, children = 5): FreshCompile[] {
+  const script = fileURLToPath(new URL('./firstrun.ts', import.meta.url));
+  const out: FreshCompile[] = [];
+  for (let i = 0; i < children; i++) {
+    const r = spawnSync(process.execPath, [...process.execArgv, script, backend, '1', '--new-structure', '--json'], { encoding: 'utf8', env: process.env, timeout: 300_000 });
+    const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('{"firstrun"'));
+    if (r.status !== 0 || !line) throw new Error(`bench/firstrun.ts ${backend} failed (exit ${r.status}): ${(r.stderr ?? '').slice(-2000)}`);
+    const j = JSON.parse(line) as { compile_ms: number; first_run_ms: number; on_core_ms: number | null; wait_ms: number | null };
+    out.push({ compileMs: j.compile_ms, firstRunMs: j.first_run_ms, onCoreMs: j.on_core_ms ?? NaN, waitMs: j.wait_ms ?? NaN });
+  }
+  return out;
 }
 
 /**

@@ -76,9 +76,22 @@ describe('the other tables', () => {
       ],
       [],
     )!;
-    expect(t).toMatch(/mlp-train step \(171 nodes\)\s+wasm.*compile \+ first run < 100 ms: not met \(cold 110 ms/);
+    expect(t).toMatch(/mlp-train step \(171 nodes\)\s+wasm.*compile \+ first run < 100 ms: not met \(new structure 110 ms/);
     expect(t).toMatch(/mlp-train step \(171 nodes\)\s+js.*< 50 ms \(first compile\): met/);
     expect(t).toMatch(/171-node graph\s+js.*< 2 s \(first compile\): not met/);
+  });
+
+  it('judges the compile target by the fresh processes when they were measured (their median)', () => {
+    const fresh = [
+      [20, 70],
+      [25, 90],
+      [15, 60],
+    ].map(([compileMs, firstRunMs]) => ({ compileMs, firstRunMs, onCoreMs: 50, waitMs: 10 }));
+    const mlp: CompileTimes = { coldMs: 40, warmMs: 10, firstRunMs: 80, warmFirstRunMs: 40, nodes: 171, backend: 'wasm', fresh };
+    const t = compileTable([{ backend: 'wasm', mlp, large: { ...mlp, fresh: undefined } }], [])!;
+    // totals 90, 115, 75: median 90 (the in-process cold 120 is not what the target reads)
+    expect(t).toMatch(/compile \+ first run < 100 ms: met \(new structure 90\.0 ms, compiled before 50\.0 ms\)/);
+    expect(t).toMatch(/new structure, 3 fresh processes \(median\)\s+wasm\s+20\.0 ms\s+70\.0 ms\s+compile \+ first run: 90\.0 ms, 115 ms, 75\.0 ms/);
   });
 
   it('aligns columns under a rule', () => {

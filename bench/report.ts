@@ -128,12 +128,23 @@ export function transformTable(rows: readonly TransformRow[], targets: Readonly<
 export function compileTable(compiles: readonly { backend: string; mlp: CompileTimes; large: CompileTimes }[], memories: readonly { backend: string; mem: MemoryFigures }[]): string | undefined {
   if (!compiles.length) return undefined;
   const lines: string[][] = [['compile', 'back end', 'cold', 'warm', 'first run', 'target']];
+  const median = (xs: readonly number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
   for (const { backend, mlp, large } of compiles) {
+    // the wasm target: compile + first run of a structure new to the process (and to V8), from fresh processes when measured
+    const fresh = mlp.fresh?.length ? mlp.fresh : undefined;
+    const newTotal = fresh ? median(fresh.map((f) => f.compileMs + f.firstRunMs)) : mlp.coldMs + mlp.firstRunMs;
     const mlpTarget =
       backend === 'wasm'
-        ? `compile + first run < 100 ms: ${mlp.coldMs + mlp.firstRunMs < 100 ? 'met' : 'not met'} (cold ${fmtMs(mlp.coldMs + mlp.firstRunMs)}, warm ${fmtMs(mlp.warmMs + mlp.warmFirstRunMs)})`
+        ? `compile + first run < 100 ms: ${newTotal < 100 ? 'met' : 'not met'} (new structure ${fmtMs(newTotal)}, compiled before ${fmtMs(mlp.warmMs + mlp.warmFirstRunMs)})`
         : `< 50 ms (first compile): ${mlp.coldMs < 50 ? 'met' : 'not met'}`;
     lines.push([`mlp-train step (${mlp.nodes} nodes)`, backend, fmtMs(mlp.coldMs), fmtMs(mlp.warmMs), fmtMs(mlp.firstRunMs), mlpTarget]);
+    if (fresh) {
+      const totals = fresh.map((f) => fmtMs(f.compileMs + f.firstRunMs)).join(', ');
+      lines.push([`  new structure, ${fresh.length} fresh processes (median)`, backend, fmtMs(median(fresh.map((f) => f.compileMs))), '', fmtMs(median(fresh.map((f) => f.firstRunMs))), `compile + first run: ${totals}`]);
+    }
     lines.push([`${large.nodes}-node graph`, backend, fmtMs(large.coldMs), fmtMs(large.warmMs), fmtMs(large.firstRunMs), `< 2 s (first compile): ${large.coldMs < 2000 ? 'met' : 'not met'}`]);
   }
   const mb = (b: number) => `${(b / 2 ** 20).toFixed(2)} MB`;

@@ -302,11 +302,14 @@ async function main(): Promise<void> {
   const compiles: { backend: string; mlp: gg.CompileTimes; large: gg.CompileTimes }[] = [];
   const mlpFeeds = { x: mlpBatches()[0].x, y: mlpBatches()[0].y };
   for (const backend of (['wasm', 'js'] as const).filter((b) => gg.hasBackend(b) && impls.includes(`gradgraph-${b}`))) {
-    const mlp = gg.compileTimes(() => gg.buildMlp(), mlpFeeds, backend);
+    const mlp = { ...gg.compileTimes(() => gg.buildMlp(), mlpFeeds, backend), fresh: gg.freshCompileTimes(backend) };
     const large = gg.compileTimes(() => gg.buildLargeGraph(), { x: Tensor.randn([8, 16], 'float32', 9) }, backend, 3);
     compiles.push({ backend, mlp, large });
     for (const [name, c] of [['mlp-train', mlp], ['graph-10k', large]] as const) {
       console.log(JSON.stringify({ compile: name, backend: c.backend, cold_ms: round3(c.coldMs), warm_ms: round3(c.warmMs), first_run_ms: round3(c.firstRunMs), warm_first_run_ms: round3(c.warmFirstRunMs), nodes: c.nodes }));
+    }
+    for (const f of mlp.fresh) {
+      console.log(JSON.stringify({ compile: 'mlp-train', backend: mlp.backend, new_structure_fresh_process: true, compile_ms: round3(f.compileMs), first_run_ms: round3(f.firstRunMs), total_ms: round3(f.compileMs + f.firstRunMs), main_thread_on_core_ms: round3(f.onCoreMs), main_thread_waiting_ms: round3(f.waitMs) }));
     }
   }
   const memories: { backend: string; mem: gg.MemoryFigures }[] = [];
