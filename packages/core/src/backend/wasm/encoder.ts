@@ -29,6 +29,9 @@ function encoderError(detail: string): GraphError {
 
 // ---- byte sink and LEB128 --------------------------------------------------------------------
 
+const utf8 = new TextEncoder();
+const encodedNames = new Map<string, Uint8Array>();
+
 /** A growable byte buffer with the encodings the binary format uses. */
 export class ByteWriter {
   private buf = new Uint8Array(256);
@@ -110,7 +113,12 @@ export class ByteWriter {
 
   /** A UTF-8 name with its length. */
   name(s: string): this {
-    const b = new TextEncoder().encode(s);
+    let b = encodedNames.get(s);
+    if (!b) {
+      b = utf8.encode(s);
+      // (import and export names repeat in every module: `env`, `memory`, the library's functions)
+      if (encodedNames.size < 4096) encodedNames.set(s, b);
+    }
     return this.u32(b.length).bytes(b);
   }
 
