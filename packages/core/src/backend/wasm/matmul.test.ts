@@ -223,7 +223,7 @@ describe('wasm matmul', () => {
     expectClose({ spec });
   });
 
-  // the default tile calls the library (mmlib.ts); any other tiling, or library: false, emits its own kernels
+  // the default tile calls the library (mmlib.ts); any other tiling, or library: false, emits its micro-kernels and packing into the module
   const TILINGS: Partial<MatmulTiling>[] = [
     { library: false },
     { MR: 4, NR: 4 },
@@ -248,7 +248,7 @@ describe('wasm matmul', () => {
           for (const transposeB of [false, true]) expectClose({ spec: { m, n, k, transposeA, transposeB, bias: true, activation: 'relu', accumulate: m === 7 }, tiling });
   });
 
-  it('gives the same bits from the library as from kernels emitted with the strides as constants', () => {
+  it('gives the same bits from the library as from the same kernels emitted into the module', () => {
     const specs: WasmMatmulSpec[] = [
       { m: 37, n: 29, k: 300, bias: true, activation: 'tanh' },
       { m: 23, n: 45, k: 70, transposeA: true, transposeB: true, accumulate: true },

@@ -18,11 +18,14 @@
  *   and does MR·NR/4 mul+add (no FMA without relaxed SIMD).
  * - op(B) is packed per KC×NC block into NR-wide panels (k-major, zero-padded), so the tile loop
  *   reads it contiguously; the transpose of B is done there (4×4 shuffles). op(A) is read where it
- *   is when not transposed (row i of the tile is a constant offset i·K·4 from one pointer); Aᵀ is
- *   packed into MR-high panels.
+ *   is when not transposed (row i of the tile K·4 bytes after row i − 1); Aᵀ is packed into
+ *   MR-high panels.
  * - Edge tiles (M mod MR rows, N mod NR columns) have their own micro-kernels with only the
  *   accumulators they need and lane-exact loads and stores, so nothing is read or written outside
  *   the operands.
+ * - The micro-kernels and the packing take the shapes as arguments and, for the default tile, live
+ *   in the process-wide kernel library (mmlib.ts) every kernel module imports; what is emitted
+ *   here per spec is the driver (the block loops and the chunk claiming) and the epilogues.
  * - C is cut into fixed chunks (column blocks of ≥ 64 columns, or MC-row blocks when there are
  *   more row tiles than column tiles; per batch element). Threads claim chunks one at a time
  *   with an atomic counter, so a thread the OS descheduled doesn't hold the others up. Every
@@ -37,7 +40,7 @@ import { DTypeError, GraphError, ShapeError } from '../../errors';
 import { broadcastShapes, fmtShape, sizeOf, stridesOf, type Shape } from '../../shape';
 import { FunctionBuilder, ModuleBuilder } from './encoder';
 import { heap } from './memory';
-import { emitPackA, emitPackB, LOAD_C, loadLanes, MICRO_MR, MICRO_NR, microImportsOf, storeLanes } from './mmlib';
+import { emitMicro, emitPackA, emitPackB, loadLanes, MICRO_MR, MICRO_NR, microImportsOf, storeLanes } from './mmlib';
 import { kernelModuleBuilder, runParallel, threadCount, WasmModule } from './threads';
 import { emitUnaryF32x4, F32X4_UNARY_OPS, mathImportsOf, type MathImports } from './vmath';
 
@@ -75,10 +78,10 @@ export interface MatmulTiling {
   /** How A values are broadcast: load32_splat at an offset, f32.load + splat, or 4 k at once + lane shuffles. */
   readonly aLoad: 'splat' | 'scalar' | 'shuffle' | 'add';
   /**
-   * Call the process-wide micro-kernel library (micro.ts: the strides are arguments, and V8 has
-   * optimized the functions already when another program used them) rather than micro-kernels
-   * emitted into this module with the strides as constants. Only for the default tile (5×8, U 1,
-   * splat); other tilings always emit their own.
+   * Call the process-wide kernel library (mmlib.ts: micro-kernels and packing with the shapes and
+   * strides as arguments, which V8 has optimized already when another program used them) rather
+   * than the same functions emitted into this module. Only for the default tile (5×8, U 1,
+   * splat); another tiling always emits its own.
    */
   readonly library: boolean;
 }
@@ -132,123 +135,6 @@ function scratchFor(d: Dims, t: MatmulTiling): number {
   const bPanel = Math.ceil(Math.min(t.NC, d.N) / t.NR) * t.NR * kc * 4;
   const aPanel = d.ta || t.packA ? Math.ceil(Math.min(t.MC, d.M) / t.MR) * t.MR * kc * 4 : 0;
   return bPanel + aPanel;
-}
-
-// ---- the micro-kernel ---------------------------------------------------------------------------
-
-interface LocalLayout {
-  /** Byte offset of A[row i, step u] from the A pointer, and bytes the A pointer moves per k. */
-  readonly aOffset: (i: number, u: number) => number;
-  readonly aStep: number;
-  /** C's row stride in bytes. */
-  readonly ldc: number;
-}
-
-/**
- * `micro(a, b, c, kc, mode)`: an h×w tile of C from kc steps of A (at `a`) and a packed B panel
- * (NR floats per k, at `b`). mode & LOAD_C: start from C (else 0). This is the micro-kernel with
- * the strides as constants, emitted into the module, for a tiling other than the default (the
- * default tile calls micro.ts's library, whose kernels take the strides as arguments). The epilogue is a
- * function of its own (`emitEpilogue`): in this one TurboFan's register allocator then keeps all
- * h·w/4 accumulators in registers through the k loop (with it, it spilled three per k step).
- */
-function emitMicro(mb: ModuleBuilder, h: number, w: number, lay: LocalLayout, t: MatmulTiling): number {
-  const nv = Math.ceil(w / 4);
-  const lastLanes = w - 4 * (nv - 1);
-  const lanesOf = (v: number) => (v === nv - 1 ? lastLanes : 4);
-  return mb.func(null, ['i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => {
-    const [a, b, c, kc, mode] = [0, 1, 2, 3, 4];
-    const acc = Array.from({ length: h }, () => Array.from({ length: nv }, () => f.local('v128')));
-    const bv = Array.from({ length: nv }, () => f.local('v128'));
-    const av = f.local('v128');
-    const end = f.local('i32');
-    // accumulators: C or 0
-    f.get(mode).i32.const(LOAD_C).i32.and();
-    f.if(
-      () => {
-        for (let i = 0; i < h; i++)
-          for (let v = 0; v < nv; v++) {
-            loadLanes(f, c, i * lay.ldc + v * 16, lanesOf(v));
-            f.set(acc[i][v]);
-          }
-      },
-      () => {
-        for (let i = 0; i < h; i++)
-          for (let v = 0; v < nv; v++) {
-            f.v128.constF32(0);
-            f.set(acc[i][v]);
-          }
-      },
-    );
-    // 'shuffle' loads 4 k of a row at once: only where a row's k steps are adjacent (A not packed)
-    const aLoad = t.aLoad === 'shuffle' && lay.aStep !== 4 ? 'splat' : t.aLoad;
-    const aVec = aLoad === 'shuffle' ? Array.from({ length: h }, () => f.local('v128')) : [];
-    const splatA = (i: number, u: number) => {
-      switch (aLoad) {
-        case 'splat':
-          f.get(a).v128.load32_splat(lay.aOffset(i, u));
-          break;
-        case 'add':
-          f.get(a).i32.const(lay.aOffset(i, u)).i32.add().v128.load32_splat();
-          break;
-        case 'scalar':
-          f.get(a).f32.load(lay.aOffset(i, u)).f32x4.splat();
-          break;
-        case 'shuffle': {
-          if (u === 0) f.get(a).v128.load(lay.aOffset(i, 0), 2).set(aVec[i]);
-          f.get(aVec[i]).get(aVec[i]).i8x16.shuffle(Array.from({ length: 16 }, (_, j) => u * 4 + (j % 4)));
-          break;
-        }
-      }
-    };
-    const step = (u: number) => {
-      for (let v = 0; v < nv; v++) {
-        f.get(b).v128.load(u * t.NR * 4 + v * 16, 4);
-        f.set(bv[v]);
-      }
-      for (let i = 0; i < h; i++) {
-        splatA(i, u);
-        f.set(av);
-        for (let v = 0; v < nv; v++) {
-          f.get(acc[i][v]).get(av).get(bv[v]).f32x4.mul().f32x4.add().set(acc[i][v]);
-        }
-      }
-    };
-    const step1 = (u: number) => {
-      if (aLoad !== 'shuffle') return step(u);
-      // single steps (the tail) splat from memory
-      for (let v = 0; v < nv; v++) f.get(b).v128.load(u * t.NR * 4 + v * 16, 4).set(bv[v]);
-      for (let i = 0; i < h; i++) {
-        f.get(a).v128.load32_splat(lay.aOffset(i, u)).set(av);
-        for (let v = 0; v < nv; v++) f.get(acc[i][v]).get(av).get(bv[v]).f32x4.mul().f32x4.add().set(acc[i][v]);
-      }
-    };
-    // main loop, U steps per iteration: end = b + (kc − kc mod U)·NR·4
-    f.get(b).get(kc).i32.const(-t.U).i32.and().i32.const(t.NR * 4).i32.mul().i32.add().set(end);
-    f.get(b).get(end).i32.lt_u();
-    f.if(() => {
-      f.loop((top) => {
-        for (let u = 0; u < t.U; u++) step(u);
-        f.get(a).i32.const(t.U * lay.aStep).i32.add().set(a);
-        f.get(b).i32.const(t.U * t.NR * 4).i32.add().tee(b);
-        f.get(end).i32.lt_u().br_if(top);
-      });
-    });
-    // the last kc mod U steps
-    if (t.U > 1) {
-      f.get(end).get(kc).i32.const(t.U - 1).i32.and().i32.const(t.NR * 4).i32.mul().i32.add().set(end);
-      f.get(b).get(end).i32.lt_u();
-      f.if(() => {
-        f.loop((top) => {
-          step1(0);
-          f.get(a).i32.const(lay.aStep).i32.add().set(a);
-          f.get(b).i32.const(t.NR * 4).i32.add().tee(b);
-          f.get(end).i32.lt_u().br_if(top);
-        });
-      });
-    }
-    for (let i = 0; i < h; i++) for (let v = 0; v < nv; v++) storeLanes(f, c, i * lay.ldc + v * 16, lanesOf(v), acc[i][v]);
-  });
 }
 
 /**
@@ -313,10 +199,8 @@ function emitGemmBlock(mb: ModuleBuilder, d: Dims, t: MatmulTiling, spec: WasmMa
   const epi = epilogueOf(spec, mathImportsOf(mb));
   const hEdge = M % MR;
   const wEdge = N % NR;
-  const layout: LocalLayout = packA
-    ? { aOffset: (i, u) => (u * MR + i) * 4, aStep: MR * 4, ldc: N * 4 }
-    : { aOffset: (i, u) => (i * K + u) * 4, aStep: 4, ldc: N * 4 };
-  // the library's functions (shapes as arguments) for the default tile, else our own
+  // the library's functions (shapes and strides as arguments) for the default tile, else the
+  // same functions emitted into this module for this tiling
   const libPacks = t.library && MR === MICRO_MR && NR === MICRO_NR ? microImportsOf(mb) : undefined;
   const lib = libPacks && t.U === 1 && t.aLoad === 'splat' ? libPacks.micro : undefined;
   const micro = new Map<string, [number, number]>();
@@ -324,7 +208,7 @@ function emitGemmBlock(mb: ModuleBuilder, d: Dims, t: MatmulTiling, spec: WasmMa
   const microFor = (h: number, w: number) => {
     const key = `${h}x${w}`;
     if (!micro.has(key)) {
-      const fn = lib ? lib[packA ? 'packed' : 'rows'][h - 1][w - 1] : emitMicro(mb, h, w, layout, t);
+      const fn = lib ? lib[packA ? 'packed' : 'rows'][h - 1][w - 1] : emitMicro(mb, null, h, w, packA, t);
       micro.set(key, [fn, hasEpilogue ? emitEpilogue(mb, h, w, N * 4, epi) : -1]);
     }
     return micro.get(key)!;
@@ -376,9 +260,7 @@ function emitGemmBlock(mb: ModuleBuilder, d: Dims, t: MatmulTiling, spec: WasmMa
               else f.get(a).get(ir).i32.const(K).i32.mul().get(pc).i32.add().i32.const(4).i32.mul().i32.add().set(ap);
               f.get(c).get(ir).i32.const(N).i32.mul().get(jr).i32.add().i32.const(4).i32.mul().i32.add().set(cp);
               const call = ([fn, ep]: [number, number]) => {
-                f.get(ap).get(bp).get(cp).get(kc).get(mode);
-                if (lib) f.i32.const(K * 4).i32.const(N * 4);
-                f.call(fn);
+                f.get(ap).get(bp).get(cp).get(kc).get(mode).i32.const(K * 4).i32.const(N * 4).call(fn);
                 if (ep >= 0) {
                   f.get(mode).i32.const(EPILOGUE).i32.and();
                   f.if(() => void f.get(cp).get(bias).get(jr).i32.const(4).i32.mul().i32.add().call(ep));

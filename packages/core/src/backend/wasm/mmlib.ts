@@ -25,8 +25,9 @@
  * - `packA(a, dst, i0, mc, pc, kc, M, K)`: op(A)[i0:i0+mc, pc:pc+kc] into MR-high panels at dst,
  *   panel at dst + ((i − i0)/MR)·kc·MR·4, MR floats per k, zero-padded past row M (A is M×K, or
  *   K×M when transposed).
- * - `emitPackB(mb, NR, tb)`, `emitPackA(mb, MR, ta)`: the same packing functions for another
- *   tile (matmul.ts emits them into its own module for a tiling other than the default).
+ * - `emitMicro(mb, name, h, w, packed, tile?)`, `emitPackB(mb, NR, tb)`, `emitPackA(mb, MR, ta)`:
+ *   the emitters of those functions — the library's are the default tile's; matmul.ts emits
+ *   another tiling's (or, with `library: false`, the default's) into its own module.
  * - `loadLanes`/`storeLanes`: lane-exact loads and stores of the first 1–4 f32 lanes (nothing
  *   outside the operands is read or written), shared with matmul.ts's own emitters.
  *
@@ -90,7 +91,7 @@ export function microImportsOf(mb: ModuleBuilder): MicroImports | undefined {
 export function microLibraryBytes(mem: { shared: boolean; maxPages: number }): Uint8Array {
   const mb = new ModuleBuilder();
   mb.importMemory('env', 'memory', { initial: 1, maximum: mem.maxPages, shared: mem.shared });
-  for (const layout of LAYOUTS) for (let h = 1; h <= MICRO_MR; h++) for (let w = 1; w <= MICRO_NR; w++) emitLibraryMicro(mb, exportName(layout, h, w), layout, h, w);
+  for (const layout of LAYOUTS) for (let h = 1; h <= MICRO_MR; h++) for (let w = 1; w <= MICRO_NR; w++) emitMicro(mb, exportName(layout, h, w), h, w, layout === 'packed');
   for (const [name, which, t] of PACKS) (which === 'B' ? emitPackB(mb, MICRO_NR, t, name) : emitPackA(mb, MICRO_MR, t, name));
   return mb.bytes();
 }
@@ -123,17 +124,34 @@ export function storeLanes(f: FunctionBuilder, ptr: number, offset: number, lane
   }
 }
 
+/** A register tile and its k loop: what a micro-kernel is emitted for (matmul.ts's `MatmulTiling` has these fields). */
+export interface MicroTile {
+  readonly MR: number;
+  readonly NR: number;
+  /** k steps per loop iteration (a power of two). */
+  readonly U: number;
+  /** How A values are broadcast: load32_splat at an offset, f32.load + splat, an add then load32_splat, or 4 k at once + lane shuffles. */
+  readonly aLoad: 'splat' | 'scalar' | 'shuffle' | 'add';
+}
+const DEFAULT_TILE: MicroTile = { MR: MICRO_MR, NR: MICRO_NR, U: 1, aLoad: 'splat' };
+
 /**
- * One library kernel (see the header). The k loop keeps the h·⌈w/4⌉ accumulators, ⌈w/4⌉ B
- * vectors and the splat of A in registers (at most 13 of x64's 16 vector registers); in the
- * `rows` layout each row of A has its own pointer, moved 4 bytes per k step, so every load is at
- * offset 0 from a register, as with the strides known.
+ * `micro(a, b, c, kc, mode, lda, ldc)` (see the header) for an h×w tile (h ≤ MR, w ≤ NR) of
+ * `tile`: the library's kernels are the default tile's; matmul.ts emits other tiles' into its
+ * module. The k loop keeps the h·⌈w/4⌉ accumulators, ⌈w/4⌉ B vectors and the splat of A in
+ * registers (5×8: 13 of x64's 16 vector registers). With A read in place each row of A has its
+ * own pointer, moved 4 bytes per k step, so every load is at a constant offset from a register,
+ * as when the strides were compiled in (the same speed, measured). The epilogue is not here: in
+ * this function TurboFan's register allocator keeps every accumulator in a register through the
+ * k loop (with bias and activation inside, it spilled three per k step).
  */
-function emitLibraryMicro(mb: ModuleBuilder, name: string, layout: MicroLayout, h: number, w: number): number {
+export function emitMicro(mb: ModuleBuilder, name: string | null, h: number, w: number, packed: boolean, tile: MicroTile = DEFAULT_TILE): number {
+  const { MR, NR, U } = tile;
   const nv = Math.ceil(w / 4);
   const lastLanes = w - 4 * (nv - 1);
   const lanesOf = (v: number) => (v === nv - 1 ? lastLanes : 4);
-  const packed = layout === 'packed';
+  // 'shuffle' loads 4 k of a row at once: only where a row's k steps are adjacent (A not packed)
+  const aLoad = tile.aLoad === 'shuffle' && packed ? 'splat' : tile.aLoad;
   return mb.func(name, SIG, [], (f) => {
     const [a, b, c, kc, mode, lda, ldc] = [0, 1, 2, 3, 4, 5, 6];
     const acc = Array.from({ length: h }, () => Array.from({ length: nv }, () => f.local('v128')));
@@ -141,7 +159,11 @@ function emitLibraryMicro(mb: ModuleBuilder, name: string, layout: MicroLayout, 
     const av = f.local('v128');
     const end = f.local('i32');
     const cp = f.local('i32');
-    const rows = packed ? [] : Array.from({ length: h }, (_, i) => (i === 0 ? a : f.local('i32')));
+    // A[row i, k step u] is at aPtr(i) + aOff(i, u); every pointer moves aStep bytes per k step
+    const rows = packed ? [a] : Array.from({ length: h }, (_, i) => (i === 0 ? a : f.local('i32')));
+    const aPtr = (i: number) => (packed ? a : rows[i]);
+    const aOff = (i: number, u: number) => (packed ? (u * MR + i) * 4 : u * 4);
+    const aStep = packed ? MR * 4 : 4;
     // accumulators: C or 0
     f.get(mode).i32.const(LOAD_C).i32.and();
     f.if(
@@ -164,24 +186,62 @@ function emitLibraryMicro(mb: ModuleBuilder, name: string, layout: MicroLayout, 
       },
     );
     for (let i = 1; i < rows.length; i++) f.get(rows[i - 1]).get(lda).i32.add().set(rows[i]);
-    // end = b + kc·NR·4
-    f.get(b).get(kc).i32.const(MICRO_NR * 4).i32.mul().i32.add().set(end);
+    const aVec = aLoad === 'shuffle' ? Array.from({ length: h }, () => f.local('v128')) : [];
+    const splatA = (i: number, u: number) => {
+      switch (aLoad) {
+        case 'splat':
+          f.get(aPtr(i)).v128.load32_splat(aOff(i, u));
+          break;
+        case 'add':
+          f.get(aPtr(i)).i32.const(aOff(i, u)).i32.add().v128.load32_splat();
+          break;
+        case 'scalar':
+          f.get(aPtr(i)).f32.load(aOff(i, u)).f32x4.splat();
+          break;
+        case 'shuffle': {
+          if (u % 4 === 0) f.get(aPtr(i)).v128.load(aOff(i, u), 2).set(aVec[i]);
+          f.get(aVec[i]).get(aVec[i]).i8x16.shuffle(Array.from({ length: 16 }, (_, j) => (u % 4) * 4 + (j % 4)));
+          break;
+        }
+      }
+    };
+    const step = (u: number, single = false) => {
+      for (let v = 0; v < nv; v++) f.get(b).v128.load(u * NR * 4 + v * 16, 4).set(bv[v]);
+      for (let i = 0; i < h; i++) {
+        // (a single step — the tail — splats from memory)
+        if (single && aLoad === 'shuffle') f.get(aPtr(i)).v128.load32_splat(aOff(i, u));
+        else splatA(i, u);
+        f.set(av);
+        for (let v = 0; v < nv; v++) f.get(acc[i][v]).get(av).get(bv[v]).f32x4.mul().f32x4.add().set(acc[i][v]);
+      }
+    };
+    const advance = (ksteps: number) => {
+      if (packed) f.get(a).i32.const(ksteps * aStep).i32.add().set(a);
+      else for (const r of rows) f.get(r).i32.const(ksteps * aStep).i32.add().set(r);
+      f.get(b).i32.const(ksteps * NR * 4).i32.add().tee(b);
+    };
+    // main loop, U steps per iteration: end = b + (kc − kc mod U)·NR·4
+    f.get(b).get(kc).i32.const(-U).i32.and().i32.const(NR * 4).i32.mul().i32.add().set(end);
     f.get(b).get(end).i32.lt_u();
     f.if(() => {
       f.loop((top) => {
-        for (let v = 0; v < nv; v++) f.get(b).v128.load(v * 16, 4).set(bv[v]);
-        for (let i = 0; i < h; i++) {
-          if (packed) f.get(a).v128.load32_splat(i * 4);
-          else f.get(rows[i]).v128.load32_splat(0);
-          f.set(av);
-          for (let v = 0; v < nv; v++) f.get(acc[i][v]).get(av).get(bv[v]).f32x4.mul().f32x4.add().set(acc[i][v]);
-        }
-        if (packed) f.get(a).i32.const(MICRO_MR * 4).i32.add().set(a);
-        else for (const r of rows) f.get(r).i32.const(4).i32.add().set(r);
-        f.get(b).i32.const(MICRO_NR * 4).i32.add().tee(b);
+        for (let u = 0; u < U; u++) step(u);
+        advance(U);
         f.get(end).i32.lt_u().br_if(top);
       });
     });
+    // the last kc mod U steps
+    if (U > 1) {
+      f.get(end).get(kc).i32.const(U - 1).i32.and().i32.const(NR * 4).i32.mul().i32.add().set(end);
+      f.get(b).get(end).i32.lt_u();
+      f.if(() => {
+        f.loop((top) => {
+          step(0, true);
+          advance(1);
+          f.get(end).i32.lt_u().br_if(top);
+        });
+      });
+    }
     f.get(c).set(cp);
     for (let i = 0; i < h; i++) {
       for (let v = 0; v < nv; v++) storeLanes(f, cp, v * 16, lanesOf(v), acc[i][v]);
