@@ -1,5 +1,6 @@
 /// <reference path="./webassembly.d.ts" />
 import { afterAll, describe, expect, it } from 'vitest';
+import { Tensor } from '../../tensor';
 import { emitMatmul } from './matmul';
 import { heap } from './memory';
 import { MICRO_MR, MICRO_NR, microImportsOf, microLibraryBytes } from './mmlib';
@@ -7,15 +8,11 @@ import { kernelModuleBuilder, microLibrary, shutdownThreads } from './threads';
 
 afterAll(() => shutdownThreads());
 
-/** A seeded uniform in [−1, 1). */
+/** A seeded source of uniforms in [0, 1): each call returns the next value. */
 function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 31 - 1;
-  };
+  const values = Tensor.rand([4096], 'float32', seed).data as Float32Array;
+  let i = 0;
+  return () => values[i++ % values.length];
 }
 
 const SENTINEL = 777;
@@ -81,30 +78,32 @@ describe('the matmul kernel library', () => {
       { K: 4, N: 5, pc: 0, kc: 4, j0: 0, nc: 5 }, // one partial panel
       { K: 10, N: 24, pc: 3, kc: 5, j0: 8, nc: 8 }, // a window inside
     ];
+    /** Runs packing function `fn` on `src` into `panels` panels of `kc` × `width` floats; checks each against `want` and that nothing past them changed. */
+    const check = (fn: string, src: Float32Array, args: number[], panels: number, kc: number, width: number, want: (q: number, p: number, lane: number) => number) => {
+      const out = panels * kc * width;
+      const ps = h.alloc(src.byteLength);
+      const dst = h.alloc(out * 4 + 64);
+      h.f32.set(src, ps / 4);
+      h.f32.fill(SENTINEL, dst / 4, dst / 4 + out + 16);
+      ex[fn](ps, dst, ...args);
+      const got = h.view(dst, 'float32', out + 16).slice();
+      for (let q = 0; q < panels; q++)
+        for (let p = 0; p < kc; p++) for (let l = 0; l < width; l++) expect(got[(q * kc + p) * width + l], `${fn} ${args}: panel ${q}, k ${p}, lane ${l}`).toBe(want(q, p, l));
+      expect(got.slice(out).every((v) => v === SENTINEL)).toBe(true);
+      h.free(ps);
+      h.free(dst);
+    };
     for (const { K, N, pc, kc, j0, nc } of cases)
       for (const t of [false, true]) {
-        // packB: op(B) is K×N (B stored N×K when transposed)
+        // packB: op(B) is K×N (B stored N×K when transposed); zeros past column N
         const B = Float32Array.from({ length: K * N }, r);
         const opB = (p: number, j: number) => (t ? B[j * K + p] : B[p * N + j]);
-        const panels = Math.ceil(nc / MICRO_NR);
-        const out = panels * kc * MICRO_NR;
-        const pb = h.alloc(B.byteLength);
-        const dst = h.alloc(out * 4 + 64);
-        h.f32.set(B, pb / 4);
-        h.f32.fill(SENTINEL, dst / 4, dst / 4 + out + 16);
-        ex[t ? 'pbt' : 'pbn'](pb, dst, pc, kc, j0, nc, N, K);
-        const got = h.view(dst, 'float32', out + 16).slice();
-        for (let q = 0; q < panels; q++)
-          for (let p = 0; p < kc; p++)
-            for (let jj = 0; jj < MICRO_NR; jj++) {
-              const j = j0 + q * MICRO_NR + jj;
-              expect(got[q * kc * MICRO_NR + p * MICRO_NR + jj], `packB${t ? 'ᵀ' : ''} K ${K} N ${N}: panel ${q}, k ${p}, column ${jj}`).toBe(j < N ? opB(pc + p, j) : 0);
-            }
-        expect(got.slice(out).every((v) => v === SENTINEL)).toBe(true);
-        h.free(pb);
-        h.free(dst);
+        check(t ? 'pbt' : 'pbn', B, [pc, kc, j0, nc, N, K], Math.ceil(nc / MICRO_NR), kc, MICRO_NR, (q, p, l) => {
+          const j = j0 + q * MICRO_NR + l;
+          return j < N ? opB(pc + p, j) : 0;
+        });
       }
-    // packA: op(A) is M×K (A stored K×M when transposed), rows [i0, i0 + mc)
+    // packA: op(A) is M×K (A stored K×M when transposed), rows [i0, i0 + mc); zeros past row M
     for (const { M, K, i0, mc, pc, kc } of [
       { M: 13, K: 6, i0: 5, mc: 8, pc: 1, kc: 4 }, // the last panel has 3 rows
       { M: 10, K: 3, i0: 0, mc: 10, pc: 0, kc: 3 },
@@ -113,23 +112,10 @@ describe('the matmul kernel library', () => {
       for (const t of [false, true]) {
         const A = Float32Array.from({ length: M * K }, r);
         const opA = (i: number, p: number) => (t ? A[p * M + i] : A[i * K + p]);
-        const panels = Math.ceil(mc / MICRO_MR);
-        const out = panels * kc * MICRO_MR;
-        const pa = h.alloc(A.byteLength);
-        const dst = h.alloc(out * 4 + 64);
-        h.f32.set(A, pa / 4);
-        h.f32.fill(SENTINEL, dst / 4, dst / 4 + out + 16);
-        ex[t ? 'pat' : 'pan'](pa, dst, i0, mc, pc, kc, M, K);
-        const got = h.view(dst, 'float32', out + 16).slice();
-        for (let q = 0; q < panels; q++)
-          for (let p = 0; p < kc; p++)
-            for (let ii = 0; ii < MICRO_MR; ii++) {
-              const i = i0 + q * MICRO_MR + ii;
-              expect(got[q * kc * MICRO_MR + p * MICRO_MR + ii], `packA${t ? 'ᵀ' : ''} M ${M} K ${K}: panel ${q}, k ${p}, row ${ii}`).toBe(i < M ? opA(i, pc + p) : 0);
-            }
-        expect(got.slice(out).every((v) => v === SENTINEL)).toBe(true);
-        h.free(pa);
-        h.free(dst);
+        check(t ? 'pat' : 'pan', A, [i0, mc, pc, kc, M, K], Math.ceil(mc / MICRO_MR), kc, MICRO_MR, (q, p, l) => {
+          const i = i0 + q * MICRO_MR + l;
+          return i < M ? opA(i, pc + p) : 0;
+        });
       }
   });
 
