@@ -93,11 +93,21 @@ function wasmHeap(): Heap {
   return h;
 }
 
+/** A param's values waiting to be copied into the heap block its storage now is (see `adoptParam`). */
+interface PendingCopy {
+  readonly graph: Graph;
+  readonly name: string;
+  readonly values: TypedArray;
+}
+
 /**
  * Moves the storage of param `name` into a heap block (its own, kept until the storage tensor is
- * collected), unless it is there already. float64 params stay where they are.
+ * collected), unless it is there already. float64 params stay where they are. With `defer`, the
+ * values are not copied now but listed there, for the caller to copy (`flushCopies`) before
+ * anything reads them — after the program module is emitted, by when the pool has faulted in
+ * the block's pages, so the copy doesn't take the page faults itself.
  */
-function adoptParam(graph: Graph, name: string): void {
+function adoptParam(graph: Graph, name: string, defer?: PendingCopy[]): void {
   const h = wasmHeap();
   const st = graph.storage(name);
   if (st.dtype === 'float64') return;
@@ -112,8 +122,15 @@ function adoptParam(graph: Graph, name: string): void {
   const data = heapView(h, ptr, st.dtype, st.size);
   // a fresh block holds zeros already: zero state (Adam's moments) is not copied, and its pages
   // are first written by the kernel that updates it (by then the pool has faulted most of them in)
-  graph.moveStorage(name, data, { copy: !(zero && allZero(st.data)) });
+  const copy = !(zero && allZero(st.data));
+  if (copy && defer) defer.push({ graph, name, values: st.data });
+  graph.moveStorage(name, data, { copy: copy && !defer });
   adopted.set(ptr, { graph: new WeakRef(graph), name, dtype: st.dtype, length: st.size, data });
+}
+
+/** Copies deferred param values into their storages (wherever they are now: a plain memory's growth re-points them). */
+function flushCopies(pending: PendingCopy[]): void {
+  for (const { graph, name, values } of pending.splice(0)) graph.storage(name).data.set(values);
 }
 
 /**
@@ -239,6 +256,8 @@ class WasmSpecialization extends Specialization {
   /** The run in progress: what the JS steps are called with. */
   private readonly io: { F: TypedArray[]; T: Tensor[]; c: number } = { F: [], T: [], c: 0 };
   private boundBuffer: unknown;
+  /** Params moved into the heap whose values are still to be copied there (by the end of `init`/`makeRunner`). */
+  private readonly pendingCopies: PendingCopy[] = [];
 
   constructor(
     exec: WasmExecutor,
@@ -289,7 +308,16 @@ class WasmSpecialization extends Specialization {
   private adoptParams(): void {
     for (const id of this.lowered.fusion.order) {
       const node = this.program.nodes[id];
-      if (node.op === 'param') adoptParam(this.graph, String(node.attrs.name));
+      if (node.op === 'param') adoptParam(this.graph, String(node.attrs.name), this.pendingCopies);
+    }
+  }
+
+  override init(): this {
+    // (the copies are made by makeRunner once the program is emitted; this is for a throw before it)
+    try {
+      return super.init();
+    } finally {
+      flushCopies(this.pendingCopies);
     }
   }
 
@@ -349,6 +377,15 @@ class WasmSpecialization extends Specialization {
    * (float64) is just the JS back end's runner.
    */
   protected override makeRunner(places: Places, ctx: KernelContext, guard: NanGuard | undefined): Runner {
+    // the params moved into the heap get their values once the module is emitted (or if it fails)
+    try {
+      return this.makeWasmRunner(places, ctx, guard);
+    } finally {
+      flushCopies(this.pendingCopies);
+    }
+  }
+
+  private makeWasmRunner(places: Places, ctx: KernelContext, guard: NanGuard | undefined): Runner {
     if (!this.placement.some((p) => p.as === 'wasm')) {
       this.prog?.dispose();
       this.prog = undefined;
