@@ -293,8 +293,14 @@ class WasmSpecialization extends Specialization {
     }
   }
 
+  /**
+   * Bound views are stale when a param moved, or when a plain memory grew (growth detached its
+   * buffer). A shared memory's views outlive growth — the old SharedArrayBuffer still covers
+   * every byte they view — so its growth (a program built in this very bind can grow it, as the
+   * first run of a new structure's does) needs no second bind.
+   */
   protected override stale(): boolean {
-    return super.stale() || this.h.memory.buffer !== this.boundBuffer;
+    return super.stale() || (!this.h.shared && this.h.memory.buffer !== this.boundBuffer);
   }
 
   protected override bind(): void {
