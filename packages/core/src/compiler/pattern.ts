@@ -124,29 +124,14 @@ function bindThen(s: State, name: string | null, id: number, leaf: boolean, k: C
   return false;
 }
 
-/**
- * Could `q` match node `i`, judging by the node alone: its op for an op pattern, its splat value
- * (memoized per node) for a constant pattern, the sub-pattern's own test for a bound variable.
- */
+/** Could `q` match node `i`, judging by the op alone? */
 function opFits(work: Work, q: Pattern, i: number): boolean {
-  switch (q.kind) {
-    case 'op':
-      return q.op === '*' || work.node(i).op === q.op;
-    case 'const':
-      return work.splat(i) === q.value;
-    case 'konst':
-      return work.splat(i) !== undefined;
-    case 'var':
-      return !q.sub || opFits(work, q.sub, i);
-    default:
-      return true;
-  }
+  return q.kind !== 'op' || q.op === '*' || work.node(i).op === q.op;
 }
 
 /**
- * A cheap necessary condition: the root's op, and what `opFits` sees of each input (the op of an
- * op sub-pattern, the value of a constant one): most rules tried at a node fail here, before the
- * matcher makes a closure. (No closures here: it runs for every rule at every node.)
+ * A cheap necessary condition: the root's op and its inputs' ops (for op sub-patterns). (No
+ * closures here: it runs for every rule at every node.)
  */
 function quickCheck(work: Work, p: Pattern, id: number): boolean {
   if (p.kind !== 'op') return true;
