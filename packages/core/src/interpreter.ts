@@ -5,7 +5,7 @@
 import { isFloat } from './dtype';
 import { GradgraphError, NonFiniteError, OpDefError } from './errors';
 import type { Graph } from './graph';
-import { fmtType, topoOrder, type Node, type Program } from './ir';
+import { cachedTopoOrder, fmtType, type Node, type Program } from './ir';
 import { streamKey } from './random';
 import { getOp, type ConcreteType } from './registry';
 import { fmtShape, isStatic, shapeEq } from './shape';
@@ -53,17 +53,8 @@ export function nonFiniteError(node: Node, t: Tensor, at: number, where = ''): N
   });
 }
 
-const orders = new WeakMap<Program, number[]>();
-
-/** `topoOrder`, memoized per (immutable) program. */
-export function cachedTopoOrder(program: Program): number[] {
-  let order = orders.get(program);
-  if (!order) {
-    order = topoOrder(program);
-    orders.set(program, order);
-  }
-  return order;
-}
+/** `topoOrder`, memoized per (immutable) program (it lives in ir.ts, which the compiler may import). */
+export { cachedTopoOrder };
 
 /** Computes every node the outputs and updates need; returns all values by node id. */
 export function interpret(program: Program, ctx: RunContext): Map<number, Tensor> {

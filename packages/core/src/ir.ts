@@ -103,6 +103,21 @@ export function topoOrder(program: Program): number[] {
   return order;
 }
 
+const orders = new WeakMap<Program, number[]>();
+
+/**
+ * `topoOrder`, memoized per (immutable) program: the interpreter, the executors and each
+ * specialization's fusion plan read the same order. Treat it as read-only.
+ */
+export function cachedTopoOrder(program: Program): number[] {
+  let order = orders.get(program);
+  if (!order) {
+    order = topoOrder(program);
+    orders.set(program, order);
+  }
+  return order;
+}
+
 function fmtNumber(x: number): string {
   return Number.isInteger(x) ? String(x) : String(Number(x.toPrecision(6)));
 }

@@ -10,6 +10,7 @@ import { Graph, type Sym } from '../graph';
 import type { Program } from '../ir';
 import type { Shape } from '../shape';
 import { Tensor } from '../tensor';
+import { capabilities, ownLowering } from '../lowering';
 import { lowerProgram, type LoweredProgram } from './lower';
 
 const opsOf = (program: Program, nodes: readonly number[]) => nodes.map((id) => program.nodes[id].op);
@@ -118,6 +119,34 @@ describe('fuse', () => {
     expect(mem.slotBytes[0]).toBe(4);
     const steps = (exe.passes.find((p) => p.name === 'lower')!.info as { steps: { name: string; kind: string }[] }).steps;
     expect(steps.map((s) => `${s.name} ${s.kind}`)).toEqual(['k0 elementwise']);
+  });
+
+  it('records the lowering that runs each node, as the back end answers for it; FLOPs are counted when read', () => {
+    const g = new Graph();
+    const x = g.input('x', [null, 6]);
+    const d = g.input('d', [3], 'float64');
+    const w = g.param('w', Tensor.randn([6, 4]));
+    const y = api.sum(api.tanh(x.matmul(w).reshape([-1, 2, 2])), 2);
+    const z = api.exp(d).sum();
+    const exe = compile(g, { outputs: [y, z] });
+    for (const backend of ['js', 'wasm']) {
+      const caps = capabilities(backend);
+      const l = lowerProgram(exe.program, { backend });
+      for (const id of l.fusion.order) {
+        const cls = l.fusion.classes.get(id);
+        const low = l.fusion.lowerings.get(id);
+        if (cls === 'source' || cls === 'view' || cls === 'reference') expect(low).toBeUndefined();
+        else expect(low).toBe(caps.loweringFor(exe.program.nodes[id], l.fusion.types));
+      }
+      // the float64 exp takes the JS back end's lowering on wasm, the float32 tanh wasm's own
+      const byOp = (op: string) => l.fusion.lowerings.get(l.fusion.order.find((id) => exe.program.nodes[id].op === op)!);
+      if (backend === 'wasm') {
+        expect(byOp('exp')).toBe(ownLowering('js', 'exp'));
+        expect(byOp('tanh')).toBe(ownLowering('wasm', 'tanh'));
+      }
+      const mm = l.kernels.find((k) => k.kind === 'matmul')!;
+      expect(mm.flops).toBe(2 * 6 * 4); // open dims count as 1
+    }
   });
 
   it('passes leave the program as it is', () => {

@@ -23,8 +23,8 @@
  */
 import { GraphError } from '../errors';
 import type { Node, Program } from '../ir';
-import { topoOrder } from '../ir';
-import { capabilities, type BackendCapabilities, type TypeOf } from '../lowering';
+import { cachedTopoOrder } from '../ir';
+import { capabilities, type BackendCapabilities, type Lowering, type TypeOf } from '../lowering';
 import { dataInputIndices, getOp, hasOp } from '../registry';
 import type { SymShape } from '../shape';
 import { fmtShape } from '../shape';
@@ -85,6 +85,11 @@ export interface FusionPlan {
   readonly types: TypeOf;
   /** The back end planned for. */
   readonly backend: string;
+  /**
+   * Node id → the lowering that runs it (`caps.loweringFor`, asked once per node by the planner):
+   * absent for sources, views and nodes that run their reference kernel.
+   */
+  readonly lowerings: ReadonlyMap<number, Lowering>;
 }
 
 // ---- limits ----------------------------------------------------------------------------------
@@ -121,19 +126,24 @@ export function reduceMode(rank: number, axes: readonly number[]): ReduceMode | 
  * @example classify(program.nodes[id], (i) => program.nodes[i].type, capabilities('js')) // 'ew', 'matmul', 'reference', ...
  */
 export function classify(node: Node, types: TypeOf, caps: BackendCapabilities): NodeClass {
-  if (!hasOp(node.op)) return 'reference';
+  return classifyWith(node, types, caps).cls;
+}
+
+/** `classify`, and the lowering that runs the node (none for sources, views and reference kernels). */
+function classifyWith(node: Node, types: TypeOf, caps: BackendCapabilities): { cls: NodeClass; low?: Lowering } {
+  if (!hasOp(node.op)) return { cls: 'reference' };
   const def = getOp(node.op);
-  if (def.kind === 'source') return 'source';
+  if (def.kind === 'source') return { cls: 'source' };
   // a view, or an op that is the identity when its shapes agree (a run-time sum over no broadcast dims)
-  if (def.traits.view || (def.traits.identityOnSameShape && sameShape(types(dataInputs(node, 'view')[0]).shape, types(node.id).shape))) return 'view';
+  if (def.traits.view || (def.traits.identityOnSameShape && sameShape(types(dataInputs(node, 'view')[0]).shape, types(node.id).shape))) return { cls: 'view' };
   const low = caps.loweringFor(node, types);
-  if (!low) return 'reference';
+  if (!low) return { cls: 'reference' };
   if (low.kernel === 'reduce') {
     // a loop folds a reduction over the last axis, the leading ones, or everything
     const x = types(node.inputs[0]);
-    return reduceMode(x.shape.length, node.attrs.axes as number[]) ? 'reduce' : 'reference';
+    return reduceMode(x.shape.length, node.attrs.axes as number[]) ? { cls: 'reduce', low } : { cls: 'reference' };
   }
-  return low.kernel;
+  return { cls: low.kernel, low };
 }
 
 /**
@@ -259,6 +269,8 @@ class FusionPlanner {
   /** Topological position of each node id. */
   private readonly pos: Int32Array;
   readonly classes = new Map<number, NodeClass>();
+  /** The lowering of each node that has one (asked once: placing kernels reads it too). */
+  readonly lowerings = new Map<number, Lowering>();
   readonly decisions: string[] = [];
   /** Data users: who reads a node's value (a shape-only use needs no memory and no ordering). */
   private readonly users: number[][];
@@ -284,11 +296,15 @@ class FusionPlanner {
     readonly types: TypeOf,
     readonly caps: BackendCapabilities,
   ) {
-    this.order = topoOrder(program);
+    this.order = cachedTopoOrder(program); // (shared: never written)
     const n = program.nextId;
     this.pos = new Int32Array(n).fill(-1);
     this.order.forEach((id, i) => (this.pos[id] = i));
-    for (const id of this.order) this.classes.set(id, classify(program.nodes[id], types, caps));
+    for (const id of this.order) {
+      const { cls, low } = classifyWith(program.nodes[id], types, caps);
+      this.classes.set(id, cls);
+      if (low) this.lowerings.set(id, low);
+    }
     this.users = Array.from({ length: n }, () => []);
     for (const id of this.order) {
       for (const i of dataInputs(program.nodes[id], this.cls(id))) {
@@ -306,6 +322,11 @@ class FusionPlanner {
 
   private cls(id: number): NodeClass {
     return this.classes.get(id)!;
+  }
+
+  /** The lowering that runs node `id` (from classification; asked of the back end for a source or view). */
+  private loweringOf(id: number): Lowering | undefined {
+    return this.lowerings.get(id) ?? (this.classes.get(id) === 'source' || this.classes.get(id) === 'view' ? this.caps.loweringFor(this.program.nodes[id], this.types) : undefined);
   }
 
   private name(id: number): string {
@@ -364,7 +385,7 @@ class FusionPlanner {
         decisions.push(`${this.name(id)}: bias not fused: the product is also used by ${users[id].map((x) => this.name(x)).join(', ')}${external[id] ? ' and returned' : ''}`);
       }
       const a = this.only(last);
-      if (a >= 0 && groupOf[a] < 0 && this.caps.loweringFor(program.nodes[a], types)?.epilogue) {
+      if (a >= 0 && groupOf[a] < 0 && this.loweringOf(a)?.epilogue) {
         members.push(a);
         matmul = { ...matmul, activation: { node: a, op: program.nodes[a].op } };
       } else if (users[last].length === 2 && !external[last] && users[last].every((x) => groupOf[x] < 0)) {
@@ -775,6 +796,6 @@ class FusionPlanner {
         this.decisions.push(`${k.name}: ${k.nodes.length} ops in one loop over ${fmtShape(k.shape)}${k.reduce ? `, ending in a ${program.nodes[k.reduce.node].op} over ${k.reduce.mode === 'all' ? 'all axes' : `the ${k.reduce.mode} axes`}` : ''}: ${ops}`);
       }
     }
-    return { kernels, classes: this.classes, aliasOf: this.aliasOf, kernelOf, decisions: this.decisions, order: this.order, types: this.types, backend: this.caps.name };
+    return { kernels, classes: this.classes, aliasOf: this.aliasOf, kernelOf, decisions: this.decisions, order: this.order, types: this.types, backend: this.caps.name, lowerings: this.lowerings };
   }
 }

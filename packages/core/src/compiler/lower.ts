@@ -81,15 +81,18 @@ export function lowerProgram(program: Program, opts: LowerOptions = {}): Lowered
   }
   const fusion = planFusion(program, opts.types, caps);
   const memory = planBuffers(program, fusion, { inPlace, caps });
-  const kernels = fusion.kernels.map(
-    (k): LoweredKernel =>
-      Object.freeze({
-        ...k,
-        reads: Object.freeze(kernelReads(program, fusion, k)),
-        writes: Object.freeze(kernelWrites(k)),
-        flops: kernelFlops(program, k, fusion.types),
-      }),
-  );
+  const kernels = fusion.kernels.map((k): LoweredKernel => {
+    // FLOPs only for whoever reads them (explain, viz, the lower pass's info): not a run
+    let flops: number | undefined;
+    return Object.freeze({
+      ...k,
+      reads: kernelReads(program, fusion, k),
+      writes: Object.freeze(kernelWrites(k)),
+      get flops() {
+        return (flops ??= kernelFlops(program, k, fusion.types));
+      },
+    });
+  });
   const lowered: LoweredProgram = Object.freeze({ program, fusion, memory, kernels: Object.freeze(kernels) });
   if (!opts.types) {
     let m = memo.get(program);

@@ -118,15 +118,26 @@ function sameShape(a: SymShape, b: SymShape): boolean {
  * The values a kernel reads from outside itself (data inputs of its members, in member order).
  * @example kernelReads(program, plan, plan.kernels[0]) // node ids: feeds, params, other kernels' results
  */
-export function kernelReads(program: Program, plan: FusionPlan, k: KernelPlan): number[] {
-  if (k.kind === 'copy') return [k.copy!.from];
-  const members = new Set(k.nodes);
+export function kernelReads(program: Program, plan: FusionPlan, k: KernelPlan): readonly number[] {
+  const known = readsOf.get(k);
+  if (known) return known;
   const out: number[] = [];
-  for (const m of k.nodes) {
-    for (const x of dataInputs(program.nodes[m], plan.classes.get(m)!)) if (!members.has(x) && !out.includes(x)) out.push(x);
+  if (k.kind === 'copy') out.push(k.copy!.from);
+  else {
+    const members = new Set(k.nodes);
+    for (const m of k.nodes) {
+      for (const x of dataInputs(program.nodes[m], plan.classes.get(m)!)) if (!members.has(x) && !out.includes(x)) out.push(x);
+    }
   }
+  readsOf.set(k, Object.freeze(out));
   return out;
 }
+
+/**
+ * `kernelReads` of each kernel plan, made once: the memory planner and `lowerProgram` both ask.
+ * (A kernel plan belongs to one fusion plan of one program, so it is the whole key.)
+ */
+const readsOf = new WeakMap<KernelPlan, readonly number[]>();
 
 /**
  * The values a kernel writes: its outputs, then a reduction's result.

@@ -3,8 +3,9 @@
  * atomic updates, nanGuard, random graphs against the interpreter — is tested for both in
  * ../js/executor.test.ts): where each kernel runs and explain() saying why, params living in the
  * WebAssembly memory and shared with every other executable of the graph, bit-identical training
- * steps at 1 and 2 threads, freeing on eviction and on collection, a plain (not shared) memory that
- * grows under adopted params, and every emitted program validated.
+ * steps at 1 and 2 threads, freeing on eviction and on collection, a shared memory that grows
+ * under a specialization (no second bind) and a plain one that grows under adopted params, and
+ * every emitted program validated.
  */
 const saved = process.env.GRADGRAPH_THREADS;
 process.env.GRADGRAPH_THREADS = '2';
@@ -140,6 +141,31 @@ describe.runIf(BACKENDS.includes('wasm'))('the wasm back end', () => {
     run(sizes);
     expect(step.specializations).toBe(MAX_SPECIALIZATIONS);
     expect(heap().allocatedBytes).toBe(full);
+  });
+
+  it.runIf(heap().shared)('keeps its runner when a shared memory grows: the views it holds still cover what they view', () => {
+    // twins: the same model and feeds, one of them run after the memory grew
+    const plain = mlpStep(7);
+    const grown = mlpStep(7);
+    const [b0, b1] = [plain.batch(8, 2), plain.batch(8, 3)];
+    plain.step.run(b0);
+    grown.step.run(b0);
+    const lossPlain = plain.step.run(b1)[0].item();
+    // (internal: the specialization the runs use; a second bind would give it a new runner)
+    const spec = (grown.step as unknown as { runner: { last: { runner: unknown } } }).runner.last;
+    const runner = spec.runner;
+    const h = heap();
+    const buffer = h.memory.buffer;
+    const hog = h.alloc(h.byteLength); // at least doubles the memory
+    try {
+      expect(h.memory.buffer).not.toBe(buffer);
+      const lossGrown = grown.step.run(b1)[0].item();
+      expect(spec.runner).toBe(runner);
+      expect(bits([lossGrown])).toEqual(bits([lossPlain]));
+      for (const name of ['w1', 'b1', 'w2']) expect(bits(grown.g.storage(name).data)).toEqual(bits(plain.g.storage(name).data));
+    } finally {
+      h.free(hog);
+    }
   });
 
   it('frees collected executables and params, and re-points params when a plain memory grows (child processes)', () => {

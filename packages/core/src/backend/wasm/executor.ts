@@ -29,6 +29,7 @@ import { bytesPer, type DType, type TypedArray } from '../../dtype';
 import { GraphError } from '../../errors';
 import type { Graph } from '../../graph';
 import type { Node, Program, TypeInfo } from '../../ir';
+import type { FusionPlan } from '../../compiler/fuse';
 import type { LoweredKernel } from '../../compiler/lower';
 import { formatKernels, formatMemory } from '../../compiler/lower';
 import { fmtBytes } from '../../compiler/memory';
@@ -181,38 +182,39 @@ function whyNotWasm(node: Node, types: (id: number) => TypeInfo): string {
   return `no wasm kernel for ${node.op} on ${[...new Set(ins.length ? ins : [types(node.id).dtype])].join(', ')}`;
 }
 
-/** Whether the wasm lowering of `node` is the one that runs it (not the fallback's). */
-function wasmRuns(node: Node, types: (id: number) => TypeInfo): boolean {
-  const own = ownLowering('wasm', node.op);
-  return !!own && capabilities('wasm').loweringFor(node, types) === own;
-}
-
 /**
- * Where each kernel of a plan runs on the wasm back end.
- * @example placeKernels(exe.lowered!).map((p) => p.as) // ['wasm', 'wasm', 'js', ...]
+ * Where each kernel of a plan runs on the wasm back end: by the lowering the fusion planner found
+ * for each member (`plan.lowerings`), wasm when it is the wasm back end's own.
+ * @example placeKernels(exe.program, exe.lowered!.kernels, exe.lowered!.fusion).map((p) => p.as) // ['wasm', 'wasm', 'js', ...]
  */
-export function placeKernels(program: Program, kernels: readonly LoweredKernel[], classes: ReadonlyMap<number, string>, types: (id: number) => TypeInfo): KernelPlacement[] {
+export function placeKernels(program: Program, kernels: readonly LoweredKernel[], plan: Pick<FusionPlan, 'classes' | 'lowerings' | 'types'>): KernelPlacement[] {
+  const { classes, types } = plan;
+  /** Whether the wasm lowering of `node` is the one that runs it (not the fallback's). */
+  const wasmRuns = (node: Node): boolean => {
+    const own = ownLowering('wasm', node.op);
+    return !!own && plan.lowerings.get(node.id) === own;
+  };
   return kernels.map((k): KernelPlacement => {
     switch (k.kind) {
       case 'elementwise': {
         for (const m of k.nodes) {
           if (classes.get(m) === 'view') continue;
           const node = program.nodes[m];
-          if (!wasmRuns(node, types)) return { as: 'js', why: whyNotWasm(node, types) };
+          if (!wasmRuns(node)) return { as: 'js', why: whyNotWasm(node, types) };
         }
         return { as: 'wasm' };
       }
       case 'matmul': {
         const mm = k.matmul!;
         const node = program.nodes[mm.node];
-        if (!wasmRuns(node, types)) return { as: 'js', why: whyNotWasm(node, types) };
+        if (!wasmRuns(node)) return { as: 'js', why: whyNotWasm(node, types) };
         const act = mm.activation?.op;
         if (act && !WASM_MATMUL_ACTIVATIONS.includes(act)) return { as: 'js', why: `no wasm epilogue for ${act}` };
         return { as: 'wasm' };
       }
       case 'row': {
         const node = program.nodes[k.nodes[0]];
-        return wasmRuns(node, types) ? { as: 'wasm' } : { as: 'js', why: whyNotWasm(node, types) };
+        return wasmRuns(node) ? { as: 'wasm' } : { as: 'js', why: whyNotWasm(node, types) };
       }
       case 'custom':
         // conv, pooling, transpose: the JS back end's kernels (im2col + its matmul), over the heap
@@ -269,7 +271,7 @@ class WasmSpecialization extends Specialization {
   ) {
     super(exec, typesById, dims, signature);
     const { program, lowered } = this;
-    this.placement = placeKernels(program, lowered.kernels, lowered.fusion.classes, this.types);
+    this.placement = placeKernels(program, lowered.kernels, lowered.fusion);
     // feeds that wasm kernels read get a copy in the heap
     this.feedAt = lowered.memory.inputs.map(() => -1);
     lowered.kernels.forEach((k, i) => {
@@ -321,8 +323,14 @@ class WasmSpecialization extends Specialization {
     }
   }
 
+  /**
+   * Bound views are stale when a param moved, or when a plain memory grew (growth detached its
+   * buffer). A shared memory's views outlive growth — the old SharedArrayBuffer still covers
+   * every byte they view — so its growth (a program built in this very bind can grow it, as the
+   * first run of a new structure's does) needs no second bind.
+   */
   protected override stale(): boolean {
-    return super.stale() || this.h.memory.buffer !== this.boundBuffer;
+    return super.stale() || (!this.h.shared && this.h.memory.buffer !== this.boundBuffer);
   }
 
   protected override bind(): void {
