@@ -39,7 +39,7 @@ import { sizeOf, type Shape } from '../../shape';
 import type { Tensor } from '../../tensor';
 import { CompiledExecutor, elementwiseSpec, makeKernel, makeRunner, matmulShapeOf, Specialization, type ArenaViews, type JsBackendOptions, type KernelContext, type NanGuard, type Places, type Runner, type Validate } from '../js/executor';
 import { heap, type Heap } from './memory';
-import { buildProgram, type CompiledProgram, type ProgramStep } from './program';
+import { buildProgram, scratchGrowthBound, type CompiledProgram, type ProgramStep } from './program';
 import { threadCount } from './threads';
 import { WASM_MATMUL_ACTIVATIONS } from './lowerings';
 
@@ -151,7 +151,8 @@ export function reserveParams(graph: Graph, program: Program): void {
   if (!bytes) return;
   // the pool's threads do the faulting: make sure the pool exists (it starts its workers then)
   threadCount();
-  wasmHeap().reserve(bytes);
+  // and the room the shared scratch region may move to when this program is built (its first run)
+  wasmHeap().reserve(bytes + scratchGrowthBound());
 }
 
 /** Whether every element of `a` has all bits zero (so not −0). */

@@ -10,7 +10,7 @@ import '../../ops/index';
 export { ModuleBuilder, FunctionBuilder, ByteWriter, type ValType, type Label, type MemoryImport } from './encoder';
 export { Heap, heap, canShareMemory, CONTROL_BYTES, MAX_PAGES, PAGE_BYTES, ALIGN, type HeapDType } from './memory';
 export { WasmModule, kernelModuleBuilder, microLibrary, runParallel, threadCount, shutdownThreads, prefaultPending, BARRIER_BASE, MAX_ARGS } from './threads';
-export { emitMatmul, makeMatmul, MATMUL_TILING, MATMUL_FLOPS_PER_THREAD, type WasmMatmulSpec, type WasmMatmul, type MatmulTiling, type EmittedKernel } from './matmul';
+export { emitMatmul, makeMatmul, MATMUL_TILING, MATMUL_FLOPS_PER_THREAD, MATMUL_SCRATCH_BOUND, type WasmMatmulSpec, type WasmMatmul, type MatmulTiling, type EmittedKernel } from './matmul';
 export { declareMicroImports, microImportsOf, microLibraryBytes, MICRO_MR, MICRO_NR, type MicroImports, type MicroLayout } from './mmlib';
 export { emitElementwise, makeElementwise, ELEMENTWISE_BLOCK, ELEMENTWISE_ELEMENTS_PER_THREAD, type EmittedElementwise, type WasmElementwise } from './elementwise';
 export { emitRowKernel, makeRowKernel, type WasmRowSpec, type WasmRowKernel } from './rows';

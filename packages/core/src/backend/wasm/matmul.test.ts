@@ -3,7 +3,7 @@ import { fc, test } from '@fast-check/vitest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DTypeError, GraphError, ShapeError } from '../../errors';
 import { sizeOf } from '../../shape';
-import { emitMatmul, makeMatmul, MATMUL_TILING, type MatmulTiling, type WasmMatmulSpec } from './matmul';
+import { emitMatmul, makeMatmul, MATMUL_SCRATCH_BOUND, MATMUL_TILING, type MatmulTiling, type WasmMatmulSpec } from './matmul';
 import { heap } from './memory';
 import { kernelModuleBuilder, shutdownThreads, threadCount } from './threads';
 
@@ -259,6 +259,17 @@ describe('wasm matmul', () => {
       const own = runCase({ spec, seed: 9, tiling: { library: false } }, THREADS, false).got;
       expect(new Uint32Array(lib.buffer)).toEqual(new Uint32Array(own.buffer));
     }
+  });
+
+  it('needs at most MATMUL_SCRATCH_BOUND bytes of packing space per thread (what compile() reserves for)', () => {
+    const shapes: [number, number, number][] = [...SHAPES, [1024, 1024, 1024], [784, 512, 128], [128, 512, 784], [5000, 3, 2000], [3, 5000, 2000], [121, 513, 257]];
+    let most = 0;
+    for (const [m, n, k] of shapes)
+      for (const transposeA of [false, true])
+        for (const transposeB of [false, true]) most = Math.max(most, emitMatmul(kernelModuleBuilder(), { m, n, k, transposeA, transposeB, batchA: [2] }).scratchBytes);
+    expect(most).toBeLessThanOrEqual(MATMUL_SCRATCH_BOUND);
+    // and the bound is reached: a transposed A of ≥ MC rows and ≥ NC columns with K ≥ KC
+    expect(most).toBe(MATMUL_SCRATCH_BOUND);
   });
 
   it('emits valid modules for every variant', () => {

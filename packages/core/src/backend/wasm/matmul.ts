@@ -137,6 +137,9 @@ function scratchFor(d: Dims, t: MatmulTiling): number {
   return bPanel + aPanel;
 }
 
+/** The most packing space one thread needs for any product with the default tiling (a KC×NC block of op(B) and an MC×KC one of Aᵀ). */
+export const MATMUL_SCRATCH_BOUND = scratchFor({ M: MATMUL_TILING.MC, N: MATMUL_TILING.NC, K: MATMUL_TILING.KC, ta: true, tb: false }, MATMUL_TILING);
+
 /**
  * `epilogue(c, bias)`: the h×w tile of C at `c` ← act(tile + bias row at `bias`), run on a tile the
  * micro-kernel has just stored (still in L1).

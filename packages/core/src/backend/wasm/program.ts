@@ -35,7 +35,7 @@ import { sizeOf } from '../../shape';
 import type { ElementwiseSpec } from '../js/elementwise';
 import type { ModuleBuilder } from './encoder';
 import { emitElementwise } from './elementwise';
-import { emitMatmul, type WasmMatmulSpec } from './matmul';
+import { emitMatmul, MATMUL_SCRATCH_BOUND, type WasmMatmulSpec } from './matmul';
 import { heap } from './memory';
 import { emitRowKernel, type WasmRowSpec } from './rows';
 import { BARRIER_BASE, kernelModuleBuilder, runParallel, threadCount, WasmModule } from './threads';
@@ -343,6 +343,18 @@ function sharedScratch(bytes: number): ScratchRegion {
     scratchRegion.base = h.alloc(scratchRegion.bytes);
   }
   return scratchRegion;
+}
+
+/**
+ * At most how many bytes the shared scratch region may still be made larger by for a program of
+ * default-tiled matmuls on every thread of the pool (their packing space, the kernels' sync words,
+ * reductions' partials), or 0 when it is that large already: `compile()` on wasm reserves them
+ * with the params (`heap().reserve`), so the region a new program moves to lies on pages the pool
+ * has faulted in.
+ */
+export function scratchGrowthBound(): number {
+  const need = MATMUL_SCRATCH_BOUND * threadCount() + (64 << 10);
+  return need > scratchRegion.bytes ? Math.max(need, 2 * scratchRegion.bytes) : 0;
 }
 
 /** The key of a step's kernel: equal for steps that emit the same code. */
