@@ -12,7 +12,7 @@ import './ops/index'; // registers the built-in primitives wherever graphs are b
 import { dtypeOfArray, isDType, type DType, type TypedArray } from './dtype';
 import { GradgraphError, GraphError, OpDefError, ShapeError, UpdateError, checkOptionNames } from './errors';
 import { fmtNode, fmtType, type Attrs, type Node, type TypeInfo } from './ir';
-import { nodeKey, rememberKey } from './key';
+import { nodeKey } from './key';
 import { captureOrigin } from './origin';
 import { getOp } from './registry';
 import { graphFromJSON, graphToJSON, type GraphDocument } from './serialize';
@@ -268,8 +268,7 @@ export class Graph {
   }
 
   private addNode(op: string, inputs: number[], attrs: Attrs, type: TypeInfo): Sym {
-    const exact = nodeKey(op, inputs, attrs, type.dtype);
-    const key = exact ?? `${op}#unique${this._uniqueConst++}`;
+    const key = nodeKey(op, inputs, attrs, type.dtype) ?? `${op}#unique${this._uniqueConst++}`;
     const hit = this._cons.get(key);
     if (hit !== undefined) return new Sym(this, hit);
     const id = this._nodes.length;
@@ -285,7 +284,6 @@ export class Graph {
     });
     this._nodes.push(node);
     this._cons.set(key, id);
-    if (exact !== null) rememberKey(node, exact); // the compiler keys the same node object again
     return new Sym(this, id);
   }
 

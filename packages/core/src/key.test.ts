@@ -4,8 +4,8 @@ import fc from 'fast-check';
 import * as api from './api';
 import { compile } from './compile';
 import { Graph } from './graph';
-import { nodeKey, numberKey, rememberedKey, valueKey } from './key';
-import { keyOf, nodeKey as workNodeKey } from './compiler/work';
+import { nodeKey, numberKey, valueKey } from './key';
+import { nodeKey as workNodeKey } from './compiler/work';
 import { Tensor } from './tensor';
 
 /** The IEEE-754 bits of a float64, as a string: the identity the keys must respect. */
@@ -56,19 +56,6 @@ describe('hash-consing keys', () => {
       const attrs = { pads: [[1, 1]], value };
       expect(workNodeKey('pad', [3], attrs, 'float64')).toBe(nodeKey('pad', [3], attrs, 'float64'));
     }
-  });
-
-  it('the compiler reuses the key the builder gave a node only where it is its own key', () => {
-    const g = new Graph({ seed: 1 });
-    const x = g.input('x', [3], 'float64');
-    const y = g.input('y', [3], 'float64');
-    const nodes = [api.add(y, x), api.add(x, y), api.mul(x, 2), api.pad(x, [[1, 1]], NaN), api.randomUniform(g, [3]), g.constant(Tensor.zeros([300]))].map((s) => s.node);
-    for (const node of nodes) expect(keyOf(node)).toBe(workNodeKey(node.op, node.inputs, node.attrs, node.type.dtype));
-    // y + x (inputs out of order) and x + y are one key to the compiler, two to the builder
-    expect(rememberedKey(nodes[0])).not.toBe(rememberedKey(nodes[1]));
-    expect(keyOf(nodes[0])).toBe(keyOf(nodes[1]));
-    expect(keyOf(nodes[4])).toBeNull(); // random: never merged
-    expect(rememberedKey(nodes[5])).toBeUndefined(); // too large to key
   });
 
   it('pad with −∞, +∞ and NaN are three different nodes, and compute three different things', () => {

@@ -79,19 +79,3 @@ export function nodeKey(op: string, inputs: readonly number[], attrs: Attrs, dty
   const a = valueKey(attrs);
   return a === null ? null : `${op}|${dtype}|${inputs.join(',')}|${a}`;
 }
-
-/** The keys `nodeKey` gave nodes as they were built, by node object (nodes are immutable). */
-const builtKeys = new WeakMap<object, string>();
-
-/**
- * Remembers the key the builder computed for `node`, so the compiler's working copy, keying the
- * same node object again, reuses it instead of encoding its attributes a second time.
- */
-export function rememberKey(node: object, key: string): void {
-  builtKeys.set(node, key);
-}
-
-/** The key remembered for `node` (`nodeKey` of its op, inputs in order, attrs and dtype), if any. */
-export function rememberedKey(node: object): string | undefined {
-  return builtKeys.get(node);
-}

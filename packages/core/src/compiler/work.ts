@@ -15,7 +15,7 @@
  */
 import { castDraft, freeze, type Patch } from 'immer';
 import { GradgraphError, GraphError } from '../errors';
-import { nodeKey as sharedNodeKey, rememberedKey } from '../key';
+import { nodeKey as sharedNodeKey } from '../key';
 import { rewriteProgram, type Attrs, type Node, type Program, type Rewritten, type TypeInfo } from '../ir';
 import { getOp, hasOp, type ConcreteType } from '../registry';
 import { isStatic, sizeOf, type Shape } from '../shape';
@@ -52,18 +52,10 @@ export function nodeKey(op: string, inputs: readonly number[], attrs: Attrs, dty
 
 const keyCache = new WeakMap<Node, string | null>();
 
-/**
- * `nodeKey` of a node, cached: nodes are immutable, so their key never changes. A node the graph
- * builder made comes with the builder's key, which is this one unless the node is random or a
- * commutative op with its inputs out of order.
- */
+/** `nodeKey` of a node, cached: nodes are immutable, so their key never changes. */
 export function keyOf(node: Node): string | null {
   let key = keyCache.get(node);
-  if (key === undefined) {
-    const built = rememberedKey(node);
-    const same = built !== undefined && !isRandomOp(node.op) && !(isCommutative(node.op) && node.inputs.length === 2 && node.inputs[0] > node.inputs[1]);
-    keyCache.set(node, (key = same ? built : nodeKey(node.op, node.inputs, node.attrs, node.type.dtype)));
-  }
+  if (key === undefined) keyCache.set(node, (key = nodeKey(node.op, node.inputs, node.attrs, node.type.dtype)));
   return key;
 }
 
