@@ -324,11 +324,6 @@ class FusionPlanner {
     return this.classes.get(id)!;
   }
 
-  /** The lowering that runs node `id` (from classification; asked of the back end for a source or view). */
-  private loweringOf(id: number): Lowering | undefined {
-    return this.lowerings.get(id) ?? (this.classes.get(id) === 'source' || this.classes.get(id) === 'view' ? this.caps.loweringFor(this.program.nodes[id], this.types) : undefined);
-  }
-
   private name(id: number): string {
     return fmtId(this.program, id);
   }
@@ -385,7 +380,7 @@ class FusionPlanner {
         decisions.push(`${this.name(id)}: bias not fused: the product is also used by ${users[id].map((x) => this.name(x)).join(', ')}${external[id] ? ' and returned' : ''}`);
       }
       const a = this.only(last);
-      if (a >= 0 && groupOf[a] < 0 && this.loweringOf(a)?.epilogue) {
+      if (a >= 0 && groupOf[a] < 0 && this.lowerings.get(a)?.epilogue) {
         members.push(a);
         matmul = { ...matmul, activation: { node: a, op: program.nodes[a].op } };
       } else if (users[last].length === 2 && !external[last] && users[last].every((x) => groupOf[x] < 0)) {
